@@ -1,0 +1,92 @@
+# framelake build. `make` builds libframelake.a, libframelake.so and the framelake CLI.
+# `make test` runs every test (C unit tests under ASan+UBSan, CLI tests, crash/concurrency tests, fuzz smoke).
+# `make SANITIZE=1` builds everything with ASan+UBSan. `make demo` runs the end-to-end demo.
+
+PREFIX ?= /usr/local
+CC ?= cc
+SANITIZE ?= 0
+BUILD ?= build
+
+WARN := -Wall -Wextra -Werror
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -fPIC -Iinclude $(WARN)
+ifeq ($(SANITIZE),1)
+  OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  BUILD := build-san
+else
+  OPT := -O2 -g
+endif
+CFLAGS := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
+LIBS := -lzstd -lxxhash -lpthread -lm
+
+LIB_SRC := $(wildcard src/common/*.c src/io/*.c src/batch/*.c src/format/*.c src/table/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC := $(wildcard cli/*.c)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(wildcard tests/*.c)
+TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(filter-out tests/testlib.c,$(TEST_SRC)))
+
+.PHONY: all test test-c test-cli test-fuzz clean install demo deps bench fuzz
+all: $(BUILD)/libframelake.a $(BUILD)/libframelake.so $(BUILD)/framelake
+	@ln -sf $(BUILD)/framelake framelake
+
+$(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libframelake.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libframelake.so: $(LIB_OBJ)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,libframelake.so.0 -o $@ $^ $(LIBS)
+
+$(BUILD)/framelake: $(CLI_OBJ) $(BUILD)/libframelake.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libframelake.a $(LIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/testlib.c tests/testlib.h $(BUILD)/libframelake.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< tests/testlib.c $(BUILD)/libframelake.a $(LIBS)
+
+deps:
+	@scripts/install-deps.sh
+
+# The C tests run under ASan+UBSan (a separate build tree), the CLI tests against the optimised binary.
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory SANITIZE=1 test-c
+	@$(MAKE) --no-print-directory test-cli
+	@$(MAKE) --no-print-directory test-fuzz
+
+test-c: $(TEST_BIN)
+	@scripts/run-c-tests.sh $(BUILD)/tests
+
+test-cli: $(BUILD)/framelake
+	@FRAMELAKE=$(CURDIR)/$(BUILD)/framelake tests/cli/run.sh
+
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p build-fuzz
+	clang $(CFLAGS_BASE) -Isrc -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(LIBS)
+
+fuzz: $(FUZZ_TARGETS)
+test-fuzz: $(FUZZ_TARGETS)
+	@scripts/run-fuzz.sh smoke $(FUZZ_TARGETS)
+
+demo: deps all
+	@scripts/demo.sh
+
+bench: all
+	@bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(BUILD)/libframelake.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libframelake.so $(DESTDIR)$(PREFIX)/lib/libframelake.so.0
+	ln -sf libframelake.so.0 $(DESTDIR)$(PREFIX)/lib/libframelake.so
+	install -m 644 include/framelake.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/framelake $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^#define FL_VERSION_STRING "\(.*\)"/\1/p' include/framelake.h)|' \
+	    framelake.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/framelake.pc
+
+clean:
+	rm -rf build build-san build-fuzz framelake

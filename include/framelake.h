@@ -1,0 +1,427 @@
+/*
+ * framelake.h — the public C API of libframelake, an embedded multimodal lakehouse.
+ *
+ * A database is a directory holding named tables. A table is a sequence of immutable versions; every write
+ * (append, delete, update, add/drop/rename column, compact, restore) is one atomic commit creating version N+1.
+ * Rows carry stable 64-bit row ids assigned at append time that survive compaction, updates and restore.
+ *
+ * Conventions used by every call below:
+ *  - A fallible call returns an int code: FL_OK (0) or one of FL_E*. Codes are stable and never renumbered.
+ *    When `err` is not NULL it receives the code and a message that says what failed and where.
+ *  - "Caller frees" means the result was allocated by the library and must be released with the named
+ *    function. Freeing or closing NULL is always a no-op.
+ *  - Handles (fl_db, fl_table, fl_scan) are not thread-safe: use one handle from one thread at a time.
+ *    Different handles, in one process or many, may read and write the same table concurrently; the
+ *    commit protocol serialises writers (optimistic concurrency with rebase, see fl_table_append).
+ *  - Strings are NUL-terminated UTF-8.
+ */
+#ifndef FRAMELAKE_H
+#define FRAMELAKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FL_VERSION_MAJOR 0
+#define FL_VERSION_MINOR 1
+#define FL_VERSION_PATCH 0
+#define FL_VERSION_STRING "0.1.0"
+#define FL_VERSION_NUMBER (FL_VERSION_MAJOR * 10000 + FL_VERSION_MINOR * 100 + FL_VERSION_PATCH)
+
+/* Returns FL_VERSION_STRING of the library actually linked (compare with the header's macro). */
+const char *fl_version(void);
+/* Returns FL_VERSION_NUMBER of the linked library. */
+int fl_version_number(void);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------------------------------------- */
+
+enum {
+    FL_OK = 0,
+    FL_EINVAL = 1,       /* bad argument or bad user input (schema text, JSON, names) */
+    FL_EIO = 2,          /* the operating system refused a read or write */
+    FL_ECORRUPT = 3,     /* a file on disk failed validation (checksum, bounds, structure) */
+    FL_ENOTFOUND = 4,    /* table, version, tag, column or row id does not exist */
+    FL_EEXIST = 5,       /* table, tag or column already exists */
+    FL_ECONFLICT = 6,    /* a concurrent commit made this one impossible; nothing was written */
+    FL_ENOMEM = 7,       /* allocation failed */
+    FL_ETYPE = 8,        /* a value does not fit the column's type */
+    FL_EUNSUPPORTED = 9  /* valid request that this build or format version cannot serve */
+};
+
+#define FL_ERROR_MESSAGE_SIZE 512
+
+/* Caller-owned error report; may live on the stack. */
+typedef struct fl_error {
+    int code;                              /* FL_OK or FL_E* */
+    char message[FL_ERROR_MESSAGE_SIZE];   /* what and where; "" when code is FL_OK */
+} fl_error;
+
+/* Short static name of an error code ("corrupt", "not found", ...). Never NULL. */
+const char *fl_strerror(int code);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Types and schemas
+ * ------------------------------------------------------------------------------------------------------- */
+
+typedef enum fl_type_id {
+    FL_TYPE_BOOL = 1,
+    FL_TYPE_INT8 = 2,
+    FL_TYPE_INT16 = 3,
+    FL_TYPE_INT32 = 4,
+    FL_TYPE_INT64 = 5,
+    FL_TYPE_UINT8 = 6,
+    FL_TYPE_UINT16 = 7,
+    FL_TYPE_UINT32 = 8,
+    FL_TYPE_UINT64 = 9,
+    FL_TYPE_FLOAT32 = 10,
+    FL_TYPE_FLOAT64 = 11,
+    FL_TYPE_STRING = 12,          /* UTF-8 text */
+    FL_TYPE_BINARY = 13,          /* opaque bytes; a top-level binary column is stored as blobs */
+    FL_TYPE_TIMESTAMP_MS = 14,    /* int64 milliseconds since the Unix epoch, UTC */
+    FL_TYPE_LIST = 15,            /* variable-length list of children[0] */
+    FL_TYPE_FIXED_SIZE_LIST = 16, /* exactly fixed_size values of children[0] (float32 or uint8 etc.) */
+    FL_TYPE_STRUCT = 17           /* named children */
+} fl_type_id;
+
+typedef struct fl_kv {
+    char *key;   /* owned by the enclosing schema */
+    char *value; /* owned by the enclosing schema */
+} fl_kv;
+
+typedef struct fl_field {
+    char *name;                 /* column or child name; owned */
+    fl_type_id type;
+    bool nullable;              /* false: appending a NULL is an FL_ETYPE error */
+    int32_t fixed_size;         /* FL_TYPE_FIXED_SIZE_LIST: values per entry; otherwise 0 */
+    int32_t id;                 /* stable id assigned by the table (files refer to fields by id); -1 if unset */
+    int32_t n_children;         /* LIST and FIXED_SIZE_LIST: 1; STRUCT: >= 1; others: 0 */
+    struct fl_field *children;  /* owned array of n_children */
+    int32_t n_metadata;
+    fl_kv *metadata;            /* free-form key/value pairs; owned */
+} fl_field;
+
+typedef struct fl_schema {
+    int32_t n_fields;
+    fl_field *fields;           /* owned array of n_fields top-level columns */
+    int32_t n_metadata;
+    fl_kv *metadata;            /* table-level key/value pairs; owned */
+} fl_schema;
+
+/*
+ * Parses a schema from text: comma-separated `name type [not null]` entries, for example
+ *   "image_id string not null, image_bytes binary, width int32, ann_bboxes list<list<float32>>,
+ *    emb fixed_size_list<float32, 512>, pos struct<x: float32, y: float32>, ts timestamp"
+ * Type names: bool, int8..int64, uint8..uint64, float32 (float), float64 (double), string (utf8), binary
+ * (blob), timestamp (timestamp_ms), list<T>, fixed_size_list<T, N>, struct<name: T, ...>. Names may be
+ * "double quoted". On success *out is a new schema the caller frees with fl_schema_free.
+ */
+int fl_schema_parse(const char *text, fl_schema **out, fl_error *err);
+/* Formats a schema in the syntax fl_schema_parse accepts. Caller frees the string with free(). */
+char *fl_schema_format(const fl_schema *schema);
+/* Formats one type ("list<float32>"). Caller frees with free(). */
+char *fl_field_type_format(const fl_field *field);
+/* Deep copy; caller frees with fl_schema_free. Returns NULL on allocation failure. */
+fl_schema *fl_schema_copy(const fl_schema *schema);
+void fl_schema_free(fl_schema *schema);
+/* Index of the top-level field named `name`, or -1. */
+int fl_schema_find(const fl_schema *schema, const char *name);
+/* Sets (or replaces) a metadata key on a field or schema. Returns FL_OK or FL_ENOMEM. */
+int fl_field_set_metadata(fl_field *field, const char *key, const char *value);
+int fl_schema_set_metadata(fl_schema *schema, const char *key, const char *value);
+/* Value of a metadata key, or NULL. The pointer lives as long as the field. */
+const char *fl_field_get_metadata(const fl_field *field, const char *key);
+const char *fl_schema_get_metadata(const fl_schema *schema, const char *key);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Arrays and batches: the one unit of data that moves between every layer
+ *
+ * An fl_array is a column of `length` values laid out like Arrow (offset 0): an optional validity bitmap
+ * (bit i set = value i present, LSB first; NULL means no nulls), fixed-width `values`, or `offsets`
+ * (length + 1 int64 entries) into `values` bytes (STRING, BINARY) or into children[0] (LIST). A
+ * FIXED_SIZE_LIST has children[0] of length * fixed_size; a STRUCT has one child per field, each of
+ * `length`. BOOL values are a bitmap. All buffers are owned by the array.
+ * ------------------------------------------------------------------------------------------------------- */
+
+typedef struct fl_array {
+    fl_type_id type;
+    int32_t fixed_size;         /* FIXED_SIZE_LIST only */
+    int64_t length;
+    int64_t null_count;
+    uint8_t *validity;          /* NULL when null_count == 0 */
+    void *values;               /* fixed-width values, BOOL bitmap, or STRING/BINARY bytes */
+    int64_t *offsets;           /* STRING, BINARY, LIST: length + 1 entries, offsets[0] == 0 */
+    int32_t n_children;
+    struct fl_array *children;
+    /* private: capacities of the buffers above, used by the append functions */
+    int64_t cap_values;         /* bytes */
+    int64_t cap_offsets;        /* entries */
+    int64_t cap_validity;       /* bytes */
+} fl_array;
+
+typedef struct fl_batch {
+    fl_schema *schema;          /* owned; field i describes columns[i] */
+    int64_t num_rows;
+    int32_t n_columns;
+    fl_array *columns;          /* owned array of n_columns */
+    uint64_t *row_ids;          /* optional (NULL): stable row id of each row; owned */
+} fl_batch;
+
+/* New empty batch whose columns follow `schema` (copied). Caller frees with fl_batch_free. NULL on OOM. */
+fl_batch *fl_batch_new(const fl_schema *schema);
+void fl_batch_free(fl_batch *batch);
+/* Checks that every column has the same length and the types match the schema, then sets num_rows. */
+int fl_batch_finish(fl_batch *batch, fl_error *err);
+/* Column by name, or NULL. */
+fl_array *fl_batch_column(const fl_batch *batch, const char *name);
+/* Copies n ids into batch->row_ids (n must equal the row count when the batch is used). */
+int fl_batch_set_row_ids(fl_batch *batch, const uint64_t *row_ids, size_t n);
+
+/*
+ * Append one value to an array. Integer appends are range-checked against the array's type (FL_ETYPE on
+ * overflow); fl_array_append_int also serves TIMESTAMP_MS. For LIST append the elements to children[0]
+ * and then call fl_array_end_list; FIXED_SIZE_LIST likewise (exactly fixed_size elements); STRUCT: append
+ * one value to each child, then fl_array_end_struct. fl_array_append_null works for every type (for
+ * LIST/FSL/STRUCT it also pads children as needed).
+ */
+int fl_array_append_null(fl_array *array);
+int fl_array_append_bool(fl_array *array, bool value);
+int fl_array_append_int(fl_array *array, int64_t value);
+int fl_array_append_uint(fl_array *array, uint64_t value);
+int fl_array_append_float(fl_array *array, double value);
+int fl_array_append_bytes(fl_array *array, const void *data, size_t size);
+int fl_array_append_string(fl_array *array, const char *text);
+int fl_array_end_list(fl_array *array);
+int fl_array_end_struct(fl_array *array);
+/* Appends value `index` of `src` (same type) to `dst`, recursively. */
+int fl_array_append_from(fl_array *dst, const fl_array *src, int64_t index);
+
+/* Reading values. The index must be < length; the getters do not check the type beyond what they say. */
+bool fl_array_is_null(const fl_array *array, int64_t index);
+bool fl_array_get_bool(const fl_array *array, int64_t index);
+int64_t fl_array_get_int(const fl_array *array, int64_t index);     /* any signed int type, timestamp */
+uint64_t fl_array_get_uint(const fl_array *array, int64_t index);   /* any unsigned int type */
+double fl_array_get_float(const fl_array *array, int64_t index);    /* float32/64, or any integer */
+/* STRING/BINARY: pointer into the array's buffer (valid while the array lives) and its size. */
+const uint8_t *fl_array_get_bytes(const fl_array *array, int64_t index, size_t *size);
+/* LIST: the element range [*start, *end) in children[0]; FIXED_SIZE_LIST likewise. */
+void fl_array_get_list(const fl_array *array, int64_t index, int64_t *start, int64_t *end);
+
+/* Arrow C Data Interface (https://arrow.apache.org/docs/format/CDataInterface.html). */
+#ifndef ARROW_C_DATA_INTERFACE
+#define ARROW_C_DATA_INTERFACE
+#define ARROW_FLAG_DICTIONARY_ORDERED 1
+#define ARROW_FLAG_NULLABLE 2
+#define ARROW_FLAG_MAP_KEYS_SORTED 4
+struct ArrowSchema {
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+    void (*release)(struct ArrowSchema *);
+    void *private_data;
+};
+struct ArrowArray {
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+    void (*release)(struct ArrowArray *);
+    void *private_data;
+};
+#endif
+
+/*
+ * Exports a finished batch as an Arrow struct array (one child per column) without copying buffers.
+ * The batch is consumed: on success and on failure the caller must not use or free it again. The caller
+ * owns the two exported structures and calls their release callbacks. STRING/BINARY/LIST export as
+ * Arrow large types (U, Z, +L); TIMESTAMP_MS as tsm:.
+ */
+int fl_batch_export_arrow(fl_batch *batch, struct ArrowSchema *out_schema, struct ArrowArray *out_array,
+                          fl_error *err);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Databases and tables
+ * ------------------------------------------------------------------------------------------------------- */
+
+typedef struct fl_db fl_db;
+typedef struct fl_table fl_table;
+typedef struct fl_scan fl_scan;
+
+#define FL_OPEN_CREATE 1  /* create the database directory if absent */
+
+/* Opens a database directory. Caller closes with fl_db_close (after closing its tables). */
+int fl_db_open(const char *path, int flags, fl_db **out, fl_error *err);
+void fl_db_close(fl_db *db);
+/* Names of the tables, sorted. Caller frees with fl_strings_free(names, n). */
+int fl_db_list_tables(fl_db *db, char ***names, size_t *n, fl_error *err);
+void fl_strings_free(char **strings, size_t n);
+
+/* Creates table `name` (letters, digits, '_', '-', '.'; not starting with '.') at version 1. The handle
+ * returned in *out (may be NULL if unwanted) is closed with fl_table_close. FL_EEXIST if it exists. */
+int fl_table_create(fl_db *db, const char *name, const fl_schema *schema, fl_table **out, fl_error *err);
+/* Deletes a table directory and everything in it. */
+int fl_table_drop(fl_db *db, const char *name, fl_error *err);
+
+typedef struct fl_open_options {
+    uint64_t version;           /* 0: latest */
+    const char *tag;            /* non-NULL: open the version this tag names (version must be 0) */
+} fl_open_options;
+
+/* Opens a table at the latest version, or as `opts` says (opts may be NULL). */
+int fl_table_open(fl_db *db, const char *name, const fl_open_options *opts, fl_table **out, fl_error *err);
+/* Releases the handle; the fl_db must outlive its tables. */
+void fl_table_close(fl_table *table);
+/* Moves the handle to `version` (0: the latest committed version). */
+int fl_table_checkout(fl_table *table, uint64_t version, fl_error *err);
+/* Version the handle reads. */
+uint64_t fl_table_version(const fl_table *table);
+/* The latest committed version on storage (reads it; does not move the handle). */
+int fl_table_latest_version(fl_table *table, uint64_t *out, fl_error *err);
+/* Schema of the handle's version; owned by the handle, valid until its next checkout or write. */
+const fl_schema *fl_table_schema(const fl_table *table);
+const char *fl_table_name(const fl_table *table);
+/* Live (not deleted) rows at the handle's version. Reads only the manifest. */
+int64_t fl_table_count_rows(const fl_table *table);
+
+/*
+ * Writes. Each call is one atomic commit on top of the handle's version: new files are written and
+ * synced, then manifest N+1 is created with create-if-absent. If another writer committed first, the
+ * commit is rebased when the operations commute (append/append, append/add column, writes to disjoint
+ * fragments) and fails with FL_ECONFLICT otherwise, leaving no trace but unreferenced files that
+ * fl_table_cleanup removes. On success the handle moves to the new version.
+ */
+
+typedef struct fl_write_options {
+    int64_t max_rows_per_fragment;  /* 0: 1048576 */
+} fl_write_options;
+
+/* Appends the rows of a finished batch (its columns are matched to the table's by name; missing nullable
+ * columns are NULL). New rows get consecutive row ids. `opts` may be NULL. */
+int fl_table_append(fl_table *table, const fl_batch *batch, const fl_write_options *opts, fl_error *err);
+/* Deletes rows by stable id. Unknown or already-deleted ids are FL_ENOTFOUND (nothing is committed). */
+int fl_table_delete_rows(fl_table *table, const uint64_t *row_ids, size_t n, fl_error *err);
+/* Replaces cell values: batch->row_ids names the rows, its columns (by name) the new values. Row ids
+ * keep their identity; only the named columns of the touched fragments are rewritten. */
+int fl_table_update(fl_table *table, const fl_batch *batch, fl_error *err);
+/*
+ * Adds columns (all nullable) without rewriting existing data files. With `values` NULL the new columns
+ * read as NULL; otherwise `values` (with row_ids) supplies values for some rows, written as new files of
+ * the fragments they belong to, in the same commit.
+ */
+int fl_table_add_columns(fl_table *table, const fl_schema *columns, const fl_batch *values, fl_error *err);
+int fl_table_drop_columns(fl_table *table, const char *const *names, size_t n, fl_error *err);
+int fl_table_rename_column(fl_table *table, const char *from, const char *to, fl_error *err);
+/* Sets table-level metadata keys (value NULL removes the key) in one commit. */
+int fl_table_set_metadata(fl_table *table, const char *const *keys, const char *const *values, size_t n,
+                          fl_error *err);
+
+typedef struct fl_compact_options {
+    int64_t target_rows_per_fragment;   /* 0: 1048576 */
+    double max_deleted_fraction;        /* fragments with more deleted rows than this are rewritten; 0: 0.1 */
+} fl_compact_options;
+typedef struct fl_compact_stats {
+    int64_t fragments_removed;
+    int64_t fragments_added;
+    int64_t rows_rewritten;
+    int64_t deleted_rows_dropped;
+} fl_compact_stats;
+/* Merges small fragments and drops deleted rows, keeping every row id. No commit if nothing to do
+ * (stats all zero). `opts` and `stats` may be NULL. */
+int fl_table_compact(fl_table *table, const fl_compact_options *opts, fl_compact_stats *stats, fl_error *err);
+
+/* Makes a new version whose rows, schema and metadata equal those of `version`. */
+int fl_table_restore(fl_table *table, uint64_t version, fl_error *err);
+
+typedef struct fl_cleanup_options {
+    int64_t older_than_ms;      /* remove versions committed more than this long ago (-1: ignore age) */
+    int64_t keep_versions;      /* always keep the newest N versions (0: only the latest) */
+    int64_t orphan_grace_ms;    /* unreferenced files younger than this are kept (in-flight commits); -1: 3600000 */
+} fl_cleanup_options;
+typedef struct fl_cleanup_stats {
+    int64_t versions_removed;
+    int64_t files_removed;
+    int64_t bytes_removed;
+} fl_cleanup_stats;
+/* Deletes old manifests (never the latest, never a tagged one) and every file no kept version references. */
+int fl_table_cleanup(fl_table *table, const fl_cleanup_options *opts, fl_cleanup_stats *stats, fl_error *err);
+
+/* Tags name a version (letters, digits, '_', '-', '.'). FL_EEXIST if the tag exists. */
+int fl_table_tag(fl_table *table, const char *name, uint64_t version, fl_error *err);
+int fl_table_untag(fl_table *table, const char *name, fl_error *err);
+typedef struct fl_tag_info {
+    char *name;
+    uint64_t version;
+} fl_tag_info;
+/* Caller frees with fl_tags_free. Sorted by name. */
+int fl_table_list_tags(fl_table *table, fl_tag_info **tags, size_t *n, fl_error *err);
+void fl_tags_free(fl_tag_info *tags, size_t n);
+
+typedef struct fl_version_info {
+    uint64_t version;
+    int64_t timestamp_ms;
+    char operation[32];         /* "create", "append", "delete", "update", ... */
+    char detail[128];           /* short human description ("+1000 rows") */
+    int64_t num_rows;           /* live rows at that version */
+} fl_version_info;
+/* Every version still on storage, ascending. Caller frees *versions with free(). */
+int fl_table_list_versions(fl_table *table, fl_version_info **versions, size_t *n, fl_error *err);
+
+/* Describes the handle's version as JSON: name, version, rows, schema, fragments with their files and
+ * sizes, deletion files, indexes. Caller frees *json with free(). */
+int fl_table_info_json(fl_table *table, char **json, fl_error *err);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Reading
+ * ------------------------------------------------------------------------------------------------------- */
+
+typedef struct fl_scan_options {
+    const char *const *columns; /* projection by name; NULL: every column */
+    size_t n_columns;
+    int64_t batch_size;         /* rows per batch; 0: 8192 */
+    int64_t offset;             /* skip this many live rows */
+    int64_t limit;              /* at most this many rows; -1 or 0 with limit_set false: no limit */
+    bool limit_set;             /* true: `limit` applies (so limit 0 is expressible) */
+    bool with_row_ids;          /* fill fl_batch.row_ids */
+} fl_scan_options;
+
+/* Starts a scan of the handle's version in storage order. `opts` may be NULL. The table handle must
+ * outlive the scan and must not be checked out or written while the scan is open. */
+int fl_scan_open(fl_table *table, const fl_scan_options *opts, fl_scan **out, fl_error *err);
+/* Next batch (caller frees with fl_batch_free), or *out = NULL at the end. */
+int fl_scan_next(fl_scan *scan, fl_batch **out, fl_error *err);
+void fl_scan_close(fl_scan *scan);
+
+/* Rows by stable id, in the order given (duplicates allowed). Unknown or deleted ids: FL_ENOTFOUND.
+ * `columns` as in fl_scan_options. The batch has row_ids filled. Caller frees with fl_batch_free. */
+int fl_table_take(fl_table *table, const uint64_t *row_ids, size_t n, const char *const *columns,
+                  size_t n_columns, fl_batch **out, fl_error *err);
+/* Rows by position among live rows in scan order (0-based). */
+int fl_table_take_positions(fl_table *table, const uint64_t *positions, size_t n, const char *const *columns,
+                            size_t n_columns, fl_batch **out, fl_error *err);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * JSON rows (used by the CLI's append and query; issue-level importers build on it)
+ * ------------------------------------------------------------------------------------------------------- */
+
+/* Parses JSON Lines text (one object per line) into a batch following `schema`. Binary values are base64
+ * strings; timestamps are integers (ms). Errors name the line and byte column. Caller frees *out. */
+int fl_batch_from_jsonl(const fl_schema *schema, const char *text, size_t size, const char *source_name,
+                        fl_batch **out, fl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FRAMELAKE_H */

@@ -1,0 +1,426 @@
+/*
+ * manifest.c — encoding, decoding and copying manifests; deletion files.
+ *
+ *   manifest := "FLM1" u32 format | u64 version | u64 read_version | i64 timestamp_ms | str operation
+ *               | str detail | u64 next_row_id | u64 next_fragment_id | i32 next_field_id | i64 num_rows
+ *               | schema | u32 n_fragments fragment* | u32 n_indexes index* | u32 n_touched u64*
+ *               | u8 flags (bit 0 schema_changed, bit 1 restore) | u64 xxh3(all preceding bytes)
+ *   fragment := u64 id | u64 physical_rows | u64 created_version | u32 n_runs (u64 start, u64 count)*
+ *               | u32 n_files file* | str deletion_path (null: none) | u64 deleted_rows | u64 deletion_version
+ *   file     := str path | u64 size | u64 created_version | u32 n (i32 field_id)*
+ *   index    := str name | str type | u32 n i32* | u32 n str* | u32 n u64* | u64 created_version | kvs
+ */
+#include "table.h"
+
+#include <stdlib.h>
+
+void fl_fragment_clear(fl_fragment *f) {
+    fl_free(f->runs);
+    for (uint32_t i = 0; i < f->n_files; i++) {
+        fl_free(f->files[i].path);
+        fl_free(f->files[i].field_ids);
+    }
+    fl_free(f->files);
+    fl_free(f->deletion_path);
+    memset(f, 0, sizeof *f);
+}
+
+static void index_clear(fl_index_ref *x) {
+    fl_free(x->name);
+    fl_free(x->type);
+    fl_free(x->field_ids);
+    fl_strings_free(x->files, x->n_files);
+    fl_free(x->fragment_ids);
+    fl_kvs_free(x->params, x->n_params);
+    memset(x, 0, sizeof *x);
+}
+
+void fl_manifest_free(fl_manifest *m) {
+    if (!m) return;
+    fl_free(m->operation);
+    fl_free(m->detail);
+    fl_schema_free(m->schema);
+    for (uint32_t i = 0; i < m->n_fragments; i++) fl_fragment_clear(&m->fragments[i]);
+    fl_free(m->fragments);
+    for (uint32_t i = 0; i < m->n_indexes; i++) index_clear(&m->indexes[i]);
+    fl_free(m->indexes);
+    fl_free(m->touched);
+    fl_free(m);
+}
+
+static void *dup_array(const void *src, size_t n, size_t size, bool *ok) {
+    if (!n) return NULL;
+    void *p = fl_malloc(n * size);
+    if (!p) *ok = false;
+    else memcpy(p, src, n * size);
+    return p;
+}
+
+int fl_fragment_copy_into(fl_fragment *dst, const fl_fragment *src) {
+    bool ok = true;
+    *dst = *src;
+    dst->runs = dup_array(src->runs, src->n_runs, sizeof *src->runs, &ok);
+    dst->deletion_path = NULL;
+    if (src->deletion_path && !(dst->deletion_path = fl_strdup(src->deletion_path))) ok = false;
+    dst->files = NULL;
+    dst->n_files = 0;
+    if (src->n_files && ok) {
+        dst->files = fl_calloc(src->n_files, sizeof *dst->files);
+        if (!dst->files) ok = false;
+        for (uint32_t i = 0; ok && i < src->n_files; i++) {
+            dst->n_files = i + 1;
+            dst->files[i] = src->files[i];
+            dst->files[i].path = fl_strdup(src->files[i].path);
+            dst->files[i].field_ids = dup_array(src->files[i].field_ids, src->files[i].n_field_ids, sizeof(int32_t), &ok);
+            if (!dst->files[i].path) ok = false;
+        }
+    }
+    if (!ok) {
+        fl_fragment_clear(dst);
+        return FL_ENOMEM;
+    }
+    return FL_OK;
+}
+
+static int index_copy_into(fl_index_ref *dst, const fl_index_ref *src) {
+    bool ok = true;
+    memset(dst, 0, sizeof *dst);
+    dst->name = fl_strdup(src->name);
+    dst->type = fl_strdup(src->type);
+    dst->n_field_ids = src->n_field_ids;
+    dst->field_ids = dup_array(src->field_ids, src->n_field_ids, sizeof(int32_t), &ok);
+    dst->n_fragment_ids = src->n_fragment_ids;
+    dst->fragment_ids = dup_array(src->fragment_ids, src->n_fragment_ids, sizeof(uint64_t), &ok);
+    dst->created_version = src->created_version;
+    if (src->n_files) {
+        dst->files = fl_calloc(src->n_files, sizeof(char *));
+        if (!dst->files) ok = false;
+        for (uint32_t i = 0; ok && i < src->n_files; i++) {
+            dst->n_files = i + 1;
+            if (!(dst->files[i] = fl_strdup(src->files[i]))) ok = false;
+        }
+    }
+    if (src->n_params) {
+        dst->params = fl_calloc((size_t)src->n_params, sizeof *dst->params);
+        if (!dst->params) ok = false;
+        for (int32_t i = 0; ok && i < src->n_params; i++) {
+            dst->n_params = i + 1;
+            dst->params[i].key = fl_strdup(src->params[i].key);
+            dst->params[i].value = fl_strdup(src->params[i].value);
+            if (!dst->params[i].key || !dst->params[i].value) ok = false;
+        }
+    }
+    if (!dst->name || !dst->type || !ok) {
+        index_clear(dst);
+        return FL_ENOMEM;
+    }
+    return FL_OK;
+}
+
+fl_manifest *fl_manifest_copy(const fl_manifest *src) {
+    fl_manifest *m = fl_calloc(1, sizeof *m);
+    if (!m) return NULL;
+    *m = *src;
+    m->operation = NULL;
+    m->detail = NULL;
+    m->schema = NULL;
+    m->fragments = NULL;
+    m->n_fragments = 0;
+    m->indexes = NULL;
+    m->n_indexes = 0;
+    m->touched = NULL;
+    m->n_touched = 0;
+    bool ok = true;
+    if (!(m->operation = fl_strdup(src->operation)) || !(m->detail = fl_strdup(src->detail)) || !(m->schema = fl_schema_copy(src->schema)))
+        ok = false;
+    if (ok && src->n_fragments) {
+        if (!(m->fragments = fl_calloc(src->n_fragments, sizeof *m->fragments))) ok = false;
+        for (uint32_t i = 0; ok && i < src->n_fragments; i++) {
+            if (fl_fragment_copy_into(&m->fragments[i], &src->fragments[i]) != FL_OK) ok = false;
+            else m->n_fragments = i + 1;
+        }
+    }
+    if (ok && src->n_indexes) {
+        if (!(m->indexes = fl_calloc(src->n_indexes, sizeof *m->indexes))) ok = false;
+        for (uint32_t i = 0; ok && i < src->n_indexes; i++) {
+            if (index_copy_into(&m->indexes[i], &src->indexes[i]) != FL_OK) ok = false;
+            else m->n_indexes = i + 1;
+        }
+    }
+    if (ok && src->n_touched) {
+        m->touched = dup_array(src->touched, src->n_touched, sizeof *src->touched, &ok);
+        if (ok) m->n_touched = src->n_touched;
+    }
+    if (!ok) {
+        fl_manifest_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void fl_manifest_count_rows(fl_manifest *m) {
+    int64_t n = 0;
+    for (uint32_t i = 0; i < m->n_fragments; i++) n += (int64_t)(m->fragments[i].physical_rows - m->fragments[i].deleted_rows);
+    m->num_rows = n;
+}
+
+int fl_manifest_encode(const fl_manifest *m, fl_buf *b, fl_error *err) {
+    fl_buf_init(b);
+    fl_buf_append(b, FL_MANIFEST_MAGIC, 4);
+    fl_buf_put_u32(b, FL_MANIFEST_FORMAT);
+    fl_buf_put_u64(b, m->version);
+    fl_buf_put_u64(b, m->read_version);
+    fl_buf_put_i64(b, m->timestamp_ms);
+    fl_buf_put_str(b, m->operation);
+    fl_buf_put_str(b, m->detail);
+    fl_buf_put_u64(b, m->next_row_id);
+    fl_buf_put_u64(b, m->next_fragment_id);
+    fl_buf_put_i32(b, m->next_field_id);
+    fl_buf_put_i64(b, m->num_rows);
+    fl_schema_encode(b, m->schema);
+    fl_buf_put_u32(b, m->n_fragments);
+    for (uint32_t i = 0; i < m->n_fragments; i++) {
+        const fl_fragment *f = &m->fragments[i];
+        fl_buf_put_u64(b, f->id);
+        fl_buf_put_u64(b, f->physical_rows);
+        fl_buf_put_u64(b, f->created_version);
+        fl_buf_put_u32(b, f->n_runs);
+        for (uint32_t k = 0; k < f->n_runs; k++) {
+            fl_buf_put_u64(b, f->runs[k].start);
+            fl_buf_put_u64(b, f->runs[k].count);
+        }
+        fl_buf_put_u32(b, f->n_files);
+        for (uint32_t k = 0; k < f->n_files; k++) {
+            const fl_file_ref *r = &f->files[k];
+            fl_buf_put_str(b, r->path);
+            fl_buf_put_u64(b, r->size);
+            fl_buf_put_u64(b, r->created_version);
+            fl_buf_put_u32(b, r->n_field_ids);
+            for (uint32_t j = 0; j < r->n_field_ids; j++) fl_buf_put_i32(b, r->field_ids[j]);
+        }
+        fl_buf_put_str(b, f->deletion_path);
+        fl_buf_put_u64(b, f->deleted_rows);
+        fl_buf_put_u64(b, f->deletion_version);
+    }
+    fl_buf_put_u32(b, m->n_indexes);
+    for (uint32_t i = 0; i < m->n_indexes; i++) {
+        const fl_index_ref *x = &m->indexes[i];
+        fl_buf_put_str(b, x->name);
+        fl_buf_put_str(b, x->type);
+        fl_buf_put_u32(b, x->n_field_ids);
+        for (uint32_t k = 0; k < x->n_field_ids; k++) fl_buf_put_i32(b, x->field_ids[k]);
+        fl_buf_put_u32(b, x->n_files);
+        for (uint32_t k = 0; k < x->n_files; k++) fl_buf_put_str(b, x->files[k]);
+        fl_buf_put_u32(b, x->n_fragment_ids);
+        for (uint32_t k = 0; k < x->n_fragment_ids; k++) fl_buf_put_u64(b, x->fragment_ids[k]);
+        fl_buf_put_u64(b, x->created_version);
+        fl_kvs_encode(b, x->params, x->n_params);
+    }
+    fl_buf_put_u32(b, m->n_touched);
+    for (uint32_t i = 0; i < m->n_touched; i++) fl_buf_put_u64(b, m->touched[i]);
+    fl_buf_put_u8(b, (uint8_t)((m->schema_changed ? 1 : 0) | (m->restore ? 2 : 0)));
+    if (!b->failed) fl_buf_put_u64(b, fl_hash64(b->data, b->size));
+    if (b->failed) {
+        fl_buf_free(b);
+        return fl_error_set(err, FL_ENOMEM, "out of memory encoding a manifest");
+    }
+    return FL_OK;
+}
+
+/* A data file path must stay inside the table directory. */
+static bool safe_relative_path(const char *p) {
+    if (!p[0] || p[0] == '/' || strstr(p, "..")) return false;
+    for (; *p; p++)
+        if ((unsigned char)*p < 0x20) return false;
+    return true;
+}
+
+static bool decode_fragment(fl_reader *r, fl_fragment *f, const fl_manifest *m) {
+    uint32_t n;
+    if (!fl_get_u64(r, &f->id, "fragment id") || !fl_get_u64(r, &f->physical_rows, "fragment rows") ||
+        !fl_get_u64(r, &f->created_version, "fragment version") || !fl_get_count(r, &n, 16, "row id run count"))
+        return false;
+    if (f->physical_rows > UINT32_MAX) return fl_reader_fail(r, "fragment %llu has %llu rows (max %u)", (unsigned long long)f->id,
+                                                             (unsigned long long)f->physical_rows, UINT32_MAX);
+    if (n && !(f->runs = fl_calloc(n, sizeof *f->runs))) return fl_reader_fail(r, "out of memory");
+    f->n_runs = n;
+    uint64_t total = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        if (!fl_get_u64(r, &f->runs[k].start, "row id run start") || !fl_get_u64(r, &f->runs[k].count, "row id run length")) return false;
+        if (f->runs[k].count == 0 || f->runs[k].count > f->physical_rows || f->runs[k].start >= m->next_row_id ||
+            f->runs[k].count > m->next_row_id - f->runs[k].start)
+            return fl_reader_fail(r, "fragment %llu: invalid row id run", (unsigned long long)f->id);
+        total += f->runs[k].count;
+    }
+    if (total != f->physical_rows) return fl_reader_fail(r, "fragment %llu: row id runs cover %llu rows, fragment has %llu",
+                                                         (unsigned long long)f->id, (unsigned long long)total, (unsigned long long)f->physical_rows);
+    if (!fl_get_count(r, &n, 24, "file count")) return false;
+    if (n && !(f->files = fl_calloc(n, sizeof *f->files))) return fl_reader_fail(r, "out of memory");
+    for (uint32_t k = 0; k < n; k++) {
+        fl_file_ref *ref = &f->files[k];
+        f->n_files = k + 1;
+        uint32_t nf;
+        if (!fl_get_str(r, &ref->path, 4096, false, "file path") || !fl_get_u64(r, &ref->size, "file size") ||
+            !fl_get_u64(r, &ref->created_version, "file version") || !fl_get_count(r, &nf, 4, "file field count"))
+            return false;
+        if (!safe_relative_path(ref->path)) return fl_reader_fail(r, "unsafe file path '%s'", ref->path);
+        if (nf && !(ref->field_ids = fl_calloc(nf, sizeof(int32_t)))) return fl_reader_fail(r, "out of memory");
+        ref->n_field_ids = nf;
+        for (uint32_t j = 0; j < nf; j++)
+            if (!fl_get_i32(r, &ref->field_ids[j], "file field id")) return false;
+    }
+    if (!fl_get_str(r, &f->deletion_path, 4096, true, "deletion path") || !fl_get_u64(r, &f->deleted_rows, "deleted rows") ||
+        !fl_get_u64(r, &f->deletion_version, "deletion version"))
+        return false;
+    if (f->deletion_path && !safe_relative_path(f->deletion_path)) return fl_reader_fail(r, "unsafe deletion path");
+    if (f->deleted_rows >= f->physical_rows && f->physical_rows) return fl_reader_fail(r, "fragment %llu: deleted rows exceed its rows", (unsigned long long)f->id);
+    if ((f->deletion_path == NULL) != (f->deleted_rows == 0)) return fl_reader_fail(r, "fragment %llu: deletion file and count disagree", (unsigned long long)f->id);
+    return true;
+}
+
+static bool decode_index(fl_reader *r, fl_index_ref *x) {
+    uint32_t n;
+    if (!fl_get_str(r, &x->name, 256, false, "index name") || !fl_get_str(r, &x->type, 64, false, "index type") ||
+        !fl_get_count(r, &n, 4, "index field count"))
+        return false;
+    if (n && !(x->field_ids = fl_calloc(n, sizeof(int32_t)))) return fl_reader_fail(r, "out of memory");
+    x->n_field_ids = n;
+    for (uint32_t k = 0; k < n; k++)
+        if (!fl_get_i32(r, &x->field_ids[k], "index field id")) return false;
+    if (!fl_get_count(r, &n, 4, "index file count")) return false;
+    if (n && !(x->files = fl_calloc(n, sizeof(char *)))) return fl_reader_fail(r, "out of memory");
+    for (uint32_t k = 0; k < n; k++) {
+        x->n_files = k + 1;
+        if (!fl_get_str(r, &x->files[k], 4096, false, "index file")) return false;
+        if (!safe_relative_path(x->files[k])) return fl_reader_fail(r, "unsafe index file path");
+    }
+    if (!fl_get_count(r, &n, 8, "index fragment count")) return false;
+    if (n && !(x->fragment_ids = fl_calloc(n, sizeof(uint64_t)))) return fl_reader_fail(r, "out of memory");
+    x->n_fragment_ids = n;
+    for (uint32_t k = 0; k < n; k++)
+        if (!fl_get_u64(r, &x->fragment_ids[k], "index fragment id")) return false;
+    return fl_get_u64(r, &x->created_version, "index version") && fl_kvs_decode(r, &x->params, &x->n_params);
+}
+
+static bool field_ids_valid(const fl_field *f, int32_t next, int depth) {
+    if (f->id < 0 || f->id >= next) return false;
+    for (int32_t i = 0; i < f->n_children; i++)
+        if (!field_ids_valid(&f->children[i], next, depth + 1)) return false;
+    return true;
+}
+
+int fl_manifest_decode(const uint8_t *data, size_t size, const char *what, fl_manifest **out, fl_error *err) {
+    *out = NULL;
+    fl_error local;
+    fl_error *e = err ? err : &local;
+    fl_error_clear(e);
+    if (size < 16 || memcmp(data, FL_MANIFEST_MAGIC, 4) != 0)
+        return fl_error_set(err, FL_ECORRUPT, "%s: byte 0: not a framelake manifest (bad magic or %zu bytes)", what, size);
+    uint64_t stored = fl_load_u64(data + size - 8);
+    if (fl_hash64(data, size - 8) != stored)
+        return fl_error_set(err, FL_ECORRUPT, "%s: byte %zu: manifest checksum mismatch (file truncated or damaged)", what, size - 8);
+    uint32_t format = fl_load_u32(data + 4);
+    if (format != FL_MANIFEST_FORMAT)
+        return fl_error_set(err, FL_EUNSUPPORTED, "%s: manifest format %u is not supported (this build reads %d)", what, format, FL_MANIFEST_FORMAT);
+    fl_manifest *m = fl_calloc(1, sizeof *m);
+    if (!m) return fl_error_set(err, FL_ENOMEM, "out of memory");
+    fl_reader r;
+    fl_reader_init(&r, data, size - 8, 0, what, e);
+    r.pos = 8;
+    uint32_t n;
+    uint8_t flags;
+    if (!fl_get_u64(&r, &m->version, "version") || !fl_get_u64(&r, &m->read_version, "read version") ||
+        !fl_get_i64(&r, &m->timestamp_ms, "timestamp") || !fl_get_str(&r, &m->operation, 64, false, "operation") ||
+        !fl_get_str(&r, &m->detail, 4096, false, "detail") || !fl_get_u64(&r, &m->next_row_id, "next row id") ||
+        !fl_get_u64(&r, &m->next_fragment_id, "next fragment id") || !fl_get_i32(&r, &m->next_field_id, "next field id") ||
+        !fl_get_i64(&r, &m->num_rows, "row count") || !fl_schema_decode(&r, &m->schema))
+        goto fail;
+    for (int32_t i = 0; i < m->schema->n_fields; i++) {
+        if (!field_ids_valid(&m->schema->fields[i], m->next_field_id, 0)) {
+            fl_reader_fail(&r, "schema field '%s' has an id outside [0, %d)", m->schema->fields[i].name, m->next_field_id);
+            goto fail;
+        }
+    }
+    if (!fl_get_count(&r, &n, 48, "fragment count")) goto fail;
+    if (n && !(m->fragments = fl_calloc(n, sizeof *m->fragments))) goto oom;
+    for (uint32_t i = 0; i < n; i++) {
+        m->n_fragments = i + 1;
+        if (!decode_fragment(&r, &m->fragments[i], m)) goto fail;
+        if (m->fragments[i].id >= m->next_fragment_id) {
+            fl_reader_fail(&r, "fragment id %llu not below next fragment id", (unsigned long long)m->fragments[i].id);
+            goto fail;
+        }
+    }
+    if (!fl_get_count(&r, &n, 40, "index count")) goto fail;
+    if (n && !(m->indexes = fl_calloc(n, sizeof *m->indexes))) goto oom;
+    for (uint32_t i = 0; i < n; i++) {
+        m->n_indexes = i + 1;
+        if (!decode_index(&r, &m->indexes[i])) goto fail;
+    }
+    if (!fl_get_count(&r, &n, 8, "touched count")) goto fail;
+    if (n && !(m->touched = fl_calloc(n, sizeof *m->touched))) goto oom;
+    m->n_touched = n;
+    for (uint32_t i = 0; i < n; i++)
+        if (!fl_get_u64(&r, &m->touched[i], "touched fragment")) goto fail;
+    if (!fl_get_u8(&r, &flags, "flags")) goto fail;
+    if (flags > 3) {
+        fl_reader_fail(&r, "unknown flags %u", flags);
+        goto fail;
+    }
+    m->schema_changed = flags & 1;
+    m->restore = (flags & 2) != 0;
+    if (r.pos != r.size) {
+        fl_reader_fail(&r, "%zu unexpected bytes before the checksum", r.size - r.pos);
+        goto fail;
+    }
+    int64_t declared = m->num_rows;
+    fl_manifest_count_rows(m);
+    if (declared != m->num_rows) {
+        fl_error_set(e, FL_ECORRUPT, "%s: row count %lld does not match its fragments (%lld)", what, (long long)declared, (long long)m->num_rows);
+        goto fail;
+    }
+    *out = m;
+    return FL_OK;
+oom:
+    fl_error_set(e, FL_ENOMEM, "%s: out of memory", what);
+fail:
+    fl_manifest_free(m);
+    return e->code ? e->code : FL_ECORRUPT;
+}
+
+/*   deletion file := "FLX1" u32 format(1) | u64 n | u32 offset * n (strictly increasing) | u64 xxh3(all preceding) */
+int fl_deletion_encode(const uint32_t *offsets, uint64_t n, fl_buf *b) {
+    fl_buf_init(b);
+    fl_buf_append(b, FL_DELETION_MAGIC, 4);
+    fl_buf_put_u32(b, 1);
+    fl_buf_put_u64(b, n);
+    for (uint64_t i = 0; i < n; i++) fl_buf_put_u32(b, offsets[i]);
+    if (!b->failed) fl_buf_put_u64(b, fl_hash64(b->data, b->size));
+    return b->failed ? FL_ENOMEM : FL_OK;
+}
+
+int fl_deletion_decode(const uint8_t *data, size_t size, uint64_t physical_rows, const char *what, uint32_t **offsets,
+                       uint64_t *n, fl_error *err) {
+    *offsets = NULL;
+    *n = 0;
+    if (size < 24 || memcmp(data, FL_DELETION_MAGIC, 4) != 0 || fl_load_u32(data + 4) != 1)
+        return fl_error_set(err, FL_ECORRUPT, "%s: byte 0: not a framelake deletion file", what);
+    if (fl_hash64(data, size - 8) != fl_load_u64(data + size - 8))
+        return fl_error_set(err, FL_ECORRUPT, "%s: byte %zu: deletion file checksum mismatch", what, size - 8);
+    uint64_t count = fl_load_u64(data + 8);
+    if (count > (size - 24) / 4 || 24 + count * 4 != size)
+        return fl_error_set(err, FL_ECORRUPT, "%s: byte 8: count %llu does not match the file size", what, (unsigned long long)count);
+    uint32_t *list = fl_malloc(count ? count * 4 : 4);
+    if (!list) return fl_error_set(err, FL_ENOMEM, "out of memory");
+    for (uint64_t i = 0; i < count; i++) {
+        list[i] = fl_load_u32(data + 16 + 4 * i);
+        if (list[i] >= physical_rows || (i && list[i] <= list[i - 1])) {
+            fl_free(list);
+            return fl_error_set(err, FL_ECORRUPT, "%s: byte %llu: offsets not increasing or beyond the fragment's %llu rows", what,
+                                (unsigned long long)(16 + 4 * i), (unsigned long long)physical_rows);
+        }
+    }
+    *offsets = list;
+    *n = count;
+    return FL_OK;
+}

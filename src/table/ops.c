@@ -1,0 +1,599 @@
+/*
+ * ops.c — the write operations: each prepares its files, describes itself as a txn and commits it.
+ *
+ * Files are written and synced before the commit; if the commit fails they are left unreferenced and
+ * removed on the spot (best effort) or later by fl_table_cleanup.
+ */
+#include "txn.h"
+
+#include <stdlib.h>
+
+/* A fresh table-relative file name under `dir` ("data/<random>.fld"). */
+static char *new_file_name(const char *dir, const char *ext) {
+    char rnd[17], rnd2[17];
+    fl_random_hex(rnd);
+    fl_random_hex(rnd2);
+    return fl_sprintf("%s/%s%s.%s", dir, rnd, rnd2, ext);
+}
+
+/* Removes the files a failed write left behind (best effort: cleanup catches anything missed). */
+static void discard_txn_files(fl_table *t, const txn *x) {
+    for (uint32_t i = 0; i < x->n_new; i++)
+        for (uint32_t k = 0; k < x->new_frags[i].n_files; k++) {
+            char *p = fl_table_path(t, x->new_frags[i].files[k].path);
+            if (p) fl_io_delete(p, NULL);
+            fl_free(p);
+        }
+    for (uint32_t i = 0; i < x->n_changes; i++) {
+        const char *rel[2] = {x->changes[i].file.path, x->changes[i].deletion_path};
+        for (int k = 0; k < 2; k++) {
+            if (!rel[k]) continue;
+            char *p = fl_table_path(t, rel[k]);
+            if (p) fl_io_delete(p, NULL);
+            fl_free(p);
+        }
+    }
+}
+
+static int commit_or_discard(fl_table *t, txn *x, fl_error *err) {
+    int rc = txn_commit(t, x, err);
+    if (rc != FL_OK) discard_txn_files(t, x);
+    txn_clear(x);
+    return rc;
+}
+
+static int sync_dir(fl_table *t, const char *rel, fl_error *err) {
+    char *p = fl_table_path(t, rel);
+    if (!p) return fl_error_set(err, FL_ENOMEM, "out of memory");
+    int rc = fl_io_sync_dir(p, err);
+    fl_free(p);
+    return rc;
+}
+
+/* Writes rows [start, start+count) of `columns` (typed like `fields`) to a new data file. */
+static int write_data_file(fl_table *t, const fl_field *fields, int n, const fl_array *const *columns, int64_t start, int64_t count,
+                           fl_file_ref *ref, fl_error *err) {
+    memset(ref, 0, sizeof *ref);
+    char *rel = new_file_name("data", "fld");
+    char *path = rel ? fl_table_path(t, rel) : NULL;
+    ref->field_ids = fl_malloc((size_t)(n ? n : 1) * sizeof(int32_t));
+    int rc = FL_OK;
+    if (!rel || !path || !ref->field_ids) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    fl_datafile_writer *w = NULL;
+    if (rc == FL_OK) rc = fl_datafile_writer_open(path, fields, n, &w, err);
+    if (rc == FL_OK) {
+        rc = fl_datafile_writer_write(w, columns, start, count, err);
+        if (rc == FL_OK) rc = fl_datafile_writer_finish(w, &ref->size, err);
+        else fl_datafile_writer_abort(w);
+    }
+    fl_free(path);
+    if (rc != FL_OK) {
+        fl_free(rel);
+        fl_free(ref->field_ids);
+        memset(ref, 0, sizeof *ref);
+        return rc;
+    }
+    for (int i = 0; i < n; i++) ref->field_ids[i] = fields[i].id;
+    ref->n_field_ids = (uint32_t)n;
+    ref->path = rel;
+    return FL_OK;
+}
+
+/* Matches batch columns to table fields by name; checks types and nullability. On success fields[i] /
+ * columns[i] (n of them) are the table fields present in the batch and their arrays. */
+static int match_columns(fl_table *t, const fl_batch *b, const fl_schema *target, bool require_all, fl_field *fields,
+                         const fl_array **columns, int *n, fl_error *err) {
+    if (b->num_rows != (b->n_columns ? b->columns[0].length : 0))
+        return fl_error_set(err, FL_EINVAL, "batch is not finished (call fl_batch_finish)");
+    *n = 0;
+    for (int32_t i = 0; i < b->n_columns; i++) {
+        const fl_field *bf = &b->schema->fields[i];
+        int k = fl_schema_find(target, bf->name);
+        if (k < 0) return fl_error_set(err, FL_EINVAL, "table '%s': no column named '%s'", t->name, bf->name);
+        for (int32_t j = 0; j < i; j++)
+            if (!strcmp(b->schema->fields[j].name, bf->name)) return fl_error_set(err, FL_EINVAL, "batch has column '%s' twice", bf->name);
+        const fl_field *tf = &target->fields[k];
+        if (!fl_field_same_type(bf, tf) || b->columns[i].type != tf->type) {
+            char *want = fl_field_type_format(tf), *got = fl_field_type_format(bf);
+            int rc = fl_error_set(err, FL_ETYPE, "table '%s': column '%s' is %s, the batch has %s", t->name, tf->name, want ? want : "?", got ? got : "?");
+            fl_free(want);
+            fl_free(got);
+            return rc;
+        }
+        if (!tf->nullable && b->columns[i].null_count)
+            return fl_error_set(err, FL_ETYPE, "table '%s': column '%s' is not nullable but the batch has %lld NULLs", t->name, tf->name,
+                                (long long)b->columns[i].null_count);
+        fields[*n] = *tf;
+        columns[(*n)++] = &b->columns[i];
+    }
+    if (require_all)
+        for (int32_t k = 0; k < target->n_fields; k++)
+            if (!target->fields[k].nullable && !fl_batch_column(b, target->fields[k].name))
+                return fl_error_set(err, FL_EINVAL, "table '%s': the batch lacks non-nullable column '%s'", t->name, target->fields[k].name);
+    return FL_OK;
+}
+
+int fl_table_append(fl_table *t, const fl_batch *b, const fl_write_options *opts, fl_error *err) {
+    int64_t max_rows = opts && opts->max_rows_per_fragment > 0 ? opts->max_rows_per_fragment : 1048576;
+    if (max_rows > UINT32_MAX) max_rows = UINT32_MAX;
+    const fl_schema *s = t->m->schema;
+    fl_field *fields = fl_calloc((size_t)b->n_columns + 1, sizeof *fields);
+    const fl_array **cols = fl_calloc((size_t)b->n_columns + 1, sizeof *cols);
+    int n = 0, rc = FL_OK;
+    txn x = {.kind = OP_APPEND};
+    if (!fields || !cols) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    if (rc == FL_OK) rc = match_columns(t, b, s, true, fields, cols, &n, err);
+    if (rc != FL_OK || b->num_rows == 0) goto done;
+    uint32_t n_frags = (uint32_t)((b->num_rows + max_rows - 1) / max_rows);
+    if (!(x.new_frags = fl_calloc(n_frags, sizeof *x.new_frags))) {
+        rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (uint32_t i = 0; i < n_frags && rc == FL_OK; i++) {
+        int64_t start = (int64_t)i * max_rows, count = b->num_rows - start < max_rows ? b->num_rows - start : max_rows;
+        fl_fragment *f = &x.new_frags[i];
+        if (!(f->files = fl_calloc(1, sizeof *f->files))) {
+            rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+            break;
+        }
+        rc = write_data_file(t, fields, n, cols, start, count, &f->files[0], err);
+        if (rc == FL_OK) {
+            f->n_files = 1;
+            f->physical_rows = (uint64_t)count;
+            x.n_new = i + 1;
+        }
+    }
+    if (rc == FL_OK) rc = sync_dir(t, "data", err);
+    snprintf(x.detail, sizeof x.detail, "+%lld rows", (long long)b->num_rows);
+    if (rc == FL_OK) {
+        rc = commit_or_discard(t, &x, err);
+    } else {
+        discard_txn_files(t, &x);
+    }
+done:
+    txn_clear(&x);
+    fl_free(fields);
+    fl_free(cols);
+    return rc;
+}
+
+/* (fragment index, physical offset, position in the caller's list) of one addressed row. */
+typedef struct row_addr {
+    uint32_t fragment;
+    uint64_t offset;
+    int64_t index;
+} row_addr;
+
+static int cmp_addr(const void *a, const void *b) {
+    const row_addr *x = a, *y = b;
+    if (x->fragment != y->fragment) return x->fragment < y->fragment ? -1 : 1;
+    if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
+    return 0;
+}
+
+/* Resolves live row ids to addresses sorted by (fragment, offset). */
+static int resolve_rows(fl_table *t, const uint64_t *ids, size_t n, row_addr **out, fl_error *err) {
+    row_addr *a = fl_calloc(n ? n : 1, sizeof *a);
+    if (!a) return fl_error_set(err, FL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const deletion_set *d;
+        if (!fl_table_locate(t, ids[i], &a[i].fragment, &a[i].offset)) {
+            fl_free(a);
+            return fl_error_set(err, FL_ENOTFOUND, "table '%s': row id %llu not found at version %llu", t->name, (unsigned long long)ids[i],
+                                (unsigned long long)t->m->version);
+        }
+        int rc = fl_table_deletions(t, a[i].fragment, &d, err);
+        if (rc == FL_OK && fl_deletion_contains(d, a[i].offset))
+            rc = fl_error_set(err, FL_ENOTFOUND, "table '%s': row id %llu is deleted at version %llu", t->name, (unsigned long long)ids[i],
+                              (unsigned long long)t->m->version);
+        if (rc != FL_OK) {
+            fl_free(a);
+            return rc;
+        }
+        a[i].index = (int64_t)i;
+    }
+    qsort(a, n, sizeof *a, cmp_addr);
+    *out = a;
+    return FL_OK;
+}
+
+int fl_table_delete_rows(fl_table *t, const uint64_t *ids, size_t n, fl_error *err) {
+    if (n == 0) return FL_OK;
+    row_addr *a;
+    FL_RETURN_NOT_OK(resolve_rows(t, ids, n, &a, err));
+    txn x = {.kind = OP_DELETE};
+    int rc = FL_OK;
+    uint64_t total = 0;
+    size_t i = 0;
+    while (i < n && rc == FL_OK) {
+        size_t j = i;
+        while (j < n && a[j].fragment == a[i].fragment) j++;
+        const fl_fragment *f = &t->m->fragments[a[i].fragment];
+        const deletion_set *d;
+        rc = fl_table_deletions(t, a[i].fragment, &d, err);
+        if (rc != FL_OK) break;
+        /* Merge the fragment's existing deletions with the new offsets (both sorted; new ones deduplicated). */
+        uint32_t *merged = fl_malloc((d->n + (j - i)) * sizeof *merged + 4);
+        if (!merged) {
+            rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+            break;
+        }
+        uint64_t m = 0, p = 0;
+        for (size_t k = i; k < j; k++) {
+            if (k > i && a[k].offset == a[k - 1].offset) continue;
+            while (p < d->n && d->offsets[p] < a[k].offset) merged[m++] = d->offsets[p++];
+            merged[m++] = (uint32_t)a[k].offset;
+            total++;
+        }
+        while (p < d->n) merged[m++] = d->offsets[p++];
+        frag_change *grown = fl_realloc(x.changes, ((size_t)x.n_changes + 1) * sizeof *grown);
+        fl_buf enc;
+        if (!grown || fl_deletion_encode(merged, m, &enc) != FL_OK) {
+            fl_free(merged);
+            rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+            if (grown) x.changes = grown;
+            break;
+        }
+        fl_free(merged);
+        x.changes = grown;
+        frag_change *c = &x.changes[x.n_changes];
+        memset(c, 0, sizeof *c);
+        c->fragment_id = f->id;
+        c->deleted_rows = m;
+        c->deletion_path = new_file_name("_deletions", "del");
+        char *path = c->deletion_path ? fl_table_path(t, c->deletion_path) : NULL;
+        x.n_changes++;
+        rc = path ? fl_io_put_if_absent(path, enc.data, enc.size, err) : fl_error_set(err, FL_ENOMEM, "out of memory");
+        if (rc != FL_OK) {
+            fl_free(c->deletion_path);
+            c->deletion_path = NULL;
+        }
+        fl_free(path);
+        fl_buf_free(&enc);
+        i = j;
+    }
+    fl_free(a);
+    snprintf(x.detail, sizeof x.detail, "-%llu rows", (unsigned long long)total);
+    if (rc == FL_OK) return commit_or_discard(t, &x, err);
+    discard_txn_files(t, &x);
+    txn_clear(&x);
+    return rc;
+}
+
+/*
+ * Writes, for every fragment that holds one of the batch's rows, a new data file with `fields` where the
+ * batch's rows take the batch's values and all other rows keep their current values (NULL for columns
+ * the fragment never had). Appends one change per fragment to x.
+ */
+static int write_column_files(fl_table *t, const fl_batch *b, const fl_field *fields, const fl_array *const *cols, int n_fields, txn *x,
+                              fl_error *err) {
+    if (!b->row_ids) return fl_error_set(err, FL_EINVAL, "table '%s': the batch has no row_ids naming the rows to write", t->name);
+    row_addr *a;
+    FL_RETURN_NOT_OK(resolve_rows(t, b->row_ids, (size_t)b->num_rows, &a, err));
+    int rc = FL_OK;
+    size_t n = (size_t)b->num_rows;
+    for (size_t i = 1; i < n; i++)
+        if (a[i].fragment == a[i - 1].fragment && a[i].offset == a[i - 1].offset) {
+            rc = fl_error_set(err, FL_EINVAL, "table '%s': row id %llu appears twice in the batch", t->name, (unsigned long long)b->row_ids[a[i].index]);
+            break;
+        }
+    fl_array *fresh = fl_calloc((size_t)n_fields, sizeof *fresh);
+    fl_array base;
+    memset(&base, 0, sizeof base);
+    if (!fresh) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    size_t i = 0;
+    while (rc == FL_OK && i < n) {
+        size_t j = i;
+        while (j < n && a[j].fragment == a[i].fragment) j++;
+        const fl_fragment *f = &t->m->fragments[a[i].fragment];
+        for (int c = 0; c < n_fields && rc == FL_OK; c++) {
+            if (fl_array_init(&base, &fields[c]) != FL_OK || fl_array_init(&fresh[c], &fields[c]) != FL_OK) {
+                rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+                break;
+            }
+            rc = fl_table_read_column(t, a[i].fragment, &fields[c], 0, (int64_t)f->physical_rows, &base, err);
+            uint64_t pos = 0;
+            for (size_t k = i; k < j && rc == FL_OK; k++) {
+                if (fl_array_append_range(&fresh[c], &base, (int64_t)pos, (int64_t)(a[k].offset - pos)) != FL_OK ||
+                    fl_array_append_from(&fresh[c], cols[c], a[k].index) != FL_OK)
+                    rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+                pos = a[k].offset + 1;
+            }
+            if (rc == FL_OK && fl_array_append_range(&fresh[c], &base, (int64_t)pos, (int64_t)(f->physical_rows - pos)) != FL_OK)
+                rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+            fl_array_clear(&base);
+        }
+        frag_change *grown = rc == FL_OK ? fl_realloc(x->changes, ((size_t)x->n_changes + 1) * sizeof *grown) : NULL;
+        if (rc == FL_OK && !grown) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+        if (rc == FL_OK) {
+            x->changes = grown;
+            frag_change *ch = &x->changes[x->n_changes];
+            memset(ch, 0, sizeof *ch);
+            ch->fragment_id = f->id;
+            const fl_array **ptrs = fl_calloc((size_t)n_fields, sizeof *ptrs);
+            if (!ptrs) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+            for (int c = 0; ptrs && c < n_fields; c++) ptrs[c] = &fresh[c];
+            if (rc == FL_OK) rc = write_data_file(t, fields, n_fields, ptrs, 0, (int64_t)f->physical_rows, &ch->file, err);
+            fl_free(ptrs);
+            if (rc == FL_OK) x->n_changes++;
+        }
+        for (int c = 0; c < n_fields; c++) fl_array_clear(&fresh[c]);
+        i = j;
+    }
+    fl_free(fresh);
+    fl_free(a);
+    if (rc == FL_OK) rc = sync_dir(t, "data", err);
+    return rc;
+}
+
+int fl_table_update(fl_table *t, const fl_batch *b, fl_error *err) {
+    fl_field *fields = fl_calloc((size_t)b->n_columns + 1, sizeof *fields);
+    const fl_array **cols = fl_calloc((size_t)b->n_columns + 1, sizeof *cols);
+    int n = 0, rc = FL_OK;
+    txn x = {.kind = OP_UPDATE};
+    if (!fields || !cols) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    if (rc == FL_OK) rc = match_columns(t, b, t->m->schema, false, fields, cols, &n, err);
+    if (rc == FL_OK && n == 0) rc = fl_error_set(err, FL_EINVAL, "table '%s': the update names no column", t->name);
+    if (rc == FL_OK && b->num_rows > 0) {
+        rc = write_column_files(t, b, fields, cols, n, &x, err);
+        snprintf(x.detail, sizeof x.detail, "%lld rows x %d columns", (long long)b->num_rows, n);
+        if (rc == FL_OK) rc = txn_commit(t, &x, err);
+        if (rc != FL_OK) discard_txn_files(t, &x);
+    }
+    txn_clear(&x);
+    fl_free(fields);
+    fl_free(cols);
+    return rc;
+}
+
+static void assign_field_ids(fl_field *f, int32_t *next) {
+    f->id = (*next)++;
+    for (int32_t i = 0; i < f->n_children; i++) assign_field_ids(&f->children[i], next);
+}
+
+int fl_table_add_columns(fl_table *t, const fl_schema *columns, const fl_batch *values, fl_error *err) {
+    if (!columns || columns->n_fields == 0) return fl_error_set(err, FL_EINVAL, "table '%s': no columns to add", t->name);
+    txn x = {.kind = OP_ADD_COLUMNS};
+    int rc = FL_OK;
+    if (!(x.fields = fl_schema_copy(columns))) return fl_error_set(err, FL_ENOMEM, "out of memory");
+    x.base_next_field_id = x.next_field_id = t->m->next_field_id;
+    for (int32_t i = 0; i < x.fields->n_fields && rc == FL_OK; i++) {
+        fl_field *f = &x.fields->fields[i];
+        if (!f->name || !f->name[0]) rc = fl_error_set(err, FL_EINVAL, "table '%s': a new column has an empty name", t->name);
+        else if (fl_schema_find(t->m->schema, f->name) >= 0) rc = fl_error_set(err, FL_EEXIST, "table '%s': column '%s' already exists", t->name, f->name);
+        else if (fl_schema_find(x.fields, f->name) != i) rc = fl_error_set(err, FL_EINVAL, "table '%s': column '%s' is added twice", t->name, f->name);
+        f->nullable = true; /* existing rows read NULL */
+        assign_field_ids(f, &x.next_field_id);
+    }
+    if (rc == FL_OK && values && values->num_rows > 0) {
+        fl_field *fields = fl_calloc((size_t)values->n_columns + 1, sizeof *fields);
+        const fl_array **cols = fl_calloc((size_t)values->n_columns + 1, sizeof *cols);
+        int n = 0;
+        if (!fields || !cols) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+        if (rc == FL_OK) rc = match_columns(t, values, x.fields, false, fields, cols, &n, err);
+        if (rc == FL_OK && n > 0) rc = write_column_files(t, values, fields, cols, n, &x, err);
+        fl_free(fields);
+        fl_free(cols);
+    }
+    if (rc == FL_OK) {
+        int k = snprintf(x.detail, sizeof x.detail, "+");
+        for (int32_t i = 0; i < x.fields->n_fields && k < (int)sizeof x.detail; i++)
+            k += snprintf(x.detail + k, sizeof x.detail - (size_t)k, "%s%s", i ? "," : "", x.fields->fields[i].name);
+        return commit_or_discard(t, &x, err);
+    }
+    discard_txn_files(t, &x);
+    txn_clear(&x);
+    return rc;
+}
+
+static int names_txn(fl_table *t, op_kind kind, const char *const *names, const char *const *values, size_t n, fl_error *err) {
+    txn x = {.kind = kind};
+    x.names = fl_calloc(n ? n : 1, sizeof(char *));
+    x.values = fl_calloc(n ? n : 1, sizeof(char *));
+    x.n_names = (uint32_t)n;
+    bool ok = x.names && x.values;
+    for (size_t i = 0; ok && i < n; i++) {
+        x.names[i] = fl_strdup(names[i]);
+        if (!x.names[i] || (values && values[i] && !(x.values[i] = fl_strdup(values[i])))) ok = false;
+    }
+    if (!ok) {
+        txn_clear(&x);
+        return fl_error_set(err, FL_ENOMEM, "out of memory");
+    }
+    if (kind == OP_RENAME) snprintf(x.detail, sizeof x.detail, "%s -> %s", names[0], names[1]);
+    else {
+        int k = 0;
+        for (size_t i = 0; i < n && k < (int)sizeof x.detail; i++) k += snprintf(x.detail + k, sizeof x.detail - (size_t)k, "%s%s", i ? "," : "", names[i]);
+    }
+    return commit_or_discard(t, &x, err);
+}
+
+int fl_table_drop_columns(fl_table *t, const char *const *names, size_t n, fl_error *err) {
+    if (n == 0) return fl_error_set(err, FL_EINVAL, "table '%s': no columns to drop", t->name);
+    for (size_t i = 0; i < n; i++)
+        if (fl_schema_find(t->m->schema, names[i]) < 0) return fl_error_set(err, FL_ENOTFOUND, "table '%s': column '%s' not found", t->name, names[i]);
+    return names_txn(t, OP_DROP_COLUMNS, names, NULL, n, err);
+}
+
+int fl_table_rename_column(fl_table *t, const char *from, const char *to, fl_error *err) {
+    if (!to || !to[0]) return fl_error_set(err, FL_EINVAL, "table '%s': the new column name is empty", t->name);
+    for (const char *p = to; *p; p++)
+        if ((unsigned char)*p < 0x20) return fl_error_set(err, FL_EINVAL, "table '%s': column name has a control character", t->name);
+    if (fl_schema_find(t->m->schema, from) < 0) return fl_error_set(err, FL_ENOTFOUND, "table '%s': column '%s' not found", t->name, from);
+    if (fl_schema_find(t->m->schema, to) >= 0) return fl_error_set(err, FL_EEXIST, "table '%s': column '%s' already exists", t->name, to);
+    const char *names[2] = {from, to};
+    return names_txn(t, OP_RENAME, names, NULL, 2, err);
+}
+
+int fl_table_set_metadata(fl_table *t, const char *const *keys, const char *const *values, size_t n, fl_error *err) {
+    if (n == 0) return FL_OK;
+    return names_txn(t, OP_METADATA, keys, values, n, err);
+}
+
+int fl_table_restore(fl_table *t, uint64_t version, fl_error *err) {
+    txn x = {.kind = OP_RESTORE};
+    FL_RETURN_NOT_OK(fl_table_load_manifest(t, version, &x.target, err));
+    snprintf(x.detail, sizeof x.detail, "to version %llu", (unsigned long long)version);
+    return commit_or_discard(t, &x, err);
+}
+
+/* ---- compaction ---- */
+
+static int add_run(fl_fragment *f, uint64_t id) {
+    if (f->n_runs && f->runs[f->n_runs - 1].start + f->runs[f->n_runs - 1].count == id) {
+        f->runs[f->n_runs - 1].count++;
+        return FL_OK;
+    }
+    fl_row_run *grown = fl_realloc(f->runs, ((size_t)f->n_runs + 1) * sizeof *grown);
+    if (!grown) return FL_ENOMEM;
+    f->runs = grown;
+    f->runs[f->n_runs++] = (fl_row_run){id, 1};
+    return FL_OK;
+}
+
+/* Rewrites fragments [first, last] (indexes) into one new fragment holding their live rows. */
+static int compact_bin(fl_table *t, uint32_t first, uint32_t last, fl_fragment *out, fl_error *err) {
+    const fl_schema *s = t->m->schema;
+    int nf = s->n_fields;
+    memset(out, 0, sizeof *out);
+    fl_array *cols = fl_calloc((size_t)nf, sizeof *cols), *live = fl_calloc((size_t)nf, sizeof *live);
+    const fl_array **ptrs = fl_calloc((size_t)nf, sizeof *ptrs);
+    char *rel = new_file_name("data", "fld");
+    char *path = rel ? fl_table_path(t, rel) : NULL;
+    int32_t *ids = fl_calloc((size_t)nf, sizeof *ids);
+    fl_datafile_writer *w = NULL;
+    int rc = cols && live && ptrs && path && ids ? FL_OK : fl_error_set(err, FL_ENOMEM, "out of memory");
+    if (rc == FL_OK) rc = fl_datafile_writer_open(path, s->fields, nf, &w, err);
+    for (int c = 0; rc == FL_OK && c < nf; c++) {
+        if (fl_array_init(&cols[c], &s->fields[c]) != FL_OK || fl_array_init(&live[c], &s->fields[c]) != FL_OK)
+            rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+        ptrs[c] = &live[c];
+        ids[c] = s->fields[c].id;
+    }
+    for (uint32_t fi = first; rc == FL_OK && fi <= last; fi++) {
+        const fl_fragment *f = &t->m->fragments[fi];
+        const deletion_set *d;
+        rc = fl_table_deletions(t, fi, &d, err);
+        for (uint64_t start = 0; rc == FL_OK && start < f->physical_rows; start += FL_PAGE_MAX_ROWS) {
+            uint64_t count = f->physical_rows - start < FL_PAGE_MAX_ROWS ? f->physical_rows - start : FL_PAGE_MAX_ROWS;
+            for (int c = 0; rc == FL_OK && c < nf; c++) {
+                fl_array_reset(&cols[c]);
+                fl_array_reset(&live[c]);
+                rc = fl_table_read_column(t, fi, &s->fields[c], (int64_t)start, (int64_t)count, &cols[c], err);
+            }
+            /* Copy runs of live rows; record their ids. */
+            uint64_t r = 0;
+            while (rc == FL_OK && r < count) {
+                if (fl_deletion_contains(d, start + r)) {
+                    r++;
+                    continue;
+                }
+                uint64_t e = r;
+                while (e < count && !fl_deletion_contains(d, start + e)) e++;
+                for (int c = 0; rc == FL_OK && c < nf; c++)
+                    if (fl_array_append_range(&live[c], &cols[c], (int64_t)r, (int64_t)(e - r)) != FL_OK) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+                for (uint64_t k = r; rc == FL_OK && k < e; k++)
+                    if (add_run(out, fl_fragment_row_id(f, start + k)) != FL_OK) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+                out->physical_rows += e - r;
+                r = e;
+            }
+            if (rc == FL_OK && live[0].length) rc = fl_datafile_writer_write(w, ptrs, 0, live[0].length, err);
+        }
+    }
+    fl_file_ref *ref = NULL;
+    if (rc == FL_OK && !(ref = out->files = fl_calloc(1, sizeof *ref))) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    if (rc == FL_OK) {
+        rc = fl_datafile_writer_finish(w, &ref->size, err);
+        w = NULL;
+    }
+    if (rc == FL_OK) {
+        out->n_files = 1;
+        ref->path = rel;
+        ref->field_ids = ids;
+        ref->n_field_ids = (uint32_t)nf;
+        rel = NULL;
+        ids = NULL;
+    }
+    fl_datafile_writer_abort(w);
+    for (int c = 0; c < nf; c++) {
+        if (cols) fl_array_clear(&cols[c]);
+        if (live) fl_array_clear(&live[c]);
+    }
+    fl_free(cols);
+    fl_free(live);
+    fl_free(ptrs);
+    fl_free(rel);
+    fl_free(path);
+    fl_free(ids);
+    if (rc != FL_OK) fl_fragment_clear(out);
+    return rc;
+}
+
+int fl_table_compact(fl_table *t, const fl_compact_options *opts, fl_compact_stats *stats, fl_error *err) {
+    int64_t target = opts && opts->target_rows_per_fragment > 0 ? opts->target_rows_per_fragment : 1048576;
+    double max_deleted = opts && opts->max_deleted_fraction > 0 ? opts->max_deleted_fraction : 0.1;
+    if (target > UINT32_MAX) target = UINT32_MAX;
+    fl_compact_stats st = {0};
+    const fl_manifest *m = t->m;
+    txn x = {.kind = OP_COMPACT};
+    int rc = FL_OK;
+    uint32_t i = 0;
+    while (rc == FL_OK && i < m->n_fragments) {
+        /* A bin is a run of consecutive candidate fragments whose live rows fit the target. */
+        uint32_t j = i;
+        int64_t rows = 0;
+        bool dirty = false;
+        while (j < m->n_fragments) {
+            const fl_fragment *f = &m->fragments[j];
+            int64_t live = (int64_t)(f->physical_rows - f->deleted_rows);
+            bool candidate = live < target || (double)f->deleted_rows > max_deleted * (double)f->physical_rows;
+            if (!candidate || (j > i && rows + live > target)) break;
+            dirty = dirty || f->deleted_rows > 0;
+            rows += live;
+            j++;
+        }
+        if (j == i) {
+            i++;
+            continue;
+        }
+        if (j - i == 1 && !dirty) {
+            i = j;
+            continue;
+        }
+        fl_fragment nf;
+        rc = compact_bin(t, i, j - 1, &nf, err);
+        if (rc != FL_OK) break;
+        fl_fragment *grown = fl_realloc(x.new_frags, ((size_t)x.n_new + 1) * sizeof *grown);
+        uint64_t *rem = fl_realloc(x.removed, ((size_t)x.n_removed + (j - i)) * sizeof *rem);
+        if (grown) x.new_frags = grown;
+        if (rem) x.removed = rem;
+        if (!grown || !rem) {
+            fl_fragment_clear(&nf);
+            rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+            break;
+        }
+        x.new_frags[x.n_new++] = nf;
+        st.fragments_added++;
+        st.rows_rewritten += (int64_t)nf.physical_rows;
+        for (uint32_t k = i; k < j; k++) {
+            x.removed[x.n_removed++] = m->fragments[k].id;
+            st.deleted_rows_dropped += (int64_t)m->fragments[k].deleted_rows;
+            st.fragments_removed++;
+        }
+        i = j;
+    }
+    if (rc == FL_OK && x.n_new == 0) {
+        txn_clear(&x);
+        if (stats) *stats = st;
+        return FL_OK;
+    }
+    if (rc == FL_OK) rc = sync_dir(t, "data", err);
+    snprintf(x.detail, sizeof x.detail, "%lld fragments -> %lld", (long long)st.fragments_removed, (long long)st.fragments_added);
+    if (rc == FL_OK) rc = commit_or_discard(t, &x, err);
+    else {
+        discard_txn_files(t, &x);
+        txn_clear(&x);
+    }
+    if (rc == FL_OK && stats) *stats = st;
+    return rc;
+}

@@ -1,0 +1,166 @@
+/*
+ * table.h — manifests, versions, the commit protocol and the table handle.
+ *
+ * A table directory holds:
+ *   _versions/<version, 20 digits>.manifest   one immutable manifest per version (the commit point)
+ *   _latest                                   hint: a recent version number (never trusted for correctness)
+ *   _tags/<name>.tag                          tag -> version
+ *   data/<random>.fld                         data files (format/)
+ *   _deletions/<random>.del                   deletion files: sorted row offsets deleted from a fragment
+ *
+ * Invariants:
+ *  1. Manifest N+1 is created only by fl_io_put_if_absent, after every file it references is durable, so a
+ *     crash at any instant leaves the newest manifest complete and all its files present.
+ *  2. Row ids are never reused: next_row_id only grows (restore keeps the newest counter).
+ *  3. Within a fragment, for each field id the last data file listing it holds its values; a fragment with
+ *     no file for a field reads NULL.
+ *  4. Every manifest records which fragments its operation touched and whether it changed the schema; a
+ *     writer that lost the race rebases only if its own touched set is disjoint from the winners'.
+ */
+#ifndef FL_TABLE_H
+#define FL_TABLE_H
+
+#include "../format/format.h"
+
+#define FL_MANIFEST_MAGIC "FLM1"
+#define FL_MANIFEST_FORMAT 1
+#define FL_DELETION_MAGIC "FLX1"
+#define FL_TAG_MAGIC "FLT1"
+
+typedef struct fl_file_ref {
+    char *path;                 /* relative to the table directory: "data/<hex>.fld" */
+    uint64_t size;              /* exact file size */
+    uint64_t created_version;
+    uint32_t n_field_ids;
+    int32_t *field_ids;
+} fl_file_ref;
+
+typedef struct fl_row_run {
+    uint64_t start;             /* first row id */
+    uint64_t count;             /* consecutive ids start .. start+count-1 */
+} fl_row_run;
+
+typedef struct fl_fragment {
+    uint64_t id;
+    uint64_t physical_rows;     /* rows in the data files, deleted ones included */
+    uint64_t created_version;
+    uint32_t n_runs;
+    fl_row_run *runs;           /* row ids of physical rows in order; total count == physical_rows */
+    uint32_t n_files;
+    fl_file_ref *files;
+    char *deletion_path;        /* NULL: no deletions */
+    uint64_t deleted_rows;
+    uint64_t deletion_version;
+} fl_fragment;
+
+typedef struct fl_index_ref {
+    char *name;
+    char *type;
+    uint32_t n_field_ids;
+    int32_t *field_ids;
+    uint32_t n_files;
+    char **files;               /* relative paths */
+    uint32_t n_fragment_ids;
+    uint64_t *fragment_ids;     /* fragments the index covers */
+    uint64_t created_version;
+    int32_t n_params;
+    fl_kv *params;
+} fl_index_ref;
+
+typedef struct fl_manifest {
+    uint64_t version;
+    uint64_t read_version;      /* version the operation was based on */
+    int64_t timestamp_ms;
+    char *operation;
+    char *detail;
+    uint64_t next_row_id;
+    uint64_t next_fragment_id;
+    int32_t next_field_id;
+    int64_t num_rows;           /* live rows */
+    fl_schema *schema;          /* field ids set; table metadata in schema->metadata */
+    uint32_t n_fragments;
+    fl_fragment *fragments;
+    uint32_t n_indexes;
+    fl_index_ref *indexes;
+    uint32_t n_touched;
+    uint64_t *touched;          /* fragment ids this version's operation modified or removed */
+    bool schema_changed;
+    bool restore;               /* the operation replaced the whole state */
+} fl_manifest;
+
+/* ---- manifest.c ---- */
+void fl_manifest_free(fl_manifest *m);
+fl_manifest *fl_manifest_copy(const fl_manifest *m);
+int fl_fragment_copy_into(fl_fragment *dst, const fl_fragment *src);
+void fl_fragment_clear(fl_fragment *f);
+/* Encodes into a new buffer (with trailing checksum). */
+int fl_manifest_encode(const fl_manifest *m, fl_buf *out, fl_error *err);
+/* Decodes and validates; `what` names the file in errors. */
+int fl_manifest_decode(const uint8_t *data, size_t size, const char *what, fl_manifest **out, fl_error *err);
+/* Recomputes num_rows from the fragments. */
+void fl_manifest_count_rows(fl_manifest *m);
+
+/* Deletion files: sorted unique offsets. */
+int fl_deletion_encode(const uint32_t *offsets, uint64_t n, fl_buf *out);
+int fl_deletion_decode(const uint8_t *data, size_t size, uint64_t physical_rows, const char *what, uint32_t **offsets,
+                       uint64_t *n, fl_error *err);
+
+/* ---- table.c ---- */
+
+typedef struct df_cache_entry {
+    char *path;
+    fl_datafile *df;
+    uint64_t last_use;
+} df_cache_entry;
+
+typedef struct rid_entry {
+    uint64_t start, count;      /* row id run */
+    uint32_t fragment;          /* index into manifest fragments */
+    uint64_t offset;            /* physical offset of `start` within the fragment */
+} rid_entry;
+
+typedef struct deletion_set {
+    bool loaded;
+    uint32_t *offsets;
+    uint64_t n;
+} deletion_set;
+
+#define FL_DF_CACHE_SIZE 64
+
+struct fl_db {
+    char *path;
+};
+
+struct fl_table {
+    fl_db *db;
+    char *name;
+    char *dir;
+    fl_manifest *m;
+    rid_entry *rids;            /* sorted by start */
+    size_t n_rids;
+    uint64_t *live_prefix;      /* n_fragments + 1: live rows before fragment i */
+    deletion_set *deletions;    /* per fragment, lazily loaded */
+    df_cache_entry cache[FL_DF_CACHE_SIZE];
+    uint64_t cache_clock;
+};
+
+/* Path of a table-relative file, in a new string. */
+char *fl_table_path(const fl_table *t, const char *rel);
+/* Opens (or finds in the cache) a data file of the current version. */
+int fl_table_datafile(fl_table *t, const fl_file_ref *ref, fl_datafile **out, fl_error *err);
+/* Loads (once) the deletion set of fragment index i. */
+int fl_table_deletions(fl_table *t, uint32_t fragment, const deletion_set **out, fl_error *err);
+/* Finds (fragment index, offset) of a row id; false if the id is not in this version. */
+bool fl_table_locate(const fl_table *t, uint64_t row_id, uint32_t *fragment, uint64_t *offset);
+/* Row id of physical row `offset` in fragment f. */
+uint64_t fl_fragment_row_id(const fl_fragment *f, uint64_t offset);
+/* The file of fragment f that holds field_id (the last one listing it), or NULL. */
+const fl_file_ref *fl_fragment_file_for(const fl_fragment *f, int32_t field_id);
+/* Appends rows [start, start+count) of field `field` of fragment f to dst (NULLs if no file holds it). */
+int fl_table_read_column(fl_table *t, uint32_t fragment, const fl_field *field, int64_t start, int64_t count, fl_array *dst,
+                         fl_error *err);
+/* Loads manifest `version` of the table. */
+int fl_table_load_manifest(fl_table *t, uint64_t version, fl_manifest **out, fl_error *err);
+bool fl_deletion_contains(const deletion_set *d, uint64_t offset);
+
+#endif /* FL_TABLE_H */

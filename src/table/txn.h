@@ -1,0 +1,54 @@
+/*
+ * txn.h — the description of one write, applied to a base manifest by txn_commit (table.c) and built by
+ * the operations in ops.c.
+ */
+#ifndef FL_TXN_H
+#define FL_TXN_H
+
+#include "table.h"
+
+typedef enum op_kind {
+    OP_CREATE,
+    OP_APPEND,
+    OP_DELETE,
+    OP_UPDATE,
+    OP_ADD_COLUMNS,
+    OP_DROP_COLUMNS,
+    OP_RENAME,
+    OP_METADATA,
+    OP_COMPACT,
+    OP_RESTORE
+} op_kind;
+
+/* A change to one existing fragment: a new data file, a new deletion file, or both. */
+typedef struct frag_change {
+    uint64_t fragment_id;
+    fl_file_ref file;           /* path NULL: no new data file */
+    char *deletion_path;        /* NULL: deletions unchanged */
+    uint64_t deleted_rows;      /* total deleted rows after the change */
+} frag_change;
+
+typedef struct txn {
+    op_kind kind;
+    char detail[128];
+    fl_fragment *new_frags;     /* APPEND (ids and row ids assigned at apply), COMPACT (row id runs set) */
+    uint32_t n_new;
+    uint64_t *removed;          /* COMPACT: fragment ids replaced */
+    uint32_t n_removed;
+    frag_change *changes;       /* DELETE, UPDATE, ADD_COLUMNS */
+    uint32_t n_changes;
+    fl_schema *fields;          /* ADD_COLUMNS: new fields with ids */
+    int32_t base_next_field_id; /* ADD_COLUMNS: next_field_id the ids were taken from */
+    int32_t next_field_id;      /* ADD_COLUMNS: next_field_id after them */
+    char **names;               /* DROP: columns; RENAME: {from, to}; METADATA: keys */
+    char **values;              /* METADATA: values (NULL entry: remove) */
+    uint32_t n_names;
+    fl_manifest *target;        /* RESTORE: the manifest to reinstate */
+} txn;
+
+void txn_clear(txn *x);
+/* Commits x on top of the handle's version (rebasing as table.c describes). */
+int txn_commit(fl_table *t, txn *x, fl_error *err);
+const char *op_name(op_kind kind);
+
+#endif /* FL_TXN_H */
