@@ -160,6 +160,7 @@ static int writer_flush(fl_wfile *w, fl_error *err) {
 }
 
 int fl_io_writer_write(fl_wfile *w, const void *data, size_t n, fl_error *err) {
+    if (n == 0) return FL_OK;
     if (n >= WRITE_BUFFER_SIZE) {
         /* Large payloads (blobs) go straight to the kernel: copying them through the buffer costs more
          * than the extra system call. */
