@@ -379,6 +379,16 @@ typedef struct fl_version_info {
 /* Every version still on storage, ascending. Caller frees *versions with free(). */
 int fl_table_list_versions(fl_table *table, fl_version_info **versions, size_t *n, fl_error *err);
 
+typedef struct fl_table_stats {
+    int64_t fragments;
+    int64_t data_files;
+    int64_t data_bytes;         /* sum of the data files' sizes */
+    int64_t deleted_rows;       /* rows deleted but not yet compacted away */
+    int64_t deletion_files;
+} fl_table_stats;
+/* Totals of the handle's version, from the manifest alone. */
+void fl_table_get_stats(const fl_table *table, fl_table_stats *stats);
+
 /* Describes the handle's version as JSON: name, version, rows, schema, fragments with their files and
  * sizes, deletion files, indexes. Caller frees *json with free(). */
 int fl_table_info_json(fl_table *table, char **json, fl_error *err);

@@ -969,6 +969,18 @@ int fl_table_list_versions(fl_table *t, fl_version_info **out, size_t *n, fl_err
     return FL_OK;
 }
 
+void fl_table_get_stats(const fl_table *t, fl_table_stats *st) {
+    memset(st, 0, sizeof *st);
+    for (uint32_t i = 0; i < t->m->n_fragments; i++) {
+        const fl_fragment *f = &t->m->fragments[i];
+        st->fragments++;
+        st->data_files += f->n_files;
+        for (uint32_t k = 0; k < f->n_files; k++) st->data_bytes += (int64_t)f->files[k].size;
+        st->deleted_rows += (int64_t)f->deleted_rows;
+        st->deletion_files += f->deletion_path != NULL;
+    }
+}
+
 static void json_field(fl_buf *b, const fl_field *f) {
     char *type = fl_field_type_format(f);
     fl_buf_printf(b, "{\"name\":");
