@@ -479,6 +479,8 @@ static void cmd_read(const options *o) {
     check(fl_db_open(fl_dir, 0, &db, &err), &err, "fl_db_open");
     check(fl_table_open(db, TABLE_NAME, NULL, &t, &err), &err, "fl_table_open");
     if (fl_table_count_rows(t) != in.rows) die("table has %lld rows, expected %lld", (long long)fl_table_count_rows(t), (long long)in.rows);
+    printf("fl_lib_version %s\n", fl_version());
+    printf("fl_table_version %llu\n", (unsigned long long)fl_table_version(t));
 
     fprintf(stderr, "framelake take: %lld x %lld rows (+%lld warm-up) ...\n", (long long)o->take_reps, (long long)o->take_rows, (long long)o->take_warmup);
     bench_take(o, &in, t, NULL, 0, "fl_take");

@@ -37,6 +37,10 @@ static void print_float(FILE *f, double v, bool single) {
         return;
     }
     char buf[40];
+    if (v == floor(v) && fabs(v) < 1e15) { /* integral values read best without an exponent */
+        fprintf(f, "%.0f", v);
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, v);
         if (single ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v) break;

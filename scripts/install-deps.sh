@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs the Debian packages framelake needs to build and test. Idempotent: installs only what is
+# missing, and runs `apt-get update` only when something is. Works as root or through sudo.
+set -eu
+PACKAGES="gcc make libzstd-dev libxxhash-dev pkg-config clang libclang-rt-14-dev"
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing$missing"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

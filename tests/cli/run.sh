@@ -1,0 +1,106 @@
+#!/bin/sh
+# CLI tests: run the real framelake binary and compare its output and exit codes exactly.
+# Usage: FRAMELAKE=/path/to/framelake tests/cli/run.sh
+set -u
+FL=${FRAMELAKE:-$(pwd)/build/framelake}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fl-cli.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+DB=$WORK/db
+passed=0
+failed=0
+
+# expect NAME EXPECTED_EXIT EXPECTED_OUTPUT -- COMMAND...  (stdout and stderr are compared together)
+expect() {
+    name=$1 want_code=$2 want_out=$3
+    shift 4
+    got_out=$("$@" 2>&1)
+    got_code=$?
+    if [ "$got_code" = "$want_code" ] && [ "$got_out" = "$want_out" ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL $name: exit $got_code (want $want_code)"
+        printf '%s\n' "--- got:" "$got_out" "--- want:" "$want_out" | sed 's/^/    /'
+    fi
+}
+
+cat > "$WORK/rows.jsonl" <<'ROWS'
+{"image_id": "a", "split": "train", "width": 1280, "cats": ["car", "pedestrian"], "img": "/9j/4AAQ", "ts": 1700000000000}
+{"image_id": "b", "split": "val", "width": 640, "cats": [], "img": null, "ts": 1700000001000}
+
+{"image_id": "c", "split": "train", "width": null, "cats": ["rider"], "img": "/9j/4AAR", "ts": null}
+ROWS
+
+expect version 0 "framelake 0.1.0" -- "$FL" --version
+expect no-args 2 "$("$FL" 2>&1)" -- "$FL"
+expect create 0 "created table 'frames' (version 1)" -- "$FL" create "$DB" frames --schema "image_id string not null, split string, width int32, cats list<string>, img binary, ts timestamp"
+expect create-again 1 "framelake: error: table 'frames' already exists" -- "$FL" create "$DB" frames --schema "x int32"
+expect create-bad-schema 1 "framelake: error: schema: unknown type 'strin' at position 3" -- "$FL" create "$DB" t2 --schema "a strin"
+expect append 0 "appended 3 rows: version 2, 3 rows" -- "$FL" append "$DB" frames "$WORK/rows.jsonl"
+expect tables 0 "frames" -- "$FL" tables "$DB"
+expect count 0 "3" -- "$FL" count "$DB" frames
+expect count-v1 0 "0" -- "$FL" count "$DB" frames --version 1
+expect query-jsonl 0 '{"_rowid":0,"image_id":"a","split":"train","width":1280,"cats":["car","pedestrian"],"img":"<6 bytes ffd8ffe00010>","ts":1700000000000}
+{"_rowid":1,"image_id":"b","split":"val","width":640,"cats":[],"img":null,"ts":1700000001000}
+{"_rowid":2,"image_id":"c","split":"train","width":null,"cats":["rider"],"img":"<6 bytes ffd8ffe00011>","ts":null}' -- "$FL" query "$DB" frames --format jsonl --with-row-id
+expect query-csv 0 'image_id,img
+b,
+c,/9j/4AAR' -- "$FL" query "$DB" frames --format csv --select image_id,img --blob base64 --offset 1
+expect query-table 0 'image_id  width  cats
+--------  -----  --------------------
+a         1280   ["car","pedestrian"]' -- "$FL" query "$DB" frames --select image_id,width,cats --limit 1
+expect query-bad-column 1 "framelake: error: table 'frames': column 'widht' not found (did you mean 'width'?)" -- "$FL" query "$DB" frames --select widht
+expect query-bad-format 2 "framelake: --format must be table, jsonl or csv, not 'xml'" -- "$FL" query "$DB" frames --format xml
+expect query-unknown-option 2 "framelake query: unknown option '--where' (see 'framelake help query')" -- "$FL" query "$DB" frames --where "x"
+expect take 0 '{"_rowid":2,"image_id":"c"}
+{"_rowid":0,"image_id":"a"}' -- "$FL" take "$DB" frames --row-ids 2,0 --select image_id --format jsonl
+expect take-positions 0 '{"_rowid":1,"split":"val"}' -- "$FL" take "$DB" frames --positions 1 --select split --format jsonl
+expect take-missing 1 "framelake: error: table 'frames': row id 9 not found at version 2" -- "$FL" take "$DB" frames --row-ids 9
+expect take-bad-ids 2 "framelake: expected comma-separated integers, got '1,x'" -- "$FL" take "$DB" frames --row-ids 1,x
+expect append-bad-json 1 "framelake: error: -: line 1, column 28: column 'width' (int32) expects an integer" -- sh -c "echo '{\"image_id\": \"d\", \"width\": 1.5}' | '$FL' append '$DB' frames -"
+expect append-missing-required 1 "framelake: error: table 'frames': column 'image_id' is not nullable but the batch has 1 NULLs" -- sh -c "echo '{\"split\": \"x\"}' | '$FL' append '$DB' frames -"
+expect count-unchanged 0 "3" -- "$FL" count "$DB" frames
+expect delete 0 "deleted 1 rows: version 3, 2 rows" -- "$FL" delete "$DB" frames --row-ids 1
+expect add-column 0 "added column 'score' float32: version 4" -- "$FL" add-column "$DB" frames score --type float32
+expect rename 0 "renamed 'split' to 'subset': version 5" -- "$FL" rename-column "$DB" frames split subset
+expect drop 0 "dropped 1 column: version 6" -- "$FL" drop-column "$DB" frames ts
+expect schema 0 "image_id string not null, subset string, width int32, cats list<string>, img binary, score float32" -- "$FL" schema "$DB" frames
+expect schema-v2 0 "image_id string not null, split string, width int32, cats list<string>, img binary, ts timestamp" -- "$FL" schema "$DB" frames --version 2
+expect tag 0 "tagged version 2 as 'before-delete'" -- "$FL" tag "$DB" frames before-delete 2
+expect tag-list 0 "before-delete	2" -- "$FL" tag "$DB" frames --list
+expect count-tag 0 "3" -- "$FL" count "$DB" frames --tag before-delete
+expect count-bad-tag 1 "framelake: error: table 'frames': tag 'nope' not found" -- "$FL" count "$DB" frames --tag nope
+expect append-more 0 "appended 3 rows: version 7, 5 rows" -- sh -c "sed 's/\"split\"/\"subset\"/; s/, \"ts\": [0-9a-z]*//' '$WORK/rows.jsonl' | '$FL' append '$DB' frames -"
+expect compact 0 "compacted 2 fragments into 1 (5 rows rewritten, 1 deleted rows dropped): version 8" -- "$FL" compact "$DB" frames
+expect compact-noop 0 "nothing to compact" -- "$FL" compact "$DB" frames
+expect rowids-survive 0 '{"_rowid":0,"image_id":"a"}
+{"_rowid":2,"image_id":"c"}
+{"_rowid":3,"image_id":"a"}
+{"_rowid":4,"image_id":"b"}
+{"_rowid":5,"image_id":"c"}' -- "$FL" query "$DB" frames --select image_id --format jsonl --with-row-id
+expect restore 0 "restored version 2 as version 9 (3 rows)" -- "$FL" restore "$DB" frames 2
+expect versions 0 'create,0,
+append,3,before-delete
+delete,2,
+add_columns,2,
+rename_column,2,
+drop_columns,2,
+append,5,
+compact,5,
+restore,3,' -- sh -c "'$FL' versions '$DB' frames --format csv | tail -n +2 | cut -d, -f3-5"
+expect cleanup 0 "removed 7 versions and 3 files (SIZE bytes)" -- sh -c "'$FL' cleanup '$DB' frames --keep-versions 1 | sed 's/([0-9]* bytes)/(SIZE bytes)/'"
+expect after-cleanup 0 "3" -- "$FL" count "$DB" frames
+expect old-version-gone 1 "framelake: error: table 'frames': version 3 not found" -- "$FL" count "$DB" frames --version 3
+expect tagged-kept 0 "3" -- "$FL" count "$DB" frames --version 2
+expect info-json 0 '"num_rows":3' -- sh -c "'$FL' info '$DB' frames --json | grep -o '\"num_rows\":3'"
+expect help-take 0 "framelake take DB TABLE (--row-ids 1,5,9 | --positions 0,1) [--select a,b] [--version N|--tag T] [--format F] [--blob base64]
+
+  print rows by stable row id or position" -- "$FL" help take
+expect wrong-arity 2 "framelake count: expected 2 arguments
+usage: framelake count DB TABLE [--version N|--tag T]" -- "$FL" count "$DB"
+expect missing-db 1 "framelake: error: database $WORK/nope does not exist" -- "$FL" tables "$WORK/nope"
+expect drop-table 0 "dropped table 'frames'" -- "$FL" drop-table "$DB" frames
+expect tables-empty 0 "" -- "$FL" tables "$DB"
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" = 0 ]
