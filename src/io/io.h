@@ -54,6 +54,14 @@ int fl_io_sync_dir(const char *path, fl_error *err);
 int fl_io_list(const char *dir, char ***names, size_t *n, fl_error *err);
 /* Modification time (ms since epoch) and size of a file; FL_ENOTFOUND if absent. */
 int fl_io_stat(const char *path, int64_t *mtime_ms, uint64_t *size, fl_error *err);
+/* Counters of read calls and bytes since the process started (tests check access costs with them). */
+typedef struct fl_io_counters {
+    uint64_t reads;             /* fl_io_pread calls */
+    uint64_t bytes_read;
+    uint64_t opens;             /* fl_io_open calls */
+} fl_io_counters;
+void fl_io_get_counters(fl_io_counters *out);
+
 /* Removes a directory tree. */
 int fl_io_remove_tree(const char *path, fl_error *err);
 

@@ -30,6 +30,10 @@ struct fl_wfile {
 
 #define WRITE_BUFFER_SIZE (1u << 20)
 
+static fl_io_counters counters; /* statistics only: races between threads may lose counts */
+
+void fl_io_get_counters(fl_io_counters *out) { *out = counters; }
+
 static int os_error(fl_error *err, const char *op, const char *path) {
     int e = errno;
     int code = e == ENOENT ? FL_ENOTFOUND : e == EEXIST ? FL_EEXIST : e == ENOMEM ? FL_ENOMEM : FL_EIO;
@@ -47,8 +51,9 @@ int fl_io_read_file(const char *path, uint8_t **data, size_t *size, fl_error *er
     }
     uint8_t *p = fl_malloc((size_t)f->size + 1);
     if (!p) {
+        unsigned long long n = f->size;
         fl_io_close(f);
-        return fl_error_set(err, FL_ENOMEM, "%s: out of memory reading %llu bytes", path, (unsigned long long)f->size);
+        return fl_error_set(err, FL_ENOMEM, "%s: out of memory reading %llu bytes", path, n);
     }
     int rc = fl_io_pread(f, 0, (size_t)f->size, p, err);
     if (rc == FL_OK) {
@@ -64,6 +69,7 @@ int fl_io_read_file(const char *path, uint8_t **data, size_t *size, fl_error *er
 
 int fl_io_open(const char *path, fl_rfile **out, fl_error *err) {
     *out = NULL;
+    counters.opens++;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return os_error(err, "open", path);
     struct stat st;
@@ -94,6 +100,8 @@ int fl_io_pread(fl_rfile *f, uint64_t offset, size_t n, void *buf, fl_error *err
     if (offset > f->size || n > f->size - offset)
         return fl_error_set(err, FL_ECORRUPT, "%s: byte %llu: read of %zu bytes past end of file (size %llu)", f->path,
                             (unsigned long long)offset, n, (unsigned long long)f->size);
+    counters.reads++;
+    counters.bytes_read += n;
     size_t done = 0;
     while (done < n) {
         ssize_t r = pread(f->fd, (uint8_t *)buf + done, n - done, (off_t)(offset + done));

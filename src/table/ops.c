@@ -132,6 +132,7 @@ int fl_table_append(fl_table *t, const fl_batch *b, const fl_write_options *opts
     for (uint32_t i = 0; i < n_frags && rc == FL_OK; i++) {
         int64_t start = (int64_t)i * max_rows, count = b->num_rows - start < max_rows ? b->num_rows - start : max_rows;
         fl_fragment *f = &x.new_frags[i];
+        x.n_new = i + 1; /* so txn_clear frees this fragment whatever happens next */
         if (!(f->files = fl_calloc(1, sizeof *f->files))) {
             rc = fl_error_set(err, FL_ENOMEM, "out of memory");
             break;
@@ -140,7 +141,6 @@ int fl_table_append(fl_table *t, const fl_batch *b, const fl_write_options *opts
         if (rc == FL_OK) {
             f->n_files = 1;
             f->physical_rows = (uint64_t)count;
-            x.n_new = i + 1;
         }
     }
     if (rc == FL_OK) rc = sync_dir(t, "data", err);

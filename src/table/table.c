@@ -103,18 +103,31 @@ static void free_derived(fl_table *t) {
     t->n_rids = 0;
 }
 
-/* Makes `m` the handle's manifest (taking ownership) and rebuilds the row id index. */
-static int install_manifest(fl_table *t, fl_manifest *m, fl_error *err) {
-    free_derived(t);
-    fl_manifest_free(t->m);
-    t->m = m;
+/* The in-memory index of a manifest: row id runs sorted by id, live-row prefix sums, deletion slots. */
+typedef struct derived {
+    rid_entry *rids;
+    size_t n_rids;
+    uint64_t *live_prefix;
+    deletion_set *deletions;
+} derived;
+
+static void derived_free(derived *d) {
+    fl_free(d->rids);
+    fl_free(d->live_prefix);
+    fl_free(d->deletions);
+    memset(d, 0, sizeof *d);
+}
+
+/* Builds the index of m (allocates; may fail). */
+static int derive(const fl_table *t, const fl_manifest *m, derived *d, fl_error *err) {
+    memset(d, 0, sizeof *d);
     size_t n = 0;
     for (uint32_t i = 0; i < m->n_fragments; i++) n += m->fragments[i].n_runs;
-    t->rids = fl_calloc(n ? n : 1, sizeof *t->rids);
-    t->live_prefix = fl_calloc((size_t)m->n_fragments + 1, sizeof *t->live_prefix);
-    t->deletions = fl_calloc(m->n_fragments ? m->n_fragments : 1, sizeof *t->deletions);
-    if (!t->rids || !t->live_prefix || !t->deletions) {
-        free_derived(t);
+    d->rids = fl_calloc(n ? n : 1, sizeof *d->rids);
+    d->live_prefix = fl_calloc((size_t)m->n_fragments + 1, sizeof *d->live_prefix);
+    d->deletions = fl_calloc(m->n_fragments ? m->n_fragments : 1, sizeof *d->deletions);
+    if (!d->rids || !d->live_prefix || !d->deletions) {
+        derived_free(d);
         return fl_error_set(err, FL_ENOMEM, "out of memory");
     }
     size_t k = 0;
@@ -122,18 +135,45 @@ static int install_manifest(fl_table *t, fl_manifest *m, fl_error *err) {
         const fl_fragment *f = &m->fragments[i];
         uint64_t off = 0;
         for (uint32_t r = 0; r < f->n_runs; r++) {
-            t->rids[k++] = (rid_entry){f->runs[r].start, f->runs[r].count, i, off};
+            d->rids[k++] = (rid_entry){f->runs[r].start, f->runs[r].count, i, off};
             off += f->runs[r].count;
         }
-        t->live_prefix[i + 1] = t->live_prefix[i] + (f->physical_rows - f->deleted_rows);
+        d->live_prefix[i + 1] = d->live_prefix[i] + (f->physical_rows - f->deleted_rows);
     }
-    qsort(t->rids, k, sizeof *t->rids, cmp_rid);
+    qsort(d->rids, k, sizeof *d->rids, cmp_rid);
+    d->n_rids = k;
     for (size_t i = 1; i < k; i++) {
-        if (t->rids[i].start < t->rids[i - 1].start + t->rids[i - 1].count)
+        if (d->rids[i].start < d->rids[i - 1].start + d->rids[i - 1].count) {
+            derived_free(d);
             return fl_error_set(err, FL_ECORRUPT, "%s: version %llu: row id %llu belongs to two fragments", t->name,
-                                (unsigned long long)m->version, (unsigned long long)t->rids[i].start);
+                                (unsigned long long)m->version, (unsigned long long)d->rids[i].start);
+        }
     }
-    t->n_rids = k;
+    return FL_OK;
+}
+
+/* Makes m and its index the handle's state (cannot fail; takes ownership of both). */
+static void swap_in(fl_table *t, fl_manifest *m, derived *d) {
+    free_derived(t);
+    fl_manifest_free(t->m);
+    t->m = m;
+    t->rids = d->rids;
+    t->n_rids = d->n_rids;
+    t->live_prefix = d->live_prefix;
+    t->deletions = d->deletions;
+    memset(d, 0, sizeof *d);
+}
+
+/* Makes `m` the handle's manifest. Always takes ownership of m; on failure m is freed and the handle
+ * keeps its previous state. */
+static int install_manifest(fl_table *t, fl_manifest *m, fl_error *err) {
+    derived d;
+    int rc = derive(t, m, &d, err);
+    if (rc != FL_OK) {
+        fl_manifest_free(m);
+        return rc;
+    }
+    swap_in(t, m, &d);
     return FL_OK;
 }
 
@@ -474,8 +514,9 @@ int fl_table_create(fl_db *db, const char *name, const fl_schema *schema, fl_tab
     if (rc == FL_EEXIST) rc = fl_error_set(err, FL_EEXIST, "table '%s' already exists", name);
     if (rc != FL_OK) goto done;
     write_hint(t, 1);
-    FL_GOTO_NOT_OK(rc, install_manifest(t, m, err), done);
+    rc = install_manifest(t, m, err);
     m = NULL;
+    if (rc != FL_OK) goto done;
     if (out) {
         *out = t;
         t = NULL;
@@ -807,25 +848,28 @@ int txn_commit(fl_table *t, txn *x, fl_error *err) {
         checked = latest;
         fl_manifest *next;
         FL_GOTO_NOT_OK(rc, apply(t, x, base ? base : t->m, latest + 1, &next, err), done);
+        /* Everything that can fail happens before the commit point: once manifest N+1 exists the
+         * operation has happened and the caller must not be told otherwise. */
+        derived d;
         fl_buf enc;
-        rc = fl_manifest_encode(next, &enc, err);
-        char *path = manifest_path(t, latest + 1);
-        if (rc == FL_OK && !path) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+        char *path = NULL;
+        rc = derive(t, next, &d, err);
+        if (rc == FL_OK) rc = fl_manifest_encode(next, &enc, err);
+        else fl_buf_init(&enc);
+        if (rc == FL_OK && !(path = manifest_path(t, latest + 1))) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
         if (rc == FL_OK) rc = fl_io_put_if_absent(path, enc.data, enc.size, err);
         fl_free(path);
         fl_buf_free(&enc);
-        if (rc == FL_EEXIST) {
+        if (rc != FL_OK) {
+            derived_free(&d);
             fl_manifest_free(next);
+            if (rc != FL_EEXIST) goto done;
             fl_error_clear(err);
             rc = FL_OK;
             continue;
         }
-        if (rc != FL_OK) {
-            fl_manifest_free(next);
-            goto done;
-        }
         write_hint(t, latest + 1);
-        rc = install_manifest(t, next, err);
+        swap_in(t, next, &d);
         goto done;
     }
     rc = fl_error_set(err, FL_ECONFLICT, "table '%s': gave up after too many concurrent commits", t->name);
