@@ -47,6 +47,20 @@ static int scenario(const char *dir) {
     fl_schema_free(add);
     if (rc) goto done;
     ok++;
+    fl_schema *upd = NULL;
+    if (fl_schema_parse("name string", &upd, &err)) goto done;
+    fl_batch *u = fl_batch_new(upd);
+    fl_schema_free(upd);
+    if (!u) goto done;
+    uint64_t rows[2] = {99, 1};
+    fl_array_append_string(&u->columns[0], "updated");
+    fl_array_append_null(&u->columns[0]);
+    rc = fl_batch_finish(u, &err);
+    if (!rc) rc = fl_batch_set_row_ids(u, rows, 2);
+    if (!rc) rc = fl_table_update(t, u, &err);
+    fl_batch_free(u);
+    if (rc) goto done;
+    ok++;
     if (fl_table_compact(t, NULL, NULL, &err)) goto done;
     ok++;
     fl_scan *sc;
@@ -104,7 +118,7 @@ static void test_every_allocation_failure(void) {
     CHECK_OK(fl_schema_parse("id int64 not null, name string, tags list<string>, img binary", &schema, &tl_err));
     const char *dir = tl_tmpdir("oom");
     int full = scenario(dir);
-    CHECK_EQ_INT(full, 11);
+    CHECK_EQ_INT(full, 12);
     long n;
     for (n = 1; n < 100000 && tl_failures == 0; n++) {
         tl_sh("rm -rf '%s'", dir);

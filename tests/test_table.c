@@ -567,6 +567,61 @@ static void test_tags_and_cleanup(void) {
     fl_db_close(db);
 }
 
+static void test_update_large_fragment(void) {
+    fl_db *db = open_db("update-large");
+    fl_schema *s = parse("id int64 not null, name string");
+    fl_table *t;
+    CHECK_OK(fl_table_create(db, "t", s, &t, &tl_err));
+    fl_batch *b = id_rows(s, 0, 20000); /* one fragment, three chunks of the streaming rewrite */
+    CHECK_OK(fl_table_append(t, b, NULL, &tl_err));
+    fl_batch_free(b);
+    fl_schema *upd = parse("name string");
+    b = fl_batch_new(upd);
+    uint64_t rows[5] = {19999, 8192, 5, 8191, 16384};
+    for (int i = 0; i < 5; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "new%llu", (unsigned long long)rows[i]);
+        fl_array_append_string(&b->columns[0], text);
+    }
+    CHECK_OK(fl_batch_finish(b, &tl_err));
+    CHECK_OK(fl_batch_set_row_ids(b, rows, 5));
+    CHECK_OK(fl_table_update(t, b, &tl_err));
+    fl_batch_free(b);
+    fl_scan *sc;
+    fl_scan_options so = {.batch_size = 3000};
+    CHECK_OK(fl_scan_open(t, &so, &sc, &tl_err));
+    int64_t r = 0, bad = 0;
+    while (fl_scan_next(sc, &b, &tl_err) == FL_OK && b) {
+        for (int64_t i = 0; i < b->num_rows; i++, r++) {
+            char want[32];
+            bool updated = r == 5 || r == 8191 || r == 8192 || r == 16384 || r == 19999;
+            snprintf(want, sizeof want, updated ? "new%lld" : "name%lld", (long long)r);
+            size_t n;
+            const uint8_t *p = fl_array_get_bytes(&b->columns[1], i, &n);
+            if (n != strlen(want) || memcmp(p, want, n) || fl_array_get_int(&b->columns[0], i) != r) bad++;
+        }
+        fl_batch_free(b);
+    }
+    fl_scan_close(sc);
+    CHECK_EQ_INT(r, 20000);
+    CHECK_EQ_INT(bad, 0);
+    /* Duplicate ids in one update are refused; nothing is committed. */
+    b = fl_batch_new(upd);
+    fl_array_append_string(&b->columns[0], "x");
+    fl_array_append_string(&b->columns[0], "y");
+    CHECK_OK(fl_batch_finish(b, &tl_err));
+    uint64_t dup[2] = {7, 7};
+    CHECK_OK(fl_batch_set_row_ids(b, dup, 2));
+    CHECK_EQ_INT(fl_table_update(t, b, &tl_err), FL_EINVAL);
+    CHECK_EQ_STR(tl_err.message, "table 't': row id 7 appears twice in the batch");
+    CHECK_EQ_INT(fl_table_version(t), 3);
+    fl_batch_free(b);
+    fl_schema_free(upd);
+    fl_table_close(t);
+    fl_schema_free(s);
+    fl_db_close(db);
+}
+
 int main(void) {
     RUN(test_schema_text);
     RUN(test_round_trip_all_types);
@@ -574,5 +629,6 @@ int main(void) {
     RUN(test_versions_delete_compact_restore);
     RUN(test_schema_evolution);
     RUN(test_tags_and_cleanup);
+    RUN(test_update_large_fragment);
     return tl_finish("test_table");
 }

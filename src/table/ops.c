@@ -50,33 +50,67 @@ static int sync_dir(fl_table *t, const char *rel, fl_error *err) {
     return rc;
 }
 
+/* A data file being written: its table-relative name and the streaming writer. */
+typedef struct new_file {
+    char *rel;
+    fl_datafile_writer *w;
+} new_file;
+
+static int new_file_open(fl_table *t, const fl_field *fields, int n, new_file *nf, fl_error *err) {
+    nf->w = NULL;
+    nf->rel = new_file_name("data", "fld");
+    char *path = nf->rel ? fl_table_path(t, nf->rel) : NULL;
+    int rc = path ? fl_datafile_writer_open(path, fields, n, &nf->w, err) : fl_error_set(err, FL_ENOMEM, "out of memory");
+    fl_free(path);
+    if (rc != FL_OK) {
+        fl_free(nf->rel);
+        nf->rel = NULL;
+    }
+    return rc;
+}
+
+static void new_file_abort(new_file *nf) {
+    fl_datafile_writer_abort(nf->w);
+    fl_free(nf->rel);
+    nf->w = NULL;
+    nf->rel = NULL;
+}
+
+/* Finishes the file and describes it in *ref (which then owns the name). */
+static int new_file_finish(new_file *nf, const fl_field *fields, int n, fl_file_ref *ref, fl_error *err) {
+    memset(ref, 0, sizeof *ref);
+    int32_t *ids = fl_malloc((size_t)(n ? n : 1) * sizeof *ids);
+    if (!ids) {
+        new_file_abort(nf);
+        return fl_error_set(err, FL_ENOMEM, "out of memory");
+    }
+    int rc = fl_datafile_writer_finish(nf->w, &ref->size, err);
+    nf->w = NULL;
+    if (rc != FL_OK) {
+        fl_free(ids);
+        new_file_abort(nf);
+        return rc;
+    }
+    for (int i = 0; i < n; i++) ids[i] = fields[i].id;
+    ref->field_ids = ids;
+    ref->n_field_ids = (uint32_t)n;
+    ref->path = nf->rel;
+    nf->rel = NULL;
+    return FL_OK;
+}
+
 /* Writes rows [start, start+count) of `columns` (typed like `fields`) to a new data file. */
 static int write_data_file(fl_table *t, const fl_field *fields, int n, const fl_array *const *columns, int64_t start, int64_t count,
                            fl_file_ref *ref, fl_error *err) {
+    new_file nf;
     memset(ref, 0, sizeof *ref);
-    char *rel = new_file_name("data", "fld");
-    char *path = rel ? fl_table_path(t, rel) : NULL;
-    ref->field_ids = fl_malloc((size_t)(n ? n : 1) * sizeof(int32_t));
-    int rc = FL_OK;
-    if (!rel || !path || !ref->field_ids) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-    fl_datafile_writer *w = NULL;
-    if (rc == FL_OK) rc = fl_datafile_writer_open(path, fields, n, &w, err);
-    if (rc == FL_OK) {
-        rc = fl_datafile_writer_write(w, columns, start, count, err);
-        if (rc == FL_OK) rc = fl_datafile_writer_finish(w, &ref->size, err);
-        else fl_datafile_writer_abort(w);
-    }
-    fl_free(path);
+    FL_RETURN_NOT_OK(new_file_open(t, fields, n, &nf, err));
+    int rc = fl_datafile_writer_write(nf.w, columns, start, count, err);
     if (rc != FL_OK) {
-        fl_free(rel);
-        fl_free(ref->field_ids);
-        memset(ref, 0, sizeof *ref);
+        new_file_abort(&nf);
         return rc;
     }
-    for (int i = 0; i < n; i++) ref->field_ids[i] = fields[i].id;
-    ref->n_field_ids = (uint32_t)n;
-    ref->path = rel;
-    return FL_OK;
+    return new_file_finish(&nf, fields, n, ref, err);
 }
 
 /* Matches batch columns to table fields by name; checks types and nullability. On success fields[i] /
@@ -263,7 +297,8 @@ int fl_table_delete_rows(fl_table *t, const uint64_t *ids, size_t n, fl_error *e
 /*
  * Writes, for every fragment that holds one of the batch's rows, a new data file with `fields` where the
  * batch's rows take the batch's values and all other rows keep their current values (NULL for columns
- * the fragment never had). Appends one change per fragment to x.
+ * the fragment never had). Streams each fragment in chunks, so memory stays bounded by the chunk size
+ * whatever the fragment's size. Appends one change per fragment to x.
  */
 static int write_column_files(fl_table *t, const fl_batch *b, const fl_field *fields, const fl_array *const *cols, int n_fields, txn *x,
                               fl_error *err) {
@@ -277,31 +312,42 @@ static int write_column_files(fl_table *t, const fl_batch *b, const fl_field *fi
             rc = fl_error_set(err, FL_EINVAL, "table '%s': row id %llu appears twice in the batch", t->name, (unsigned long long)b->row_ids[a[i].index]);
             break;
         }
-    fl_array *fresh = fl_calloc((size_t)n_fields, sizeof *fresh);
-    fl_array base;
-    memset(&base, 0, sizeof base);
-    if (!fresh) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    fl_array *base = fl_calloc((size_t)n_fields, sizeof *base), *fresh = fl_calloc((size_t)n_fields, sizeof *fresh);
+    const fl_array **ptrs = fl_calloc((size_t)n_fields, sizeof *ptrs);
+    if (!base || !fresh || !ptrs) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    for (int c = 0; rc == FL_OK && c < n_fields; c++) {
+        if (fl_array_init(&base[c], &fields[c]) != FL_OK || fl_array_init(&fresh[c], &fields[c]) != FL_OK)
+            rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+        ptrs[c] = &fresh[c];
+    }
     size_t i = 0;
     while (rc == FL_OK && i < n) {
         size_t j = i;
         while (j < n && a[j].fragment == a[i].fragment) j++;
         const fl_fragment *f = &t->m->fragments[a[i].fragment];
-        for (int c = 0; c < n_fields && rc == FL_OK; c++) {
-            if (fl_array_init(&base, &fields[c]) != FL_OK || fl_array_init(&fresh[c], &fields[c]) != FL_OK) {
-                rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-                break;
-            }
-            rc = fl_table_read_column(t, a[i].fragment, &fields[c], 0, (int64_t)f->physical_rows, &base, err);
-            uint64_t pos = 0;
-            for (size_t k = i; k < j && rc == FL_OK; k++) {
-                if (fl_array_append_range(&fresh[c], &base, (int64_t)pos, (int64_t)(a[k].offset - pos)) != FL_OK ||
-                    fl_array_append_from(&fresh[c], cols[c], a[k].index) != FL_OK)
+        new_file nf;
+        rc = new_file_open(t, fields, n_fields, &nf, err);
+        size_t k = i; /* next address of this fragment to overlay */
+        for (uint64_t s0 = 0; rc == FL_OK && s0 < f->physical_rows; s0 += FL_PAGE_MAX_ROWS) {
+            uint64_t s1 = f->physical_rows - s0 < FL_PAGE_MAX_ROWS ? f->physical_rows : s0 + FL_PAGE_MAX_ROWS;
+            size_t k_end = k;
+            while (k_end < j && a[k_end].offset < s1) k_end++;
+            for (int c = 0; rc == FL_OK && c < n_fields; c++) {
+                fl_array_reset(&base[c]);
+                fl_array_reset(&fresh[c]);
+                rc = fl_table_read_column(t, a[i].fragment, &fields[c], (int64_t)s0, (int64_t)(s1 - s0), &base[c], err);
+                uint64_t pos = s0;
+                for (size_t q = k; q < k_end && rc == FL_OK; q++) {
+                    if (fl_array_append_range(&fresh[c], &base[c], (int64_t)(pos - s0), (int64_t)(a[q].offset - pos)) != FL_OK ||
+                        fl_array_append_from(&fresh[c], cols[c], a[q].index) != FL_OK)
+                        rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+                    pos = a[q].offset + 1;
+                }
+                if (rc == FL_OK && fl_array_append_range(&fresh[c], &base[c], (int64_t)(pos - s0), (int64_t)(s1 - pos)) != FL_OK)
                     rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-                pos = a[k].offset + 1;
             }
-            if (rc == FL_OK && fl_array_append_range(&fresh[c], &base, (int64_t)pos, (int64_t)(f->physical_rows - pos)) != FL_OK)
-                rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-            fl_array_clear(&base);
+            if (rc == FL_OK) rc = fl_datafile_writer_write(nf.w, ptrs, 0, (int64_t)(s1 - s0), err);
+            k = k_end;
         }
         frag_change *grown = rc == FL_OK ? fl_realloc(x->changes, ((size_t)x->n_changes + 1) * sizeof *grown) : NULL;
         if (rc == FL_OK && !grown) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
@@ -310,17 +356,20 @@ static int write_column_files(fl_table *t, const fl_batch *b, const fl_field *fi
             frag_change *ch = &x->changes[x->n_changes];
             memset(ch, 0, sizeof *ch);
             ch->fragment_id = f->id;
-            const fl_array **ptrs = fl_calloc((size_t)n_fields, sizeof *ptrs);
-            if (!ptrs) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-            for (int c = 0; ptrs && c < n_fields; c++) ptrs[c] = &fresh[c];
-            if (rc == FL_OK) rc = write_data_file(t, fields, n_fields, ptrs, 0, (int64_t)f->physical_rows, &ch->file, err);
-            fl_free(ptrs);
+            rc = new_file_finish(&nf, fields, n_fields, &ch->file, err);
             if (rc == FL_OK) x->n_changes++;
+        } else if (nf.w) {
+            new_file_abort(&nf);
         }
-        for (int c = 0; c < n_fields; c++) fl_array_clear(&fresh[c]);
         i = j;
     }
+    for (int c = 0; c < n_fields; c++) {
+        if (base) fl_array_clear(&base[c]);
+        if (fresh) fl_array_clear(&fresh[c]);
+    }
+    fl_free(base);
     fl_free(fresh);
+    fl_free(ptrs);
     fl_free(a);
     if (rc == FL_OK) rc = sync_dir(t, "data", err);
     return rc;
