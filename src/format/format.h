@@ -8,7 +8,7 @@
  *
  * Invariants:
  *  1. Nothing read from a file is trusted: the footer, every page and every blob are checked (bounds,
- *     xxh64) before use, and failures are FL_ECORRUPT naming the file and byte offset.
+ *     XXH3-64) before use, and failures are FL_ECORRUPT naming the file and byte offset.
  *  2. A reader never returns values for a column whose stored type differs from the schema's.
  */
 #ifndef FL_FORMAT_H

@@ -18,6 +18,12 @@
 
 #include <math.h>
 
+/* Fixed-width values are copied between memory and pages as they are, which makes them little-endian on
+ * the machines we build for. A big-endian port must byte-swap here. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "framelake's page encoding assumes a little-endian host"
+#endif
+
 static void put_bits(fl_buf *out, const uint8_t *bits, int64_t start, int64_t count) {
     size_t n = (size_t)(count + 7) / 8;
     if (!fl_buf_reserve(out, n)) return;

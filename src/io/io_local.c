@@ -278,7 +278,14 @@ int fl_io_mkdirs(const char *path, fl_error *err) {
         if (buf[i] == '/' || buf[i] == 0) {
             char c = buf[i];
             buf[i] = 0;
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return os_error(err, "mkdir", buf);
+            if (mkdir(buf, 0755) == 0) {
+                /* A new directory entry is durable only once its parent is synced. */
+                char parent[4096];
+                dir_of(buf, parent, sizeof parent);
+                FL_RETURN_NOT_OK(fl_io_sync_dir(parent, err));
+            } else if (errno != EEXIST) {
+                return os_error(err, "mkdir", buf);
+            }
             buf[i] = c;
         }
     }

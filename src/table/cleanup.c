@@ -61,10 +61,11 @@ int fl_table_cleanup(fl_table *t, const fl_cleanup_options *opts, fl_cleanup_sta
     size_t n_versions = 0, n_tags = 0;
     path_set keep = {0}, doomed = {0};
     uint64_t *tagged = NULL;
+    bool *kept = NULL;
     int rc = fl_table_list_versions(t, &versions, &n_versions, err);
     if (rc == FL_OK) rc = fl_table_list_tags(t, &tags, &n_tags, err);
     if (rc != FL_OK || n_versions == 0) goto done;
-    if (!(tagged = fl_calloc(n_tags + 1, sizeof *tagged))) goto oom;
+    if (!(tagged = fl_calloc(n_tags + 1, sizeof *tagged)) || !(kept = fl_calloc(n_versions, sizeof *kept))) goto oom;
     for (size_t i = 0; i < n_tags; i++) tagged[i] = tags[i].version;
     qsort(tagged, n_tags, sizeof *tagged, cmp_u64);
     uint64_t latest = versions[n_versions - 1].version;
@@ -73,7 +74,7 @@ int fl_table_cleanup(fl_table *t, const fl_cleanup_options *opts, fl_cleanup_sta
         bool is_tagged = n_tags && bsearch(&v, tagged, n_tags, sizeof *tagged, cmp_u64);
         bool recent = (int64_t)(n_versions - i) <= keep_n;
         bool young = older_than >= 0 && versions[i].timestamp_ms > now - older_than;
-        bool kept = v == latest || is_tagged || recent || young || v == t->m->version;
+        kept[i] = v == latest || is_tagged || recent || young || v == t->m->version;
         fl_manifest *m;
         rc = fl_table_load_manifest(t, v, &m, err);
         if (rc == FL_ENOTFOUND) { /* a concurrent cleanup got there first */
@@ -82,15 +83,14 @@ int fl_table_cleanup(fl_table *t, const fl_cleanup_options *opts, fl_cleanup_sta
             continue;
         }
         if (rc != FL_OK) goto done;
-        rc = add_manifest_files(kept ? &keep : &doomed, m);
+        rc = add_manifest_files(kept[i] ? &keep : &doomed, m);
         fl_manifest_free(m);
         if (rc != FL_OK) goto oom;
-        versions[i].num_rows = kept ? 1 : 0; /* reused as the "kept" mark below */
     }
-    qsort(keep.items, keep.n, sizeof *keep.items, cmp_str);
-    qsort(doomed.items, doomed.n, sizeof *doomed.items, cmp_str);
+    if (keep.n) qsort(keep.items, keep.n, sizeof *keep.items, cmp_str);
+    if (doomed.n) qsort(doomed.items, doomed.n, sizeof *doomed.items, cmp_str);
     for (size_t i = 0; i < n_versions; i++) {
-        if (versions[i].num_rows) continue;
+        if (kept[i]) continue;
         char *p = fl_sprintf("%s/_versions/%020llu.manifest", t->dir, (unsigned long long)versions[i].version);
         if (!p) goto oom;
         rc = fl_io_delete(p, err);
@@ -105,7 +105,8 @@ int fl_table_cleanup(fl_table *t, const fl_cleanup_options *opts, fl_cleanup_sta
         fl_free(vdir);
         if (rc != FL_OK) goto done;
     }
-    static const char *dirs[] = {"data", "_deletions", "_indexes", "_versions"};
+    /* Data directories hold garbage of any name; the others only leftovers of interrupted writes. */
+    static const char *dirs[] = {"data", "_deletions", "_indexes", "_versions", "_tags", "."};
     for (size_t d = 0; d < sizeof dirs / sizeof dirs[0]; d++) {
         char *dir = fl_table_path(t, dirs[d]);
         char **names = NULL;
@@ -118,8 +119,8 @@ int fl_table_cleanup(fl_table *t, const fl_cleanup_options *opts, fl_cleanup_sta
         rc = fl_io_list(dir, &names, &n, err);
         for (size_t i = 0; rc == FL_OK && i < n; i++) {
             bool tmp = strncmp(names[i], ".tmp-", 5) == 0;
-            if (d == 3 && !tmp) continue; /* _versions: only leftovers of interrupted writes */
-            char *rel = fl_sprintf("%s/%s", dirs[d], names[i]);
+            if (d >= 3 && !tmp) continue;
+            char *rel = d == 5 ? fl_strdup(names[i]) : fl_sprintf("%s/%s", dirs[d], names[i]);
             char *abs = fl_sprintf("%s/%s", dir, names[i]);
             if (!rel || !abs) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
             int64_t mtime = 0;
@@ -146,6 +147,7 @@ done:
     fl_free(versions);
     fl_tags_free(tags, n_tags);
     fl_free(tagged);
+    fl_free(kept);
     fl_strings_free(keep.items, keep.n);
     fl_strings_free(doomed.items, doomed.n);
     if (rc == FL_OK && stats) *stats = st;

@@ -273,7 +273,8 @@ static bool decode_fragment(fl_reader *r, fl_fragment *f, const fl_manifest *m) 
         !fl_get_u64(r, &f->deletion_version, "deletion version"))
         return false;
     if (f->deletion_path && !safe_relative_path(f->deletion_path)) return fl_reader_fail(r, "unsafe deletion path");
-    if (f->deleted_rows >= f->physical_rows && f->physical_rows) return fl_reader_fail(r, "fragment %llu: deleted rows exceed its rows", (unsigned long long)f->id);
+    if (f->physical_rows == 0) return fl_reader_fail(r, "fragment %llu has no rows", (unsigned long long)f->id);
+    if (f->deleted_rows >= f->physical_rows) return fl_reader_fail(r, "fragment %llu: every row is deleted", (unsigned long long)f->id);
     if ((f->deletion_path == NULL) != (f->deleted_rows == 0)) return fl_reader_fail(r, "fragment %llu: deletion file and count disagree", (unsigned long long)f->id);
     return true;
 }
@@ -302,11 +303,18 @@ static bool decode_index(fl_reader *r, fl_index_ref *x) {
     return fl_get_u64(r, &x->created_version, "index version") && fl_kvs_decode(r, &x->params, &x->n_params);
 }
 
-static bool field_ids_valid(const fl_field *f, int32_t next, int depth) {
-    if (f->id < 0 || f->id >= next) return false;
+/* Checks every field id of the tree is in [0, next) and marks it in `seen` (false if already marked). */
+static bool field_ids_valid(const fl_field *f, int32_t next, uint8_t *seen) {
+    if (f->id < 0 || f->id >= next || seen[f->id]) return false;
+    seen[f->id] = 1;
     for (int32_t i = 0; i < f->n_children; i++)
-        if (!field_ids_valid(&f->children[i], next, depth + 1)) return false;
+        if (!field_ids_valid(&f->children[i], next, seen)) return false;
     return true;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 int fl_manifest_decode(const uint8_t *data, size_t size, const char *what, fl_manifest **out, fl_error *err) {
@@ -316,12 +324,14 @@ int fl_manifest_decode(const uint8_t *data, size_t size, const char *what, fl_ma
     fl_error_clear(e);
     if (size < 16 || memcmp(data, FL_MANIFEST_MAGIC, 4) != 0)
         return fl_error_set(err, FL_ECORRUPT, "%s: byte 0: not a framelake manifest (bad magic or %zu bytes)", what, size);
+    /* The format number comes before the checksum: a newer format may checksum differently. */
+    uint32_t format = fl_load_u32(data + 4);
+    if (format != FL_MANIFEST_FORMAT)
+        return fl_error_set(err, FL_EUNSUPPORTED, "%s: byte 4: manifest format %u is not supported (this build reads %d)", what, format,
+                            FL_MANIFEST_FORMAT);
     uint64_t stored = fl_load_u64(data + size - 8);
     if (fl_hash64(data, size - 8) != stored)
         return fl_error_set(err, FL_ECORRUPT, "%s: byte %zu: manifest checksum mismatch (file truncated or damaged)", what, size - 8);
-    uint32_t format = fl_load_u32(data + 4);
-    if (format != FL_MANIFEST_FORMAT)
-        return fl_error_set(err, FL_EUNSUPPORTED, "%s: manifest format %u is not supported (this build reads %d)", what, format, FL_MANIFEST_FORMAT);
     fl_manifest *m = fl_calloc(1, sizeof *m);
     if (!m) return fl_error_set(err, FL_ENOMEM, "out of memory");
     fl_reader r;
@@ -335,12 +345,23 @@ int fl_manifest_decode(const uint8_t *data, size_t size, const char *what, fl_ma
         !fl_get_u64(&r, &m->next_fragment_id, "next fragment id") || !fl_get_i32(&r, &m->next_field_id, "next field id") ||
         !fl_get_i64(&r, &m->num_rows, "row count") || !fl_schema_decode(&r, &m->schema))
         goto fail;
+    if (m->next_field_id < 0 || m->next_field_id > (1 << 24)) {
+        fl_reader_fail(&r, "next field id %d out of range", m->next_field_id);
+        goto fail;
+    }
+    uint8_t *seen = fl_calloc((size_t)m->next_field_id + 1, 1);
+    if (!seen) goto oom;
     for (int32_t i = 0; i < m->schema->n_fields; i++) {
-        if (!field_ids_valid(&m->schema->fields[i], m->next_field_id, 0)) {
-            fl_reader_fail(&r, "schema field '%s' has an id outside [0, %d)", m->schema->fields[i].name, m->next_field_id);
+        bool dup_name = false;
+        for (int32_t k = 0; k < i && !dup_name; k++) dup_name = !strcmp(m->schema->fields[k].name, m->schema->fields[i].name);
+        if (dup_name || !field_ids_valid(&m->schema->fields[i], m->next_field_id, seen)) {
+            fl_reader_fail(&r, "schema column '%s' is duplicated or has a field id outside [0, %d) or used twice", m->schema->fields[i].name,
+                           m->next_field_id);
+            fl_free(seen);
             goto fail;
         }
     }
+    fl_free(seen);
     if (!fl_get_count(&r, &n, 48, "fragment count")) goto fail;
     if (n && !(m->fragments = fl_calloc(n, sizeof *m->fragments))) goto oom;
     for (uint32_t i = 0; i < n; i++) {
@@ -351,7 +372,20 @@ int fl_manifest_decode(const uint8_t *data, size_t size, const char *what, fl_ma
             goto fail;
         }
     }
-    if (!fl_get_count(&r, &n, 40, "index count")) goto fail;
+    if (m->n_fragments > 1) {
+        uint64_t *ids = fl_malloc(m->n_fragments * sizeof *ids);
+        if (!ids) goto oom;
+        for (uint32_t i = 0; i < m->n_fragments; i++) ids[i] = m->fragments[i].id;
+        qsort(ids, m->n_fragments, sizeof *ids, cmp_u64);
+        bool dup = false;
+        for (uint32_t i = 1; i < m->n_fragments && !dup; i++) dup = ids[i] == ids[i - 1];
+        fl_free(ids);
+        if (dup) {
+            fl_reader_fail(&r, "two fragments share an id");
+            goto fail;
+        }
+    }
+    if (!fl_get_count(&r, &n, 32, "index count")) goto fail;
     if (n && !(m->indexes = fl_calloc(n, sizeof *m->indexes))) goto oom;
     for (uint32_t i = 0; i < n; i++) {
         m->n_indexes = i + 1;
@@ -403,8 +437,11 @@ int fl_deletion_decode(const uint8_t *data, size_t size, uint64_t physical_rows,
                        uint64_t *n, fl_error *err) {
     *offsets = NULL;
     *n = 0;
-    if (size < 24 || memcmp(data, FL_DELETION_MAGIC, 4) != 0 || fl_load_u32(data + 4) != 1)
+    if (size < 24 || memcmp(data, FL_DELETION_MAGIC, 4) != 0)
         return fl_error_set(err, FL_ECORRUPT, "%s: byte 0: not a framelake deletion file", what);
+    if (fl_load_u32(data + 4) != 1)
+        return fl_error_set(err, FL_EUNSUPPORTED, "%s: byte 4: deletion file format %u is not supported (this build reads 1)", what,
+                            fl_load_u32(data + 4));
     if (fl_hash64(data, size - 8) != fl_load_u64(data + size - 8))
         return fl_error_set(err, FL_ECORRUPT, "%s: byte %zu: deletion file checksum mismatch", what, size - 8);
     uint64_t count = fl_load_u64(data + 8);

@@ -274,15 +274,20 @@ int fl_table_delete_rows(fl_table *t, const uint64_t *ids, size_t n, fl_error *e
         memset(c, 0, sizeof *c);
         c->fragment_id = f->id;
         c->deleted_rows = m;
-        c->deletion_path = new_file_name("_deletions", "del");
-        char *path = c->deletion_path ? fl_table_path(t, c->deletion_path) : NULL;
         x.n_changes++;
-        rc = path ? fl_io_put_if_absent(path, enc.data, enc.size, err) : fl_error_set(err, FL_ENOMEM, "out of memory");
-        if (rc != FL_OK) {
-            fl_free(c->deletion_path);
-            c->deletion_path = NULL;
+        if (m == f->physical_rows) {
+            /* Every row gone: the fragment leaves the manifest and needs no deletion file. */
+            c->drop_fragment = true;
+        } else {
+            c->deletion_path = new_file_name("_deletions", "del");
+            char *path = c->deletion_path ? fl_table_path(t, c->deletion_path) : NULL;
+            rc = path ? fl_io_put_if_absent(path, enc.data, enc.size, err) : fl_error_set(err, FL_ENOMEM, "out of memory");
+            if (rc != FL_OK) {
+                fl_free(c->deletion_path);
+                c->deletion_path = NULL;
+            }
+            fl_free(path);
         }
-        fl_free(path);
         fl_buf_free(&enc);
         i = j;
     }

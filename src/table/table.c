@@ -78,7 +78,7 @@ int fl_db_list_tables(fl_db *db, char ***names, size_t *n, fl_error *err) {
         if (is_table) all[kept++] = all[i];
         else fl_free(all[i]);
     }
-    qsort(all, kept, sizeof *all, cmp_str);
+    if (kept) qsort(all, kept, sizeof *all, cmp_str);
     *names = all;
     *n = kept;
     return FL_OK;
@@ -355,7 +355,13 @@ static int list_versions(const fl_table *t, uint64_t **out, size_t *n, fl_error 
     return FL_OK;
 }
 
-/* Newest committed version at or after `from` (which must exist, or be 0). */
+/*
+ * Newest committed version at or after `from`. Commits create N+1 only after N exists, so above the newest
+ * version ever seen the versions are contiguous and probing N+1, N+2, ... finds the latest. Cleanup can
+ * leave gaps below the latest (it keeps tagged versions), so the starting point is the largest of `from`,
+ * the _latest hint and the newest manifest in a listing; the probe then covers commits that raced the
+ * listing. Correctness of commits never depends on this: put_if_absent arbitrates.
+ */
 static int find_latest(fl_table *t, uint64_t from, uint64_t *latest, fl_error *err) {
     uint64_t v = from;
     char *hint_path = fl_table_path(t, "_latest");
@@ -367,16 +373,12 @@ static int find_latest(fl_table *t, uint64_t from, uint64_t *latest, fl_error *e
         if (h > v && manifest_exists(t, h)) v = h;
     }
     fl_free(hint_path);
-    if (v == 0) {
-        /* No usable hint and no starting point: the listing tells where to start probing. */
-        uint64_t *all;
-        size_t n;
-        FL_RETURN_NOT_OK(list_versions(t, &all, &n, err));
-        v = n ? all[n - 1] : 0;
-        fl_free(all);
-        if (v == 0) return fl_error_set(err, FL_ENOTFOUND, "table '%s' has no committed version", t->name);
-    }
-    /* Versions above any existing one are contiguous (each commit creates N+1 after N existed). */
+    uint64_t *all;
+    size_t n;
+    FL_RETURN_NOT_OK(list_versions(t, &all, &n, err));
+    if (n && all[n - 1] > v) v = all[n - 1];
+    fl_free(all);
+    if (v == 0) return fl_error_set(err, FL_ENOTFOUND, "table '%s' has no committed version", t->name);
     while (manifest_exists(t, v + 1)) v++;
     *latest = v;
     return FL_OK;
@@ -654,6 +656,8 @@ static int add_touched(fl_manifest *m, uint64_t id) {
 
 /* Builds the manifest of `version` by applying x to base. */
 static int apply(const fl_table *t, const txn *x, const fl_manifest *base, uint64_t version, fl_manifest **out, fl_error *err) {
+    /* The version the writer read (the handle's), not the base it was rebased onto. */
+    uint64_t read_version = t->m->version;
     *out = NULL;
     fl_manifest *m = x->kind == OP_RESTORE ? fl_manifest_copy(x->target) : fl_manifest_copy(base);
     if (!m) return fl_error_set(err, FL_ENOMEM, "out of memory");
@@ -666,7 +670,7 @@ static int apply(const fl_table *t, const txn *x, const fl_manifest *base, uint6
     m->operation = fl_strdup(op_name(x->kind));
     m->detail = fl_strdup(x->detail);
     m->version = version;
-    m->read_version = base->version;
+    m->read_version = read_version;
     m->timestamp_ms = fl_now_ms();
     m->schema_changed = txn_changes_schema(x);
     m->restore = x->kind == OP_RESTORE;
@@ -733,11 +737,11 @@ static int apply(const fl_table *t, const txn *x, const fl_manifest *base, uint6
             }
             fl_fragment *f = &m->fragments[fi];
             if (add_touched(m, f->id) != FL_OK) goto oom;
+            if (c->drop_fragment) {
+                remove_fragment(m, (uint32_t)fi);
+                continue;
+            }
             if (c->deletion_path) {
-                if (c->deleted_rows == f->physical_rows) {
-                    remove_fragment(m, (uint32_t)fi);
-                    continue;
-                }
                 char *p = fl_strdup(c->deletion_path);
                 if (!p) goto oom;
                 fl_free(f->deletion_path);
@@ -839,7 +843,13 @@ int txn_commit(fl_table *t, txn *x, fl_error *err) {
         FL_GOTO_NOT_OK(rc, find_latest(t, checked, &latest, err), done);
         for (uint64_t v = checked + 1; v <= latest; v++) {
             fl_manifest *c;
-            FL_GOTO_NOT_OK(rc, fl_table_load_manifest(t, v, &c, err), done);
+            rc = fl_table_load_manifest(t, v, &c, err);
+            if (rc == FL_ENOTFOUND) {
+                rc = fl_error_set(err, FL_ECONFLICT, "table '%s': version %llu, committed after this handle's version %llu, was cleaned up, so "
+                                  "%s cannot be checked against it; reopen the table and retry", t->name, (unsigned long long)v,
+                                  (unsigned long long)t->m->version, op_name(x->kind));
+            }
+            if (rc != FL_OK) goto done;
             rc = check_conflict(t, x, c, err);
             fl_manifest_free(base);
             base = c;

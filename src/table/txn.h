@@ -25,6 +25,7 @@ typedef struct frag_change {
     uint64_t fragment_id;
     fl_file_ref file;           /* path NULL: no new data file */
     char *deletion_path;        /* NULL: deletions unchanged */
+    bool drop_fragment;         /* every row is deleted: the fragment leaves the manifest */
     uint64_t deleted_rows;      /* total deleted rows after the change */
 } frag_change;
 
