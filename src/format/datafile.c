@@ -52,6 +52,7 @@ struct fl_datafile_writer {
     fl_buf scratch;             /* raw page encoding */
     void *zbuf;                 /* compression output */
     size_t zcap;
+    ZSTD_CCtx *zctx;            /* reused across pages: a fresh context per page costs an mmap */
 };
 
 static int add_page(col_writer *c, const page_meta *m) {
@@ -78,6 +79,7 @@ static void writer_free(fl_datafile_writer *w) {
     fl_free(w->cols);
     fl_buf_free(&w->scratch);
     fl_free(w->zbuf);
+    ZSTD_freeCCtx(w->zctx);
     fl_free(w);
 }
 
@@ -145,7 +147,8 @@ static int flush_paged(fl_datafile_writer *w, col_writer *c, fl_error *err) {
             w->zbuf = z;
             w->zcap = bound;
         }
-        size_t zn = ZSTD_compress(w->zbuf, w->zcap, w->scratch.data, w->scratch.size, ZSTD_LEVEL);
+        if (!w->zctx && !(w->zctx = ZSTD_createCCtx())) return fl_error_set(err, FL_ENOMEM, "out of memory");
+        size_t zn = ZSTD_compressCCtx(w->zctx, w->zbuf, w->zcap, w->scratch.data, w->scratch.size, ZSTD_LEVEL);
         /* Keep compression only when it saves at least an eighth: decompressing costs time on every read. */
         if (!ZSTD_isError(zn) && zn < w->scratch.size - w->scratch.size / 8) {
             stored = w->zbuf;
@@ -302,6 +305,7 @@ struct fl_datafile {
     int64_t num_rows;
     int n_cols;
     col_reader *cols;
+    ZSTD_DCtx *zctx;            /* reused across pages */
 };
 
 void fl_datafile_close(fl_datafile *df) {
@@ -315,6 +319,7 @@ void fl_datafile_close(fl_datafile *df) {
         fl_free(c->cached_index);
     }
     fl_free(df->cols);
+    ZSTD_freeDCtx(df->zctx);
     fl_io_close(df->file);
     fl_free(df->path);
     fl_free(df);
@@ -535,7 +540,12 @@ static int load_page_bytes(fl_datafile *df, col_reader *c, uint32_t p, uint8_t *
         fl_free(stored);
         return fl_error_set(err, FL_ENOMEM, "out of memory");
     }
-    size_t n = ZSTD_decompress(out, m->raw_size, stored, m->stored_size);
+    if (!df->zctx && !(df->zctx = ZSTD_createDCtx())) {
+        fl_free(out);
+        fl_free(stored);
+        return fl_error_set(err, FL_ENOMEM, "out of memory");
+    }
+    size_t n = ZSTD_decompressDCtx(df->zctx, out, m->raw_size, stored, m->stored_size);
     fl_free(stored);
     if (ZSTD_isError(n) || n != m->raw_size) {
         fl_free(out);

@@ -376,6 +376,6 @@ int main(int argc, char **argv) {
     schema_seeds();
     fl_error err = {0};
     fl_io_remove_tree(tmpl, &err);
-    printf("make_seeds: wrote %d seeds under %s\n", seeds_written, out_root);
+    printf("make_seeds: %d seed files written under %s (files shared by several versions count once each time)\n", seeds_written, out_root);
     return 0;
 }
