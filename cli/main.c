@@ -482,14 +482,14 @@ static int cmd_compact(const args *a) {
 
 static const option_spec cleanup_opts[] = {{"keep-versions", true}, {"older-than", true}, {"grace", true}, {NULL, false}};
 static int cmd_cleanup(const args *a) {
-    fl_cleanup_options co = {.older_than_ms = -1, .orphan_grace_ms = -1};
+    fl_cleanup_options co = {.older_than_ms = -1, .grace_ms = -1};
     uint64_t keep = 0;
     bool has_keep;
     if (!args_u64(a, "keep-versions", &keep, &has_keep)) return EXIT_USAGE;
     co.keep_versions = (int64_t)keep;
     const char *older = args_get(a, "older-than"), *grace = args_get(a, "grace");
     if (older && !parse_duration_ms(older, &co.older_than_ms)) return usage_error("--older-than expects a duration like 7d, 12h, 30m, 45s, got '%s'", older);
-    if (grace && !parse_duration_ms(grace, &co.orphan_grace_ms)) return usage_error("--grace expects a duration like 1h, 10m, 0s, got '%s'", grace);
+    if (grace && !parse_duration_ms(grace, &co.grace_ms)) return usage_error("--grace expects a duration like 1h, 10m, 0s, got '%s'", grace);
     if (!older && !has_keep) co.older_than_ms = 7 * 86400000LL; /* default: keep a week of history */
     fl_db *db;
     fl_table *t;

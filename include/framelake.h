@@ -348,14 +348,17 @@ int fl_table_restore(fl_table *table, uint64_t version, fl_error *err);
 typedef struct fl_cleanup_options {
     int64_t older_than_ms;      /* remove versions committed more than this long ago (-1: ignore age) */
     int64_t keep_versions;      /* always keep the newest N versions (0: only the latest) */
-    int64_t orphan_grace_ms;    /* unreferenced files younger than this are kept (in-flight commits); -1: 3600000 */
+    int64_t grace_ms;           /* kept: unreferenced files younger than this and versions superseded less than
+                                   this long ago, because commits in flight may still need them; -1: 1 hour.
+                                   0 is safe only while no other process writes the table. */
 } fl_cleanup_options;
 typedef struct fl_cleanup_stats {
     int64_t versions_removed;
     int64_t files_removed;
     int64_t bytes_removed;
 } fl_cleanup_stats;
-/* Deletes old manifests (never the latest, never a tagged one) and every file no kept version references. */
+/* Deletes old manifests (never the latest, never a tagged one, never one superseded within the grace period)
+ * and every file no kept version references. */
 int fl_table_cleanup(fl_table *table, const fl_cleanup_options *opts, fl_cleanup_stats *stats, fl_error *err);
 
 /* Tags name a version (letters, digits, '_', '-', '.'). FL_EEXIST if the tag exists. */

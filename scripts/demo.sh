@@ -70,7 +70,7 @@ run "$FL" take "$DB" frames --row-ids 599,0,317 --select image_id
 
 step "6. Restore an old version as a new one, then clean up history"
 run "$FL" restore "$DB" frames 3
-run "$FL" cleanup "$DB" frames --keep-versions 2
+run "$FL" cleanup "$DB" frames --keep-versions 2 --grace 0s   # --grace 0s: no other writer is running
 run "$FL" versions "$DB" frames
 run "$FL" info "$DB" frames
 

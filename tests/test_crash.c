@@ -106,7 +106,7 @@ static void child_loop(const char *dir, int64_t next, int fd, unsigned seed) {
             send(fd, 4, (int64_t)fl_table_version(t));
             fl_schema_free(s);
         } else {
-            fl_cleanup_options co = {.older_than_ms = -1, .keep_versions = 3, .orphan_grace_ms = -1};
+            fl_cleanup_options co = {.older_than_ms = -1, .keep_versions = 3, .grace_ms = 0}; /* the only writer */
             send(fd, 3, 0);
             if (fl_table_cleanup(t, &co, NULL, &err)) {
                 fprintf(stderr, "child cleanup: %s\n", err.message);

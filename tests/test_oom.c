@@ -76,7 +76,7 @@ static int scenario(const char *dir) {
     if (fl_table_take(t, ids, 2, NULL, 0, &b, &err)) goto done;
     fl_batch_free(b);
     ok++;
-    fl_cleanup_options co = {.older_than_ms = -1, .orphan_grace_ms = 0};
+    fl_cleanup_options co = {.older_than_ms = -1, .grace_ms = 0};
     if (fl_table_cleanup(t, &co, NULL, &err)) goto done;
     ok++;
     char *json;

@@ -28,6 +28,8 @@ int fl_field_copy_into(fl_field *dst, const fl_field *src);
 void fl_field_clear(fl_field *field);
 /* Same type tree (names of struct children included; ids, nullability and metadata ignored). */
 bool fl_field_same_type(const fl_field *a, const fl_field *b);
+/* Every name in the tree is non-empty, free of control characters, and struct members are unique. */
+bool fl_field_names_valid(const fl_field *field);
 /* New schema holding copies of the given fields. */
 fl_schema *fl_schema_new(void);
 int fl_schema_append_field(fl_schema *schema, const fl_field *field);

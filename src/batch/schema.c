@@ -146,6 +146,17 @@ int fl_schema_find(const fl_schema *s, const char *name) {
     return -1;
 }
 
+bool fl_field_names_valid(const fl_field *f) {
+    if (!f->name || !f->name[0] || fl_has_control_char(f->name)) return false;
+    for (int32_t i = 0; i < f->n_children; i++) {
+        if (f->type == FL_TYPE_STRUCT)
+            for (int32_t k = 0; k < i; k++)
+                if (!strcmp(f->children[k].name, f->children[i].name)) return false;
+        if (!fl_field_names_valid(&f->children[i])) return false;
+    }
+    return true;
+}
+
 bool fl_field_same_type(const fl_field *a, const fl_field *b) {
     if (a->type != b->type || a->fixed_size != b->fixed_size || a->n_children != b->n_children) return false;
     for (int32_t i = 0; i < a->n_children; i++) {

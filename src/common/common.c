@@ -427,6 +427,12 @@ bool fl_base64_decode(const char *s, size_t n, uint8_t **out, size_t *out_n) {
     return true;
 }
 
+bool fl_has_control_char(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20) return true;
+    return false;
+}
+
 bool fl_valid_name(const char *name) {
     size_t n = name ? strlen(name) : 0;
     if (n == 0 || n > 128 || name[0] == '.') return false;

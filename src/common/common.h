@@ -137,6 +137,8 @@ void fl_random_hex(char *buf);
 /* Base64 (RFC 4648, padded). Decode returns false on bad input; *out is fl_malloc'd. */
 void fl_base64_encode(fl_buf *b, const uint8_t *data, size_t n);
 bool fl_base64_decode(const char *s, size_t n, uint8_t **out, size_t *out_n);
+/* true when s contains a byte below 0x20 (names never do). */
+bool fl_has_control_char(const char *s);
 /* true when name is 1..128 chars of [A-Za-z0-9_.-] and does not start with '.' */
 bool fl_valid_name(const char *name);
 

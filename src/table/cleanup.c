@@ -4,7 +4,8 @@
  * Order matters for crash safety: manifests of removed versions go first (after that nobody can open
  * them), then the files only they referenced. Files no manifest references at all (left by failed or
  * crashed commits) are removed only when older than the grace period, because a commit in flight has
- * written its files but not yet its manifest.
+ * written its files but not yet its manifest. For the same reason a version superseded less than the
+ * grace period ago stays: a writer that saw it as the latest may still be creating its successor.
  */
 #include "table.h"
 
@@ -53,7 +54,7 @@ static int cmp_u64(const void *a, const void *b) {
 int fl_table_cleanup(fl_table *t, const fl_cleanup_options *opts, fl_cleanup_stats *stats, fl_error *err) {
     int64_t older_than = opts ? opts->older_than_ms : -1;
     int64_t keep_n = opts && opts->keep_versions > 0 ? opts->keep_versions : 0;
-    int64_t grace = opts && opts->orphan_grace_ms >= 0 ? opts->orphan_grace_ms : 3600000;
+    int64_t grace = opts && opts->grace_ms >= 0 ? opts->grace_ms : FL_DEFAULT_GRACE_MS;
     int64_t now = fl_now_ms();
     fl_cleanup_stats st = {0};
     fl_version_info *versions = NULL;
@@ -74,7 +75,10 @@ int fl_table_cleanup(fl_table *t, const fl_cleanup_options *opts, fl_cleanup_sta
         bool is_tagged = n_tags && bsearch(&v, tagged, n_tags, sizeof *tagged, cmp_u64);
         bool recent = (int64_t)(n_versions - i) <= keep_n;
         bool young = older_than >= 0 && versions[i].timestamp_ms > now - older_than;
-        kept[i] = v == latest || is_tagged || recent || young || v == t->m->version;
+        /* A writer that saw v as the latest may still be committing v+1 (see FL_COMMIT_ATTEMPT_MS): v stays
+         * until it has been superseded for the grace period. Its successor's time bounds that moment. */
+        bool superseded_recently = i + 1 < n_versions && versions[i + 1].timestamp_ms > now - grace;
+        kept[i] = v == latest || is_tagged || recent || young || superseded_recently || v == t->m->version;
         fl_manifest *m;
         rc = fl_table_load_manifest(t, v, &m, err);
         if (rc == FL_ENOTFOUND) { /* a concurrent cleanup got there first */

@@ -303,13 +303,24 @@ static bool decode_index(fl_reader *r, fl_index_ref *x) {
     return fl_get_u64(r, &x->created_version, "index version") && fl_kvs_decode(r, &x->params, &x->n_params);
 }
 
-/* Checks every field id of the tree is in [0, next) and marks it in `seen` (false if already marked). */
-static bool field_ids_valid(const fl_field *f, int32_t next, uint8_t *seen) {
-    if (f->id < 0 || f->id >= next || seen[f->id]) return false;
-    seen[f->id] = 1;
+/* Collects the field ids of a tree; false if one is outside [0, next). */
+static bool collect_field_ids(const fl_field *f, int32_t next, int32_t **ids, size_t *n, size_t *cap) {
+    if (f->id < 0 || f->id >= next) return false;
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        int32_t *grown = fl_realloc(*ids, *cap * sizeof *grown);
+        if (!grown) return false;
+        *ids = grown;
+    }
+    (*ids)[(*n)++] = f->id;
     for (int32_t i = 0; i < f->n_children; i++)
-        if (!field_ids_valid(&f->children[i], next, seen)) return false;
+        if (!collect_field_ids(&f->children[i], next, ids, n, cap)) return false;
     return true;
+}
+
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -345,23 +356,27 @@ int fl_manifest_decode(const uint8_t *data, size_t size, const char *what, fl_ma
         !fl_get_u64(&r, &m->next_fragment_id, "next fragment id") || !fl_get_i32(&r, &m->next_field_id, "next field id") ||
         !fl_get_i64(&r, &m->num_rows, "row count") || !fl_schema_decode(&r, &m->schema))
         goto fail;
-    if (m->next_field_id < 0 || m->next_field_id > (1 << 24)) {
+    if (m->next_field_id < 0 || m->next_field_id > FL_MAX_FIELD_ID) {
         fl_reader_fail(&r, "next field id %d out of range", m->next_field_id);
         goto fail;
     }
-    uint8_t *seen = fl_calloc((size_t)m->next_field_id + 1, 1);
-    if (!seen) goto oom;
-    for (int32_t i = 0; i < m->schema->n_fields; i++) {
-        bool dup_name = false;
-        for (int32_t k = 0; k < i && !dup_name; k++) dup_name = !strcmp(m->schema->fields[k].name, m->schema->fields[i].name);
-        if (dup_name || !field_ids_valid(&m->schema->fields[i], m->next_field_id, seen)) {
-            fl_reader_fail(&r, "schema column '%s' is duplicated or has a field id outside [0, %d) or used twice", m->schema->fields[i].name,
-                           m->next_field_id);
-            fl_free(seen);
-            goto fail;
-        }
+    int32_t *ids = NULL;
+    size_t n_ids = 0, cap_ids = 0;
+    bool ids_ok = true;
+    for (int32_t i = 0; i < m->schema->n_fields && ids_ok; i++) {
+        for (int32_t k = 0; k < i && ids_ok; k++) ids_ok = strcmp(m->schema->fields[k].name, m->schema->fields[i].name) != 0;
+        ids_ok = ids_ok && fl_field_names_valid(&m->schema->fields[i]) &&
+                 collect_field_ids(&m->schema->fields[i], m->next_field_id, &ids, &n_ids, &cap_ids);
     }
-    fl_free(seen);
+    if (ids_ok && n_ids > 1) {
+        qsort(ids, n_ids, sizeof *ids, cmp_i32);
+        for (size_t i = 1; i < n_ids && ids_ok; i++) ids_ok = ids[i] != ids[i - 1];
+    }
+    fl_free(ids);
+    if (!ids_ok) {
+        fl_reader_fail(&r, "schema has a duplicate or invalid column name, or a field id outside [0, %d) or used twice", m->next_field_id);
+        goto fail;
+    }
     if (!fl_get_count(&r, &n, 48, "fragment count")) goto fail;
     if (n && !(m->fragments = fl_calloc(n, sizeof *m->fragments))) goto oom;
     for (uint32_t i = 0; i < n; i++) {

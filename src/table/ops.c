@@ -413,12 +413,16 @@ int fl_table_add_columns(fl_table *t, const fl_schema *columns, const fl_batch *
     x.base_next_field_id = x.next_field_id = t->m->next_field_id;
     for (int32_t i = 0; i < x.fields->n_fields && rc == FL_OK; i++) {
         fl_field *f = &x.fields->fields[i];
-        if (!f->name || !f->name[0]) rc = fl_error_set(err, FL_EINVAL, "table '%s': a new column has an empty name", t->name);
+        if (!fl_field_names_valid(f))
+            rc = fl_error_set(err, FL_EINVAL, "table '%s': new column '%s' has an empty name, a control character or a repeated struct member",
+                              t->name, f->name ? f->name : "");
         else if (fl_schema_find(t->m->schema, f->name) >= 0) rc = fl_error_set(err, FL_EEXIST, "table '%s': column '%s' already exists", t->name, f->name);
         else if (fl_schema_find(x.fields, f->name) != i) rc = fl_error_set(err, FL_EINVAL, "table '%s': column '%s' is added twice", t->name, f->name);
         f->nullable = true; /* existing rows read NULL */
         assign_field_ids(f, &x.next_field_id);
     }
+    if (rc == FL_OK && x.next_field_id > FL_MAX_FIELD_ID)
+        rc = fl_error_set(err, FL_EINVAL, "table '%s': more than %d fields have been created over the table's life", t->name, FL_MAX_FIELD_ID);
     if (rc == FL_OK && values && values->num_rows > 0) {
         fl_field *fields = fl_calloc((size_t)values->n_columns + 1, sizeof *fields);
         const fl_array **cols = fl_calloc((size_t)values->n_columns + 1, sizeof *cols);
@@ -471,8 +475,7 @@ int fl_table_drop_columns(fl_table *t, const char *const *names, size_t n, fl_er
 
 int fl_table_rename_column(fl_table *t, const char *from, const char *to, fl_error *err) {
     if (!to || !to[0]) return fl_error_set(err, FL_EINVAL, "table '%s': the new column name is empty", t->name);
-    for (const char *p = to; *p; p++)
-        if ((unsigned char)*p < 0x20) return fl_error_set(err, FL_EINVAL, "table '%s': column name has a control character", t->name);
+    if (fl_has_control_char(to)) return fl_error_set(err, FL_EINVAL, "table '%s': column name has a control character", t->name);
     if (fl_schema_find(t->m->schema, from) < 0) return fl_error_set(err, FL_ENOTFOUND, "table '%s': column '%s' not found", t->name, from);
     if (fl_schema_find(t->m->schema, to) >= 0) return fl_error_set(err, FL_EEXIST, "table '%s': column '%s' already exists", t->name, to);
     const char *names[2] = {from, to};

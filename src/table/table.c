@@ -360,7 +360,10 @@ static int list_versions(const fl_table *t, uint64_t **out, size_t *n, fl_error 
  * version ever seen the versions are contiguous and probing N+1, N+2, ... finds the latest. Cleanup can
  * leave gaps below the latest (it keeps tagged versions), so the starting point is the largest of `from`,
  * the _latest hint and the newest manifest in a listing; the probe then covers commits that raced the
- * listing. Correctness of commits never depends on this: put_if_absent arbitrates.
+ * listing. Two writers never both create the same version (put_if_absent arbitrates). A writer whose
+ * view of the latest is stale could recreate a number cleanup has freed; cleanup therefore keeps every
+ * version superseded less than its grace period ago, and a commit attempt older than
+ * FL_COMMIT_ATTEMPT_MS (a fraction of the shortest grace period) starts over.
  */
 static int find_latest(fl_table *t, uint64_t from, uint64_t *latest, fl_error *err) {
     uint64_t v = from;
@@ -467,9 +470,9 @@ static void assign_ids(fl_field *f, int32_t *next) {
 }
 
 static int check_new_field(const fl_field *f, const char *table, fl_error *err) {
-    if (!f->name || !f->name[0]) return fl_error_set(err, FL_EINVAL, "table '%s': a column has an empty name", table);
-    for (const char *p = f->name; *p; p++)
-        if ((unsigned char)*p < 0x20) return fl_error_set(err, FL_EINVAL, "table '%s': column name has a control character", table);
+    if (!fl_field_names_valid(f))
+        return fl_error_set(err, FL_EINVAL, "table '%s': column '%s' has an empty name, a control character or a repeated struct member",
+                            table, f->name ? f->name : "");
     return FL_OK;
 }
 
@@ -494,9 +497,17 @@ int fl_table_create(fl_db *db, const char *name, const fl_schema *schema, fl_tab
         rc = fl_error_set(err, FL_ENOMEM, "out of memory");
         goto done;
     }
-    if (fl_io_exists(sub[0]) && manifest_exists(t, 1)) {
-        rc = fl_error_set(err, FL_EEXIST, "table '%s' already exists", name);
-        goto done;
+    if (fl_io_exists(sub[0])) {
+        /* A directory left by a create that crashed before its manifest is reused; one with any
+         * manifest (version 1 may have been cleaned up) is an existing table. */
+        uint64_t *all;
+        size_t n;
+        FL_GOTO_NOT_OK(rc, list_versions(t, &all, &n, err), done);
+        fl_free(all);
+        if (n) {
+            rc = fl_error_set(err, FL_EEXIST, "table '%s' already exists", name);
+            goto done;
+        }
     }
     for (int i = 0; i < 3 && rc == FL_OK; i++) rc = fl_io_mkdirs(sub[i], err);
     if (rc != FL_OK) goto done;
@@ -839,6 +850,7 @@ int txn_commit(fl_table *t, txn *x, fl_error *err) {
     uint64_t checked = t->m->version;
     int rc = FL_OK;
     for (int attempt = 0; attempt < 10000; attempt++) {
+        int64_t attempt_start = fl_now_ms();
         uint64_t latest;
         FL_GOTO_NOT_OK(rc, find_latest(t, checked, &latest, err), done);
         for (uint64_t v = checked + 1; v <= latest; v++) {
@@ -867,6 +879,15 @@ int txn_commit(fl_table *t, txn *x, fl_error *err) {
         if (rc == FL_OK) rc = fl_manifest_encode(next, &enc, err);
         else fl_buf_init(&enc);
         if (rc == FL_OK && !(path = manifest_path(t, latest + 1))) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+        /* An attempt that took too long may have seen a latest version that cleanup has since freed (see
+         * FL_COMMIT_ATTEMPT_MS): start it over rather than risk reusing that number. */
+        if (rc == FL_OK && fl_now_ms() - attempt_start > FL_COMMIT_ATTEMPT_MS) {
+            derived_free(&d);
+            fl_manifest_free(next);
+            fl_free(path);
+            fl_buf_free(&enc);
+            continue;
+        }
         if (rc == FL_OK) rc = fl_io_put_if_absent(path, enc.data, enc.size, err);
         fl_free(path);
         fl_buf_free(&enc);

@@ -26,6 +26,12 @@
 #define FL_MANIFEST_FORMAT 1
 #define FL_DELETION_MAGIC "FLX1"
 #define FL_TAG_MAGIC "FLT1"
+#define FL_MAX_FIELD_ID (1 << 24)   /* field ids ever assigned per table (readers reject more) */
+/* A commit attempt (finding the latest version .. creating the next manifest) that takes longer than this
+ * starts over. Cleanup's default grace period (FL_DEFAULT_GRACE_MS) is far longer, so a version a writer
+ * believes to be the latest cannot have been superseded and removed in the meantime. */
+#define FL_COMMIT_ATTEMPT_MS 60000
+#define FL_DEFAULT_GRACE_MS 3600000
 
 typedef struct fl_file_ref {
     char *path;                 /* relative to the table directory: "data/<hex>.fld" */
