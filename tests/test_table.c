@@ -644,6 +644,37 @@ static void test_update_large_fragment(void) {
     fl_db_close(db);
 }
 
+/* Found by fuzzing: arrays whose value buffers were never written (all lists empty, an empty blob). */
+static void test_empty_values(void) {
+    fl_db *db = open_db("empty-values");
+    fl_schema *s = parse("l list<float32>, b binary, s string");
+    fl_table *t;
+    CHECK_OK(fl_table_create(db, "t", s, &t, &tl_err));
+    fl_batch *b = fl_batch_new(s);
+    for (int i = 0; i < 3; i++) {
+        fl_array_end_list(&b->columns[0]);
+        fl_array_append_bytes(&b->columns[1], "", 0);
+        fl_array_append_string(&b->columns[2], "");
+    }
+    CHECK_OK(fl_batch_finish(b, &tl_err));
+    CHECK_OK(fl_table_append(t, b, NULL, &tl_err));
+    fl_batch_free(b);
+    uint64_t ids[2] = {2, 0};
+    CHECK_OK(fl_table_take(t, ids, 2, NULL, 0, &b, &tl_err));
+    int64_t s0, s1;
+    fl_array_get_list(&b->columns[0], 1, &s0, &s1);
+    CHECK_EQ_INT(s1 - s0, 0);
+    size_t n = 7;
+    fl_array_get_bytes(&b->columns[1], 0, &n);
+    CHECK_EQ_INT(n, 0);
+    CHECK(!fl_array_is_null(&b->columns[1], 0));
+    fl_batch_free(b);
+    CHECK_EQ_INT(scan_count(t, 2), 3);
+    fl_table_close(t);
+    fl_schema_free(s);
+    fl_db_close(db);
+}
+
 int main(void) {
     RUN(test_schema_text);
     RUN(test_round_trip_all_types);
@@ -652,5 +683,6 @@ int main(void) {
     RUN(test_schema_evolution);
     RUN(test_tags_and_cleanup);
     RUN(test_update_large_fragment);
+    RUN(test_empty_values);
     return tl_finish("test_table");
 }

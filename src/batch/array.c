@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 static int grow_bytes(void **buf, int64_t *cap, int64_t need, bool zero) {
-    if (need <= *cap) return FL_OK;
+    if (need <= *cap && *buf) return FL_OK;
     int64_t c = *cap ? *cap : 64;
     while (c < need) c *= 2;
     uint8_t *p = fl_realloc(*buf, (size_t)c);
@@ -37,6 +37,10 @@ int fl_array_init(fl_array *a, const fl_field *f) {
     memset(a, 0, sizeof *a);
     a->type = f->type;
     a->fixed_size = f->fixed_size;
+    /* Value buffers are never NULL, so pointer arithmetic on them is defined even for empty arrays. */
+    if (f->type != FL_TYPE_LIST && f->type != FL_TYPE_FIXED_SIZE_LIST && f->type != FL_TYPE_STRUCT &&
+        grow_bytes(&a->values, &a->cap_values, 8, true) != FL_OK)
+        return FL_ENOMEM;
     if (has_offsets(f->type)) {
         if (reserve_offsets(a, 16) != FL_OK) return FL_ENOMEM;
         a->offsets[0] = 0;

@@ -119,8 +119,9 @@ int fl_datafile_writer_open(const char *path, const fl_field *fields, int n_fiel
 /* Writes stored page bytes and records the page. */
 static int emit_page(fl_datafile_writer *w, col_writer *c, const uint8_t *stored, size_t stored_size, size_t raw_size,
                      uint32_t rows, uint8_t codec, const fl_page_stats *stats, fl_error *err) {
-    if (stored_size > UINT32_MAX || raw_size > UINT32_MAX)
-        return fl_error_set(err, FL_EINVAL, "column '%s': a page of %zu bytes exceeds 4 GiB", c->field.name, raw_size);
+    if (stored_size > FL_MAX_PAGE_BYTES || raw_size > FL_MAX_PAGE_BYTES)
+        return fl_error_set(err, FL_EINVAL, "column '%s': a page of %zu bytes exceeds the 1 GiB page limit (one value is too large)",
+                            c->field.name, raw_size);
     page_meta m = {fl_io_writer_offset(w->file), (uint32_t)stored_size, (uint32_t)raw_size, rows, codec,
                    fl_hash64(stored, stored_size), {0}};
     if (stats) m.stats = *stats;
@@ -389,6 +390,7 @@ int fl_datafile_parse_footer(const uint8_t *data, size_t size, uint64_t footer_o
             if (layout == FL_LAYOUT_BLOB)
                 bad = bad || m->codec != FL_CODEC_NONE || m->stored_size != (uint64_t)m->rows * BLOB_ENTRY_SIZE || m->raw_size != m->stored_size;
             if (m->codec == FL_CODEC_NONE && m->raw_size != m->stored_size) bad = true;
+            if (m->raw_size > FL_MAX_PAGE_BYTES) bad = true;
             if (bad) {
                 r.pos = at;
                 fl_reader_fail(&r, "column '%s' page %u: inconsistent page entry", c->field.name, p);
@@ -534,6 +536,13 @@ static int load_page_bytes(fl_datafile *df, col_reader *c, uint32_t p, uint8_t *
         if (rc != FL_OK) fl_free(stored);
         else *raw = stored;
         return rc;
+    }
+    /* The frame header must agree with the footer before the footer's size is trusted for an allocation. */
+    unsigned long long framed = ZSTD_getFrameContentSize(stored, m->stored_size);
+    if (framed != m->raw_size) {
+        fl_free(stored);
+        return fl_error_set(err, FL_ECORRUPT, "%s: byte %llu: page %u of column '%s' is not a zstd frame of %u bytes", df->path,
+                            (unsigned long long)m->offset, p, c->field.name, m->raw_size);
     }
     uint8_t *out = fl_malloc(m->raw_size ? m->raw_size : 1);
     if (!out) {

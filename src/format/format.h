@@ -23,6 +23,7 @@
 #define FL_PAGE_TARGET_BYTES (64 * 1024)
 #define FL_PAGE_MAX_ROWS 8192
 #define FL_BLOB_INDEX_ROWS 256
+#define FL_MAX_PAGE_BYTES (1u << 30)    /* readers refuse larger (uncompressed) pages; writers split first */
 
 enum { FL_CODEC_NONE = 0, FL_CODEC_ZSTD = 1 };
 enum { FL_LAYOUT_PAGED = 0, FL_LAYOUT_BLOB = 1 };

@@ -104,7 +104,10 @@ static bool decode_node(fl_reader *r, const fl_field *f, int64_t n, fl_array *a,
         a->null_count = n - valid;
     }
     switch (f->type) {
-    case FL_TYPE_BOOL: return take_bits(r, n, (uint8_t **)&a->values, &a->cap_values, "bool values");
+    case FL_TYPE_BOOL:
+        fl_free(a->values);
+        a->values = NULL;
+        return take_bits(r, n, (uint8_t **)&a->values, &a->cap_values, "bool values");
     case FL_TYPE_STRING:
     case FL_TYPE_BINARY:
     case FL_TYPE_LIST: {
@@ -124,6 +127,7 @@ static bool decode_node(fl_reader *r, const fl_field *f, int64_t n, fl_array *a,
         }
         const uint8_t *bytes;
         if (!fl_get_bytes(r, &bytes, (size_t)total, "string bytes")) return false;
+        fl_free(a->values);
         a->values = fl_malloc((size_t)total ? (size_t)total : 1);
         if (!a->values) return fl_reader_fail(r, "out of memory");
         if (total) memcpy(a->values, bytes, (size_t)total);
@@ -145,6 +149,7 @@ static bool decode_node(fl_reader *r, const fl_field *f, int64_t n, fl_array *a,
         if ((uint64_t)n > (r->size - r->pos) / (uint64_t)w) return fl_reader_fail(r, "%lld values cannot fit in the page", (long long)n);
         if (!fl_get_bytes(r, &bytes, (size_t)(n * w), "values")) return false;
         int64_t nbytes = n * w;
+        fl_free(a->values);
         a->values = fl_malloc(nbytes > 0 ? (size_t)nbytes : 1);
         if (!a->values) return fl_reader_fail(r, "out of memory");
         if (nbytes > 0) memcpy(a->values, bytes, (size_t)nbytes);
