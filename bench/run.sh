@@ -120,82 +120,98 @@ FS=$(df -T "$OUT" | awk 'NR == 2 { print $2 " on " $1 }')
     echo "node $(node --version)"
 } > "$RES/env.txt"
 
-awk -v rounds="$ROUNDS" -v take_rows="$TAKE_ROWS" -v take_warmup="$TAKE_WARMUP" -v take_reps="$TAKE_REPS" \
-    -v scan_reps="$SCAN_REPS" -v lancedb_version="$LANCEDB_VERSION" -v arrow_version="$ARROW_VERSION" '
-function median(arr, n,    i, j, t, tmp) {
-    for (i = 1; i <= n; i++) tmp[i] = arr[i]
-    for (i = 2; i <= n; i++) { t = tmp[i]; for (j = i - 1; j >= 1 && tmp[j] > t; j--) tmp[j + 1] = tmp[j]; tmp[j + 1] = t }
-    return n % 2 ? tmp[(n + 1) / 2] : (tmp[n / 2] + tmp[n / 2 + 1]) / 2
+awk -v take_rows="$TAKE_ROWS" -v take_warmup="$TAKE_WARMUP" -v take_reps="$TAKE_REPS" -v scan_reps="$SCAN_REPS" \
+    -v scan_warmup="$SCAN_WARMUP" -v lancedb_version="$LANCEDB_VERSION" -v arrow_version="$ARROW_VERSION" '
+# Samples of seconds per method: n[m] of them in smp[m, 1..n[m]].
+function add(m, x) { smp[m, ++n[m]] = x }
+function sorted(m,    i, j, t) {
+    for (i = 1; i <= n[m]; i++) srt[i] = smp[m, i]
+    for (i = 2; i <= n[m]; i++) { t = srt[i]; for (j = i - 1; j >= 1 && srt[j] > t; j--) srt[j + 1] = srt[j]; srt[j + 1] = t }
+}
+function med(m) { sorted(m); return n[m] % 2 ? srt[(n[m] + 1) / 2] : (srt[n[m] / 2] + srt[n[m] / 2 + 1]) / 2 }
+function best(m) { sorted(m); return srt[1] }
+function worst(m) { sorted(m); return srt[n[m]] }
+function row(label, m) {
+    printf "  %-50s %9.1f %9.1f %9.1f %3d\n", label, mb / med(m), mb / best(m), mb / worst(m), n[m]
+}
+# Throughput of method b relative to method a (their seconds are inverse to throughput), as % or as x.
+function ratio(label, a, b, target) {
+    printf "  %-50s %6.0f%% %6.0f%%   %s\n", label, 100 * med(a) / med(b), 100 * best(a) / best(b), target
+}
+function times(label, a, b) {
+    printf "  %-50s %6.1fx %6.1fx\n", label, med(a) / med(b), best(a) / best(b)
 }
 FNR == 1 { file = FILENAME; sub(/.*\//, "", file); sub(/\.txt$/, "", file) }
-file ~ /^fl_append_r/ { r = substr(file, 12) + 0; fa[r, $1] = $2; next }
-file ~ /^lance_append_r/ { r = substr(file, 15) + 0; la[r, $1] = $2; next }
-$1 == "date" || $1 == "machine" || $1 == "node" { sub(/^[a-z]+ /, ""); env[FNR] = $0; next }
+file == "env" { k = $1; sub(/^[a-z]+ /, ""); env[k] = $0; next }
+/^sample_/ { add(substr($1, 8), $2); next }
+file ~ /^lance_append_r/ && $1 == "lance_add_s" { add("lance_add", $2); add_s = $2; next }
+file ~ /^lance_append_r/ && $1 == "lance_fsync_after_s" { add("lance_add_fsync", add_s + $2); next }
+file ~ /^lance_append_r/ { la[$1] = $2; next }
+file ~ /^fl_append_r/ { if ($1 == "batch_build_s") add("fl_build", $2); else if ($1 == "blob_hash_s") add("blob_hash", $2); else fa[$1] = $2; next }
 { v[$1] = $2 }
 END {
-    mb = fa[1, "blob_bytes"] / 1e6
-    for (r = 1; r <= rounds; r++) {
-        raw[r] = fa[r, "blob_bytes"] / 1e6 / fa[r, "raw_copy_s"]
-        fl[r] = fa[r, "blob_bytes"] / 1e6 / fa[r, "fl_append_s"]
-        ln[r] = la[r, "blob_bytes"] / 1e6 / la[r, "lance_add_s"]
-        ld[r] = la[r, "blob_bytes"] / 1e6 / (la[r, "lance_add_s"] + la[r, "lance_fsync_after_s"])
-        flraw[r] = fl[r] / raw[r]
-        flbuild[r] = fa[r, "batch_build_s"]; lbuild[r] = la[r, "lance_batch_build_s"]; ipc[r] = la[r, "lance_js_ipc_encode_s"]
-    }
-    m_raw = median(raw, rounds); m_fl = median(fl, rounds); m_ln = median(ln, rounds); m_ld = median(ld, rounds)
-    m_flraw = median(flraw, rounds)
-    cat_mb = mb / v["cat_copy_s"]
+    mb = fa["blob_bytes"] / 1e6
+    rounds = n["lance_add"]
+    add("cat", v["cat_copy_s"])
     best_lance = v["lance_take_offsets_rows_per_s"] > v["lance_take_rowids_rows_per_s"] ? "takeOffsets" : "takeRowIds"
     best_lance_rps = best_lance == "takeOffsets" ? v["lance_take_offsets_rows_per_s"] : v["lance_take_rowids_rows_per_s"]
     best_lance_s = v["lance_take_offsets_scalars_rows_per_s"] > v["lance_take_rowids_scalars_rows_per_s"] ? "takeOffsets" : "takeRowIds"
     best_lance_s_rps = best_lance_s == "takeOffsets" ? v["lance_take_offsets_scalars_rows_per_s"] : v["lance_take_rowids_scalars_rows_per_s"]
 
-    printf "\nframelake storage benchmark vs LanceDB %s (apache-arrow %s), %s\n", lancedb_version, arrow_version, env[1]
-    printf "machine: %s; node %s\n", env[2], env[3]
-    printf "data: %d rows of (id int64 not null, x float64, label string, blob binary), %.1f MB of random blob bytes\n", fa[1, "rows"], mb
+    printf "\nframelake storage benchmark vs LanceDB %s (apache-arrow %s), %s\n", lancedb_version, arrow_version, env["date"]
+    printf "machine: %s; node %s\n", env["machine"], env["node"]
+    printf "data: %d rows of (id int64 not null, x float64, label string, blob binary), %.1f MB of random blob bytes,\n", fa["rows"], mb
     printf "      generated once from a seed; framelake and LanceDB store the identical bytes (checked on read).\n"
     printf "      framelake %s; LanceDB file format %s. On disk: framelake %.1f MB, LanceDB %.1f MB.\n", \
         v["fl_lib_version"], v["lance_file_format"], v["fl_disk_bytes"] / 1e6, v["lance_disk_bytes"] / 1e6
 
-    printf "\nAPPEND  in-memory batches of %d rows -> files; one append/add call = one commit; MB = 1e6 blob bytes;\n", fa[1, "rows"] / fa[1, "batches"]
-    printf "        batch construction is timed apart and excluded; median of %d rounds (orders alternate)\n", rounds
-    printf "  %-52s %10s %10s\n", "", "MB/s", "median s"
-    printf "  %-52s %10.1f %10.3f\n", "raw copy: write the blob bytes + one fsync (C)", m_raw, mb / m_raw
-    printf "  %-52s %10.1f %10.3f\n", "framelake fl_table_append (fsyncs every commit)", m_fl, mb / m_fl
-    printf "  %-52s %10.1f %10.3f\n", "LanceDB table.add (issues no fsync at all)", m_ln, mb / m_ln
-    printf "  %-52s %10.1f %10.3f\n", "LanceDB table.add + fsync of all its files after", m_ld, mb / m_ld
-    printf "  %-52s %10.1f %10.3f\n", "cross-check: cat blobs.bin > file; sync file (once)", cat_mb, v["cat_copy_s"]
-    for (r = 1; r <= rounds; r++)
-        printf "  round %d (%s first): raw %.1f, framelake %.1f (%.0f%% of raw), LanceDB %.1f / %.1f with fsync MB/s\n", \
-            r, r % 2 ? "C" : "LanceDB", raw[r], fl[r], 100 * flraw[r], ln[r], ld[r]
-    printf "  untimed batch construction: framelake %.2f s (copies the blobs into fl_arrays), LanceDB %.2f s (reads into\n", \
-        median(flbuild, rounds), median(lbuild, rounds)
-    printf "  Arrow buffers); LanceDB JS-side Arrow IPC encoding of the same batches alone: %.2f s (inside add)\n", median(ipc, rounds)
+    printf "\nAPPEND  in-memory batches -> files on disk. MB = 1e6 blob bytes. Batch construction is excluded (untimed).\n"
+    printf "        %d rounds; each C round times every raw/framelake method twice in a balanced order after an\n", rounds
+    printf "        untimed warm-up copy, each LanceDB round once. Before each step the previous output is deleted + synced.\n"
+    printf "  %-50s %9s %9s %9s %3s\n", "", "median", "best", "worst", "n"
+    printf "  %-50s %9s %9s %9s\n", "", "MB/s", "MB/s", "MB/s"
+    row("raw copy: write to 1 file + 1 fsync (reference)", "raw_copy")
+    row(sprintf("raw copy: %d files, fsync after each", fa["batches"]), "raw_files")
+    row(sprintf("framelake: %d fl_table_append (= commits)", fa["batches"]), "fl_append")
+    row("framelake: 1 fl_table_append of all rows", "fl_one_append")
+    row(sprintf("LanceDB: %d table.add (it issues no fsync)", la["batches"]), "lance_add")
+    row(sprintf("LanceDB: %d table.add + fsync of its files after", la["batches"]), "lance_add_fsync")
+    row("cross-check: cat blobs.bin > file; sync file", "cat")
+    printf "  framelake fsyncs each data file, the data directory, the manifest and its directory on every commit, and\n"
+    printf "  checksums every blob (XXH3): hashing all blobs once takes %.2f s here (%.0f%% of a median raw copy).\n", \
+        med("blob_hash"), 100 * med("blob_hash") / med("raw_copy")
+    printf "  Untimed: building the batches took %.1f s in C (blobs copied into fl_arrays), %.1f s in node; LanceDB'"'"'s JS\n", \
+        med("fl_build"), la["lance_batch_build_s"]
+    printf "  layer serialises each table to Arrow IPC inside add(); that alone took %.1f s for all batches.\n", la["lance_js_ipc_encode_s"]
 
-    printf "\nTAKE  %d random distinct row ids per call (the same id sets on both sides, unsorted), warm: %d warm-up calls\n", take_rows, take_warmup
-    printf "      per variant (they also verify every returned value), then p50/p90 over %d timed calls; rows/s = %d / p50\n", take_reps, take_rows
-    printf "  %-52s %10s %10s %12s %10s\n", "", "p50 us", "p90 us", "rows/s", "MB/s"
-    printf "  %-52s %10.1f %10.1f %12.0f %10.1f\n", "framelake fl_table_take, all columns", v["fl_take_p50_us"], v["fl_take_p90_us"], v["fl_take_rows_per_s"], v["fl_take_mb_per_s"]
-    printf "  %-52s %10.1f %10.1f %12.0f %10.1f\n", "LanceDB takeOffsets().toArrow(), all columns", v["lance_take_offsets_p50_us"], v["lance_take_offsets_p90_us"], v["lance_take_offsets_rows_per_s"], v["lance_take_offsets_mb_per_s"]
-    printf "  %-52s %10.1f %10.1f %12.0f %10.1f\n", "LanceDB takeRowIds().toArrow(), all columns", v["lance_take_rowids_p50_us"], v["lance_take_rowids_p90_us"], v["lance_take_rowids_rows_per_s"], v["lance_take_rowids_mb_per_s"]
-    printf "  %-52s %10.1f %10.1f %12.0f\n", "framelake fl_table_take, id/x/label only", v["fl_take_scalars_p50_us"], v["fl_take_scalars_p90_us"], v["fl_take_scalars_rows_per_s"]
-    printf "  %-52s %10.1f %10.1f %12.0f\n", "LanceDB takeOffsets, id/x/label only", v["lance_take_offsets_scalars_p50_us"], v["lance_take_offsets_scalars_p90_us"], v["lance_take_offsets_scalars_rows_per_s"]
-    printf "  %-52s %10.1f %10.1f %12.0f\n", "LanceDB takeRowIds, id/x/label only", v["lance_take_rowids_scalars_p50_us"], v["lance_take_rowids_scalars_p90_us"], v["lance_take_rowids_scalars_rows_per_s"]
+    printf "\nTAKE  %d random distinct row ids per call, the same id sets on both sides (unsorted). Warm: %d untimed\n", take_rows, take_warmup
+    printf "      calls per variant first (they also verify every returned value), then %d timed calls. rows/s = %d / p50.\n", take_reps, take_rows
+    printf "  %-50s %9s %9s %11s %9s\n", "", "p50 us", "p90 us", "rows/s", "MB/s"
+    printf "  %-50s %9.1f %9.1f %11.0f %9.1f\n", "framelake fl_table_take, all columns", v["fl_take_p50_us"], v["fl_take_p90_us"], v["fl_take_rows_per_s"], v["fl_take_mb_per_s"]
+    printf "  %-50s %9.1f %9.1f %11.0f %9.1f\n", "LanceDB takeOffsets().toArrow(), all columns", v["lance_take_offsets_p50_us"], v["lance_take_offsets_p90_us"], v["lance_take_offsets_rows_per_s"], v["lance_take_offsets_mb_per_s"]
+    printf "  %-50s %9.1f %9.1f %11.0f %9.1f\n", "LanceDB takeRowIds().toArrow(), all columns", v["lance_take_rowids_p50_us"], v["lance_take_rowids_p90_us"], v["lance_take_rowids_rows_per_s"], v["lance_take_rowids_mb_per_s"]
+    printf "  %-50s %9.1f %9.1f %11.0f\n", "framelake fl_table_take, id/x/label only", v["fl_take_scalars_p50_us"], v["fl_take_scalars_p90_us"], v["fl_take_scalars_rows_per_s"]
+    printf "  %-50s %9.1f %9.1f %11.0f\n", "LanceDB takeOffsets, id/x/label only", v["lance_take_offsets_scalars_p50_us"], v["lance_take_offsets_scalars_p90_us"], v["lance_take_offsets_scalars_rows_per_s"]
+    printf "  %-50s %9.1f %9.1f %11.0f\n", "LanceDB takeRowIds, id/x/label only", v["lance_take_rowids_scalars_p50_us"], v["lance_take_rowids_scalars_p90_us"], v["lance_take_rowids_scalars_rows_per_s"]
 
-    printf "\nSCAN  every row of column id (int64), default batch sizes, warm; median of %d timed scans\n", scan_reps
-    printf "  %-52s %10s %14s\n", "", "median us", "rows/s"
-    printf "  %-52s %10.1f %14.0f\n", "framelake fl_scan (sums the values)", v["fl_scan_median_us"], v["fl_scan_rows_per_s"]
-    printf "  %-52s %10.1f %14.0f\n", "LanceDB query().select([\"id\"]) (iterates the batches)", v["lance_scan_median_us"], v["lance_scan_rows_per_s"]
+    printf "\nSCAN  every row of column id (int64), default batch sizes. Warm: median of %d timed scans after %d\n", scan_reps, scan_warmup
+    printf "      untimed ones (which check the sum). First: the first scan on a freshly opened table (OS cache warm).\n"
+    printf "  %-50s %9s %9s %14s\n", "", "first us", "median us", "rows/s"
+    printf "  %-50s %9.1f %9.1f %14.0f\n", "framelake fl_scan (sums the values)", v["fl_scan_first_us"], v["fl_scan_median_us"], v["fl_scan_rows_per_s"]
+    printf "  %-50s %9.1f %9.1f %14.0f\n", "LanceDB query().select([\"id\"]) (iterates batches)", v["lance_scan_first_us"], v["lance_scan_median_us"], v["lance_scan_rows_per_s"]
 
-    printf "\nRATIOS                                                   value   target\n"
-    printf "  %-52s %6.0f%%   >= 70%%   %s\n", "framelake append / raw copy (median of round ratios)", 100 * m_flraw, (m_flraw >= 0.7 ? "met" : "NOT met")
-    printf "  %-52s %6.2fx\n", "framelake append MB/s / LanceDB add MB/s (no fsync)", m_fl / m_ln
-    printf "  %-52s %6.2fx\n", "framelake append MB/s / LanceDB add+fsync MB/s", m_fl / m_ld
-    printf "  %-52s %6.1fx   >= 2x     %s\n", "framelake take rows/s / LanceDB " best_lance " rows/s", v["fl_take_rows_per_s"] / best_lance_rps, \
-        (v["fl_take_rows_per_s"] / best_lance_rps >= 2 ? "met" : "NOT met")
-    printf "  %-52s %6.1fx\n", "same, id/x/label only (vs LanceDB " best_lance_s ")", v["fl_take_scalars_rows_per_s"] / best_lance_s_rps
-    printf "  %-52s %6.1fx\n", "framelake scan rows/s / LanceDB scan rows/s", v["fl_scan_rows_per_s"] / v["lance_scan_rows_per_s"]
-    printf "  (the LanceDB take ratio uses the faster of takeOffsets and takeRowIds)\n"
-}' "$RES/env.txt" "$RES/gen.txt" "$RES"/fl_append_r*.txt "$RES"/lance_append_r*.txt "$RES/cat.txt" "$RES/fl_read.txt" \
-   "$RES/lance_read.txt" "$RES/disk.txt" | tee "$RES/summary.txt"
+    printf "\nRATIOS (append: of medians, and of bests)               median   best   target\n"
+    ratio(sprintf("framelake %d commits / raw copy 1 fsync", fa["batches"]), "raw_copy", "fl_append", \
+        (100 * med("raw_copy") / med("fl_append") >= 70 ? ">= 70%  met (median)" : ">= 70%  NOT met (median)"))
+    ratio("framelake 1 commit / raw copy 1 fsync", "raw_copy", "fl_one_append", "")
+    ratio(sprintf("framelake %d commits / raw copy %d fsynced files", fa["batches"], fa["batches"]), "raw_files", "fl_append", "")
+    times(sprintf("framelake %d commits / LanceDB add (no fsync)", fa["batches"]), "lance_add", "fl_append")
+    times(sprintf("framelake %d commits / LanceDB add + fsync", fa["batches"]), "lance_add_fsync", "fl_append")
+    printf "  %-50s %6.1fx %8s %s\n", "framelake take / LanceDB " best_lance " (rows/s)", v["fl_take_rows_per_s"] / best_lance_rps, \
+        "", (v["fl_take_rows_per_s"] / best_lance_rps >= 2 ? ">= 2x   met" : ">= 2x   NOT met")
+    printf "  %-50s %6.1fx\n", "same, id/x/label only (vs LanceDB " best_lance_s ")", v["fl_take_scalars_rows_per_s"] / best_lance_s_rps
+    printf "  %-50s %6.1fx\n", "framelake scan / LanceDB scan (rows/s)", v["fl_scan_rows_per_s"] / v["lance_scan_rows_per_s"]
+    printf "  (take ratios use the faster LanceDB variant; the target column is informational, nothing is asserted)\n"
+}' "$RES/env.txt" "$RES"/fl_append_r*.txt "$RES"/lance_append_r*.txt "$RES/cat.txt" "$RES/fl_read.txt" "$RES/lance_read.txt" \
+   "$RES/disk.txt" | tee "$RES/summary.txt"
 log "raw results in $RES; summary in $RES/summary.txt"

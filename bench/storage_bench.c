@@ -5,9 +5,10 @@
  *                        take_ids.bin, params.txt}, deterministic from --seed. bench/lancedb_storage.mjs
  *                        reads the very same files, so both engines store identical bytes.
  *   storage_bench append one round of the write measurements: builds the batches in memory (timed apart),
- *                        then the raw copy of the blob bytes (write + fsync) and the framelake append
- *                        (one fl_table_append, i.e. one commit, per batch), in an order that alternates
- *                        with --round.
+ *                        then, after one untimed warm-up copy, times twice each: the raw copy of the blob
+ *                        bytes (write + one fsync), the raw copy as one fsynced file per batch, the
+ *                        framelake append with one fl_table_append (= one commit) per batch, and one
+ *                        fl_table_append of all rows; the order is balanced within and across rounds.
  *   storage_bench read   random take by row id and a full scan of the int64 column, on a fresh handle.
  *
  * Results go to stdout as `key value` lines that run.sh collects; progress goes to stderr. Nothing here
@@ -16,9 +17,10 @@
 #define _GNU_SOURCE
 #include "framelake.h"
 
+#include <xxhash.h>
+
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,7 +323,7 @@ static fl_batch *build_batch(const fl_schema *schema, const input *in, int64_t s
     return b;
 }
 
-/* The reference: the same blob bytes, from the same memory, written to one file and fsynced. */
+/* The reference: the same blob bytes, from the same memory, written to one file and fsynced once. */
 static double raw_copy(const char *path, fl_batch *const *batches, int64_t n_batches) {
     double t0 = now_s();
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -335,20 +337,62 @@ static double raw_copy(const char *path, fl_batch *const *batches, int64_t n_bat
     return now_s() - t0;
 }
 
-static double framelake_append(fl_db *db, fl_batch *const *batches, int64_t n_batches, uint64_t *version) {
+/* A second reference with the shape of one durable commit per batch: one file per batch, each fsynced
+ * before the next is written, then the directory. It shows what that shape costs without any format. */
+static double raw_copy_per_batch(const char *dir, fl_batch *const *batches, int64_t n_batches) {
+    double t0 = now_s();
+    for (int64_t k = 0; k < n_batches; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "part-%06lld.bin", (long long)k);
+        char *path = path_join(dir, name);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) die("create %s: %s", path, strerror(errno));
+        const fl_array *blob = &batches[k]->columns[3];
+        write_all(fd, blob->values, (size_t)blob->offsets[blob->length], path);
+        if (fsync(fd) != 0) die("fsync %s: %s", path, strerror(errno));
+        if (close(fd) != 0) die("close %s: %s", path, strerror(errno));
+        free(path);
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd < 0 || fsync(dfd) != 0) die("fsync %s: %s", dir, strerror(errno));
+    close(dfd);
+    return now_s() - t0;
+}
+
+static void remove_parts(const char *dir, int64_t n_batches) {
+    for (int64_t k = 0; k < n_batches; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "part-%06lld.bin", (long long)k);
+        char *path = path_join(dir, name);
+        unlink(path);
+        free(path);
+    }
+}
+
+/* Creates table `name` and appends the batches, one fl_table_append (one commit) each; times the appends. */
+static double framelake_append(fl_db *db, const char *name, fl_batch *const *batches, int64_t n_batches) {
     fl_error err;
     fl_schema *schema;
     fl_table *t;
     check(fl_schema_parse(SCHEMA_TEXT, &schema, &err), &err, "fl_schema_parse");
-    check(fl_table_create(db, TABLE_NAME, schema, &t, &err), &err, "fl_table_create");
+    check(fl_table_create(db, name, schema, &t, &err), &err, "fl_table_create");
     fl_schema_free(schema);
     double t0 = now_s();
     for (int64_t k = 0; k < n_batches; k++) check(fl_table_append(t, batches[k], NULL, &err), &err, "fl_table_append");
     double secs = now_s() - t0;
-    *version = fl_table_version(t);
     fl_table_close(t);
     return secs;
 }
+
+static void drop_table(fl_db *db, const char *name) {
+    fl_error err;
+    int rc = fl_table_drop(db, name, &err);
+    if (rc != FL_OK && rc != FL_ENOTFOUND) check(rc, &err, "fl_table_drop");
+}
+
+/* The four ways of writing the same bytes that one round times, twice each. */
+enum { M_RAW, M_RAW_FILES, M_FL, M_FL_ONE, N_METHODS };
+static const char *const method_key[N_METHODS] = {"raw_copy", "raw_files", "fl_append", "fl_one_append"};
 
 static void cmd_append(const options *o) {
     input in;
@@ -367,51 +411,101 @@ static void cmd_append(const options *o) {
         blob_bytes += (uint64_t)batches[k]->columns[3].offsets[count];
     }
     double build_s = now_s() - t0;
+    fl_batch *all = build_batch(schema, &in, 0, in.rows); /* for the one-commit variant */
     fl_schema_free(schema);
 
-    /* Remove what the previous round left, outside the timed part, and let the file system settle
-     * (freed extents are discarded at the next journal commit). */
     char *fl_dir = path_join(o->dir, "framelake");
     char *raw_dir = path_join(o->dir, "raw");
     char *raw_path = path_join(raw_dir, "copy.bin");
+    char *parts_dir = path_join(raw_dir, "parts");
     make_dir(raw_dir);
-    unlink(raw_path);
+    make_dir(parts_dir);
     fl_db *db;
     check(fl_db_open(fl_dir, FL_OPEN_CREATE, &db, &err), &err, "fl_db_open");
-    int rc = fl_table_drop(db, TABLE_NAME, &err);
-    if (rc != FL_OK && rc != FL_ENOTFOUND) check(rc, &err, "fl_table_drop");
-    sync();
 
-    double raw_s = 0, fl_s = 0;
-    uint64_t version = 0;
-    bool raw_first = o->round % 2 == 1;
-    for (int step = 0; step < 2; step++) {
-        if ((step == 0) == raw_first) {
-            fprintf(stderr, "round %d: raw copy of %.1f MB ...\n", o->round, (double)blob_bytes / 1e6);
-            raw_s = raw_copy(raw_path, batches, n_batches);
-        } else {
-            fprintf(stderr, "round %d: framelake append of %lld rows in %lld batches ...\n", o->round, (long long)in.rows, (long long)n_batches);
-            fl_s = framelake_append(db, batches, n_batches, &version);
+    /* A palindromic order (reversed halves), rotated between odd and even rounds, so that drift within
+     * a round weighs on every method alike. Before each step, everything a previous step wrote is removed
+     * and synced, outside the timed part. Step -1 is an untimed warm-up that writes the bytes of both sets
+     * of batches once: on the VM this was developed on, the first write() from freshly built memory was
+     * two to three times slower than later ones, whoever made it. */
+    static const int odd_plan[8] = {M_RAW, M_RAW_FILES, M_FL, M_FL_ONE, M_FL_ONE, M_FL, M_RAW_FILES, M_RAW};
+    static const int even_plan[8] = {M_FL, M_FL_ONE, M_RAW, M_RAW_FILES, M_RAW_FILES, M_RAW, M_FL_ONE, M_FL};
+    const int *plan = o->round % 2 ? odd_plan : even_plan;
+    double secs[N_METHODS][2] = {{0}};
+    int done[N_METHODS] = {0};
+    double warmup_s = 0;
+    for (int step = -1; step < 8; step++) {
+        unlink(raw_path);
+        remove_parts(parts_dir, n_batches);
+        drop_table(db, TABLE_NAME);
+        drop_table(db, TABLE_NAME "_one");
+        sync();
+        int m = step < 0 ? -1 : plan[step];
+        double s;
+        switch (m) {
+        case -1:
+            fprintf(stderr, "round %d: warm-up raw copies from both sets of batches (untimed) ...\n", o->round);
+            warmup_s = raw_copy(raw_path, batches, n_batches);
+            unlink(raw_path);
+            warmup_s += raw_copy(raw_path, &all, 1);
+            continue;
+        case M_RAW:
+            fprintf(stderr, "round %d: raw copy, one file, one fsync ...\n", o->round);
+            s = raw_copy(raw_path, batches, n_batches);
+            break;
+        case M_RAW_FILES:
+            fprintf(stderr, "round %d: raw copy, one file + fsync per batch ...\n", o->round);
+            s = raw_copy_per_batch(parts_dir, batches, n_batches);
+            break;
+        case M_FL:
+            fprintf(stderr, "round %d: framelake, %lld appends of %lld rows ...\n", o->round, (long long)n_batches, (long long)o->batch_rows);
+            s = framelake_append(db, TABLE_NAME, batches, n_batches);
+            break;
+        default:
+            fprintf(stderr, "round %d: framelake, one append of %lld rows ...\n", o->round, (long long)in.rows);
+            s = framelake_append(db, TABLE_NAME "_one", &all, 1);
+            break;
         }
-        sync(); /* nothing dirty carries over into the next measurement */
+        secs[m][done[m]++] = s;
     }
+    /* For the record: what checksumming every blob once costs (framelake stores an XXH3 per blob and
+     * verifies it on read), hashed here the way its writer does, blob by blob from the batches. */
+    uint64_t h = 0;
+    double hash_s = now_s();
+    for (int64_t k = 0; k < n_batches; k++) {
+        const fl_array *blob = &batches[k]->columns[3];
+        for (int64_t i = 0; i < blob->length; i++)
+            h ^= XXH3_64bits((const uint8_t *)blob->values + blob->offsets[i], (size_t)(blob->offsets[i + 1] - blob->offsets[i]));
+    }
+    hash_s = now_s() - hash_s;
+    if (h == 42) fprintf(stderr, "(unlikely hash)\n"); /* keeps the loop from being optimised away */
+
+    /* Leave a table of per-batch appends (the shape LanceDB's table has) for `read`, written untimed. */
     unlink(raw_path);
+    remove_parts(parts_dir, n_batches);
+    drop_table(db, TABLE_NAME "_one");
+    drop_table(db, TABLE_NAME);
+    fl_batch_free(all);
+    fprintf(stderr, "round %d: framelake table for the read phase (untimed) ...\n", o->round);
+    framelake_append(db, TABLE_NAME, batches, n_batches);
+    sync();
     fl_db_close(db);
 
     printf("round %d\n", o->round);
-    printf("order %s\n", raw_first ? "raw,framelake" : "framelake,raw");
     printf("rows %lld\n", (long long)in.rows);
     printf("batches %lld\n", (long long)n_batches);
     printf("blob_bytes %llu\n", (unsigned long long)blob_bytes);
     printf("batch_build_s %.6f\n", build_s);
-    printf("raw_copy_s %.6f\n", raw_s);
-    printf("fl_append_s %.6f\n", fl_s);
-    printf("fl_version %llu\n", (unsigned long long)version);
+    printf("raw_warmup_s %.3f\n", warmup_s);
+    printf("blob_hash_s %.6f\n", hash_s);
+    for (int m = 0; m < N_METHODS; m++)
+        for (int k = 0; k < done[m]; k++) printf("sample_%s %.6f\n", method_key[m], secs[m][k]);
     for (int64_t k = 0; k < n_batches; k++) fl_batch_free(batches[k]);
     free(batches);
     free(fl_dir);
     free(raw_dir);
     free(raw_path);
+    free(parts_dir);
 }
 
 /* ---- read ---- */
@@ -469,6 +563,34 @@ static void bench_take(const options *o, const input *in, fl_table *t, const cha
     free(lat);
 }
 
+/* One full scan of column id; checks the row count and the sum; returns the seconds it took. */
+static double scan_id_column(fl_table *t, const input *in) {
+    static const char *const id_col[] = {"id"};
+    fl_scan_options so = {.columns = id_col, .n_columns = 1};
+    int64_t expect_sum = 0;
+    for (int64_t i = 0; i < in->rows; i++) expect_sum += in->info[i].id;
+    fl_error err;
+    double t0 = now_s();
+    fl_scan *sc;
+    check(fl_scan_open(t, &so, &sc, &err), &err, "fl_scan_open");
+    int64_t rows = 0, sum = 0;
+    for (;;) {
+        fl_batch *b;
+        check(fl_scan_next(sc, &b, &err), &err, "fl_scan_next");
+        if (!b) break;
+        const int64_t *v = b->columns[0].values;
+        for (int64_t i = 0; i < b->num_rows; i++) sum += v[i];
+        rows += b->num_rows;
+        fl_batch_free(b);
+    }
+    fl_scan_close(sc);
+    double dt = now_s() - t0;
+    if (rows != in->rows || sum != expect_sum)
+        die("scan read %lld rows summing to %lld, expected %lld rows summing to %lld", (long long)rows, (long long)sum, (long long)in->rows,
+            (long long)expect_sum);
+    return dt;
+}
+
 static void cmd_read(const options *o) {
     input in;
     load_input(o, &in);
@@ -481,6 +603,8 @@ static void cmd_read(const options *o) {
     if (fl_table_count_rows(t) != in.rows) die("table has %lld rows, expected %lld", (long long)fl_table_count_rows(t), (long long)in.rows);
     printf("fl_lib_version %s\n", fl_version());
     printf("fl_table_version %llu\n", (unsigned long long)fl_table_version(t));
+    /* The very first scan on the fresh handle: no data file open yet (the OS cache is warm, though). */
+    double first_scan = scan_id_column(t, &in);
 
     fprintf(stderr, "framelake take: %lld x %lld rows (+%lld warm-up) ...\n", (long long)o->take_reps, (long long)o->take_rows, (long long)o->take_warmup);
     bench_take(o, &in, t, NULL, 0, "fl_take");
@@ -488,33 +612,14 @@ static void cmd_read(const options *o) {
     bench_take(o, &in, t, scalars, 3, "fl_take_scalars");
 
     fprintf(stderr, "framelake scan of column id: %lld reps (+%lld warm-up) ...\n", (long long)o->scan_reps, (long long)o->scan_warmup);
-    static const char *const id_col[] = {"id"};
-    fl_scan_options so = {.columns = id_col, .n_columns = 1};
     double *lat = malloc((size_t)o->scan_reps * sizeof *lat);
     if (!lat) die("out of memory");
-    int64_t expect_sum = 0;
-    for (int64_t i = 0; i < in.rows; i++) expect_sum += in.info[i].id;
     for (int64_t rep = 0; rep < o->scan_warmup + o->scan_reps; rep++) {
-        double t0 = now_s();
-        fl_scan *sc;
-        check(fl_scan_open(t, &so, &sc, &err), &err, "fl_scan_open");
-        int64_t rows = 0, sum = 0;
-        for (;;) {
-            fl_batch *b;
-            check(fl_scan_next(sc, &b, &err), &err, "fl_scan_next");
-            if (!b) break;
-            const int64_t *v = b->columns[0].values;
-            for (int64_t i = 0; i < b->num_rows; i++) sum += v[i];
-            rows += b->num_rows;
-            fl_batch_free(b);
-        }
-        fl_scan_close(sc);
-        double dt = now_s() - t0;
-        if (rows != in.rows || sum != expect_sum) die("scan read %lld rows summing to %lld, expected %lld rows summing to %lld", (long long)rows,
-                                                       (long long)sum, (long long)in.rows, (long long)expect_sum);
+        double dt = scan_id_column(t, &in);
         if (rep >= o->scan_warmup) lat[rep - o->scan_warmup] = dt;
     }
     double med = quantile(lat, (size_t)o->scan_reps, 0.5);
+    printf("fl_scan_first_us %.1f\n", first_scan * 1e6);
     printf("fl_scan_median_us %.1f\n", med * 1e6);
     printf("fl_scan_rows_per_s %.0f\n", (double)in.rows / med);
     free(lat);

@@ -40,8 +40,9 @@ void fl_io_writer_abort(fl_wfile *w);
 
 /* Atomically creates `path` with the given bytes, or FL_EEXIST if it already exists. Durable on return. */
 int fl_io_put_if_absent(const char *path, const void *data, size_t n, fl_error *err);
-/* Atomically replaces (or creates) `path`. Durable on return. */
-int fl_io_put_replace(const char *path, const void *data, size_t n, fl_error *err);
+/* Atomically replaces (or creates) `path`. Durable on return unless `durable` is false (hints, caches:
+ * readers see either the old or the new bytes, and after a crash possibly the old ones). */
+int fl_io_put_replace(const char *path, const void *data, size_t n, bool durable, fl_error *err);
 
 bool fl_io_exists(const char *path);
 /* Removes a file; absent is not an error. */

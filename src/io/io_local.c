@@ -221,8 +221,8 @@ static void dir_of(const char *path, char *buf, size_t cap) {
     buf[n] = 0;
 }
 
-/* Writes the bytes to a fresh temporary file beside `path` and fsyncs it; returns its name in tmp. */
-static int write_temp(const char *path, const void *data, size_t n, char *tmp, size_t cap, fl_error *err) {
+/* Writes the bytes to a fresh temporary file beside `path` (fsynced if durable); returns its name in tmp. */
+static int write_temp(const char *path, const void *data, size_t n, bool durable, char *tmp, size_t cap, fl_error *err) {
     char dir[4096], rnd[17];
     dir_of(path, dir, sizeof dir);
     fl_random_hex(rnd);
@@ -230,7 +230,7 @@ static int write_temp(const char *path, const void *data, size_t n, char *tmp, s
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return os_error(err, "create", tmp);
     int rc = write_all(fd, data, n, tmp, err);
-    if (rc == FL_OK && fdatasync(fd) != 0) rc = os_error(err, "fsync", tmp);
+    if (rc == FL_OK && durable && fdatasync(fd) != 0) rc = os_error(err, "fsync", tmp);
     if (close(fd) != 0 && rc == FL_OK) rc = os_error(err, "close", tmp);
     if (rc != FL_OK) unlink(tmp);
     return rc;
@@ -238,7 +238,7 @@ static int write_temp(const char *path, const void *data, size_t n, char *tmp, s
 
 int fl_io_put_if_absent(const char *path, const void *data, size_t n, fl_error *err) {
     char tmp[4200], dir[4096];
-    FL_RETURN_NOT_OK(write_temp(path, data, n, tmp, sizeof tmp, err));
+    FL_RETURN_NOT_OK(write_temp(path, data, n, true, tmp, sizeof tmp, err));
     int rc = FL_OK;
     if (link(tmp, path) != 0) rc = errno == EEXIST ? fl_error_set(err, FL_EEXIST, "%s already exists", path) : os_error(err, "link", path);
     unlink(tmp);
@@ -247,14 +247,15 @@ int fl_io_put_if_absent(const char *path, const void *data, size_t n, fl_error *
     return fl_io_sync_dir(dir, err);
 }
 
-int fl_io_put_replace(const char *path, const void *data, size_t n, fl_error *err) {
+int fl_io_put_replace(const char *path, const void *data, size_t n, bool durable, fl_error *err) {
     char tmp[4200], dir[4096];
-    FL_RETURN_NOT_OK(write_temp(path, data, n, tmp, sizeof tmp, err));
+    FL_RETURN_NOT_OK(write_temp(path, data, n, durable, tmp, sizeof tmp, err));
     if (rename(tmp, path) != 0) {
         int rc = os_error(err, "rename", path);
         unlink(tmp);
         return rc;
     }
+    if (!durable) return FL_OK;
     dir_of(path, dir, sizeof dir);
     return fl_io_sync_dir(dir, err);
 }

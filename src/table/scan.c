@@ -166,19 +166,64 @@ int fl_scan_next(fl_scan *sc, fl_batch **out, fl_error *err) {
     return FL_OK;
 }
 
-/* Reads rows at the given addresses (fragment, offset) into a new batch, in order. */
+typedef struct take_order {
+    uint32_t fragment;
+    uint64_t offset;
+    size_t index;               /* position in the caller's list */
+} take_order;
+
+static int cmp_take(const void *a, const void *b) {
+    const take_order *x = a, *y = b;
+    if (x->fragment != y->fragment) return x->fragment < y->fragment ? -1 : 1;
+    if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/*
+ * Reads rows at the given addresses (fragment, offset) into a new batch, in the caller's order. Paged
+ * values are read in storage order (each data file keeps its last decoded page per column, so rows sharing
+ * a page cost one page read) and then placed where the caller asked for them; blobs are read in place.
+ */
 static int take_addresses(fl_table *t, const uint32_t *frags, const uint64_t *offsets, size_t n, const char *const *columns,
                           size_t n_columns, fl_batch **out, fl_error *err) {
     fl_schema *s;
     FL_RETURN_NOT_OK(project(t, columns, n_columns, &s, err));
     fl_batch *b = fl_batch_new_empty(s);
     fl_schema_free(s);
-    int rc = b ? FL_OK : fl_error_set(err, FL_ENOMEM, "out of memory");
+    take_order *order = fl_malloc((n ? n : 1) * sizeof *order);
+    size_t *rank = fl_malloc((n ? n : 1) * sizeof *rank);
+    fl_array sorted;
+    memset(&sorted, 0, sizeof sorted);
+    int rc = b && order && rank ? FL_OK : fl_error_set(err, FL_ENOMEM, "out of memory");
     if (rc == FL_OK && !(b->row_ids = fl_malloc((n ? n : 1) * sizeof *b->row_ids))) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == FL_OK && i < n; i++) b->row_ids[i] = fl_fragment_row_id(&t->m->fragments[frags[i]], offsets[i]);
-    for (int32_t c = 0; rc == FL_OK && c < b->n_columns; c++)
+    for (size_t i = 0; rc == FL_OK && i < n; i++) {
+        b->row_ids[i] = fl_fragment_row_id(&t->m->fragments[frags[i]], offsets[i]);
+        order[i] = (take_order){frags[i], offsets[i], i};
+    }
+    if (rc == FL_OK && n > 1) qsort(order, n, sizeof *order, cmp_take);
+    for (size_t k = 0; rc == FL_OK && k < n; k++) rank[order[k].index] = k;
+    for (int32_t c = 0; rc == FL_OK && c < b->n_columns; c++) {
+        if (b->schema->fields[c].type == FL_TYPE_BINARY) {
+            /* Blobs: every value is its own read whatever the order, so read straight into place and
+             * skip copying megabytes through a second array. */
+            for (size_t i = 0; rc == FL_OK && i < n; i++)
+                rc = fl_table_read_column(t, frags[i], &b->schema->fields[c], (int64_t)offsets[i], 1, &b->columns[c], err);
+            continue;
+        }
+        if (fl_array_init(&sorted, &b->schema->fields[c]) != FL_OK) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+        for (size_t k = 0; rc == FL_OK && k < n; k++) {
+            /* Duplicates read once: the previous value is copied again. */
+            if (k && order[k].fragment == order[k - 1].fragment && order[k].offset == order[k - 1].offset)
+                rc = fl_array_append_from(&sorted, &sorted, (int64_t)k - 1) == FL_OK ? FL_OK : fl_error_set(err, FL_ENOMEM, "out of memory");
+            else
+                rc = fl_table_read_column(t, order[k].fragment, &b->schema->fields[c], (int64_t)order[k].offset, 1, &sorted, err);
+        }
         for (size_t i = 0; rc == FL_OK && i < n; i++)
-            rc = fl_table_read_column(t, frags[i], &b->schema->fields[c], (int64_t)offsets[i], 1, &b->columns[c], err);
+            if (fl_array_append_from(&b->columns[c], &sorted, (int64_t)rank[i]) != FL_OK) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+        fl_array_clear(&sorted);
+    }
+    fl_free(order);
+    fl_free(rank);
     if (rc != FL_OK) {
         fl_batch_free(b);
         return rc;

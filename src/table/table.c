@@ -391,7 +391,8 @@ static void write_hint(fl_table *t, uint64_t version) {
     char *p = fl_table_path(t, "_latest");
     char text[32];
     int n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)version);
-    if (p) fl_io_put_replace(p, text, (size_t)n, NULL);
+    /* Only a hint (find_latest verifies and probes), so it need not survive a crash: no fsync. */
+    if (p) fl_io_put_replace(p, text, (size_t)n, false, NULL);
     fl_free(p);
 }
 
