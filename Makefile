@@ -63,10 +63,18 @@ test-c: $(TEST_BIN)
 test-cli: $(BUILD)/framelake
 	@FRAMELAKE=$(CURDIR)/$(BUILD)/framelake tests/cli/run.sh
 
+# Fuzz targets: the library is compiled once with coverage instrumentation, each target links against it.
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRC)
-	@mkdir -p build-fuzz
-	clang $(CFLAGS_BASE) -Isrc -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(LIBS)
+FUZZ_CFLAGS := $(CFLAGS_BASE) -Isrc -O1 -g -fsanitize=address,undefined
+FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+build-fuzz/obj/%.o: %.c $(wildcard include/*.h src/*/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+build-fuzz/libframelake-fuzz.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+build-fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) build-fuzz/libframelake-fuzz.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libframelake-fuzz.a $(LIBS)
 
 fuzz: $(FUZZ_TARGETS)
 test-fuzz: $(FUZZ_TARGETS)

@@ -2,7 +2,7 @@
  * fuzz_page.c — libFuzzer target for fl_page_decode (src/format/page.c), the decoder of raw (already
  * decompressed and checksum-verified) page bytes inside data files.
  *
- * Input layout: u8 type selector (index into kTypes below, modulo its size) | u16 little-endian value
+ * Input layout: u8 type selector (index into fuzz_page_types below, modulo its size) | u16 little-endian value
  * count | page bytes. A page that decodes must be a valid array (fl_array_validate), and its re-encoding
  * must decode again and re-encode to identical bytes. Statistics and array copies are computed on the
  * decoded values too, since the writer and the reader run them on the same arrays.
@@ -14,34 +14,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const char *const kTypes[] = {
-    "v int32",
-    "v string",
-    "v list<list<float32>>",
-    "v fixed_size_list<uint8, 8>",
-    "v struct<a: int64, b: string>",
-    "v bool",
-    "v binary",
-    "v int8",
-    "v uint16",
-    "v float64",
-    "v timestamp",
-    "v list<string>",
-    "v struct<a: list<bool>, b: fixed_size_list<float32, 3>>",
-    "v list<struct<x: int16, y: binary>>",
-    "v fixed_size_list<list<uint64>, 2>",
-};
-#define N_TYPES (sizeof kTypes / sizeof kTypes[0])
+#include "page_types.h"
 
-static fl_schema *schemas[N_TYPES];
+static fl_schema *schemas[FUZZ_PAGE_N_TYPES];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
-    for (size_t i = 0; i < N_TYPES; i++) {
+    for (size_t i = 0; i < FUZZ_PAGE_N_TYPES; i++) {
         fl_error err = {0};
-        if (fl_schema_parse(kTypes[i], &schemas[i], &err) != FL_OK) {
-            fprintf(stderr, "fuzz_page: cannot parse '%s': %s\n", kTypes[i], err.message);
+        if (fl_schema_parse(fuzz_page_types[i], &schemas[i], &err) != FL_OK) {
+            fprintf(stderr, "fuzz_page: cannot parse '%s': %s\n", fuzz_page_types[i], err.message);
             abort();
         }
     }
@@ -108,7 +91,7 @@ static void check_decoded(const fl_array *a, const fl_field *field, int64_t coun
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 3) return 0;
-    const fl_field *field = &schemas[data[0] % N_TYPES]->fields[0];
+    const fl_field *field = &schemas[data[0] % FUZZ_PAGE_N_TYPES]->fields[0];
     int64_t count = (int64_t)data[1] | (int64_t)data[2] << 8;
     data += 3;
     size -= 3;

@@ -22,24 +22,7 @@
 
 #define MAX_SEED_BYTES (64 * 1024)
 
-/* Keep in the same order as kTypes in fuzz_page.c: the first byte of a page seed indexes this list. */
-static const char *const page_types[] = {
-    "v int32",
-    "v string",
-    "v list<list<float32>>",
-    "v fixed_size_list<uint8, 8>",
-    "v struct<a: int64, b: string>",
-    "v bool",
-    "v binary",
-    "v int8",
-    "v uint16",
-    "v float64",
-    "v timestamp",
-    "v list<string>",
-    "v struct<a: list<bool>, b: fixed_size_list<float32, 3>>",
-    "v list<struct<x: int16, y: binary>>",
-    "v fixed_size_list<list<uint64>, 2>",
-};
+#include "page_types.h"
 
 static const char *out_root;
 static int seeds_written;
@@ -303,8 +286,8 @@ static void table_seeds(const char *db_dir) {
 /* ---- pages and schemas, straight from the encoders ---- */
 
 static void page_seeds(void) {
-    for (size_t t = 0; t < sizeof page_types / sizeof page_types[0]; t++) {
-        fl_schema *s = parse(page_types[t]);
+    for (size_t t = 0; t < sizeof fuzz_page_types / sizeof fuzz_page_types[0]; t++) {
+        fl_schema *s = parse(fuzz_page_types[t]);
         static const int64_t counts[] = {0, 1, 5, 40};
         for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
             int64_t n = counts[c];
