@@ -15,6 +15,7 @@
  */
 #include "format.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <zstd.h>
 
@@ -174,28 +175,52 @@ static int flush_blob_index(fl_datafile_writer *w, col_writer *c, fl_error *err)
     return FL_OK;
 }
 
+typedef struct hash_job {
+    const fl_array *array;
+    int64_t start, count;
+    uint64_t *out;              /* count checksums */
+} hash_job;
+
+static void *hash_blobs(void *arg) {
+    hash_job *j = arg;
+    for (int64_t i = 0; i < j->count; i++) {
+        size_t n;
+        const uint8_t *p = fl_array_get_bytes(j->array, j->start + i, &n);
+        j->out[i] = fl_array_is_null(j->array, j->start + i) ? 0 : fl_hash64(p, n);
+    }
+    return NULL;
+}
+
+/* Runs of blob bytes at least this large are checksummed on a second thread while the first one writes. */
+#define PARALLEL_HASH_BYTES (4 << 20)
+
 static int write_blobs(fl_datafile_writer *w, col_writer *c, const fl_array *a, int64_t start, int64_t count, fl_error *err) {
     int64_t b0 = a->offsets[start], b1 = a->offsets[start + count];
     uint64_t base = fl_io_writer_offset(w->file);
+    hash_job job = {a, start, count, fl_malloc((size_t)(count ? count : 1) * sizeof(uint64_t))};
+    if (!job.out) return fl_error_set(err, FL_ENOMEM, "out of memory");
+    pthread_t thread;
+    bool threaded = b1 - b0 >= PARALLEL_HASH_BYTES && pthread_create(&thread, NULL, hash_blobs, &job) == 0;
     /* One write for the whole run: blob bytes of consecutive rows are already contiguous in the array. */
-    FL_RETURN_NOT_OK(fl_io_writer_write(w->file, (const uint8_t *)a->values + b0, (size_t)(b1 - b0), err));
-    for (int64_t i = start; i < start + count; i++) {
+    int rc = fl_io_writer_write(w->file, (const uint8_t *)a->values + b0, (size_t)(b1 - b0), err);
+    if (threaded) pthread_join(thread, NULL);
+    else if (rc == FL_OK) hash_blobs(&job);
+    for (int64_t i = start; rc == FL_OK && i < start + count; i++) {
         uint8_t e[BLOB_ENTRY_SIZE];
         if (fl_array_is_null(a, i)) {
             fl_store_u64(e, 0);
             fl_store_u64(e + 8, BLOB_NULL);
             fl_store_u64(e + 16, 0);
         } else {
-            size_t n;
-            const uint8_t *p = fl_array_get_bytes(a, i, &n);
             fl_store_u64(e, base + (uint64_t)(a->offsets[i] - b0));
-            fl_store_u64(e + 8, n);
-            fl_store_u64(e + 16, fl_hash64(p, n));
+            fl_store_u64(e + 8, (uint64_t)(a->offsets[i + 1] - a->offsets[i]));
+            fl_store_u64(e + 16, job.out[i - start]);
         }
         fl_buf_append(&c->blob_index, e, sizeof e);
-        if (++c->blob_pending == FL_BLOB_INDEX_ROWS) FL_RETURN_NOT_OK(flush_blob_index(w, c, err));
+        if (++c->blob_pending == FL_BLOB_INDEX_ROWS) rc = flush_blob_index(w, c, err);
     }
-    return FL_OK;
+    fl_free(job.out);
+    return rc;
 }
 
 int fl_datafile_writer_write(fl_datafile_writer *w, const fl_array *const *columns, int64_t start, int64_t count,
