@@ -346,7 +346,7 @@ int fl_table_compact(fl_table *table, const fl_compact_options *opts, fl_compact
 int fl_table_restore(fl_table *table, uint64_t version, fl_error *err);
 
 typedef struct fl_cleanup_options {
-    int64_t older_than_ms;      /* remove versions committed more than this long ago (-1: ignore age) */
+    int64_t older_than_ms;      /* versions committed less than this long ago are kept (-1: age keeps nothing) */
     int64_t keep_versions;      /* always keep the newest N versions (0: only the latest) */
     int64_t grace_ms;           /* kept: unreferenced files younger than this and versions superseded less than
                                    this long ago, because commits in flight may still need them; -1: 1 hour.
@@ -405,8 +405,8 @@ typedef struct fl_scan_options {
     size_t n_columns;
     int64_t batch_size;         /* rows per batch; 0: 8192 */
     int64_t offset;             /* skip this many live rows */
-    int64_t limit;              /* at most this many rows; -1 or 0 with limit_set false: no limit */
-    bool limit_set;             /* true: `limit` applies (so limit 0 is expressible) */
+    int64_t limit;              /* with limit_set: at most this many rows (negative: no limit) */
+    bool limit_set;             /* false: no limit (so a zeroed struct means "everything", and 0 is expressible) */
     bool with_row_ids;          /* fill fl_batch.row_ids */
 } fl_scan_options;
 
