@@ -309,7 +309,7 @@ typedef struct fl_write_options {
 } fl_write_options;
 
 /* Appends the rows of a finished batch (its columns are matched to the table's by name; missing nullable
- * columns are NULL). New rows get consecutive row ids. `opts` may be NULL. */
+ * columns are NULL). New rows get consecutive row ids. An empty batch commits nothing. `opts` may be NULL. */
 int fl_table_append(fl_table *table, const fl_batch *batch, const fl_write_options *opts, fl_error *err);
 /* Deletes rows by stable id. Unknown or already-deleted ids are FL_ENOTFOUND (nothing is committed). */
 int fl_table_delete_rows(fl_table *table, const uint64_t *row_ids, size_t n, fl_error *err);
