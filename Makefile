@@ -17,6 +17,8 @@ else
 endif
 CFLAGS := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
 LIBS := -lzstd -lxxhash -lpthread -lm
+# The C tests also link libturbojpeg: tests/test_ingest.c encodes real JPEGs (the library does not need it).
+TEST_LIBS := -lturbojpeg
 
 LIB_SRC := $(wildcard src/common/*.c src/io/*.c src/batch/*.c src/format/*.c src/table/*.c src/ingest/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -45,7 +47,7 @@ $(BUILD)/framelake: $(CLI_OBJ) $(BUILD)/libframelake.a
 
 $(BUILD)/tests/%: tests/%.c tests/testlib.c tests/testlib.h $(BUILD)/libframelake.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc -o $@ $< tests/testlib.c $(BUILD)/libframelake.a $(LIBS)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< tests/testlib.c $(BUILD)/libframelake.a $(LIBS) $(TEST_LIBS)
 
 deps:
 	@scripts/install-deps.sh

@@ -3,6 +3,7 @@
  * and prints. Exit codes: 0 success, 1 an error reported by the library (one line on stderr), 2 usage.
  */
 #include "args.h"
+#include "commands.h"
 #include "output.h"
 
 #include <errno.h>
@@ -616,6 +617,8 @@ static const command commands[] = {
     {"add-column", "framelake add-column DB TABLE NAME --type T", "add a nullable column (no data rewritten)", add_column_opts, 3, 3, cmd_add_column},
     {"drop-column", "framelake drop-column DB TABLE NAME[,NAME...]", "remove columns (metadata only)", NULL, 3, 8, cmd_drop_column},
     {"rename-column", "framelake rename-column DB TABLE FROM TO", "rename a column (metadata only)", NULL, 4, 4, cmd_rename_column},
+    {"ingest", "framelake ingest images DB TABLE DIR [--recursive] [--split S] [--mode skip-existing|append|overwrite] [--strict] [--commit-every N] [--quiet]",
+     "ingest a folder of JPEG images (one row each, idempotent)", ingest_opts, 1, 4, cmd_ingest},
     {"drop-table", "framelake drop-table DB TABLE", "delete a table and all its versions", NULL, 2, 2, cmd_drop_table},
     {"help", "framelake help [COMMAND]", "show help", NULL, 0, 1, cmd_help},
     {"version", "framelake --version", "print the version", NULL, 0, 0, cmd_version},

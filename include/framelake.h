@@ -434,6 +434,79 @@ int fl_table_take_positions(fl_table *table, const uint64_t *positions, size_t n
 int fl_batch_from_jsonl(const fl_schema *schema, const char *text, size_t size, const char *source_name,
                         fl_batch **out, fl_error *err);
 
+/* ---------------------------------------------------------------------------------------------------------
+ * Ingest: folders of JPEG images into a table
+ * ------------------------------------------------------------------------------------------------------- */
+
+/* fl_ingest_images_options.mode: what to do with an image whose image_id the table already holds. */
+enum {
+    FL_INGEST_SKIP_EXISTING = 0, /* leave the table's row, skip the file (default) */
+    FL_INGEST_APPEND = 1,        /* add the file anyway (the table may then hold the id twice) */
+    FL_INGEST_OVERWRITE = 2      /* add the file and delete the table's rows with that id */
+};
+
+/* Why a file was not added; passed to fl_ingest_images_options.on_file. */
+typedef enum fl_ingest_outcome {
+    FL_INGEST_SKIPPED_EXISTING = 1, /* its image_id is already in the table (skip-existing mode) */
+    FL_INGEST_DUPLICATE = 2,        /* an earlier file of this run (in walk order) has the same image_id */
+    FL_INGEST_FAILED = 3            /* unreadable, not a JPEG, or a broken JPEG header */
+} fl_ingest_outcome;
+
+/* Called once per file not added. `message` names the file and the reason ("dir/a.jpg: byte 0: not a
+ * JPEG (no SOI marker)"); both strings are valid only during the call. */
+typedef void (*fl_ingest_file_fn)(void *ctx, fl_ingest_outcome outcome, const char *path, const char *message);
+
+typedef struct fl_ingest_images_options {
+    const char *split;          /* value of the split column of every added row; NULL: NULL */
+    bool recursive;             /* descend into subdirectories */
+    int mode;                   /* FL_INGEST_SKIP_EXISTING (0), FL_INGEST_APPEND or FL_INGEST_OVERWRITE */
+    bool strict;                /* any failed or duplicate file is an error, reported before anything is
+                                   committed (the table is not even created) */
+    int64_t commit_every;       /* > 0: commit after every N added rows; 0: one commit per run (see below) */
+    int64_t max_batch_bytes;    /* image bytes held in memory before a commit is forced; 0: 256 MiB */
+    fl_ingest_file_fn on_file;  /* optional: told about every file not added */
+    void *on_file_ctx;
+} fl_ingest_images_options;
+
+typedef struct fl_ingest_report {
+    int64_t added;              /* rows committed */
+    int64_t skipped;            /* files whose image_id was already in the table (skip-existing mode) */
+    int64_t duplicates;         /* files whose image_id an earlier file of this run had */
+    int64_t failed;             /* unreadable or broken files */
+    int64_t bytes_added;        /* image bytes committed */
+    int64_t commits;            /* versions this run created (appends, overwrite deletes, table creation) */
+    uint64_t version;           /* the table's version when the run ended */
+} fl_ingest_report;
+
+/*
+ * Ingests every file of `dir` ending in .jpg or .jpeg (any case; names starting with '.' are ignored) into
+ * `table`, one row per image:
+ *   image_id string not null   the file name without its extension (the key)
+ *   split string               opts->split
+ *   image_bytes binary         the file's bytes exactly as on disk
+ *   width int32, height int32  from the JPEG frame header (fl_jpeg_info in src/ingest; never assumed)
+ *   source string              the file's path (`dir` + "/" + relative path)
+ * The table is created with exactly these columns if it does not exist; an existing table must have at
+ * least these columns with these types, and its other columns must be nullable (they are filled NULL).
+ * Files are taken in byte order of their names (a subdirectory's files where its name sorts), so runs are
+ * deterministic; the first file with a given image_id wins and later ones count as duplicates. Existing
+ * image_ids are found by scanning the image_id column once; their set is held in memory.
+ *
+ * Commits: the rows are appended in one commit at the end, unless commit_every rows or max_batch_bytes of
+ * image bytes accumulate first, in which case each such batch is its own commit (the storage engine has no
+ * multi-batch commit, so memory is bounded by the batch, and a huge run makes several versions). A run
+ * that dies leaves the table at its last completed commit; running it again in skip-existing mode
+ * finishes the job without duplicates. Overwrite mode appends a batch first and then deletes the replaced
+ * rows (two commits per batch): readers may briefly see both, but never neither.
+ *
+ * Bad files are counted in report->failed, reported through opts->on_file and skipped; with opts->strict
+ * the first one (or a duplicate) ends the run with its error before anything is committed (for a run that
+ * would commit more than once, every file is read and checked first). `opts` and `report` may be NULL.
+ * On error the report still holds what was committed.
+ */
+int fl_ingest_images(fl_db *db, const char *table, const char *dir, const fl_ingest_images_options *opts,
+                     fl_ingest_report *report, fl_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -372,6 +372,8 @@ int fl_schema_parse(const char *text, fl_schema **out, fl_error *err) {
     }
     if (rc != FL_OK) {
         fl_schema_free(s);
+        /* Some allocation paths return a bare code; every failure leaves a message. */
+        if (rc == FL_ENOMEM) fl_error_set(err, FL_ENOMEM, "schema: out of memory");
         return rc;
     }
     *out = s;

@@ -103,5 +103,33 @@ expect missing-db 1 "framelake: error: database $WORK/nope does not exist" -- "$
 expect drop-table 0 "dropped table 'frames'" -- "$FL" drop-table "$DB" frames
 expect tables-empty 0 "" -- "$FL" tables "$DB"
 
+# ingest images: the fuzz seeds are real JPEGs (tests/fuzz/make_jpeg_seeds.c); bad.jpg is not a JPEG.
+IMG=$WORK/img
+mkdir -p "$IMG/sub"
+cp "$(dirname "$0")"/../fuzz/corpus/fuzz_jpeg/*.jpg "$IMG/"
+cp "$IMG/gray-17x9.jpg" "$IMG/sub/gray-17x9.jpg"
+cp "$IMG/baseline-64x48.jpg" "$IMG/sub/x.JPEG"
+echo "not an image" > "$IMG/bad.jpg"
+echo "ignored" > "$IMG/notes.txt"
+expect ingest-images 0 "failed: $IMG/bad.jpg: byte 0: not a JPEG (no SOI marker)
+ingested 4 images (0 skipped, 1 failed): version 2" -- "$FL" ingest images "$DB" shots "$IMG" --split train
+expect ingest-query 0 "image_id,split,width,height,source
+baseline-64x48,train,64,48,$IMG/baseline-64x48.jpg
+gray-17x9,train,17,9,$IMG/gray-17x9.jpg
+progressive-40x30,train,40,30,$IMG/progressive-40x30.jpg
+subsampled-33x17,train,33,17,$IMG/subsampled-33x17.jpg" -- "$FL" query "$DB" shots --format csv --select image_id,split,width,height,source
+expect ingest-bytes-exact 0 "$(base64 -w0 < "$IMG/gray-17x9.jpg")" -- sh -c "'$FL' query '$DB' shots --format csv --select image_bytes --blob base64 --offset 1 --limit 1 | tail -n 1"
+expect ingest-again 0 "ingested 0 images (4 skipped, 1 failed): version 2" -- "$FL" ingest images "$DB" shots "$IMG" --quiet
+expect ingest-recursive 0 "ingested 1 images (5 skipped, 1 failed): version 3" -- "$FL" ingest images "$DB" shots "$IMG" --recursive --quiet
+expect ingest-skip-lines 0 "skipped: $IMG/sub/gray-17x9.jpg: image_id 'gray-17x9' is already in table 'shots'
+skipped: $IMG/sub/x.JPEG: image_id 'x' is already in table 'shots'" -- sh -c "'$FL' ingest images '$DB' shots '$IMG' --recursive 2>&1 | grep /sub/"
+expect ingest-strict 1 "framelake: error: strict: $IMG/bad.jpg: byte 0: not a JPEG (no SOI marker)" -- "$FL" ingest images "$DB" strict "$IMG" --strict
+expect ingest-strict-nothing 1 "framelake: error: table 'strict' not found in $DB" -- "$FL" count "$DB" strict
+expect ingest-overwrite 0 "ingested 4 images (0 skipped, 1 failed): version 7" -- "$FL" ingest images "$DB" shots "$IMG" --mode overwrite --split val --commit-every 2 --quiet
+expect ingest-overwrite-rows 0 "5 4" -- sh -c "echo \$('$FL' count '$DB' shots) \$('$FL' query '$DB' shots --format csv --select split | grep -c val)"
+expect ingest-bad-mode 2 "framelake: --mode must be skip-existing, append or overwrite, not 'upsert'" -- "$FL" ingest images "$DB" shots "$IMG" --mode upsert
+expect ingest-unknown-source 2 "framelake ingest: unknown source 'videos' (available: images)" -- "$FL" ingest videos "$DB" shots "$IMG"
+expect ingest-missing-dir 1 "framelake: error: ingest images: cannot read directory $WORK/none: No such file or directory" -- "$FL" ingest images "$DB" shots "$WORK/none"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]

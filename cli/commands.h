@@ -1,0 +1,15 @@
+/*
+ * commands.h — commands implemented outside main.c. Each takes the parsed arguments (positional arguments
+ * after the command name, and options checked against its option_spec list) and returns the exit code:
+ * 0 success, 1 an error reported by the library, 2 usage.
+ */
+#ifndef FL_CLI_COMMANDS_H
+#define FL_CLI_COMMANDS_H
+
+#include "args.h"
+
+/* framelake ingest images DB TABLE DIR [...] (cli/ingest.c) */
+extern const option_spec ingest_opts[];
+int cmd_ingest(const args *a);
+
+#endif
