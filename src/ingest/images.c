@@ -18,8 +18,8 @@
 
 #include "../batch/batch.h"
 #include "../common/common.h"
+#include "../io/io.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -164,47 +164,22 @@ static size_t jpeg_stem_length(const char *name) {
 
 static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static void free_names(char **names, size_t n) {
-    for (size_t i = 0; i < n; i++) fl_free(names[i]);
-    fl_free(names);
-}
-
-/* Sorted entry names of a directory, without "." and hidden names. */
-static int list_dir(ingest *g, const char *dir, char ***out, size_t *n_out, int *errnum) {
-    DIR *d = opendir(dir);
-    if (!d) {
-        *errnum = errno;
-        return FL_EIO;
+/* Sorted entry names of a directory, without hidden names ("._x.jpg" from macOS and the like). On an
+ * error other than memory, `why` says what went wrong and the code is returned. */
+static int list_dir(ingest *g, const char *dir, char ***out, size_t *n_out, fl_error *why) {
+    char **names;
+    size_t n;
+    int rc = fl_io_list(dir, &names, &n, why);
+    if (rc == FL_ENOMEM) return oom(g);
+    if (rc != FL_OK) return rc;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (names[i][0] == '.') fl_free(names[i]);
+        else names[kept++] = names[i];
     }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    int rc = FL_OK;
-    struct dirent *e;
-    errno = 0;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.') continue; /* ".", "..", and hidden files such as macOS "._x.jpg" */
-        if (n == cap) {
-            char **grown = fl_realloc(names, (cap = cap ? cap * 2 : 64) * sizeof *names);
-            if (!grown) {
-                rc = oom(g);
-                break;
-            }
-            names = grown;
-        }
-        if (!(names[n] = fl_strdup(e->d_name))) {
-            rc = oom(g);
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    if (rc != FL_OK) {
-        free_names(names, n);
-        return rc;
-    }
-    if (n > 1) qsort(names, n, sizeof *names, compare_names);
+    if (kept > 1) qsort(names, kept, sizeof *names, compare_names);
     *out = names;
-    *n_out = n;
+    *n_out = kept;
     return FL_OK;
 }
 
@@ -227,11 +202,11 @@ static int add_file(ingest *g, char *path, const char *name, size_t stem, int64_
 static int walk(ingest *g, const char *dir, bool top) {
     char **names = NULL;
     size_t n = 0;
-    int errnum = 0;
-    int rc = list_dir(g, dir, &names, &n, &errnum);
-    if (rc == FL_EIO) {
-        if (top) return fl_error_set(g->err, errnum == ENOENT ? FL_ENOTFOUND : FL_EIO, "ingest images: cannot read directory %s: %s", dir, strerror(errnum));
-        return notice(g, FL_INGEST_FAILED, FL_EIO, dir, "%s: cannot read directory: %s", dir, strerror(errnum));
+    fl_error why = {0};
+    int rc = list_dir(g, dir, &names, &n, &why);
+    if (rc != FL_OK && rc != FL_ENOMEM) {
+        if (top) return fl_error_set(g->err, rc, "ingest images: %s", why.message);
+        return notice(g, FL_INGEST_FAILED, FL_EIO, dir, "%s", why.message);
     }
     if (rc != FL_OK) return rc;
     size_t dir_len = strlen(dir);
@@ -256,7 +231,7 @@ static int walk(ingest *g, const char *dir, bool top) {
             fl_free(path);
         }
     }
-    free_names(names, n);
+    fl_strings_free(names, n);
     return rc;
 }
 

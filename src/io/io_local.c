@@ -323,7 +323,7 @@ int fl_io_list(const char *dir, char ***names, size_t *n, fl_error *err) {
     *names = NULL;
     *n = 0;
     DIR *d = opendir(dir);
-    if (!d) return os_error(err, "list", dir);
+    if (!d) return os_error(err, "cannot read directory", dir);
     size_t cap = 0, count = 0;
     char **list = NULL;
     struct dirent *e;
