@@ -60,6 +60,18 @@ static void test_blob_take_costs_three_reads(void) {
     fl_db_close(db);
 }
 
+/* Writes every row of a finished batch (field ids set) as one data file; returns its size. */
+static uint64_t write_batch_file(const char *path, const fl_batch *b) {
+    const fl_array *cols[16];
+    for (int32_t c = 0; c < b->n_columns && c < 16; c++) cols[c] = &b->columns[c];
+    fl_datafile_writer *w;
+    uint64_t size = 0;
+    CHECK_OK(fl_datafile_writer_open(path, b->schema->fields, b->n_columns, &w, &tl_err));
+    CHECK_OK(fl_datafile_writer_write(w, cols, 0, b->num_rows, &tl_err));
+    CHECK_OK(fl_datafile_writer_finish(w, &size, &tl_err));
+    return size;
+}
+
 static void test_page_statistics_and_compression(void) {
     const char *dir = tl_tmpdir("stats");
     char path[600];
@@ -76,12 +88,7 @@ static void test_page_statistics_and_compression(void) {
         fl_array_append_bool(&b->columns[4], i >= 19000);
     }
     CHECK_OK(fl_batch_finish(b, &tl_err));
-    fl_datafile_writer *w;
-    const fl_array *cols[5] = {&b->columns[0], &b->columns[1], &b->columns[2], &b->columns[3], &b->columns[4]};
-    uint64_t size;
-    CHECK_OK(fl_datafile_writer_open(path, s->fields, 5, &w, &tl_err));
-    CHECK_OK(fl_datafile_writer_write(w, cols, 0, 20000, &tl_err));
-    CHECK_OK(fl_datafile_writer_finish(w, &size, &tl_err));
+    uint64_t size = write_batch_file(path, b);
     /* 20000 rows of int32 + float64 + 30-byte strings + uint64 would be ~1 MB raw; zstd shrinks it. */
     CHECK(size < 400000);
     fl_datafile *df;
@@ -136,12 +143,7 @@ static void test_blobs_stored_verbatim(void) {
     static const char jpeg[] = "\xff\xd8\xff\xe0 exactly these bytes \xff\xd9";
     fl_array_append_bytes(&b->columns[0], jpeg, sizeof jpeg - 1);
     CHECK_OK(fl_batch_finish(b, &tl_err));
-    fl_datafile_writer *w;
-    const fl_array *cols[1] = {&b->columns[0]};
-    uint64_t size;
-    CHECK_OK(fl_datafile_writer_open(path, s->fields, 1, &w, &tl_err));
-    CHECK_OK(fl_datafile_writer_write(w, cols, 0, 1, &tl_err));
-    CHECK_OK(fl_datafile_writer_finish(w, &size, &tl_err));
+    write_batch_file(path, b);
     /* The blob sits right after the 8-byte header, byte for byte. */
     FILE *f = fopen(path, "rb");
     char head[8 + sizeof jpeg];

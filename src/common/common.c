@@ -92,6 +92,17 @@ void *fl_calloc(size_t count, size_t size) { return alloc_should_fail() ? NULL :
 void *fl_realloc(void *ptr, size_t size) { return alloc_should_fail() ? NULL : realloc(ptr, size ? size : 1); }
 void fl_free(void *ptr) { free(ptr); }
 
+bool fl_reserve(void **items, size_t *cap, size_t need, size_t size, size_t first) {
+    if (need <= *cap && *items) return true;
+    size_t c = *cap ? *cap : first;
+    while (c < need) c *= 2;
+    void *p = fl_realloc(*items, c * size);
+    if (!p) return false;
+    *items = p;
+    *cap = c;
+    return true;
+}
+
 char *fl_strndup(const char *s, size_t n) {
     char *p = fl_malloc(n + 1);
     if (!p) return NULL;

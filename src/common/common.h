@@ -49,6 +49,9 @@ char *fl_strdup(const char *s);
 char *fl_strndup(const char *s, size_t n);
 /* Test hook: the n-th allocation from now on (1 = the next) and all later ones fail; 0 disables. */
 void fl_alloc_fail_after(long n);
+/* Makes room for `need` elements of `size` bytes in the growable array *items of capacity *cap, doubling
+ * (from `first`) as needed. False on OOM, with *items and *cap unchanged. */
+bool fl_reserve(void **items, size_t *cap, size_t need, size_t size, size_t first);
 /* printf into a new fl_malloc'd string; NULL on OOM. */
 char *fl_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

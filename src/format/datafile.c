@@ -42,7 +42,8 @@ typedef struct col_writer {
     fl_buf blob_index;          /* blob: entries not yet written */
     uint32_t blob_pending;      /* blob: entries in blob_index */
     page_meta *pages;
-    uint32_t n_pages, cap_pages;
+    uint32_t n_pages;
+    size_t cap_pages;
 } col_writer;
 
 struct fl_datafile_writer {
@@ -57,13 +58,7 @@ struct fl_datafile_writer {
 };
 
 static int add_page(col_writer *c, const page_meta *m) {
-    if (c->n_pages == c->cap_pages) {
-        uint32_t cap = c->cap_pages ? c->cap_pages * 2 : 8;
-        page_meta *p = fl_realloc(c->pages, cap * sizeof *p);
-        if (!p) return FL_ENOMEM;
-        c->pages = p;
-        c->cap_pages = cap;
-    }
+    if (!fl_reserve((void **)&c->pages, &c->cap_pages, (size_t)c->n_pages + 1, sizeof *c->pages, 8)) return FL_ENOMEM;
     c->pages[c->n_pages++] = *m;
     return FL_OK;
 }

@@ -184,13 +184,7 @@ static int list_dir(ingest *g, const char *dir, char ***out, size_t *n_out, fl_e
 }
 
 static int add_file(ingest *g, char *path, const char *name, size_t stem, int64_t size) {
-    if (g->n_files == g->cap_files) {
-        size_t cap = g->cap_files ? g->cap_files * 2 : 256;
-        file_entry *grown = fl_realloc(g->files, cap * sizeof *grown);
-        if (!grown) return oom(g);
-        g->files = grown;
-        g->cap_files = cap;
-    }
+    if (!fl_reserve((void **)&g->files, &g->cap_files, g->n_files + 1, sizeof *g->files, 256)) return oom(g);
     char *id = fl_strndup(name, stem);
     if (!id) return oom(g);
     g->files[g->n_files++] = (file_entry){.path = path, .image_id = id, .size = size};
@@ -381,13 +375,7 @@ static int append_row(ingest *g, const file_entry *f, size_t size, int32_t width
 /* Overwrite mode: remembers the table's rows with this image_id for deletion after the batch commits. */
 static int collect_replaced(ingest *g, const char *image_id) {
     for (int64_t e = map_find(&g->existing, image_id, -1); e >= 0; e = map_find(&g->existing, image_id, e)) {
-        if (g->n_replaced == g->cap_replaced) {
-            size_t cap = g->cap_replaced ? g->cap_replaced * 2 : 256;
-            uint64_t *grown = fl_realloc(g->replaced, cap * sizeof *grown);
-            if (!grown) return oom(g);
-            g->replaced = grown;
-            g->cap_replaced = cap;
-        }
+        if (!fl_reserve((void **)&g->replaced, &g->cap_replaced, g->n_replaced + 1, sizeof *g->replaced, 256)) return oom(g);
         g->replaced[g->n_replaced++] = (uint64_t)g->existing.entries[e].value;
     }
     return FL_OK;

@@ -330,14 +330,9 @@ int fl_io_list(const char *dir, char ***names, size_t *n, fl_error *err) {
     int rc = FL_OK;
     while ((e = readdir(d)) != NULL) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        if (count == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **grown = fl_realloc(list, cap * sizeof *list);
-            if (!grown) {
-                rc = fl_error_set(err, FL_ENOMEM, "list %s: out of memory", dir);
-                break;
-            }
-            list = grown;
+        if (!fl_reserve((void **)&list, &cap, count + 1, sizeof *list, 16)) {
+            rc = fl_error_set(err, FL_ENOMEM, "list %s: out of memory", dir);
+            break;
         }
         if (!(list[count] = fl_strdup(e->d_name))) {
             rc = fl_error_set(err, FL_ENOMEM, "list %s: out of memory", dir);

@@ -17,13 +17,7 @@ typedef struct path_set {
 } path_set;
 
 static int set_add(path_set *s, const char *p) {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        char **grown = fl_realloc(s->items, cap * sizeof *grown);
-        if (!grown) return FL_ENOMEM;
-        s->items = grown;
-        s->cap = cap;
-    }
+    if (!fl_reserve((void **)&s->items, &s->cap, s->n + 1, sizeof *s->items, 64)) return FL_ENOMEM;
     if (!(s->items[s->n] = fl_strdup(p))) return FL_ENOMEM;
     s->n++;
     return FL_OK;

@@ -306,12 +306,7 @@ static bool decode_index(fl_reader *r, fl_index_ref *x) {
 /* Collects the field ids of a tree; false if one is outside [0, next). */
 static bool collect_field_ids(const fl_field *f, int32_t next, int32_t **ids, size_t *n, size_t *cap) {
     if (f->id < 0 || f->id >= next) return false;
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 64;
-        int32_t *grown = fl_realloc(*ids, *cap * sizeof *grown);
-        if (!grown) return false;
-        *ids = grown;
-    }
+    if (!fl_reserve((void **)ids, cap, *n + 1, sizeof **ids, 64)) return false;
     (*ids)[(*n)++] = f->id;
     for (int32_t i = 0; i < f->n_children; i++)
         if (!collect_field_ids(&f->children[i], next, ids, n, cap)) return false;
