@@ -16,9 +16,9 @@ else
   OPT := -O2 -g
 endif
 CFLAGS := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
-LIBS := -lzstd -lxxhash -lpthread -lm
-# The C tests also link libturbojpeg: tests/test_ingest.c encodes real JPEGs (the library does not need it).
-TEST_LIBS := -lturbojpeg
+# libturbojpeg renders synthetic footage, libzip reads BDD100K zips in place.
+LIBS := -lzstd -lxxhash -lturbojpeg -lzip -lpthread -lm
+TEST_LIBS :=
 
 LIB_SRC := $(wildcard src/common/*.c src/io/*.c src/batch/*.c src/format/*.c src/table/*.c src/ingest/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)

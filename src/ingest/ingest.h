@@ -30,4 +30,30 @@
 int fl_jpeg_info(const uint8_t *data, size_t size, const char *what, int32_t *width, int32_t *height,
                  int *components, fl_error *err);
 
+/* ---- frames: what every footage source produces (BDD100K labels, synthetic rendering) ---- */
+
+/* One annotated object. Categories use BDD100K det_20 naming (see fl_bdd_category). */
+typedef struct fl_label {
+    char *category;             /* owned; never NULL */
+    float box[4];               /* x1, y1, x2, y2 in pixels */
+    bool occluded, truncated;
+    char *traffic_light_color;  /* owned; "green", "yellow" or "red"; NULL when not a light or unknown */
+} fl_label;
+
+/* One frame's labels, as in one element of a BDD100K label file. Strings are owned; NULL = absent. */
+typedef struct fl_frame {
+    char *name;                 /* image file name ("b1c66a42-6f7d68ca.jpg"); never NULL once parsed */
+    char *weather, *scene, *timeofday;
+    bool has_timestamp;
+    int64_t timestamp;          /* ms */
+    fl_label *labels;
+    size_t n_labels, cap_labels;
+} fl_frame;
+
+/* Frees what a frame owns and zeroes it (the struct itself is the caller's); safe on a zeroed frame. */
+void fl_frame_clear(fl_frame *f);
+/* Appends a label (strings copied); false on OOM. traffic_light_color may be NULL. */
+bool fl_frame_add_label(fl_frame *f, const char *category, const float box[4], bool occluded, bool truncated,
+                        const char *traffic_light_color);
+
 #endif /* FL_INGEST_H */
