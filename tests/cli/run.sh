@@ -131,5 +131,13 @@ expect ingest-bad-mode 2 "framelake: --mode must be skip-existing, append or ove
 expect ingest-unknown-source 2 "framelake ingest: unknown source 'videos' (available: images)" -- "$FL" ingest videos "$DB" shots "$IMG"
 expect ingest-missing-dir 1 "framelake: error: ingest images: cannot read directory $WORK/none: No such file or directory" -- "$FL" ingest images "$DB" shots "$WORK/none"
 
+# More tests, one file per area (t_*.sh), sourced so they share expect(), $FL and $WORK; each uses its own
+# database under $WORK.
+for more in "$(dirname "$0")"/t_*.sh; do
+    [ -f "$more" ] || continue
+    # shellcheck disable=SC1090
+    . "$more"
+done
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" = 0 ]
