@@ -20,7 +20,7 @@ static void print_file(void *ctx, fl_ingest_outcome outcome, const char *path, c
 }
 
 static int ingest_images(const args *a) {
-    fl_ingest_images_options o = {.split = args_get(a, "split"), .recursive = args_flag(a, "recursive"), .strict = args_flag(a, "strict")};
+    fl_ingest_options o = {.split = args_get(a, "split"), .recursive = args_flag(a, "recursive"), .strict = args_flag(a, "strict")};
     const char *mode = args_get(a, "mode");
     if (!mode || !strcmp(mode, "skip-existing")) o.mode = FL_INGEST_SKIP_EXISTING;
     else if (!strcmp(mode, "append")) o.mode = FL_INGEST_APPEND;

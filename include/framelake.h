@@ -435,77 +435,149 @@ int fl_batch_from_jsonl(const fl_schema *schema, const char *text, size_t size, 
                         fl_batch **out, fl_error *err);
 
 /* ---------------------------------------------------------------------------------------------------------
- * Ingest: folders of JPEG images into a table
+ * Ingest: footage into a table (JPEG folders, BDD100K folders and zips, synthetic fleet footage)
  * ------------------------------------------------------------------------------------------------------- */
 
-/* fl_ingest_images_options.mode: what to do with an image whose image_id the table already holds. */
+/* fl_ingest_options.mode: what to do with a frame whose image_id the table already holds. */
 enum {
-    FL_INGEST_SKIP_EXISTING = 0, /* leave the table's row, skip the file (default) */
-    FL_INGEST_APPEND = 1,        /* add the file anyway (the table may then hold the id twice) */
-    FL_INGEST_OVERWRITE = 2      /* add the file and delete the table's rows with that id */
+    FL_INGEST_SKIP_EXISTING = 0, /* leave the table's row, skip the frame (default) */
+    FL_INGEST_APPEND = 1,        /* add the frame anyway (the table may then hold the id twice) */
+    FL_INGEST_OVERWRITE = 2      /* add the frame and delete the table's rows with that id */
 };
 
-/* Why a file was not added; passed to fl_ingest_images_options.on_file. */
+/* What happened to an input that was not added as given; passed to fl_ingest_options.on_file. */
 typedef enum fl_ingest_outcome {
     FL_INGEST_SKIPPED_EXISTING = 1, /* its image_id is already in the table (skip-existing mode) */
-    FL_INGEST_DUPLICATE = 2,        /* an earlier file of this run (in walk order) has the same image_id */
-    FL_INGEST_FAILED = 3            /* unreadable, not a JPEG, or a broken JPEG header */
+    FL_INGEST_DUPLICATE = 2,        /* an earlier input of this run had the same image_id */
+    FL_INGEST_FAILED = 3,           /* unreadable, not a JPEG, or a broken JPEG header: not added */
+    FL_INGEST_MISSING = 4,          /* a label entry whose image does not exist: not added */
+    FL_INGEST_LABEL_SKIPPED = 5     /* one annotation was dropped (unknown category, degenerate box, ...);
+                                       the frame itself is added */
 } fl_ingest_outcome;
 
-/* Called once per file not added. `message` names the file and the reason ("dir/a.jpg: byte 0: not a
- * JPEG (no SOI marker)"); both strings are valid only during the call. */
+/* Called once per input not added as given. `message` names the file and the reason ("dir/a.jpg: byte 0:
+ * not a JPEG (no SOI marker)"); both strings are valid only during the call. */
 typedef void (*fl_ingest_file_fn)(void *ctx, fl_ingest_outcome outcome, const char *path, const char *message);
 
-typedef struct fl_ingest_images_options {
-    const char *split;          /* value of the split column of every added row; NULL: NULL */
-    bool recursive;             /* descend into subdirectories */
+typedef struct fl_ingest_progress {
+    int64_t done;               /* inputs taken so far (added, skipped or failed) */
+    int64_t total;              /* inputs expected in all, or -1 when not known in advance */
+    int64_t added, bytes_added; /* rows and image bytes added so far (committed or pending) */
+    bool finished;              /* the last call of a run */
+} fl_ingest_progress;
+/* Called from the thread that called the ingest function, after every input and once at the end. */
+typedef void (*fl_ingest_progress_fn)(void *ctx, const fl_ingest_progress *progress);
+
+typedef struct fl_ingest_options {
     int mode;                   /* FL_INGEST_SKIP_EXISTING (0), FL_INGEST_APPEND or FL_INGEST_OVERWRITE */
-    bool strict;                /* any failed or duplicate file is an error, reported before anything is
-                                   committed (the table is not even created) */
+    bool strict;                /* any failed, missing or duplicate input, or skipped label, is an error,
+                                   reported before anything is committed (the table is not even created) */
     int64_t commit_every;       /* > 0: commit after every N added rows; 0: one commit per run (see below) */
     int64_t max_batch_bytes;    /* image bytes held in memory before a commit is forced; 0: 256 MiB */
-    fl_ingest_file_fn on_file;  /* optional: told about every file not added */
+    int threads;                /* worker threads reading/checking/rendering frames; 0: one per core */
+    int64_t limit;              /* > 0: add at most this many rows (existing ids skipped do not count), so
+                                   repeated runs with a limit continue where the last one stopped */
+    /* image folders (fl_ingest_images) */
+    const char *split;          /* value of the split column of every added row; NULL: NULL */
+    bool recursive;             /* descend into subdirectories */
+    /* BDD100K (fl_ingest_bdd100k) */
+    const char *splits;         /* comma-separated subset of "train,val,test"; NULL: all three */
+    fl_ingest_file_fn on_file;  /* optional: told about every input not added as given */
     void *on_file_ctx;
-} fl_ingest_images_options;
+    fl_ingest_progress_fn on_progress; /* optional */
+    void *on_progress_ctx;
+} fl_ingest_options;
 
 typedef struct fl_ingest_report {
     int64_t added;              /* rows committed */
-    int64_t skipped;            /* files whose image_id was already in the table (skip-existing mode) */
-    int64_t duplicates;         /* files whose image_id an earlier file of this run had */
-    int64_t failed;             /* unreadable or broken files */
+    int64_t skipped;            /* inputs whose image_id was already in the table (skip-existing mode) */
+    int64_t duplicates;         /* inputs whose image_id an earlier input of this run had */
+    int64_t failed;             /* unreadable or broken images */
+    int64_t missing;            /* label entries whose image does not exist */
+    int64_t labels_skipped;     /* annotations dropped (the frame was added) */
+    int64_t unlabeled;          /* BDD100K: images of a labelled split without a label entry (added with
+                                   NULL attributes and empty annotations) */
     int64_t bytes_added;        /* image bytes committed */
     int64_t commits;            /* versions this run created (appends, overwrite deletes, table creation) */
     uint64_t version;           /* the table's version when the run ended */
 } fl_ingest_report;
 
 /*
- * Ingests every file of `dir` ending in .jpg or .jpeg (any case; names starting with '.' are ignored) into
- * `table`, one row per image:
+ * Commits (every ingest function): rows are appended in one commit at the end, unless commit_every rows
+ * or max_batch_bytes of image bytes accumulate first, in which case each such batch is its own commit (so
+ * memory is bounded by the batch, and a huge run makes several versions). A run that dies leaves the table
+ * at its last completed commit; running it again in skip-existing mode finishes the job without
+ * duplicates. Overwrite mode appends a batch first and then deletes the replaced rows (two commits per
+ * batch): readers may briefly see both, but never neither. Existing image_ids are found by scanning the
+ * image_id column once; their set is held in memory. A missing table is created with the source's columns;
+ * an existing one must have at least those columns with those types, and its other columns must be
+ * nullable (they are filled NULL). Problems are counted in the report, told to on_file and skipped; with
+ * `strict` the first one ends the run with its error before anything is committed (a run that would
+ * commit more than once checks every input first). `opts` and `report` may be NULL. On error the report
+ * still holds what was committed.
+ */
+
+/*
+ * Ingests every file of `dir` ending in .jpg or .jpeg (any case; names starting with '.' are ignored),
+ * one row per image:
  *   image_id string not null   the file name without its extension (the key)
  *   split string               opts->split
  *   image_bytes binary         the file's bytes exactly as on disk
- *   width int32, height int32  from the JPEG frame header (fl_jpeg_info in src/ingest; never assumed)
+ *   width int32, height int32  from the JPEG frame header (never assumed)
  *   source string              the file's path (`dir` + "/" + relative path)
- * The table is created with exactly these columns if it does not exist; an existing table must have at
- * least these columns with these types, and its other columns must be nullable (they are filled NULL).
  * Files are taken in byte order of their names (a subdirectory's files where its name sorts), so runs are
- * deterministic; the first file with a given image_id wins and later ones count as duplicates. Existing
- * image_ids are found by scanning the image_id column once; their set is held in memory.
- *
- * Commits: the rows are appended in one commit at the end, unless commit_every rows or max_batch_bytes of
- * image bytes accumulate first, in which case each such batch is its own commit (the storage engine has no
- * multi-batch commit, so memory is bounded by the batch, and a huge run makes several versions). A run
- * that dies leaves the table at its last completed commit; running it again in skip-existing mode
- * finishes the job without duplicates. Overwrite mode appends a batch first and then deletes the replaced
- * rows (two commits per batch): readers may briefly see both, but never neither.
- *
- * Bad files are counted in report->failed, reported through opts->on_file and skipped; with opts->strict
- * the first one (or a duplicate) ends the run with its error before anything is committed (for a run that
- * would commit more than once, every file is read and checked first). `opts` and `report` may be NULL.
- * On error the report still holds what was committed.
+ * deterministic; the first file with a given image_id wins and later ones count as duplicates.
  */
-int fl_ingest_images(fl_db *db, const char *table, const char *dir, const fl_ingest_images_options *opts,
+int fl_ingest_images(fl_db *db, const char *table, const char *dir, const fl_ingest_options *opts,
                      fl_ingest_report *report, fl_error *err);
+
+/* The columns of an annotated footage table (BDD100K and synthetic ingest), in the schema text syntax. */
+#define FL_FOOTAGE_SCHEMA                                                                                         \
+    "image_id string not null, split string, image_bytes binary, width int32, height int32, weather string, "     \
+    "scene string, timeofday string, timestamp int64, ann_categories list<string>, "                              \
+    "ann_bboxes list<list<float32>>, ann_occluded list<bool>, ann_truncated list<bool>, "                         \
+    "ann_traffic_light_colors list<string>, num_annotations int32, source string"
+
+/*
+ * Ingests a BDD100K download (docs/INGEST.md) into a table with FL_FOOTAGE_SCHEMA. `root` is either the
+ * extracted layout (images/100k/{train,val,test}/NAME.jpg, labels/det_20/det_{train,val}.json, or the older
+ * bdd100k_labels_images_{train,val}.json under labels/) or a directory holding the downloaded zips
+ * (bdd100k_images_100k.zip, bdd100k_det_20_labels_trainval.zip or bdd100k_labels_release.zip), whose
+ * members are read in place. Per split: the label file's frames in file order (streamed: memory does not
+ * grow with its size), then that split's images without a label entry in name order (counted as
+ * unlabeled). Test-split frames have no labels: empty lists, NULL attributes. Categories are stored in
+ * det_20 naming (person→pedestrian, bike→bicycle, motor→motorcycle).
+ */
+int fl_ingest_bdd100k(fl_db *db, const char *table, const char *root, const fl_ingest_options *opts,
+                      fl_ingest_report *report, fl_error *err);
+
+/* fl_synthetic_options.split */
+enum { FL_SYNTHETIC_TRAIN = 0, FL_SYNTHETIC_VAL = 1, FL_SYNTHETIC_MIXED = 2 };
+
+typedef struct fl_synthetic_options {
+    int64_t n;                  /* frames to add */
+    uint64_t seed;
+    int32_t width, height;      /* 0: 1280x720 */
+    int split;                  /* FL_SYNTHETIC_TRAIN, _VAL or _MIXED (whole clips: ~70% train, 20% val, 10% test) */
+    int quality;                /* JPEG quality; 0: 85 */
+} fl_synthetic_options;
+
+/*
+ * Renders `syn->n` synthetic dashcam frames (docs/SYNTHETIC.md) into a table with FL_FOOTAGE_SCHEMA. The
+ * frames of a seed form one endless deterministic stream; a run continues it after the highest frame
+ * index of that seed already in the table, so running again appends new, non-colliding image_ids ("new
+ * footage arrives"), and the same seed into an empty table always gives the same rows. Test-split frames
+ * are stored without annotations, as in BDD100K.
+ */
+int fl_ingest_synthetic(fl_db *db, const char *table, const fl_synthetic_options *syn, const fl_ingest_options *opts,
+                        fl_ingest_report *report, fl_error *err);
+
+/*
+ * Writes frames [first, first + syn->n) of the synthetic stream as an extracted BDD100K folder under
+ * `dir`: images/100k/<split>/<image_id>.jpg and labels/det_20/det_{train,val}.json (test frames have no
+ * label entry). The folder must not exist yet. Used by tests and benchmarks of fl_ingest_bdd100k.
+ */
+int fl_synthetic_export(const char *dir, const fl_synthetic_options *syn, uint64_t first, int threads, fl_error *err);
 
 #ifdef __cplusplus
 }

@@ -307,7 +307,7 @@ static void test_ingest_folder(void) {
     make_fixture(&f, "ingest");
     fl_db *db = open_db("ingest-db");
     notices seen = {0};
-    fl_ingest_images_options o = {.split = "train", .on_file = collect, .on_file_ctx = &seen};
+    fl_ingest_options o = {.split = "train", .on_file = collect, .on_file_ctx = &seen};
     fl_ingest_report r;
     CHECK_OK(fl_ingest_images(db, "frames", f.dir, &o, &r, &tl_err));
     CHECK_EQ_INT(r.added, 3);
@@ -384,7 +384,7 @@ static void test_ingest_strict_and_batches(void) {
     fl_error err = {0};
     /* Strict: the first problem ends the run and nothing is created, whether or not it would batch. */
     for (int every = 0; every <= 1; every++) {
-        fl_ingest_images_options o = {.strict = true, .commit_every = every};
+        fl_ingest_options o = {.strict = true, .commit_every = every};
         CHECK_EQ_INT(fl_ingest_images(db, "s", f.dir, &o, &r, &err), FL_ECORRUPT);
         char want[1024];
         blob trunc = read_whole(f.path_trunc);
@@ -397,7 +397,7 @@ static void test_ingest_strict_and_batches(void) {
     }
     /* Strict with commit_every on a clean folder: the pre-check finds nothing, then one commit per row. */
     CHECK_EQ_INT(tl_sh("rm '%s' '%s'", f.path_trunc, f.path_text), 0);
-    fl_ingest_images_options o = {.strict = true, .commit_every = 1};
+    fl_ingest_options o = {.strict = true, .commit_every = 1};
     CHECK_OK(fl_ingest_images(db, "s", f.dir, &o, &r, &tl_err));
     CHECK_EQ_INT(r.added, 3);
     CHECK_EQ_INT(r.commits, 4);
@@ -408,11 +408,11 @@ static void test_ingest_strict_and_batches(void) {
     CHECK(strstr(err.message, "strict: ") == err.message && strstr(err.message, "duplicate image_id 'a'") != NULL);
     CHECK(!table_exists(db, "s2"));
     /* commit_every 2 over 4 new images: two appends; a byte budget of 1 forces one commit per image. */
-    fl_ingest_images_options batched = {.recursive = true, .commit_every = 2};
+    fl_ingest_options batched = {.recursive = true, .commit_every = 2};
     CHECK_OK(fl_ingest_images(db, "b2", f.dir, &batched, &r, &tl_err));
     CHECK_EQ_INT(r.added, 4);
     CHECK_EQ_INT(r.commits, 3);
-    fl_ingest_images_options tiny = {.max_batch_bytes = 1};
+    fl_ingest_options tiny = {.max_batch_bytes = 1};
     CHECK_OK(fl_ingest_images(db, "b1", f.dir, &tiny, &r, &tl_err));
     CHECK_EQ_INT(r.added, 3);
     CHECK_EQ_INT(r.commits, 4);
@@ -431,7 +431,7 @@ static void test_ingest_modes(void) {
     CHECK_OK(fl_ingest_images(db, "m", f.dir, NULL, &r, &tl_err));
     CHECK_EQ_INT(r.added, 3);
     /* Append mode adds the same images again. */
-    fl_ingest_images_options o = {.mode = FL_INGEST_APPEND};
+    fl_ingest_options o = {.mode = FL_INGEST_APPEND};
     CHECK_OK(fl_ingest_images(db, "m", f.dir, &o, &r, &tl_err));
     CHECK_EQ_INT(r.added, 3);
     CHECK_EQ_INT(r.skipped, 0);
@@ -528,7 +528,7 @@ static void test_ingest_allocation_failures(void) {
         snprintf(name, sizeof name, "t%ld", n);
         fl_error err = {0};
         fl_ingest_report r;
-        fl_ingest_images_options o = {.split = "train"};
+        fl_ingest_options o = {.split = "train"};
         fl_alloc_fail_after(n);
         int rc = fl_ingest_images(db, name, f.dir, &o, &r, &err);
         fl_alloc_fail_after(0);
@@ -587,7 +587,7 @@ static void test_ingest_killed_and_rerun(void) {
         if (pid == 0) {
             fl_db *cdb;
             fl_error e = {0};
-            fl_ingest_images_options o = {.commit_every = 7};
+            fl_ingest_options o = {.commit_every = 7};
             fl_ingest_report r;
             if (fl_db_open(dbdir, 0, &cdb, &e) || fl_ingest_images(cdb, "t", folder, &o, &r, &e)) _exit(3);
             _exit(0);
@@ -605,7 +605,7 @@ static void test_ingest_killed_and_rerun(void) {
         CHECK(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 0));
         CHECK_EQ_INT(count_frames(db, seen, N), 0);
     }
-    fl_ingest_images_options o = {.commit_every = 7};
+    fl_ingest_options o = {.commit_every = 7};
     fl_ingest_report r;
     CHECK_OK(fl_ingest_images(db, "t", folder, &o, &r, &tl_err));
     CHECK_EQ_INT(count_frames(db, seen, N), 0);

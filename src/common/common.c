@@ -76,15 +76,17 @@ void fl_error_clear(fl_error *err) {
 
 /* ---- allocation ---- */
 
-static long alloc_countdown; /* 0: disabled; otherwise allocations left before failures start, plus one */
+/* 0: disabled; otherwise allocations left before failures start, plus one. Atomic: ingest workers
+ * allocate on their own threads. */
+static long alloc_countdown;
 
-void fl_alloc_fail_after(long n) { alloc_countdown = n; }
+void fl_alloc_fail_after(long n) { __atomic_store_n(&alloc_countdown, n, __ATOMIC_RELAXED); }
 
 static bool alloc_should_fail(void) {
-    if (alloc_countdown <= 0) return false;
-    if (alloc_countdown == 1) return true;
-    alloc_countdown--;
-    return false;
+    long left = __atomic_load_n(&alloc_countdown, __ATOMIC_RELAXED);
+    while (left > 1)
+        if (__atomic_compare_exchange_n(&alloc_countdown, &left, left - 1, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) return false;
+    return left == 1;
 }
 
 void *fl_malloc(size_t size) { return alloc_should_fail() ? NULL : malloc(size ? size : 1); }
