@@ -355,6 +355,7 @@ static int take(fl_sink *s, fl_ingest_item *item) {
     if (s->o.mode == FL_INGEST_OVERWRITE) FL_RETURN_NOT_OK(collect_replaced(s, item->image_id));
     s->batch_rows++;
     s->pending_added++;
+    if (item->no_label_entry) s->rep->unlabeled++;
     s->batch_bytes += (int64_t)item->size;
     return batch_full(s) ? flush(s) : FL_OK;
 }

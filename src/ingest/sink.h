@@ -31,6 +31,10 @@ typedef struct fl_ingest_item {
     const char *split;          /* static, or owned by the source for the whole run */
     fl_frame frame;             /* annotations (BDD100K labels); owned */
     bool labeled;               /* false: attributes NULL and empty annotation lists */
+    bool no_label_entry;        /* an image of a labelled split that no label entry named (counted) */
+    int archive;                /* source-specific: the archive holding the input, -1: none */
+    uint64_t member;            /* source-specific: its entry in that archive */
+    int64_t expected_size;      /* source-specific: its size as listed */
     int outcome;                /* 0: produce and add; or an fl_ingest_outcome decided before producing
                                    (FL_INGEST_SKIPPED_EXISTING, FL_INGEST_MISSING) */
     /* result: set by the worker */
