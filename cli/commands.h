@@ -12,4 +12,8 @@
 extern const option_spec ingest_opts[];
 int cmd_ingest(const args *a);
 
+/* framelake import DB TABLE FILE.jsonl|- [...] (cli/import.c) */
+extern const option_spec import_opts[];
+int cmd_import(const args *a);
+
 #endif

@@ -599,6 +599,8 @@ static const command commands[] = {
     {"create", "framelake create DB TABLE --schema \"name type [not null], ...\"", "create a table (version 1)", create_opts, 2, 2, cmd_create},
     {"append", "framelake append DB TABLE FILE.jsonl|- [--max-rows-per-fragment N]", "append JSON Lines rows (one commit)", append_opts, 3, 3,
      cmd_append},
+    {"import", "framelake import DB TABLE FILE.jsonl|- [--schema FILE] [--ignore-unknown] [--commit-every N] [--dry-run]",
+     "import JSON Lines, inferring the schema ({\"$file\": path} loads a file)", import_opts, 3, 3, cmd_import},
     {"info", "framelake info DB TABLE [--version N|--tag T] [--json]", "schema, fragments, files and sizes", info_opts, 2, 2, cmd_info},
     {"schema", "framelake schema DB TABLE [--version N|--tag T]", "print the schema in the syntax create accepts", versioned_opts, 2, 2, cmd_schema},
     {"count", "framelake count DB TABLE [--version N|--tag T]", "print the number of rows", versioned_opts, 2, 2, cmd_count},

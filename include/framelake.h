@@ -579,6 +579,78 @@ int fl_ingest_synthetic(fl_db *db, const char *table, const fl_synthetic_options
  */
 int fl_synthetic_export(const char *dir, const fl_synthetic_options *syn, uint64_t first, int threads, fl_error *err);
 
+/* ---------------------------------------------------------------------------------------------------------
+ * Import: JSON Lines into a table
+ *
+ * One JSON object per line (blank lines are skipped); keys are column names. How to bring metadata in:
+ * `{"$file": "path"}` as a value of a binary column loads that file's bytes (a relative path resolves
+ * against the directory of the JSON Lines file).
+ * ------------------------------------------------------------------------------------------------------- */
+
+/*
+ * Infers a schema from every line of JSON Lines text (not just a sample), in the syntax-independent form
+ * fl_schema_parse returns. Columns appear in the order their keys first appear; every column is nullable.
+ *   - integers → int64; if some integer exceeds INT64_MAX (and fits uint64) and the field has no negative
+ *     ones → uint64; a field with both, or with an integer beyond uint64, is an error (give a schema with
+ *     float64), so that no integer is ever rounded silently
+ *   - any number with a fraction or an exponent makes the field float64 (mixed int/float → float64)
+ *   - true/false → bool; strings → string, or timestamp (ms, UTC) when every string of the field is an RFC
+ *     3339 date-time with a zone ("2024-05-01T12:00:00.250Z", "2024-05-01 14:00:00+02:00"; a time without
+ *     a zone stays a string)
+ *   - arrays → list<element type unified over every element of every line>; fixed-size numeric arrays are
+ *     still lists; objects → struct with the union of their keys (a missing key is NULL)
+ *   - {"$file": "path"} → binary; an object holding "$file" and other keys is an error
+ *   - null, [] and {} decide nothing; a field that is NULL (or an empty array's element) everywhere → string;
+ *     a field that is {} everywhere is an error (a struct needs a member)
+ * Two kinds for one field is an error naming both places, e.g. "rows.jsonl: line 9, column 14: field
+ * 'width' is a number here but a string on line 3" (nested fields are named "pos.x", list elements
+ * "cats[]"). Keys must be valid names (letters, digits, '_', '-', '.'; 1..128; not starting with '.').
+ * Empty input is an error. `source_name` names the text in messages (NULL: "input"). Caller frees *out
+ * with fl_schema_free.
+ */
+int fl_jsonl_infer_schema(const char *text, size_t size, const char *source_name, fl_schema **out, fl_error *err);
+
+/* Parses a schema written either in the text syntax of fl_schema_parse or as JSON: {"fields": [{"name":
+ * "width", "type": "int32", "nullable": true}, ...]} ("nullable" defaults to true; the output of
+ * fl_table_info_json is accepted too). A first non-space character '{' means JSON. Caller frees *out. */
+int fl_schema_parse_any(const char *text, const char *source_name, fl_schema **out, fl_error *err);
+
+typedef struct fl_import_options {
+    const fl_schema *schema;    /* NULL: the existing table's schema, or else inferred from the data.
+                                   Given and the table exists: its columns must exist in the table with the
+                                   same types, and only they are filled */
+    bool ignore_unknown;        /* keys that are not columns are skipped; false: an error with line/column */
+    int64_t commit_every;       /* > 0: commit after every N rows; 0: one commit for the whole input */
+    int64_t max_batch_bytes;    /* $file bytes held in memory before a commit is forced; 0: 256 MiB */
+    const char *base_dir;       /* relative $file paths resolve against it; NULL: the directory of `path`
+                                   (fl_import_jsonl_text, or path "-": the current directory) */
+    bool dry_run;               /* check everything (every line, every $file), commit nothing; the report
+                                   then counts what would have been added. `db` may be NULL: the rows are
+                                   checked against the given or inferred schema only */
+} fl_import_options;
+
+/*
+ * Imports JSON Lines rows into `table`. `path` is a file, or "-" for standard input (read once into
+ * memory). A missing table is created with the schema; an existing one takes the rows if they fit its
+ * columns: each value is checked against the column's type (an integer into an int32 column must fit it),
+ * timestamp columns take integer milliseconds or RFC 3339 strings, binary columns base64 text or $file.
+ * A key that is not a column, a NULL or missing value of a not-null column, and a $file that cannot be
+ * read (or is not a regular file, or exceeds 1 GiB) are errors naming source, line and column.
+ *
+ * Atomic: every line is parsed and checked, and every $file opened, before anything is written; a bad
+ * line anywhere leaves the database untouched (a missing table is not even created). The rows then go in
+ * one commit, unless commit_every rows or max_batch_bytes of $file bytes accumulate first, in which case
+ * each such batch is its own commit (memory stays bounded; a $file that changes between the check and the
+ * load can then fail a later batch after earlier ones committed — the report says what was). The JSON text
+ * itself is held in memory. Creating the table is one more commit. `opts` and `report` may be NULL; the
+ * report's added, bytes_added ($file bytes), commits and version are filled (the other counters stay 0).
+ */
+int fl_import_jsonl(fl_db *db, const char *table, const char *path, const fl_import_options *opts,
+                    fl_ingest_report *report, fl_error *err);
+/* The same for text already in memory; `source_name` names it in messages (NULL: "input"). */
+int fl_import_jsonl_text(fl_db *db, const char *table, const char *text, size_t size, const char *source_name,
+                         const fl_import_options *opts, fl_ingest_report *report, fl_error *err);
+
 #ifdef __cplusplus
 }
 #endif
