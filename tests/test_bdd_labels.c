@@ -909,6 +909,60 @@ static void test_writer_refuses(void) {
     fl_buf_free(&out);
 }
 
+/* ---- allocation failures ---- */
+
+/* The det_20 fixture read (1-byte reads, so refills happen everywhere) and written back with the n-th
+ * allocation failing, for every n until a run completes: each run ends in FL_OK with the full result or
+ * FL_ENOMEM, and leaks nothing (ASan). */
+static void test_allocation_failures(void) {
+    char *text = json(det20_fixture);
+    static parsed reference;
+    parse(&reference, text, strlen(text), 0, 0, 0);
+    int completed = 0, failures = 0;
+    for (long n = 1; n < 100000 && !completed; n++) {
+        mem_source src = {.data = text, .size = strlen(text), .chunk = 1};
+        warnings w = {0};
+        fl_error err = {0};
+        fl_bdd_reader *r = NULL;
+        fl_buf out;
+        fl_buf_init(&out);
+        int frames = 0, rc;
+        fl_alloc_fail_after(n);
+        rc = fl_bdd_reader_open("det.json", mem_read, &src, collect_warning, &w, &r, &err);
+        for (bool got = true; rc == FL_OK && got;) {
+            fl_frame f = {0};
+            rc = fl_bdd_reader_next(r, &f, &got, &err);
+            if (rc == FL_OK && got) {
+                if (!frame_eq(&f, &reference.frames[frames])) {
+                    fprintf(stderr, "  run %ld: frame %d differs\n", n, frames);
+                    tl_failures++;
+                }
+                frames++;
+                int wrc = fl_bdd_write_frame(&out, &f);
+                if (wrc != FL_OK) rc = wrc;
+            }
+            fl_frame_clear(&f);
+        }
+        fl_alloc_fail_after(0);
+        fl_bdd_reader_free(r);
+        fl_buf_free(&out);
+        if (rc == FL_OK) {
+            completed = 1;
+            CHECK_EQ_INT(frames, reference.n);
+            CHECK_EQ_STR(w.text, reference.w.text);
+        } else if (rc == FL_ENOMEM) {
+            failures++;
+        } else {
+            fprintf(stderr, "  run %ld: code %d (%s)\n", n, rc, err.message);
+            tl_failures++;
+        }
+    }
+    CHECK(completed);
+    CHECK(failures > 50);
+    parsed_free(&reference);
+    free(text);
+}
+
 /* ---- memory ---- */
 
 /* Live and peak heap bytes, through the sanitizer allocator's hooks (present in the ASan build the C tests
@@ -1032,6 +1086,7 @@ int main(void) {
     RUN(test_message_text);
     RUN(test_writer_round_trip);
     RUN(test_writer_refuses);
+    RUN(test_allocation_failures);
     RUN(test_memory_bounded);
     return tl_finish("test_bdd_labels");
 }

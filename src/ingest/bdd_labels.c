@@ -15,6 +15,7 @@
  */
 #include "bdd.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -625,10 +626,13 @@ static bool valid_utf8(const char *s) {
 
 static bool writable_string(const char *s) { return !s || (strlen(s) <= FL_JSON_MAX_STRING && valid_utf8(s)); }
 
-/* The shortest decimal that strtof reads back as exactly v (v finite). */
+/* The shortest decimal that strtof reads back as exactly v (v finite). A normal float carries more than 7
+ * significant digits, so a decimal of 6 or fewer digits that reads back as v is v rounded to 6 digits,
+ * which %.6g prints without its trailing zeros: the search can start at 6 (subnormals, with fewer digits,
+ * search from 1). 9 digits always suffice. */
 static void put_float(fl_buf *out, float v) {
     char text[32];
-    for (int digits = 1; digits <= 9; digits++) {
+    for (int digits = fabsf(v) < FLT_MIN ? 1 : 6; digits <= 9; digits++) {
         snprintf(text, sizeof text, "%.*g", digits, (double)v);
         if (strtof(text, NULL) == v) break;
     }
