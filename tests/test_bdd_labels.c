@@ -330,6 +330,51 @@ static void test_chunk_sizes(void) {
     }
 }
 
+/* Labels of odd shapes: each problem is a warning (or, for a color, a label kept without one). */
+static void test_label_shapes(void) {
+    char *text = json(
+        "[{'': 1, 'name': 'g.jpg', 'attributes': {'weather': 'a\\b\\f\\r\\n\\t\\'\\\\\\/z'}, 'labels': [\n"
+        " {'id': {'x': 1}, 'category': 5, 'box2d': {'x1': 1, 'y1': 2, 'x2': 3, 'y2': 4}},\n"
+        " {'id': '1', 'category': 'car', 'attributes': 5, 'box2d': {'x1': 1, 'y1': 2, 'x2': 3, 'y2': 4}},\n"
+        " {'id': '2', 'category': 'car', 'attributes': null, 'box2d': {'x1': 1, 'y1': 2, 'x2': 3, 'y2': 4}},\n"
+        " {'id': '3', 'category': 'car', 'attributes': {'trafficLightColor': 5}, 'box2d': {'x1': 1, 'y1': 2, 'x2': 3, 'y2': 4}},\n"
+        " {'id': '4', 'category': 'car', 'attributes': {'trafficLightColor': null, 'occluded': true}, 'box2d': {'x1': 1, 'y1': 2, 'x2': 3, 'y2': 4}},\n"
+        " {'id': '5', 'box2d': {'x1': 1, 'y1': 2, 'x2': 3, 'y2': 4}},\n"
+        " {'id': '6', 'category': 'car', 'box2d': [1, 2, 3, 4]},\n"
+        " {'id': '7', 'category': 'car', 'box2d': {'x1': null, 'y1': 2, 'x2': 3, 'y2': 4}},\n"
+        " {'id': '8', 'category': 'car', 'attributes': {'truncated': 0}, 'box2d': {'x1': 1, 'y1': 2, 'x2': 3, 'y2': 4}},\n"
+        " {'id': '9', 'category': 'car', 'attributes': {'trafficLightColor': 'gr\\u0000een'}, 'box2d': {'x1': 1, 'y1': 2, 'x2': 3, 'y2': 4}}\n"
+        "]}]");
+    parsed p;
+    parse(&p, text, strlen(text), 0, 0, 0);
+    CHECK_EQ_INT(p.rc, FL_OK);
+    CHECK_EQ_INT(p.n, 1);
+    if (p.n == 1) {
+        const fl_frame *f = &p.frames[0];
+        check_frame(f, "g.jpg", "a\b\f\r\n\t\"\\/z", NULL, NULL, false, 0, 4);
+        check_label(f, 0, "car", 1, 2, 3, 4, false, false, NULL);
+        check_label(f, 1, "car", 1, 2, 3, 4, false, false, NULL);
+        check_label(f, 2, "car", 1, 2, 3, 4, true, false, NULL);
+        check_label(f, 3, "car", 1, 2, 3, 4, false, false, NULL);
+    }
+    char expected[2048];
+    snprintf(expected, sizeof expected,
+             "det.json: byte %zu: frame 'g.jpg' label #0: category is a number, not a string\n"
+             "det.json: byte %zu: frame 'g.jpg' label 1: attributes is a number, not an object\n"
+             "det.json: byte %zu: frame 'g.jpg' label 3: trafficLightColor is a number, not a string (kept without a color)\n"
+             "det.json: byte %zu: frame 'g.jpg' label 5: no category\n"
+             "det.json: byte %zu: frame 'g.jpg' label 6: box2d is an array, not an object\n"
+             "det.json: byte %zu: frame 'g.jpg' label 7: box2d x1 is null, not a number\n"
+             "det.json: byte %zu: frame 'g.jpg' label 8: 'truncated' is a number, not a boolean\n"
+             "det.json: byte %zu: frame 'g.jpg' label 9: unknown trafficLightColor 'gr?een' (kept without a color)\n",
+             offset_of(text, "5, \"box2d\"", 0), offset_of(text, "5, \"box2d\"", offset_of(text, "\"id\": \"1\"", 0)),
+             offset_of(text, "5}", 0), offset_of(text, "{\"id\": \"5\"", 0), offset_of(text, "[1, 2, 3, 4]", 0),
+             offset_of(text, "null, \"y1\"", 0), offset_of(text, "0}", 0), offset_of(text, "\"gr", 0));
+    CHECK_EQ_STR(p.w.text, expected);
+    parsed_free(&p);
+    free(text);
+}
+
 /* ---- the older release ---- */
 
 static void test_old_release(void) {
@@ -628,6 +673,10 @@ static void test_limits(void) {
     n += big;
     memcpy(text + n, "\\n\"}]", 5);
     check_error(text, n + 5, 0, FL_EUNSUPPORTED, "byte 24: string longer than 1048576 bytes");
+    n = (size_t)sprintf(text, "[{\"name\": \"a.jpg\", \"x\": \"");
+    memset(text + n, 'x', big + 1);
+    memcpy(text + n + big + 1, "\"}]", 3);
+    check_error(text, n + big + 4, 0, FL_EUNSUPPORTED, "byte 24: string longer than 1048576 bytes");
     free(text);
 
     char number[400];
@@ -1075,6 +1124,7 @@ static void test_memory_bounded(void) {
 int main(void) {
     RUN(test_det20_fixture);
     RUN(test_chunk_sizes);
+    RUN(test_label_shapes);
     RUN(test_old_release);
     RUN(test_category_map);
     RUN(test_timestamps);
