@@ -588,8 +588,8 @@ int fl_synthetic_export(const char *dir, const fl_synthetic_options *syn, uint64
  * ------------------------------------------------------------------------------------------------------- */
 
 /*
- * Infers a schema from every line of JSON Lines text (not just a sample), in the syntax-independent form
- * fl_schema_parse returns. Columns appear in the order their keys first appear; every column is nullable.
+ * Infers a schema from every line of JSON Lines text (not just a sample). Columns appear in the order their
+ * keys first appear; every column is nullable.
  *   - integers → int64; if some integer exceeds INT64_MAX (and fits uint64) and the field has no negative
  *     ones → uint64; a field with both, or with an integer beyond uint64, is an error (give a schema with
  *     float64), so that no integer is ever rounded silently

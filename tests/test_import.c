@@ -165,6 +165,10 @@ static void test_infer_errors(void) {
     check_infer_error("{\"a\": 1} {\"a\": 2}", FL_EINVAL, "rows.jsonl: line 1, column 10: expected the end of the line after the object");
     check_infer_error("{\"a\": tru}", FL_EINVAL, "rows.jsonl: line 1, column 7: expected a value");
     check_infer_error("{\"a\": \"x\n\"}", FL_EINVAL, "rows.jsonl: line 1, column 10: unterminated string");
+    check_infer_error("{\"a\": \"x\ty\"}", FL_EINVAL, "rows.jsonl: line 1, column 9: control character in a string");
+    check_infer_error("{\"a\": 1.2.3}", FL_EINVAL, "rows.jsonl: line 1, column 7: invalid number '1.2.3'");
+    check_infer_error("{\"a\": -}", FL_EINVAL, "rows.jsonl: line 1, column 7: invalid number '-'");
+    check_infer_error("{\"a\": 12-3}", FL_EINVAL, "rows.jsonl: line 1, column 7: invalid number '12-3'");
     char deep[200] = "{\"a\": ";
     for (int i = 0; i < 20; i++) strcat(deep, "[");
     check_infer_error(deep, FL_EINVAL, "rows.jsonl: line 1, column 23: nesting too deep");
@@ -627,6 +631,72 @@ static void test_batch_from_jsonl_unchanged(void) {
     fl_schema_free(s);
 }
 
+/* Allocation failures (the test_oom way): the n-th allocation fails, for every n until the import completes.
+ * Each run ends in FL_OK or a clean FL_ENOMEM, and leaves either no table or one holding what it committed. */
+static void test_allocation_failures(void) {
+    const char *dir = tl_tmpdir("import-oom");
+    write_text(path_in(dir, "a.bin"), "abc");
+    const char *text = "{\"id\": \"a\", \"n\": 1, \"tags\": [\"x\"], \"pos\": {\"x\": 1.5}, \"img\": {\"$file\": \"a.bin\"}, \"ts\": \"2024-05-01T12:00:00Z\"}\n"
+                       "{\"id\": \"b\", \"n\": null, \"tags\": [], \"pos\": {\"y\": true}, \"img\": null}\n"
+                       "{\"id\": \"c\", \"n\": 3, \"extra\": [[1.5]]}\n";
+    const char *json = "{\"fields\": [{\"name\": \"a\", \"type\": \"list<int8>\"}, {\"name\": \"b\", \"type\": \"string\", \"nullable\": false}]}";
+    fl_db *db = NULL;
+    CHECK_OK(fl_db_open(path_in(dir, "db"), FL_OPEN_CREATE, &db, &tl_err));
+    fl_import_options o = {.commit_every = 2, .base_dir = dir};
+    int failures = 0;
+    bool done = false;
+    for (long n = 1; n < 100000 && !done && tl_failures == 0; n++) {
+        fl_error err = {0};
+        fl_ingest_report r;
+        fl_schema *s = NULL, *js = NULL;
+        fl_alloc_fail_after(n);
+        int rc_infer = fl_jsonl_infer_schema(text, strlen(text), "rows.jsonl", &s, &err);
+        int rc_json = fl_schema_parse_any(json, "s.json", &js, &err);
+        int rc = fl_import_jsonl_text(db, "t", text, strlen(text), "rows.jsonl", &o, &r, &err);
+        fl_alloc_fail_after(0);
+        CHECK(rc_infer == FL_OK || rc_infer == FL_ENOMEM);
+        CHECK(rc_json == FL_OK || rc_json == FL_ENOMEM);
+        CHECK((rc_infer == FL_OK) == (s != NULL));
+        CHECK((rc_json == FL_OK) == (js != NULL));
+        fl_schema_free(s);
+        fl_schema_free(js);
+        if (rc != FL_OK) {
+            failures++;
+            if (rc != FL_ENOMEM) fprintf(stderr, "  allocation %ld: %d %s\n", n, rc, err.message);
+            CHECK_EQ_INT(rc, FL_ENOMEM);
+            CHECK(err.message[0] != 0);
+        }
+        fl_table *t = NULL;
+        if (fl_table_open(db, "t", NULL, &t, NULL) == FL_OK) {
+            CHECK_EQ_INT(fl_table_count_rows(t), r.added);
+            fl_table_close(t);
+            CHECK_OK(fl_table_drop(db, "t", &tl_err));
+        } else {
+            CHECK_EQ_INT(r.added, 0);
+        }
+        done = rc == FL_OK && rc_infer == FL_OK && rc_json == FL_OK;
+        if (done) CHECK_EQ_INT(r.added, 3);
+    }
+    CHECK(done);
+    CHECK(failures > 50);
+    fl_db_close(db);
+}
+
+/* A UTF-8 byte order mark before the first line is skipped; a $file path with a NUL byte is refused. */
+static void test_bom_and_nul(void) {
+    check_inferred("\xEF\xBB\xBF{\"a\": 1}\n", "a int64");
+    check_infer_error("\xEF\xBB\xBF{\"a\": x}", FL_EINVAL, "rows.jsonl: line 1, column 7: expected a value");
+    check_infer_error("{\"img\": {\"$file\": \"a\\u0000b\"}}", FL_EINVAL, "rows.jsonl: line 1, column 19: \"$file\" path contains a NUL byte");
+    fl_schema *s = NULL;
+    CHECK_OK(fl_schema_parse("img binary", &s, &tl_err));
+    fl_import_options o = {.schema = s, .dry_run = true};
+    const char *text = "\xEF\xBB\xBF{\"img\": {\"$file\": \"a\\u0000b\"}}";
+    fl_error err = {0};
+    CHECK_EQ_INT(fl_import_jsonl_text(NULL, "t", text, strlen(text), "rows.jsonl", &o, NULL, &err), FL_EINVAL);
+    CHECK_EQ_STR(err.message, "rows.jsonl: line 1, column 19: \"$file\" path contains a NUL byte");
+    fl_schema_free(s);
+}
+
 int main(void) {
     RUN(test_infer_scalars);
     RUN(test_infer_nested);
@@ -640,5 +710,7 @@ int main(void) {
     RUN(test_file_batches);
     RUN(test_empty_input);
     RUN(test_batch_from_jsonl_unchanged);
+    RUN(test_allocation_failures);
+    RUN(test_bom_and_nul);
     return tl_finish("test_import");
 }

@@ -103,13 +103,17 @@ static int jstring(jparser *p) {
     FL_RETURN_NOT_OK(jexpect(p, '"'));
     p->scratch.size = 0;
     while (p->pos < p->n) {
+        size_t run = p->pos; /* plain bytes go in one piece */
+        while (run < p->n && p->s[run] != '"' && p->s[run] != '\\' && (unsigned char)p->s[run] >= 0x20) run++;
+        if (run > p->pos) fl_buf_append(&p->scratch, p->s + p->pos, run - p->pos);
+        p->pos = run;
+        if (p->pos >= p->n) break;
         char c = p->s[p->pos++];
         if (c == '"') return p->scratch.failed ? joom(p) : FL_OK;
         if (c == '\n') break;
-        if ((unsigned char)c < 0x20) return jfail(p, "control character in a string");
-        if (c != '\\') {
-            fl_buf_put_u8(&p->scratch, (uint8_t)c);
-            continue;
+        if ((unsigned char)c < 0x20) {
+            p->pos--;
+            return jfail(p, "control character in a string");
         }
         if (p->pos >= p->n) break;
         c = p->s[p->pos++];
@@ -174,22 +178,20 @@ static int jnumber(jparser *p, bool *is_integer, bool *overflow, int64_t *iv, ui
     *is_integer = strcspn(buf, ".eE") == len;
     *overflow = false;
     char *end;
-    errno = 0;
+    if (*is_integer) { /* the common case: no strtod unless the integer overflows */
+        errno = 0;
+        if (*negative) *iv = strtoll(buf, &end, 10);
+        else *iv = (int64_t)(*uv = strtoull(buf, &end, 10));
+        if (end != buf && !*end) {
+            *overflow = errno != 0;
+            *dv = *overflow ? strtod(buf, NULL) : *negative ? (double)*iv : (double)*uv;
+            return FL_OK;
+        }
+    }
     *dv = strtod(buf, &end);
-    if (*end) {
+    if (*end || *is_integer) {
         p->pos = start;
         return jfail(p, "invalid number '%s'", buf);
-    }
-    if (*is_integer) {
-        errno = 0;
-        if (*negative) {
-            *iv = strtoll(buf, &end, 10);
-            *overflow = errno != 0;
-        } else {
-            *uv = strtoull(buf, &end, 10);
-            *overflow = errno != 0;
-            *iv = (int64_t)*uv;
-        }
     }
     return FL_OK;
 }
@@ -304,8 +306,12 @@ static int parse_file_ref(jparser *p, const fl_field *f, fl_array *a, size_t at)
     }
     FL_RETURN_NOT_OK(jexpect(p, ':'));
     if (!jpeek(p, '"')) return jfail(p, "\"$file\" expects a path string");
+    size_t path_at = p->pos;
     FL_RETURN_NOT_OK(jstring(p));
-    if (memchr(p->scratch.data, 0, p->scratch.size)) return jfail(p, "\"$file\" path contains a NUL byte");
+    if (memchr(p->scratch.data, 0, p->scratch.size)) {
+        p->pos = path_at;
+        return jfail(p, "\"$file\" path contains a NUL byte");
+    }
     if (jpeek(p, ',')) return jfail(p, "an object with \"$file\" must have no other keys");
     FL_RETURN_NOT_OK(jexpect(p, '}'));
     const char *path = scratch_cstr(p);
@@ -507,6 +513,7 @@ void fl_jsonl_cursor_init(fl_jsonl_cursor *c, const char *text, size_t size, con
     c->line = 1;
     c->source = source ? source : "input";
     c->o = opts ? opts : &no_options;
+    if (size >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) c->pos = c->line_start = 3; /* a UTF-8 byte order mark */
 }
 
 void fl_jsonl_cursor_free(fl_jsonl_cursor *c) { fl_buf_free(&c->scratch); }
@@ -755,7 +762,12 @@ static int infer_value(inferer *g, inode *node, int depth) {
         if (scratch_is(p, "$file")) {
             FL_RETURN_NOT_OK(jexpect(p, ':'));
             if (!jpeek(p, '"')) return jfail(p, "\"$file\" expects a path string");
+            size_t path_at = p->pos;
             FL_RETURN_NOT_OK(jstring(p));
+            if (memchr(p->scratch.data, 0, p->scratch.size)) {
+                p->pos = path_at;
+                return jfail(p, "\"$file\" path contains a NUL byte");
+            }
             if (jpeek(p, ',')) return jfail(p, "an object with \"$file\" must have no other keys");
             FL_RETURN_NOT_OK(jexpect(p, '}'));
             return unify(g, node, K_FILE, at);
