@@ -851,8 +851,8 @@ static void draw_glows(fl_synth *s, const clip *c) {
         if (o->kind != K_STREETLIGHT) continue;
         float z = o->z - v->shift;
         if (z < 2.0f) continue;
-        float x = o->x + o->arm, k = v->f / z, r = 6.0f;
-        blend_ellipse(s, PX(v, x, z), PY(v, 0, z), r * k, r * k * v->hc / z, emit(c, RGB(255, 190, 110), z), 70);
+        float x = o->x + o->arm, k = v->f / z, r = 4.5f;
+        blend_ellipse(s, PX(v, x, z), PY(v, 0, z), r * k, r * k * v->hc / z, emit(c, RGB(255, 190, 110), z), 48);
     }
 }
 
@@ -1870,10 +1870,10 @@ static void paint(fl_synth *s, uint64_t index, int flags) {
         if (c->hills) draw_hills(s, c);
         if (c->n_skyline) draw_skyline(s, c);
         draw_ground(s, c);
+        if (c->look_tod == T_NIGHT) draw_glows(s, c); /* pools of light on the ground, under everything standing */
         if (c->stalls) draw_stalls(s, c);
         for (int i = 0; i < c->n_buildings; i++) draw_building(s, c, &c->b[i]);
         if (c->canopy) draw_canopy(s, c);
-        if (c->look_tod == T_NIGHT) draw_glows(s, c);
     }
     /* the objects, far to near */
     int n = 0;
