@@ -8,9 +8,11 @@
 
 #include "args.h"
 
-/* framelake ingest images DB TABLE DIR [...] (cli/ingest.c) */
+/* framelake ingest images|bdd100k|synthetic DB ... and framelake synthesize DIR ... (cli/ingest.c) */
 extern const option_spec ingest_opts[];
 int cmd_ingest(const args *a);
+extern const option_spec synthesize_opts[];
+int cmd_synthesize(const args *a);
 
 /* framelake import DB TABLE FILE.jsonl|- [...] (cli/import.c) */
 extern const option_spec import_opts[];

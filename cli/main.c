@@ -619,8 +619,13 @@ static const command commands[] = {
     {"add-column", "framelake add-column DB TABLE NAME --type T", "add a nullable column (no data rewritten)", add_column_opts, 3, 3, cmd_add_column},
     {"drop-column", "framelake drop-column DB TABLE NAME[,NAME...]", "remove columns (metadata only)", NULL, 3, 8, cmd_drop_column},
     {"rename-column", "framelake rename-column DB TABLE FROM TO", "rename a column (metadata only)", NULL, 4, 4, cmd_rename_column},
-    {"ingest", "framelake ingest images DB TABLE DIR [--recursive] [--split S] [--mode skip-existing|append|overwrite] [--strict] [--commit-every N] [--quiet]",
-     "ingest a folder of JPEG images (one row each, idempotent)", ingest_opts, 1, 4, cmd_ingest},
+    {"ingest",
+     "framelake ingest images DB TABLE DIR [--recursive] [--split S] | bdd100k DB --root DIR [--splits train,val,test] [--limit N] | "
+     "synthetic DB --n N [--seed S] [--split train|val|mixed] [--size WxH]; all: [--table T] [--mode skip-existing|append|overwrite] "
+     "[--strict] [--commit-every N] [--threads N] [--quiet]",
+     "ingest footage: a JPEG folder, BDD100K (folders or zips) or synthetic frames (idempotent)", ingest_opts, 1, 4, cmd_ingest},
+    {"synthesize", "framelake synthesize DIR --n N [--seed S] [--split train|val|mixed] [--size WxH] [--first I] [--threads N]",
+     "write synthetic footage as a BDD100K folder (images + det_20 labels)", synthesize_opts, 1, 1, cmd_synthesize},
     {"drop-table", "framelake drop-table DB TABLE", "delete a table and all its versions", NULL, 2, 2, cmd_drop_table},
     {"help", "framelake help [COMMAND]", "show help", NULL, 0, 1, cmd_help},
     {"version", "framelake --version", "print the version", NULL, 0, 0, cmd_version},

@@ -128,7 +128,7 @@ expect ingest-strict-nothing 1 "framelake: error: table 'strict' not found in $D
 expect ingest-overwrite 0 "ingested 4 images (0 skipped, 1 failed): version 7" -- "$FL" ingest images "$DB" shots "$IMG" --mode overwrite --split val --commit-every 2 --quiet
 expect ingest-overwrite-rows 0 "5 4" -- sh -c "echo \$('$FL' count '$DB' shots) \$('$FL' query '$DB' shots --format csv --select split | grep -c val)"
 expect ingest-bad-mode 2 "framelake: --mode must be skip-existing, append or overwrite, not 'upsert'" -- "$FL" ingest images "$DB" shots "$IMG" --mode upsert
-expect ingest-unknown-source 2 "framelake ingest: unknown source 'videos' (available: images)" -- "$FL" ingest videos "$DB" shots "$IMG"
+expect ingest-unknown-source 2 "framelake ingest: unknown source 'videos' (available: images, bdd100k, synthetic)" -- "$FL" ingest videos "$DB" shots "$IMG"
 expect ingest-missing-dir 1 "framelake: error: ingest images: cannot read directory $WORK/none: No such file or directory" -- "$FL" ingest images "$DB" shots "$WORK/none"
 
 # More tests, one file per area (t_*.sh), sourced so they share expect(), $FL and $WORK; each uses its own
