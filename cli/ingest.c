@@ -127,17 +127,28 @@ static void reporter_done(reporter *r, const fl_ingest_report *rep) {
 
 /* ---- options ---- */
 
+/* The index of --name's value among names[0..n) (absent: 0, the default); false with a usage message if
+ * it is none of them ("--mode must be skip-existing, append or overwrite, not 'x'"). */
+static bool choice(const args *a, const char *name, const char *const *names, int n, int *out) {
+    const char *v = args_get(a, name);
+    *out = 0;
+    if (!v) return true;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v, names[i])) {
+            *out = i;
+            return true;
+        }
+    fprintf(stderr, "framelake: --%s must be ", name);
+    for (int i = 0; i < n; i++) fprintf(stderr, "%s%s", names[i], i + 2 < n ? ", " : i + 1 < n ? " or " : "");
+    fprintf(stderr, ", not '%s'\n", v);
+    return false;
+}
+
 static int parse_common(const args *a, fl_ingest_options *o) {
     memset(o, 0, sizeof *o);
     o->strict = args_flag(a, "strict");
-    const char *mode = args_get(a, "mode");
-    if (!mode || !strcmp(mode, "skip-existing")) o->mode = FL_INGEST_SKIP_EXISTING;
-    else if (!strcmp(mode, "append")) o->mode = FL_INGEST_APPEND;
-    else if (!strcmp(mode, "overwrite")) o->mode = FL_INGEST_OVERWRITE;
-    else {
-        fprintf(stderr, "framelake: --mode must be skip-existing, append or overwrite, not '%s'\n", mode);
-        return 2;
-    }
+    static const char *const modes[] = {"skip-existing", "append", "overwrite"}; /* FL_INGEST_* order */
+    if (!choice(a, "mode", modes, 3, &o->mode)) return 2;
     uint64_t every = 0, limit = 0, threads = 0;
     if (!args_u64(a, "commit-every", &every, NULL) || !args_u64(a, "limit", &limit, NULL) || !args_u64(a, "threads", &threads, NULL)) return 2;
     if (threads > 64) {
@@ -166,14 +177,11 @@ static int parse_synthetic(const args *a, fl_synthetic_options *s) {
     s->n = (int64_t)n;
     s->seed = seed;
     s->quality = (int)quality;
-    const char *split = args_get(a, "split");
-    if (!split || !strcmp(split, "mixed")) s->split = FL_SYNTHETIC_MIXED;
-    else if (!strcmp(split, "train")) s->split = FL_SYNTHETIC_TRAIN;
-    else if (!strcmp(split, "val")) s->split = FL_SYNTHETIC_VAL;
-    else {
-        fprintf(stderr, "framelake: --split must be train, val or mixed, not '%s'\n", split);
-        return 2;
-    }
+    static const char *const splits[] = {"mixed", "train", "val"};
+    static const int split_modes[] = {FL_SYNTHETIC_MIXED, FL_SYNTHETIC_TRAIN, FL_SYNTHETIC_VAL};
+    int k;
+    if (!choice(a, "split", splits, 3, &k)) return 2;
+    s->split = split_modes[k];
     const char *size = args_get(a, "size");
     if (size) {
         int w = 0, h = 0;

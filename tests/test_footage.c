@@ -20,38 +20,6 @@
 
 /* ---- helpers ---- */
 
-typedef struct blob {
-    uint8_t *data;
-    size_t size;
-} blob;
-
-static blob encode_jpeg(int width, int height) {
-    uint8_t *pixels = malloc((size_t)width * height * 3);
-    for (int i = 0; i < width * height * 3; i++) pixels[i] = (uint8_t)(i * 5 + i / 11);
-    tjhandle tj = tjInitCompress();
-    unsigned char *jpeg = NULL;
-    unsigned long size = 0;
-    blob out = {0};
-    if (tj && tjCompress2(tj, pixels, width, 0, height, TJPF_RGB, &jpeg, &size, TJSAMP_420, 80, 0) == 0) {
-        out.data = malloc(size);
-        memcpy(out.data, jpeg, size);
-        out.size = size;
-    }
-    CHECK(out.data != NULL);
-    tjFree(jpeg);
-    tjDestroy(tj);
-    free(pixels);
-    return out;
-}
-
-static void write_file(const char *path, const void *data, size_t size) {
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    if (!f) return;
-    CHECK(fwrite(data, 1, size, f) == size);
-    fclose(f);
-}
-
 typedef struct notices {
     int count[6];
     char text[16384];
@@ -221,13 +189,13 @@ static const image_file IMAGES[] = {
 };
 #define N_IMAGES (sizeof IMAGES / sizeof *IMAGES)
 
-static blob image_bytes(const image_file *im) {
+static tl_blob image_bytes(const image_file *im) {
     if (im->width == 0) {
-        blob b = {malloc(9), 9};
+        tl_blob b = {malloc(9), 9};
         memcpy(b.data, "not a jpg", 9);
         return b;
     }
-    blob b = encode_jpeg(im->width > 0 ? im->width : 30, im->height > 0 ? im->height : 30);
+    tl_blob b = tl_jpeg(im->width > 0 ? im->width : 30, im->height > 0 ? im->height : 30, false, TJSAMP_420, 0);
     if (im->width < 0) b.size /= 2; /* cut short: no EOI */
     return b;
 }
@@ -254,24 +222,24 @@ static void make_fixture(fixture *f, const char *tag) {
     snprintf(path, sizeof path, "%s/bdd100k_det_20_labels_trainval.zip", f->zips);
     zip_t *labels = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &code);
     CHECK(images && labels);
-    blob kept[N_IMAGES];
+    tl_blob kept[N_IMAGES];
     for (size_t i = 0; i < N_IMAGES; i++) {
         kept[i] = image_bytes(&IMAGES[i]);
         snprintf(path, sizeof path, "%s/images/100k/%s/%s", f->root, IMAGES[i].split, IMAGES[i].name);
-        write_file(path, kept[i].data, kept[i].size);
+        tl_write_file(path, kept[i].data, kept[i].size);
         snprintf(path, sizeof path, "bdd100k/images/100k/%s/%s", IMAGES[i].split, IMAGES[i].name);
         zip_put(images, path, kept[i].data, kept[i].size);
         if (!strcmp(IMAGES[i].name, "a.jpg")) {
             snprintf(path, sizeof path, "%s/bdd100k/images/100k/train/a.jpg", f->old);
-            write_file(path, kept[i].data, kept[i].size);
+            tl_write_file(path, kept[i].data, kept[i].size);
         }
     }
     snprintf(path, sizeof path, "%s/labels/det_20/det_train.json", f->root);
-    write_file(path, DET_TRAIN, strlen(DET_TRAIN));
+    tl_write_file(path, DET_TRAIN, strlen(DET_TRAIN));
     snprintf(path, sizeof path, "%s/labels/det_20/det_val.json", f->root);
-    write_file(path, DET_VAL, strlen(DET_VAL));
+    tl_write_file(path, DET_VAL, strlen(DET_VAL));
     snprintf(path, sizeof path, "%s/bdd100k/labels/bdd100k_labels_images_train.json", f->old);
-    write_file(path, OLD_TRAIN, strlen(OLD_TRAIN));
+    tl_write_file(path, OLD_TRAIN, strlen(OLD_TRAIN));
     zip_put(labels, "bdd100k/labels/det_20/det_train.json", DET_TRAIN, strlen(DET_TRAIN));
     zip_put(labels, "bdd100k/labels/det_20/det_val.json", DET_VAL, strlen(DET_VAL));
     CHECK_EQ_INT(zip_close(images), 0);
@@ -355,7 +323,7 @@ static void test_bdd_folder(void) {
     snprintf(want_source, sizeof want_source, "'%s/images/100k/train/a.jpg'", f.root);
     check_cell(b, 0, "source", want_source);
     /* the image bytes are the files' bytes */
-    blob a = encode_jpeg(64, 48);
+    tl_blob a = tl_jpeg(64, 48, false, TJSAMP_420, 0);
     char want[64];
     snprintf(want, sizeof want, "<%zu:%016llx>", a.size, (unsigned long long)fl_hash64(a.data, a.size));
     check_cell(b, 0, "image_bytes", want);

@@ -20,43 +20,8 @@
 
 /* ---- helpers ---- */
 
-typedef struct blob {
-    uint8_t *data;
-    size_t size;
-} blob;
-
-/* A real JPEG of width x height (gray or RGB with the given subsampling; flags e.g. TJFLAG_PROGRESSIVE). */
-static blob encode_jpeg(int width, int height, bool gray, int subsamp, int flags) {
-    int channels = gray ? 1 : 3;
-    uint8_t *pixels = malloc((size_t)width * height * channels);
-    for (int i = 0; i < width * height * channels; i++) pixels[i] = (uint8_t)(i * 7 + i / 13);
-    tjhandle tj = tjInitCompress();
-    unsigned char *jpeg = NULL;
-    unsigned long size = 0;
-    blob out = {0};
-    if (tj && tjCompress2(tj, pixels, width, 0, height, gray ? TJPF_GRAY : TJPF_RGB, &jpeg, &size, gray ? TJSAMP_GRAY : subsamp, 80,
-                          flags) == 0) {
-        out.data = malloc(size);
-        memcpy(out.data, jpeg, size);
-        out.size = size;
-    }
-    CHECK(out.data != NULL);
-    tjFree(jpeg);
-    tjDestroy(tj);
-    free(pixels);
-    return out;
-}
-
-static void write_file(const char *path, const void *data, size_t size) {
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    if (!f) return;
-    CHECK(fwrite(data, 1, size, f) == size);
-    fclose(f);
-}
-
-static blob read_whole(const char *path) {
-    blob b = {0};
+static tl_blob read_whole(const char *path) {
+    tl_blob b = {0};
     FILE *f = fopen(path, "rb");
     if (!f) return b;
     fseek(f, 0, SEEK_END);
@@ -131,7 +96,7 @@ static void check_row(const fl_batch *b, int64_t row, const char *image_id, cons
         p = fl_array_get_bytes(split_col, row, &n);
         CHECK(n == strlen(split) && !memcmp(p, split, n));
     }
-    blob file = read_whole(path);
+    tl_blob file = read_whole(path);
     p = fl_array_get_bytes(fl_batch_column(b, "image_bytes"), row, &n);
     CHECK_EQ_INT(n, file.size);
     CHECK(file.size > 0 && n == file.size && !memcmp(p, file.data, n));
@@ -176,7 +141,7 @@ static void test_jpeg_real_files(void) {
         {65, 9, true, TJSAMP_GRAY, TJFLAG_PROGRESSIVE, 1},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        blob j = encode_jpeg(cases[k].w, cases[k].h, cases[k].gray, cases[k].subsamp, cases[k].flags);
+        tl_blob j = tl_jpeg(cases[k].w, cases[k].h, cases[k].gray, cases[k].subsamp, cases[k].flags);
         check_info(j.data, j.size, FL_OK, cases[k].w, cases[k].h, cases[k].components, NULL);
         /* Every truncation fails cleanly, with a message naming the input and a byte offset. Each prefix is
          * a heap copy of exactly that size, so ASan would catch a read past its end. */
@@ -270,28 +235,28 @@ static void make_fixture(fixture *f, const char *tag) {
     snprintf(f->path_sub_a, sizeof f->path_sub_a, "%s/sub/a.jpg", f->dir);
     snprintf(f->path_trunc, sizeof f->path_trunc, "%s/bad_trunc.jpg", f->dir);
     snprintf(f->path_text, sizeof f->path_text, "%s/notjpeg.jpg", f->dir);
-    blob j = encode_jpeg(1280, 720, false, TJSAMP_420, 0);
-    write_file(f->path_a, j.data, j.size);
+    tl_blob j = tl_jpeg(1280, 720, false, TJSAMP_420, 0);
+    tl_write_file(f->path_a, j.data, j.size);
     free(j.data);
-    j = encode_jpeg(640, 480, false, TJSAMP_444, 0);
-    write_file(f->path_b, j.data, j.size);
-    write_file(f->path_trunc, j.data, j.size / 2);
+    j = tl_jpeg(640, 480, false, TJSAMP_444, 0);
+    tl_write_file(f->path_b, j.data, j.size);
+    tl_write_file(f->path_trunc, j.data, j.size / 2);
     free(j.data);
-    j = encode_jpeg(200, 150, false, TJSAMP_420, TJFLAG_PROGRESSIVE);
-    write_file(f->path_c, j.data, j.size);
+    j = tl_jpeg(200, 150, false, TJSAMP_420, TJFLAG_PROGRESSIVE);
+    tl_write_file(f->path_c, j.data, j.size);
     free(j.data);
-    j = encode_jpeg(16, 16, false, TJSAMP_444, 0);
-    write_file(f->path_sub_a, j.data, j.size);
+    j = tl_jpeg(16, 16, false, TJSAMP_444, 0);
+    tl_write_file(f->path_sub_a, j.data, j.size);
     free(j.data);
-    j = encode_jpeg(100, 50, true, TJSAMP_GRAY, 0);
-    write_file(f->path_d, j.data, j.size);
+    j = tl_jpeg(100, 50, true, TJSAMP_GRAY, 0);
+    tl_write_file(f->path_d, j.data, j.size);
     free(j.data);
-    write_file(f->path_text, "not an image\n", 13);
+    tl_write_file(f->path_text, "not an image\n", 13);
     char path[600];
     snprintf(path, sizeof path, "%s/readme.txt", f->dir);
-    write_file(path, "hello\n", 6);
+    tl_write_file(path, "hello\n", 6);
     snprintf(path, sizeof path, "%s/.hidden.jpg", f->dir);
-    write_file(path, "junk", 4);
+    tl_write_file(path, "junk", 4);
 }
 
 static fl_db *open_db(const char *tag) {
@@ -316,7 +281,7 @@ static void test_ingest_folder(void) {
     CHECK_EQ_INT(r.failed, 2);
     CHECK_EQ_INT(r.commits, 2); /* create + one append */
     CHECK_EQ_INT(r.version, 2);
-    blob trunc = read_whole(f.path_trunc);
+    tl_blob trunc = read_whole(f.path_trunc);
     char want[2048];
     snprintf(want, sizeof want, "3|%s: truncated: no EOI marker after the scan data\n3|%s: byte 0: not a JPEG (no SOI marker)\n",
              f.path_trunc, f.path_text);
@@ -387,7 +352,7 @@ static void test_ingest_strict_and_batches(void) {
         fl_ingest_options o = {.strict = true, .commit_every = every};
         CHECK_EQ_INT(fl_ingest_images(db, "s", f.dir, &o, &r, &err), FL_ECORRUPT);
         char want[1024];
-        blob trunc = read_whole(f.path_trunc);
+        tl_blob trunc = read_whole(f.path_trunc);
         snprintf(want, sizeof want, "strict: %s: byte %zu: truncated: no EOI marker after the scan data", f.path_trunc, trunc.size);
         free(trunc.data);
         CHECK_EQ_STR(err.message, want);
@@ -439,8 +404,8 @@ static void test_ingest_modes(void) {
     CHECK(b && b->num_rows == 6);
     fl_batch_free(b);
     /* Overwrite: a.jpg changes; every row with a re-ingested image_id (both copies) is replaced. */
-    blob j = encode_jpeg(320, 240, false, TJSAMP_420, 0);
-    write_file(f.path_a, j.data, j.size);
+    tl_blob j = tl_jpeg(320, 240, false, TJSAMP_420, 0);
+    tl_write_file(f.path_a, j.data, j.size);
     free(j.data);
     o.mode = FL_INGEST_OVERWRITE;
     o.split = "val";
@@ -570,11 +535,11 @@ static void test_ingest_killed_and_rerun(void) {
     snprintf(dbdir, sizeof dbdir, "%s/db", dir);
     mkdir(folder, 0755);
     enum { N = 300 };
-    blob jpg = encode_jpeg(160, 120, false, TJSAMP_420, 0);
+    tl_blob jpg = tl_jpeg(160, 120, false, TJSAMP_420, 0);
     for (int i = 0; i < N; i++) {
         char path[700];
         snprintf(path, sizeof path, "%s/frame-%03d.jpg", folder, i);
-        write_file(path, jpg.data, jpg.size);
+        tl_write_file(path, jpg.data, jpg.size);
     }
     free(jpg.data);
     fl_db *db = NULL;

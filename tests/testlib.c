@@ -2,6 +2,8 @@
 #include "testlib.h"
 
 #include <stdarg.h>
+#include <stdint.h>
+#include <turbojpeg.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,4 +47,33 @@ int tl_sh(const char *fmt, ...) {
     va_end(ap);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void tl_write_file(const char *path, const void *data, size_t size) {
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (!f) return;
+    CHECK(fwrite(data, 1, size, f) == size);
+    fclose(f);
+}
+
+tl_blob tl_jpeg(int width, int height, bool gray, int subsamp, int flags) {
+    int channels = gray ? 1 : 3;
+    uint8_t *pixels = malloc((size_t)width * height * channels);
+    for (int i = 0; i < width * height * channels; i++) pixels[i] = (uint8_t)(i * 7 + i / 13);
+    tjhandle tj = tjInitCompress();
+    unsigned char *jpeg = NULL;
+    unsigned long size = 0;
+    tl_blob out = {0};
+    if (tj && tjCompress2(tj, pixels, width, 0, height, gray ? TJPF_GRAY : TJPF_RGB, &jpeg, &size, gray ? TJSAMP_GRAY : subsamp, 80,
+                          flags) == 0) {
+        out.data = malloc(size);
+        memcpy(out.data, jpeg, size);
+        out.size = size;
+    }
+    CHECK(out.data != NULL);
+    tjFree(jpeg);
+    tjDestroy(tj);
+    free(pixels);
+    return out;
 }

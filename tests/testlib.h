@@ -63,5 +63,16 @@ int tl_finish(const char *suite);
 const char *tl_tmpdir(const char *tag);
 /* Runs a shell command; returns its exit status. */
 int tl_sh(const char *fmt, ...);
+/* Writes a whole file (a CHECK fails if it cannot). */
+void tl_write_file(const char *path, const void *data, size_t size);
+
+/* Bytes owned by the caller (free(data)). */
+typedef struct tl_blob {
+    uint8_t *data;
+    size_t size;
+} tl_blob;
+/* A real JPEG of width x height with a fixed pixel pattern, encoded by libturbojpeg: gray, or RGB with
+ * the given TJSAMP_* subsampling; flags e.g. TJFLAG_PROGRESSIVE. */
+tl_blob tl_jpeg(int width, int height, bool gray, int subsamp, int flags);
 
 #endif

@@ -457,17 +457,16 @@ static bool next_task(void *ctx, fl_ingest_item *slot, int *rc) {
     return false;
 }
 
-static int run_pass(bdd_run *g) {
+/* One pass over every input: the strict pre-check, or the real run. */
+static int run_pass(void *ctx) {
+    bdd_run *g = ctx;
     fl_pipeline_def def = {.produce = produce, .ctx = g, .init = worker_init, .fini = worker_fini, .threads = g->o->threads};
-    fl_pipeline *p;
     g->split = 0;
     g->phase = 0;
     g->warn_rc = FL_OK;
     for (int k = 0; k < N_SPLITS; k++)
         for (size_t i = 0; i < g->splits[k].n_images; i++) g->splits[k].images[i].labeled = false;
-    int rc = fl_pipeline_start(&def, &p, g->err);
-    if (rc == FL_OK) rc = fl_ingest_run(p, g->sink, next_task, g, g->err);
-    fl_pipeline_free(p);
+    int rc = fl_ingest_run(&def, g->sink, next_task, g, g->err);
     close_labels(g);
     return rc;
 }
@@ -507,15 +506,8 @@ int fl_ingest_bdd100k(fl_db *db, const char *table, const char *root, const fl_i
             inputs += (int64_t)g.splits[k].n_images;
             for (size_t i = 0; i < g.splits[k].n_images; i++) bytes += g.splits[k].images[i].at.size;
         }
-        fl_sink_set_total(g.sink, inputs);
-        if (fl_sink_needs_check(g.sink, inputs, bytes)) {
-            fl_sink_begin_check(g.sink);
-            rc = run_pass(&g);
-            fl_sink_end_check(g.sink);
-        }
+        rc = fl_sink_run(g.sink, inputs, bytes, run_pass, &g);
     }
-    if (rc == FL_OK) rc = run_pass(&g);
-    if (rc == FL_OK) rc = fl_sink_finish(g.sink);
     fl_sink_free(g.sink);
     for (int k = 0; k < N_SPLITS; k++) {
         split_inputs *sp = &g.splits[k];

@@ -126,14 +126,11 @@ static bool next_task(void *ctx, fl_ingest_item *slot, int *rc) {
 }
 
 /* One pass over every file: the strict pre-check, or the real run. */
-static int run_pass(images_run *g) {
+static int run_pass(void *ctx) {
+    images_run *g = ctx;
     fl_pipeline_def def = {.produce = produce, .ctx = g, .threads = g->o->threads};
-    fl_pipeline *p;
     g->next = 0;
-    int rc = fl_pipeline_start(&def, &p, g->err);
-    if (rc == FL_OK) rc = fl_ingest_run(p, g->sink, next_task, g, g->err);
-    fl_pipeline_free(p);
-    return rc;
+    return fl_ingest_run(&def, g->sink, next_task, g, g->err);
 }
 
 int fl_ingest_images(fl_db *db, const char *table, const char *dir, const fl_ingest_options *opts, fl_ingest_report *report,
@@ -149,15 +146,8 @@ int fl_ingest_images(fl_db *db, const char *table, const char *dir, const fl_ing
     if (rc == FL_OK) {
         int64_t total = 0;
         for (size_t i = 0; i < g.n_files; i++) total += g.files[i].size > 0 ? g.files[i].size : 0;
-        fl_sink_set_total(g.sink, (int64_t)g.n_files);
-        if (fl_sink_needs_check(g.sink, (int64_t)g.n_files, total)) {
-            fl_sink_begin_check(g.sink);
-            rc = run_pass(&g);
-            fl_sink_end_check(g.sink);
-        }
+        rc = fl_sink_run(g.sink, (int64_t)g.n_files, total, run_pass, &g);
     }
-    if (rc == FL_OK) rc = run_pass(&g);
-    if (rc == FL_OK) rc = fl_sink_finish(g.sink);
     fl_sink_free(g.sink);
     for (size_t i = 0; i < g.n_files; i++) {
         fl_free(g.files[i].path);

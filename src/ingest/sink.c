@@ -241,8 +241,6 @@ int64_t fl_sink_max_numbered(const fl_sink *s, const char *prefix) {
 
 bool fl_sink_full(const fl_sink *s) { return s->o.limit > 0 && s->pending_added + s->rep->added >= s->o.limit && !s->checking; }
 
-void fl_sink_set_total(fl_sink *s, int64_t total) { s->total = total; }
-
 static int create_table(fl_sink *s) {
     int rc = fl_table_create(s->db, s->table_name, s->schema, &s->table, s->err);
     if (rc == FL_OK) {
@@ -367,24 +365,28 @@ int fl_sink_take(fl_sink *s, fl_ingest_item *item) {
     return rc;
 }
 
-bool fl_sink_needs_check(const fl_sink *s, int64_t inputs, int64_t total_bytes) {
-    return s->o.strict && (total_bytes >= max_batch_bytes(s) || (s->o.commit_every > 0 && inputs > s->o.commit_every));
-}
-
-void fl_sink_begin_check(fl_sink *s) { s->checking = true; }
-
-void fl_sink_end_check(fl_sink *s) {
-    s->checking = false;
-    s->taken = 0;
-    map_free(&s->seen);
-}
-
-int fl_sink_finish(fl_sink *s) {
+/* Commits what is pending and creates the table if nothing did; fills report->version. */
+static int finish(fl_sink *s) {
     int rc = flush(s);
     if (rc == FL_OK && !s->table) rc = create_table(s); /* an empty source still leaves the table behind */
     if (s->table) s->rep->version = fl_table_version(s->table);
     if (rc == FL_OK) progress(s, true);
     return rc;
+}
+
+int fl_sink_run(fl_sink *s, int64_t inputs, int64_t total_bytes, int (*pass)(void *ctx), void *ctx) {
+    s->total = inputs;
+    bool several_commits = total_bytes >= max_batch_bytes(s) || (s->o.commit_every > 0 && inputs > s->o.commit_every);
+    if (s->o.strict && several_commits) {
+        s->checking = true;
+        int rc = pass(ctx);
+        s->checking = false;
+        s->taken = 0;
+        map_free(&s->seen);
+        FL_RETURN_NOT_OK(rc);
+    }
+    FL_RETURN_NOT_OK(pass(ctx));
+    return finish(s);
 }
 
 void fl_sink_free(fl_sink *s) {
@@ -399,7 +401,7 @@ void fl_sink_free(fl_sink *s) {
     fl_free(s);
 }
 
-int fl_ingest_run(fl_pipeline *p, fl_sink *s, fl_next_task_fn next_task, void *ctx, fl_error *err) {
+static int run_loop(fl_pipeline *p, fl_sink *s, fl_next_task_fn next_task, void *ctx, fl_error *err) {
     int rc = FL_OK;
     bool more = true;
     for (;;) {
@@ -415,4 +417,12 @@ int fl_ingest_run(fl_pipeline *p, fl_sink *s, fl_next_task_fn next_task, void *c
         if (fl_sink_full(s)) continue; /* produced past the limit: dropped */
         FL_RETURN_NOT_OK(fl_sink_take(s, item));
     }
+}
+
+int fl_ingest_run(const fl_pipeline_def *def, fl_sink *s, fl_next_task_fn next_task, void *ctx, fl_error *err) {
+    fl_pipeline *p;
+    int rc = fl_pipeline_start(def, &p, err);
+    if (rc == FL_OK) rc = run_loop(p, s, next_task, ctx, err);
+    fl_pipeline_free(p);
+    return rc;
 }

@@ -118,23 +118,21 @@ int fl_sink_take(fl_sink *s, fl_ingest_item *item);
 /* Reports a problem that is not an item (a label dropped, a walk error); counted by outcome. */
 int fl_sink_notice(fl_sink *s, fl_ingest_outcome outcome, int code, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-/* Strict mode, for a run that may commit more than once: the source makes a checking pass over every input
- * first (fl_sink_begin_check ... fl_sink_end_check), then the real pass. */
-bool fl_sink_needs_check(const fl_sink *s, int64_t inputs, int64_t total_bytes);
-void fl_sink_begin_check(fl_sink *s);
-void fl_sink_end_check(fl_sink *s);
-/* The total inputs the progress callback reports (-1: unknown). */
-void fl_sink_set_total(fl_sink *s, int64_t total);
-/* Commits what is pending and creates the table if nothing did; fills report->version. */
-int fl_sink_finish(fl_sink *s);
+/*
+ * Runs a source's pass (`pass(ctx)`: every input through fl_ingest_run) and commits what is pending. In
+ * strict mode, for a run of `inputs` inputs and `total_bytes` image bytes that may commit more than once,
+ * a checking pass over every input comes first, so a problem anywhere stops the run before any commit.
+ * Also sets the progress total to `inputs`.
+ */
+int fl_sink_run(fl_sink *s, int64_t inputs, int64_t total_bytes, int (*pass)(void *ctx), void *ctx);
 void fl_sink_free(fl_sink *s);
 
 /*
- * The loop every source runs: `next_task` fills the free slot with the next task and returns true, or
+ * The loop every source runs, on a pipeline started from `def` for the run: `next_task` fills the free slot with the next task and returns true, or
  * returns false when there is none (or on error, with *rc set). Items flow through the pipeline into the
  * sink in order until the tasks end, the sink is full (limit), or an error.
  */
 typedef bool (*fl_next_task_fn)(void *ctx, fl_ingest_item *slot, int *rc);
-int fl_ingest_run(fl_pipeline *p, fl_sink *s, fl_next_task_fn next_task, void *ctx, fl_error *err);
+int fl_ingest_run(const fl_pipeline_def *def, fl_sink *s, fl_next_task_fn next_task, void *ctx, fl_error *err);
 
 #endif /* FL_INGEST_SINK_H */

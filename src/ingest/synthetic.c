@@ -20,6 +20,7 @@
 
 typedef struct synth_run {
     fl_synth_options so;
+    int threads;
     fl_sink *sink;
     fl_error *err;
     uint64_t next, end;         /* frame indexes still to submit: [next, end) */
@@ -79,6 +80,12 @@ static bool next_task(void *ctx, fl_ingest_item *slot, int *rc) {
     return true;
 }
 
+static int run_pass(void *ctx) {
+    synth_run *g = ctx;
+    fl_pipeline_def def = {.produce = produce, .ctx = &g->so, .init = worker_init, .fini = worker_fini, .threads = g->threads};
+    return fl_ingest_run(&def, g->sink, next_task, g, g->err);
+}
+
 /* "synth-<seed>-": the image_id prefix of a seed's frames. */
 static void id_prefix(uint64_t seed, char *buf, size_t size) {
     char id[64];
@@ -96,23 +103,17 @@ int fl_ingest_synthetic(fl_db *db, const char *table, const fl_synthetic_options
     if (!db || !table) return fl_error_set(err, FL_EINVAL, "ingest synthetic: db and table are required");
     fl_ingest_options o = opts ? *opts : (fl_ingest_options){0};
     o.strict = false; /* rendered frames have no input problems to be strict about */
-    synth_run g = {.err = err};
+    synth_run g = {.err = err, .threads = o.threads};
     int rc = check_options(syn, &g.so, err);
     if (rc == FL_OK) rc = fl_sink_open(db, table, "ingest synthetic", FL_FOOTAGE_SCHEMA, true, true, &o, report, err, &g.sink);
-    fl_pipeline *p = NULL;
     if (rc == FL_OK) {
         char prefix[64];
         id_prefix(g.so.seed, prefix, sizeof prefix);
         g.next = (uint64_t)(fl_sink_max_numbered(g.sink, prefix) + 1);
         g.end = g.next + (uint64_t)syn->n;
         snprintf(g.source, sizeof g.source, "synthetic seed %llu", (unsigned long long)g.so.seed);
-        fl_sink_set_total(g.sink, syn->n);
-        fl_pipeline_def def = {.produce = produce, .ctx = &g.so, .init = worker_init, .fini = worker_fini, .threads = o.threads};
-        rc = fl_pipeline_start(&def, &p, err);
+        rc = fl_sink_run(g.sink, syn->n, 0, run_pass, &g);
     }
-    if (rc == FL_OK) rc = fl_ingest_run(p, g.sink, next_task, &g, err);
-    fl_pipeline_free(p);
-    if (rc == FL_OK) rc = fl_sink_finish(g.sink);
     fl_sink_free(g.sink);
     if (rc != FL_OK && err && (err->code != rc || !err->message[0]))
         fl_error_set(err, rc, "ingest synthetic: into table '%s': %s", table, fl_strerror(rc));

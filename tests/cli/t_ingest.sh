@@ -49,4 +49,4 @@ expect synth-ids 0 "synth-00000003-0000000 synth-00000003-0000009" -- \
 expect synth-same-bytes 0 "same" -- sh -c "'$FL' query '$FDB' syn --select image_bytes --blob base64 --format csv --limit 1 | tail -n 1 | base64 -d | cmp -s - '$SYN/images/100k/'\$('$FL' query '$FDB' syn --select split --format csv --limit 1 | tail -n 1)'/synth-00000003-0000000.jpg' && echo same"
 expect synth-no-n 2 "framelake: --n (the number of frames) is required" -- "$FL" ingest synthetic "$FDB"
 expect synth-bad-size 2 "framelake: --size must be WIDTHxHEIGHT (e.g. 1280x720), not '12x'" -- "$FL" ingest synthetic "$FDB" --n 1 --size 12x
-expect synth-bad-split 2 "framelake: --split must be train, val or mixed, not 'dev'" -- "$FL" ingest synthetic "$FDB" --n 1 --split dev
+expect synth-bad-split 2 "framelake: --split must be mixed, train or val, not 'dev'" -- "$FL" ingest synthetic "$FDB" --n 1 --split dev
