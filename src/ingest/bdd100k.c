@@ -48,6 +48,7 @@ typedef struct location {
 
 typedef struct image_entry {
     char *name;                 /* "<id>.jpg" as in the labels; owned */
+    int dir;                    /* its folder (with the trailing '/'): g->dirs[dir]; at.path is NULL */
     location at;
     bool labeled;               /* a label entry of this run named it */
 } image_entry;
@@ -68,6 +69,8 @@ typedef struct bdd_run {
     zip_t *zips[MAX_ZIPS];      /* the calling thread's handles */
     int n_zips;
     split_inputs splits[N_SPLITS];
+    char **dirs;                /* the folders images are in (file paths or zip member prefixes) */
+    size_t n_dirs, cap_dirs;
     bool wanted[N_SPLITS];
     /* the task stream */
     int split;                  /* the split being submitted */
@@ -103,6 +106,16 @@ static bool ends_with(const char *s, const char *suffix) {
     return n >= k && !memcmp(s + n - k, suffix, k);
 }
 
+/* The index of directory prefix path[0..len) in g->dirs, added if new; -1 on OOM. Images share their
+ * folder's prefix, so the index holds only a name per image. */
+static int intern_dir(bdd_run *g, const char *path, size_t len) {
+    for (size_t i = g->n_dirs; i-- > 0;)
+        if (strlen(g->dirs[i]) == len && !memcmp(g->dirs[i], path, len)) return (int)i;
+    if (!fl_reserve((void **)&g->dirs, &g->cap_dirs, g->n_dirs + 1, sizeof *g->dirs, 8)) return -1;
+    if (!(g->dirs[g->n_dirs] = fl_strndup(path, len))) return -1;
+    return (int)g->n_dirs++;
+}
+
 /* Offers one input (a relative path inside a zip or below the root) to the classifier. */
 static int offer(bdd_run *g, const char *path, location at) {
     const char *base = strrchr(path, '/');
@@ -116,14 +129,10 @@ static int offer(bdd_run *g, const char *path, location at) {
         if (k < 0) return FL_OK;
         split_inputs *sp = &g->splits[k];
         if (!fl_reserve((void **)&sp->images, &sp->cap_images, sp->n_images + 1, sizeof *sp->images, 1024)) return oom(g);
-        char *name = fl_strdup(base), *p = fl_strdup(path);
-        if (!name || !p) {
-            fl_free(name);
-            fl_free(p);
-            return oom(g);
-        }
-        at.path = p;
-        sp->images[sp->n_images++] = (image_entry){.name = name, .at = at};
+        int dir = intern_dir(g, path, (size_t)(base - path));
+        char *name = dir >= 0 ? fl_strdup(base) : NULL;
+        if (!name) return oom(g);
+        sp->images[sp->n_images++] = (image_entry){.name = name, .dir = dir, .at = at};
         return FL_OK;
     }
     /* a label file */
@@ -378,10 +387,10 @@ static int open_labels(bdd_run *g, split_inputs *sp) {
 
 /* Fills the slot with an image task. */
 static bool image_task(bdd_run *g, fl_ingest_item *slot, const image_entry *im, int split, int *rc) {
-    char what[1024];
     size_t stem = fl_jpeg_stem_length(im->name);
     slot->image_id = fl_strndup(im->name, stem ? stem : strlen(im->name));
-    slot->source = fl_strdup(location_what(g, &im->at, what, sizeof what));
+    slot->source = im->at.zip < 0 ? fl_sprintf("%s%s", g->dirs[im->dir], im->name)
+                                  : fl_sprintf("%s:%s%s", g->zip_paths[im->at.zip], g->dirs[im->dir], im->name);
     slot->split = SPLITS[split];
     if (!slot->image_id || !slot->source) {
         *rc = oom(g);
@@ -513,11 +522,11 @@ int fl_ingest_bdd100k(fl_db *db, const char *table, const char *root, const fl_i
         split_inputs *sp = &g.splits[k];
         for (size_t i = 0; i < sp->n_images; i++) {
             fl_free(sp->images[i].name);
-            fl_free(sp->images[i].at.path);
         }
         fl_free(sp->images);
         fl_free(sp->labels.path);
     }
+    fl_strings_free(g.dirs, g.n_dirs);
     for (int i = 0; i < g.n_zips; i++) {
         zip_discard(g.zips[i]);
         fl_free(g.zip_paths[i]);
