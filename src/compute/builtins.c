@@ -1,0 +1,310 @@
+/*
+ * builtins.c — the built-in C UDFs (the contract is in udf.h) and fl_udf_apply.
+ *
+ * Annotation UDFs read the footage table's list columns (docs/INGEST.md); image UDFs decode image_bytes
+ * with libturbojpeg at a DCT scale (1/8 for a 1280x720 frame), which does most of the work of the area
+ * resize inside the decoder: a scaled IDCT of an 8x8 block is (close to) that block's mean.
+ */
+#include "udf.h"
+
+#include "../batch/batch.h"
+#include "../common/common.h"
+
+#include <math.h>
+#include <turbojpeg.h>
+
+/* ---- helpers ---- */
+
+static bool is_person(const uint8_t *s, size_t n) {
+    return (n == 10 && !memcmp(s, "pedestrian", 10)) || (n == 12 && !memcmp(s, "other person", 12));
+}
+
+static bool is_rider(const uint8_t *s, size_t n) { return n == 5 && !memcmp(s, "rider", 5); }
+
+/* bool column: does the list of row i hold a category `match` accepts? NULL list → NULL. */
+static int any_category(const fl_batch *in, fl_array *out, bool (*match)(const uint8_t *, size_t)) {
+    const fl_array *cats = &in->columns[0];
+    for (int64_t i = 0; i < in->num_rows; i++) {
+        if (fl_array_is_null(cats, i)) {
+            FL_RETURN_NOT_OK(fl_array_append_null(out));
+            continue;
+        }
+        int64_t s, e;
+        fl_array_get_list(cats, i, &s, &e);
+        bool found = false;
+        for (int64_t k = s; k < e && !found; k++) {
+            if (fl_array_is_null(&cats->children[0], k)) continue;
+            size_t n;
+            const uint8_t *v = fl_array_get_bytes(&cats->children[0], k, &n);
+            found = match(v, n);
+        }
+        FL_RETURN_NOT_OK(fl_array_append_bool(out, found));
+    }
+    return FL_OK;
+}
+
+static int call_has_person(void *state, const fl_batch *in, fl_array *out, fl_error *err) {
+    (void)state, (void)err;
+    return any_category(in, out, is_person);
+}
+
+static int call_has_rider(void *state, const fl_batch *in, fl_array *out, fl_error *err) {
+    (void)state, (void)err;
+    return any_category(in, out, is_rider);
+}
+
+/* "{timeofday} {weather} scene on a {scene}"; NULL when any attribute is NULL (a frame without labels). */
+static int call_scene_description(void *state, const fl_batch *in, fl_array *out, fl_error *err) {
+    (void)state, (void)err;
+    fl_buf text;
+    fl_buf_init(&text);
+    int rc = FL_OK;
+    for (int64_t i = 0; i < in->num_rows && rc == FL_OK; i++) {
+        const fl_array *tod = &in->columns[0], *weather = &in->columns[1], *scene = &in->columns[2];
+        if (fl_array_is_null(tod, i) || fl_array_is_null(weather, i) || fl_array_is_null(scene, i)) {
+            rc = fl_array_append_null(out);
+            continue;
+        }
+        size_t a, b, c;
+        const uint8_t *t = fl_array_get_bytes(tod, i, &a), *w = fl_array_get_bytes(weather, i, &b), *s = fl_array_get_bytes(scene, i, &c);
+        text.size = 0;
+        fl_buf_printf(&text, "%.*s %.*s scene on a %.*s", (int)a, (const char *)t, (int)b, (const char *)w, (int)c, (const char *)s);
+        rc = text.failed ? FL_ENOMEM : fl_array_append_bytes(out, text.data, text.size);
+    }
+    fl_buf_free(&text);
+    return rc;
+}
+
+/* Largest person box area / (width x height) x 100; 0 without a person; NULL without a size. */
+static int call_person_bbox_area_pct(void *state, const fl_batch *in, fl_array *out, fl_error *err) {
+    (void)state, (void)err;
+    const fl_array *cats = &in->columns[0], *boxes = &in->columns[1], *width = &in->columns[2], *height = &in->columns[3];
+    for (int64_t i = 0; i < in->num_rows; i++) {
+        if (fl_array_is_null(width, i) || fl_array_is_null(height, i) || fl_array_get_int(width, i) <= 0 || fl_array_get_int(height, i) <= 0) {
+            FL_RETURN_NOT_OK(fl_array_append_null(out));
+            continue;
+        }
+        double best = 0;
+        if (!fl_array_is_null(cats, i) && !fl_array_is_null(boxes, i)) {
+            int64_t cs, ce, bs, be;
+            fl_array_get_list(cats, i, &cs, &ce);
+            fl_array_get_list(boxes, i, &bs, &be);
+            for (int64_t k = 0; k < ce - cs && k < be - bs; k++) {
+                const fl_array *names = &cats->children[0], *box = &boxes->children[0];
+                if (fl_array_is_null(names, cs + k) || fl_array_is_null(box, bs + k)) continue;
+                size_t n;
+                const uint8_t *v = fl_array_get_bytes(names, cs + k, &n);
+                int64_t s, e;
+                fl_array_get_list(box, bs + k, &s, &e);
+                if (!is_person(v, n) || e - s != 4) continue;
+                double x1 = fl_array_get_float(&box->children[0], s), y1 = fl_array_get_float(&box->children[0], s + 1);
+                double x2 = fl_array_get_float(&box->children[0], s + 2), y2 = fl_array_get_float(&box->children[0], s + 3);
+                double area = (x2 - x1) * (y2 - y1);
+                if (area > best) best = area;
+            }
+        }
+        double pct = best / ((double)fl_array_get_int(width, i) * (double)fl_array_get_int(height, i)) * 100.0;
+        FL_RETURN_NOT_OK(fl_array_append_float(out, pct));
+    }
+    return FL_OK;
+}
+
+/* ---- image kernels ---- */
+
+int fl_decode_rgb_scaled(void *tj, const uint8_t *jpeg, size_t size, int min_w, int min_h, uint8_t **rgb, int *w, int *h,
+                         fl_error *err) {
+    int width, height, subsamp, colorspace;
+    if (tjDecompressHeader3(tj, jpeg, (unsigned long)size, &width, &height, &subsamp, &colorspace) != 0)
+        return fl_error_set(err, FL_ECORRUPT, "cannot read the JPEG header: %s", tjGetErrorStr2(tj));
+    int n_factors;
+    tjscalingfactor *factors = tjGetScalingFactors(&n_factors);
+    tjscalingfactor best = {1, 1};
+    for (int i = 0; factors && i < n_factors; i++) {
+        int sw = TJSCALED(width, factors[i]), sh = TJSCALED(height, factors[i]);
+        bool smaller = (double)factors[i].num / factors[i].denom < (double)best.num / best.denom;
+        if (sw >= min_w && sh >= min_h && smaller) best = factors[i];
+    }
+    int sw = TJSCALED(width, best), sh = TJSCALED(height, best);
+    uint8_t *pixels = fl_malloc((size_t)sw * (size_t)sh * 3);
+    if (!pixels) return fl_error_set(err, FL_ENOMEM, "out of memory decoding a %dx%d image", sw, sh);
+    if (tjDecompress2(tj, jpeg, (unsigned long)size, pixels, sw, 0, sh, TJPF_RGB, TJFLAG_FASTDCT) != 0 &&
+        tjGetErrorCode(tj) == TJERR_FATAL) {
+        fl_free(pixels);
+        return fl_error_set(err, FL_ECORRUPT, "cannot decode the JPEG: %s", tjGetErrorStr2(tj));
+    }
+    *rgb = pixels;
+    *w = sw;
+    *h = sh;
+    return FL_OK;
+}
+
+/*
+ * The difference hash, in exact integer arithmetic, so that equal areas (flat sky, flat road) compare equal
+ * instead of by rounding noise. Gray is kept as 1000 x luma (299R + 587G + 114B). In coordinates scaled by
+ * the output size (x by 9, y by 8), pixel x spans [9x, 9x + 9) and cell c spans [wc, wc + w), so every
+ * overlap is an integer and every cell has the same area (w x h): comparing the cells' weighted sums is
+ * comparing their area averages exactly.
+ */
+void fl_dhash_rgb(const uint8_t *rgb, int w, int h, uint8_t hash[8]) {
+    enum { OW = 9, OH = 8 };
+    int64_t cells[OH][OW];
+    memset(cells, 0, sizeof cells);
+    for (int y = 0; y < h; y++) {
+        int64_t py0 = (int64_t)y * OH, py1 = py0 + OH;
+        for (int r = (int)(py0 / h); r < OH && (int64_t)r * h < py1; r++) {
+            int64_t oy = (py1 < (int64_t)(r + 1) * h ? py1 : (int64_t)(r + 1) * h) - (py0 > (int64_t)r * h ? py0 : (int64_t)r * h);
+            if (oy <= 0) continue;
+            for (int x = 0; x < w; x++) {
+                const uint8_t *p = rgb + 3 * ((size_t)y * w + x);
+                int64_t gray = 299 * p[0] + 587 * p[1] + 114 * p[2];
+                int64_t px0 = (int64_t)x * OW, px1 = px0 + OW;
+                for (int c = (int)(px0 / w); c < OW && (int64_t)c * w < px1; c++) {
+                    int64_t ox = (px1 < (int64_t)(c + 1) * w ? px1 : (int64_t)(c + 1) * w) - (px0 > (int64_t)c * w ? px0 : (int64_t)c * w);
+                    if (ox > 0) cells[r][c] += ox * oy * gray;
+                }
+            }
+        }
+    }
+    for (int r = 0; r < OH; r++) {
+        hash[r] = 0;
+        for (int c = 0; c < 8; c++)
+            if (cells[r][c] > cells[r][c + 1]) hash[r] |= (uint8_t)(0x80u >> c);
+    }
+}
+
+static double srgb_to_linear(double v) { return v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4); }
+
+double fl_white_balance_rgb(const uint8_t *rgb, int w, int h) {
+    double sum[3] = {0, 0, 0};
+    size_t n = (size_t)w * (size_t)h;
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++) sum[k] += rgb[3 * i + k];
+    double r = srgb_to_linear(sum[0] / n / 255.0), g = srgb_to_linear(sum[1] / n / 255.0), b = srgb_to_linear(sum[2] / n / 255.0);
+    double X = 0.4124 * r + 0.3576 * g + 0.1805 * b, Y = 0.2126 * r + 0.7152 * g + 0.0722 * b, Z = 0.0193 * r + 0.1192 * g + 0.9505 * b;
+    double s = X + Y + Z;
+    if (s <= 0) return NAN; /* black: no colour to balance */
+    double x = X / s, y = Y / s;
+    double m = (x - 0.3320) / (0.1858 - y);
+    double cct = 449.0 * m * m * m + 3525.0 * m * m + 6823.3 * m + 5520.33;
+    /* McCamy's cubic is fitted for roughly 2000..12500 K and runs away outside it (strongly blue or magenta
+     * casts): clamp to a range that still orders images sensibly. */
+    return cct < 1000.0 ? 1000.0 : cct > 25000.0 ? 25000.0 : cct;
+}
+
+typedef enum { IMAGE_DHASH, IMAGE_BRIGHTNESS, IMAGE_WHITE_BALANCE } image_kind;
+
+static int image_init(const fl_udf_def *def, void **state, fl_error *err) {
+    (void)def;
+    if (!(*state = tjInitDecompress())) return fl_error_set(err, FL_ENOMEM, "cannot start a JPEG decoder: %s", tjGetErrorStr2(NULL));
+    return FL_OK;
+}
+
+static void image_fini(void *state) { tjDestroy(state); }
+
+static int image_call(void *state, const fl_batch *in, fl_array *out, image_kind kind, fl_error *err) {
+    const fl_array *images = &in->columns[0];
+    for (int64_t i = 0; i < in->num_rows; i++) {
+        if (fl_array_is_null(images, i)) {
+            FL_RETURN_NOT_OK(fl_array_append_null(out));
+            continue;
+        }
+        size_t size;
+        const uint8_t *jpeg = fl_array_get_bytes(images, i, &size);
+        uint8_t *rgb;
+        int w, h;
+        fl_error why = {0};
+        int rc = fl_decode_rgb_scaled(state, jpeg, size, kind == IMAGE_DHASH ? 9 : 1, kind == IMAGE_DHASH ? 8 : 1, &rgb, &w, &h, &why);
+        if (rc != FL_OK) return fl_error_set(err, rc, "row %lld: %s", (long long)i, why.message);
+        if (kind == IMAGE_DHASH) {
+            uint8_t hash[8];
+            fl_dhash_rgb(rgb, w, h, hash);
+            for (int k = 0; k < 8 && rc == FL_OK; k++) rc = fl_array_append_uint(&out->children[0], hash[k]);
+            if (rc == FL_OK) rc = fl_array_end_list(out);
+        } else if (kind == IMAGE_BRIGHTNESS) {
+            double sum = 0;
+            for (size_t p = 0; p < (size_t)w * (size_t)h; p++) sum += 0.299 * rgb[3 * p] + 0.587 * rgb[3 * p + 1] + 0.114 * rgb[3 * p + 2];
+            rc = fl_array_append_float(out, sum / ((double)w * h));
+        } else {
+            double cct = fl_white_balance_rgb(rgb, w, h);
+            rc = isnan(cct) ? fl_array_append_null(out) : fl_array_append_float(out, cct);
+        }
+        fl_free(rgb);
+        FL_RETURN_NOT_OK(rc);
+    }
+    return FL_OK;
+}
+
+static int call_dhash(void *state, const fl_batch *in, fl_array *out, fl_error *err) { return image_call(state, in, out, IMAGE_DHASH, err); }
+static int call_brightness(void *state, const fl_batch *in, fl_array *out, fl_error *err) {
+    return image_call(state, in, out, IMAGE_BRIGHTNESS, err);
+}
+static int call_white_balance(void *state, const fl_batch *in, fl_array *out, fl_error *err) {
+    return image_call(state, in, out, IMAGE_WHITE_BALANCE, err);
+}
+
+/* ---- the registry ---- */
+
+static const fl_udf_def BUILTINS[] = {
+    {"has_person", 1, "ann_categories list<string>", "bool", "ann_categories holds 'pedestrian' or 'other person'", NULL,
+     call_has_person, NULL},
+    {"has_rider", 1, "ann_categories list<string>", "bool", "ann_categories holds 'rider'", NULL, call_has_rider, NULL},
+    {"scene_description", 1, "timeofday string, weather string, scene string", "string",
+     "\"{timeofday} {weather} scene on a {scene}\"; NULL when an attribute is NULL", NULL, call_scene_description, NULL},
+    {"person_bbox_area_pct", 1, "ann_categories list<string>, ann_bboxes list<list<float32>>, width int32, height int32", "float32",
+     "largest pedestrian/other person box area as % of the frame; 0 without a person", NULL, call_person_bbox_area_pct, NULL},
+    {"white_balance", 1, "image_bytes binary", "float32",
+     "gray-world colour temperature (K): mean RGB of the 1/8-scale decode -> linear sRGB -> XYZ -> McCamy CCT", image_init,
+     call_white_balance, image_fini},
+    {"brightness", 1, "image_bytes binary", "float32", "mean luma (0.299R + 0.587G + 0.114B) of the 1/8-scale decode", image_init,
+     call_brightness, image_fini},
+    {"dhash", 1, "image_bytes binary", "fixed_size_list<uint8, 8>",
+     "64-bit difference hash: DCT-scaled decode, gray, area resize to 9x8, bit = left > right, MSB first", image_init, call_dhash,
+     image_fini},
+};
+
+const fl_udf_def *const *fl_udf_builtins(size_t *n) {
+    static const fl_udf_def *list[sizeof BUILTINS / sizeof *BUILTINS];
+    for (size_t i = 0; i < sizeof BUILTINS / sizeof *BUILTINS; i++) list[i] = &BUILTINS[i];
+    *n = sizeof BUILTINS / sizeof *BUILTINS;
+    return list;
+}
+
+const fl_udf_def *fl_udf_find(const char *name) {
+    for (size_t i = 0; i < sizeof BUILTINS / sizeof *BUILTINS; i++)
+        if (!strcmp(BUILTINS[i].name, name)) return &BUILTINS[i];
+    return NULL;
+}
+
+int fl_udf_apply(const fl_udf_def *def, void *state, const fl_batch *inputs, fl_array **out, fl_error *err) {
+    *out = NULL;
+    char *text = fl_sprintf("out %s", def->output_type);
+    fl_schema *schema = NULL;
+    int rc = text ? fl_schema_parse(text, &schema, err) : FL_ENOMEM;
+    fl_free(text);
+    if (rc != FL_OK) return rc == FL_ENOMEM ? fl_error_set(err, rc, "udf %s: out of memory", def->name) : rc;
+    fl_array *a = fl_calloc(1, sizeof *a);
+    if (!a || fl_array_init(a, &schema->fields[0]) != FL_OK) {
+        fl_free(a);
+        fl_schema_free(schema);
+        return fl_error_set(err, FL_ENOMEM, "udf %s: out of memory", def->name);
+    }
+    fl_error why = {0};
+    rc = def->call(state, inputs, a, &why);
+    if (rc == FL_OK && a->length != inputs->num_rows)
+        rc = fl_error_set(&why, FL_ETYPE, "returned %lld values for %lld rows", (long long)a->length, (long long)inputs->num_rows);
+    if (rc == FL_OK) rc = fl_array_validate(a, &schema->fields[0], &why);
+    fl_schema_free(schema);
+    if (rc != FL_OK) {
+        fl_array_clear(a);
+        fl_free(a);
+        return fl_error_set(err, rc, "udf %s: %s", def->name, why.message[0] ? why.message : fl_strerror(rc));
+    }
+    *out = a;
+    return FL_OK;
+}
+
+void fl_udf_result_free(fl_array *result) {
+    if (!result) return;
+    fl_array_clear(result);
+    fl_free(result);
+}
