@@ -18,4 +18,9 @@ int cmd_synthesize(const args *a);
 extern const option_spec import_opts[];
 int cmd_import(const args *a);
 
+/* framelake backfill DB TABLE COLUMN --udf NAME ... and framelake udf list (cli/compute.c) */
+extern const option_spec backfill_opts[];
+int cmd_backfill(const args *a);
+int cmd_udf(const args *a);
+
 #endif

@@ -580,6 +580,47 @@ int fl_ingest_synthetic(fl_db *db, const char *table, const fl_synthetic_options
 int fl_synthetic_export(const char *dir, const fl_synthetic_options *syn, uint64_t first, int threads, fl_error *err);
 
 /* ---------------------------------------------------------------------------------------------------------
+ * Compute: UDF columns and backfill (docs/COMPUTE.md)
+ * ------------------------------------------------------------------------------------------------------- */
+
+/* The built-in UDFs: count, and the i-th one's name, default input columns with types ("ann_categories
+ * list<string>"), output type, version and description. Returns false when i is out of range. */
+int fl_udf_count(void);
+bool fl_udf_info(int i, const char **name, const char **inputs, const char **output_type, int *version,
+                 const char **description);
+
+typedef struct fl_backfill_options {
+    int64_t checkpoint_rows;    /* computed values committed every N rows (one update commit each); 0: 10000 */
+    bool overwrite;             /* recompute every row, not only the NULL ones */
+    bool on_error_null;         /* a row the UDF fails on gets NULL and is counted; false: the backfill stops
+                                   with the row id, and nothing of the unfinished checkpoint is committed */
+    void (*on_progress)(void *ctx, int64_t done, int64_t total); /* optional, after every scanned batch */
+    void *on_progress_ctx;
+} fl_backfill_options;
+
+typedef struct fl_backfill_report {
+    int64_t computed;           /* rows the UDF computed (and committed) */
+    int64_t skipped;            /* rows that already had a value */
+    int64_t failed;             /* rows set NULL because the UDF failed on them (on_error_null) */
+    int64_t checkpoints;        /* update commits */
+    bool added;                 /* the column was created by this call */
+    bool stale;                 /* the column was computed by another version of the UDF: all rows recomputed */
+    uint64_t version;           /* the table's version at the end */
+} fl_backfill_report;
+
+/*
+ * Computes `column` of `table` with the built-in UDF `udf` for the rows where it is NULL (all rows with
+ * overwrite, or when the column's stored UDF version differs from the registry's). A missing column is
+ * first added (nullable, the UDF's output type, no data rewritten) and its definition recorded in table
+ * metadata: udf.<column>.name, udf.<column>.version, udf.<column>.inputs. Values are committed every checkpoint_rows rows as cell
+ * updates of that column only, so a killed backfill keeps its committed checkpoints and running it again
+ * computes only what is still NULL. Rows appended while it runs stay NULL until the next backfill.
+ * `opts` and `report` may be NULL.
+ */
+int fl_backfill(fl_db *db, const char *table, const char *column, const char *udf, const fl_backfill_options *opts,
+                fl_backfill_report *report, fl_error *err);
+
+/* ---------------------------------------------------------------------------------------------------------
  * Import: JSON Lines into a table
  *
  * One JSON object per line (blank lines are skipped); keys are column names. How to bring metadata in:
