@@ -3,7 +3,7 @@
 # into one versioned table, then the demo walks through idempotent ingest, new footage arriving, versions,
 # time travel, stable row ids, schema evolution, compaction, tags, restore and cleanup, and the BDD100K
 # path (a BDD100K-style folder written by `synthesize`, ingested as the real download would be).
-# (UDF backfills, SQL, search, views and training join this demo as those capabilities land.)
+# (SQL, search, views and training join this demo as those capabilities land.)
 # Re-running starts from a clean demo database.
 set -eu
 cd "$(dirname "$0")/.."
@@ -27,28 +27,37 @@ run "$FL" ingest bdd100k "$DB" --root "$DB.bdd" --table bdd_folder
 run "$FL" ingest bdd100k "$DB" --root "$DB.bdd" --table bdd_folder --quiet
 run "$FL" take "$DB" bdd_folder --positions 0 --select image_id,width,height,weather,ann_categories,ann_bboxes
 
-step "3. New footage arrives: the synthetic stream continues with new ids (a new version)"
+step "3. Features: UDF columns computed by backfill (checkpointed commits, no other column rewritten)"
+run "$FL" udf list
+for udf in has_person has_rider scene_description person_bbox_area_pct brightness dhash; do
+    run "$FL" backfill "$DB" bdd100k "$udf" --udf "$udf" --quiet
+done
+run "$FL" query "$DB" bdd100k --select image_id,has_person,has_rider,person_bbox_area_pct,brightness,dhash,scene_description --limit 5
+
+step "4. New footage arrives: the synthetic stream continues with new ids; backfill computes only the new rows"
 run "$FL" ingest synthetic "$DB" --n 100 --quiet
+run "$FL" backfill "$DB" bdd100k has_person --udf has_person --quiet
+run "$FL" backfill "$DB" bdd100k dhash --udf dhash --quiet
 run "$FL" versions "$DB" bdd100k
 
-step "4. Curate: drop bad frames, add a feature column without rewriting any data file"
+step "5. Curate: drop bad frames, add a feature column without rewriting any data file"
 run "$FL" delete "$DB" bdd100k --row-ids 3,4,5,250
 run "$FL" add-column "$DB" bdd100k is_duplicate --type bool
 run "$FL" tag "$DB" bdd100k curated-v1
 run "$FL" schema "$DB" bdd100k
 
-step "5. Time travel: every version stays readable"
+step "6. Time travel: every version stays readable"
 run "$FL" versions "$DB" bdd100k
 run "$FL" count "$DB" bdd100k --version 2
 run "$FL" count "$DB" bdd100k --tag curated-v1
 
-step "6. Compaction merges fragments and drops deleted rows; row ids do not change"
+step "7. Compaction merges fragments and drops deleted rows; row ids do not change"
 run "$FL" take "$DB" bdd100k --row-ids 599,0,317 --select image_id,split
 run "$FL" compact "$DB" bdd100k
 run "$FL" take "$DB" bdd100k --row-ids 599,0,317 --select image_id,split
 
-step "7. Restore an old version as a new one, then clean up history"
-run "$FL" restore "$DB" bdd100k 3
+step "8. Restore an old version as a new one, then clean up history"
+run "$FL" restore "$DB" bdd100k 2
 run "$FL" cleanup "$DB" bdd100k --keep-versions 2 --grace 0s   # --grace 0s: no other writer is running
 run "$FL" versions "$DB" bdd100k
 run "$FL" info "$DB" bdd100k
