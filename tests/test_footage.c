@@ -495,6 +495,13 @@ static void test_synthetic(void) {
     fl_db_close(db2);
 }
 
+static void bdd_child(void *ctx) {
+    const char *const *paths = ctx; /* source folder, database */
+    fl_db *db;
+    fl_ingest_options o = {.commit_every = 4, .threads = 2};
+    if (fl_db_open(paths[1], FL_OPEN_CREATE, &db, NULL) == FL_OK) fl_ingest_bdd100k(db, "t", paths[0], &o, NULL, NULL);
+}
+
 /* kill -9 at random moments of committing BDD100K ingests, then one more run: every frame exactly once. */
 static void test_bdd_killed_and_rerun(void) {
     const char *base = tl_tmpdir("bdd_kill");
@@ -512,22 +519,8 @@ static void test_bdd_killed_and_rerun(void) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
     fl_db_close(probe);
     uint64_t span_us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000) + 1000;
-    uint64_t lcg = 12345;
-    int kills = 0;
-    for (int round = 0; round < 10; round++) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            fl_db *db;
-            fl_ingest_options o = {.commit_every = 4, .threads = 2};
-            if (fl_db_open(dir, FL_OPEN_CREATE, &db, NULL) == FL_OK) fl_ingest_bdd100k(db, "t", src, &o, NULL, NULL);
-            _exit(0);
-        }
-        lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
-        usleep((useconds_t)((lcg >> 33) % span_us));
-        kills += kill(pid, SIGKILL) == 0;
-        int status;
-        waitpid(pid, &status, 0);
-    }
+    const char *paths[2] = {src, dir};
+    int kills = tl_kill_rounds(10, span_us, 12345, bdd_child, NULL, (void *)paths);
     fl_db *db = open_db(dir);
     fl_ingest_report r;
     CHECK_OK(fl_ingest_bdd100k(db, "t", src, NULL, &r, &tl_err));

@@ -528,6 +528,26 @@ static int count_frames(fl_db *db, int *seen, int n) {
 
 /* kill -9 at random moments of an ingest that commits every 7 rows, then re-runs: every frame ends up
  * exactly once, and no state in between ever holds a frame twice. */
+typedef struct kill_ctx {
+    fl_db *db;
+    const char *dbdir, *folder;
+    int *seen, n;
+} kill_ctx;
+
+static void ingest_child(void *ctx) {
+    kill_ctx *k = ctx;
+    fl_db *cdb;
+    fl_error e = {0};
+    fl_ingest_options o = {.commit_every = 7};
+    if (fl_db_open(k->dbdir, 0, &cdb, &e) || fl_ingest_images(cdb, "t", k->folder, &o, NULL, &e)) _exit(3);
+}
+
+/* After each kill: the table opens and holds no frame twice. */
+static void check_frames_once(void *ctx) {
+    kill_ctx *k = ctx;
+    CHECK_EQ_INT(count_frames(k->db, k->seen, k->n), 0);
+}
+
 static void test_ingest_killed_and_rerun(void) {
     const char *dir = tl_tmpdir("ingest-kill");
     char folder[600], dbdir[600];
@@ -545,31 +565,8 @@ static void test_ingest_killed_and_rerun(void) {
     fl_db *db = NULL;
     CHECK_OK(fl_db_open(dbdir, FL_OPEN_CREATE, &db, &tl_err));
     static int seen[N];
-    srand((unsigned)time(NULL));
-    int kills = 0;
-    for (int round = 0; round < 25 && !tl_failures; round++) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            fl_db *cdb;
-            fl_error e = {0};
-            fl_ingest_options o = {.commit_every = 7};
-            fl_ingest_report r;
-            if (fl_db_open(dbdir, 0, &cdb, &e) || fl_ingest_images(cdb, "t", folder, &o, &r, &e)) _exit(3);
-            _exit(0);
-        }
-        /* Delays over three scales, so kills land inside runs both in optimised builds (a few ms per
-         * folder) and under sanitizers (far slower). */
-        static const long scale_us[3] = {3000, 30000, 300000};
-        long us = rand() % scale_us[round % 3];
-        struct timespec ts = {us / 1000000, us % 1000000 * 1000L};
-        nanosleep(&ts, NULL);
-        kill(pid, SIGKILL);
-        int status;
-        waitpid(pid, &status, 0);
-        kills += WIFSIGNALED(status);
-        CHECK(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 0));
-        CHECK_EQ_INT(count_frames(db, seen, N), 0);
-    }
+    kill_ctx k = {.db = db, .dbdir = dbdir, .folder = folder, .seen = seen, .n = N};
+    int kills = tl_kill_rounds(25, 300000, (uint64_t)time(NULL), ingest_child, check_frames_once, &k);
     fl_ingest_options o = {.commit_every = 7};
     fl_ingest_report r;
     CHECK_OK(fl_ingest_images(db, "t", folder, &o, &r, &tl_err));

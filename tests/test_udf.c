@@ -376,6 +376,12 @@ static void test_backfill(void) {
     fl_db_close(db);
 }
 
+static void backfill_child(void *ctx) {
+    fl_db *db;
+    fl_backfill_options o = {.checkpoint_rows = 5};
+    if (fl_db_open(ctx, 0, &db, NULL) == FL_OK) fl_backfill(db, "bdd100k", "dhash", "dhash", &o, NULL, NULL);
+}
+
 /* kill -9 at random moments of a checkpointed dhash backfill, then a re-run: the column equals a clean
  * run's, and the re-run computes only what no committed checkpoint holds. */
 static void test_backfill_killed(void) {
@@ -399,20 +405,7 @@ static void test_backfill_killed(void) {
     CHECK_OK(fl_db_open(killed, FL_OPEN_CREATE, &db, &tl_err));
     CHECK_OK(fl_ingest_synthetic(db, "bdd100k", &syn, NULL, NULL, &tl_err));
     fl_db_close(db);
-    uint64_t lcg = 99;
-    int kills = 0;
-    for (int round = 0; round < 30; round++) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            fl_db *child;
-            if (fl_db_open(killed, 0, &child, NULL) == FL_OK) fl_backfill(child, "bdd100k", "dhash", "dhash", &o, NULL, NULL);
-            _exit(0);
-        }
-        lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
-        usleep((useconds_t)((lcg >> 33) % (span_us / 3 + 1)));
-        kills += kill(pid, SIGKILL) == 0;
-        waitpid(pid, NULL, 0);
-    }
+    int kills = tl_kill_rounds(30, span_us, 99, backfill_child, NULL, killed);
     CHECK_OK(fl_db_open(killed, 0, &db, &tl_err));
     fl_backfill_report r;
     CHECK_OK(fl_backfill(db, "bdd100k", "dhash", "dhash", &o, &r, &tl_err));

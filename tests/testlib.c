@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <turbojpeg.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int tl_failures, tl_passed, tl_failed;
@@ -76,4 +78,29 @@ tl_blob tl_jpeg(int width, int height, bool gray, int subsamp, int flags) {
     tjDestroy(tj);
     free(pixels);
     return out;
+}
+
+int tl_kill_rounds(int rounds, uint64_t max_us, uint64_t seed, void (*child)(void *ctx), void (*after)(void *ctx), void *ctx) {
+    uint64_t state = seed * 0x9E3779B97F4A7C15ULL + 1;
+    int kills = 0;
+    for (int round = 0; round < rounds; round++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            child(ctx);
+            _exit(0);
+        }
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint64_t scale = round % 3 == 0 ? max_us / 100 : round % 3 == 1 ? max_us / 10 : max_us;
+        uint64_t us = (state >> 33) % (scale + 1);
+        struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000L};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        kills += WIFSIGNALED(status);
+        CHECK(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 0));
+        if (after) after(ctx);
+    }
+    return kills;
 }

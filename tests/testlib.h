@@ -63,6 +63,11 @@ int tl_finish(const char *suite);
 const char *tl_tmpdir(const char *tag);
 /* Runs a shell command; returns its exit status. */
 int tl_sh(const char *fmt, ...);
+/* Crash testing: runs child(ctx) in a forked process `rounds` times and SIGKILLs it after a pseudo-random
+ * delay (seeded, so a run repeats) below max_us / 100, max_us / 10 or max_us in turn, so kills land both
+ * early and late in the child's work; after(ctx), if not NULL, runs after each round. A child that ends on
+ * its own must exit 0. Returns the number of rounds that ended by the kill. */
+int tl_kill_rounds(int rounds, uint64_t max_us, uint64_t seed, void (*child)(void *ctx), void (*after)(void *ctx), void *ctx);
 /* Writes a whole file (a CHECK fails if it cannot). */
 void tl_write_file(const char *path, const void *data, size_t size);
 
