@@ -16,11 +16,11 @@ else
   OPT := -O2 -g
 endif
 CFLAGS := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
-# libturbojpeg renders synthetic footage, libzip reads BDD100K zips in place.
-LIBS := -lzstd -lxxhash -lturbojpeg -lzip -lpthread -lm
+# libturbojpeg renders synthetic footage, libzip reads BDD100K zips in place, libpg_query parses SQL.
+LIBS := -lzstd -lxxhash -lturbojpeg -lzip -lpg_query -lpthread -lm
 TEST_LIBS :=
 
-LIB_SRC := $(wildcard src/common/*.c src/io/*.c src/batch/*.c src/format/*.c src/table/*.c src/ingest/*.c src/compute/*.c)
+LIB_SRC := $(wildcard src/common/*.c src/io/*.c src/batch/*.c src/format/*.c src/table/*.c src/ingest/*.c src/compute/*.c src/query/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)

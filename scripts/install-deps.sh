@@ -2,7 +2,7 @@
 # Installs the Debian packages framelake needs to build and test. Idempotent: installs only what is
 # missing, and runs `apt-get update` only when something is. Works as root or through sudo.
 set -eu
-PACKAGES="gcc make libzstd-dev libxxhash-dev pkg-config clang libclang-rt-14-dev libturbojpeg0-dev libzip-dev"
+PACKAGES="gcc make libzstd-dev libxxhash-dev pkg-config clang libclang-rt-14-dev libturbojpeg0-dev libzip-dev libpg-query-dev"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

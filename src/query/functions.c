@@ -1,0 +1,345 @@
+/*
+ * functions.c — the function registry: each entry binds (checks argument types, sets the result type)
+ * and evaluates over whole columns. Arguments arrive canonical (expr.h invariant 3); a NULL argument
+ * makes the result NULL unless the function says otherwise (coalesce).
+ */
+#include "expr.h"
+
+#include <stdlib.h>
+
+static int bad_arg(const fl_expr_node *n, int i, const char *want, fl_error *err) {
+    const fl_expr_node *a = n->args[i];
+    return fl_error_set(err, FL_EINVAL, "%s: argument %d must be %s, not %s (position %d)", n->name, i + 1, want, fl_expr_type_name(a->type),
+                        (int)(a->pos ? a->pos : n->pos));
+}
+
+static bool arg_is(const fl_expr_node *n, int i, fl_expr_type t) { return n->args[i]->type == t || n->args[i]->type == FL_EXPR_T_NULL; }
+
+static inline bool isnull(const fl_array *a, int64_t i) { return a->validity && !fl_bit_get(a->validity, i); }
+
+static int oom(fl_error *err) { return fl_error_set(err, FL_ENOMEM, "out of memory"); }
+
+static int new_fixed(fl_array *a, fl_type_id type, int64_t n) {
+    fl_field f = {0};
+    f.type = type;
+    if (fl_array_init(a, &f) != FL_OK) return FL_ENOMEM;
+    for (int64_t i = 0; i < n; i++) {
+        int rc = type == FL_TYPE_BOOL ? fl_array_append_bool(a, false) : type == FL_TYPE_FLOAT64 ? fl_array_append_float(a, 0) : fl_array_append_int(a, 0);
+        if (rc != FL_OK) return FL_ENOMEM;
+    }
+    return FL_OK;
+}
+
+/* Marks row i NULL in an array built by new_fixed. */
+static int set_null(fl_array *a, int64_t i) {
+    if (!a->validity) {
+        a->validity = fl_malloc((size_t)((a->length + 7) / 8 + 1));
+        if (!a->validity) return FL_ENOMEM;
+        memset(a->validity, 0xFF, (size_t)((a->length + 7) / 8 + 1));
+        a->cap_validity = (a->length + 7) / 8 + 1;
+    }
+    if (fl_bit_get(a->validity, i)) a->null_count++;
+    fl_bit_set(a->validity, i, false);
+    return FL_OK;
+}
+
+/* ---- strings ---- */
+
+static int bind_str_to_str(fl_expr_node *n, fl_error *err) {
+    if (!arg_is(n, 0, FL_EXPR_T_STRING)) return bad_arg(n, 0, "a string", err);
+    n->type = FL_EXPR_T_STRING;
+    return FL_OK;
+}
+
+static int eval_case(const fl_expr_node *n, const fl_array *args, int64_t rows, fl_array *out, fl_error *err) {
+    bool upper = n->name[0] == 'u';
+    fl_field f = {0};
+    f.type = FL_TYPE_STRING;
+    if (fl_array_init(out, &f) != FL_OK) return oom(err);
+    for (int64_t i = 0; i < rows; i++) {
+        if (isnull(&args[0], i)) {
+            if (fl_array_append_null(out) != FL_OK) return oom(err);
+            continue;
+        }
+        size_t len;
+        const uint8_t *s = fl_array_get_bytes(&args[0], i, &len);
+        uint8_t *dst;
+        if (fl_array_append_uninit(out, len, &dst) != FL_OK) return oom(err);
+        /* ASCII letters only: byte-wise case mapping never breaks UTF-8 sequences. */
+        for (size_t k = 0; k < len; k++) {
+            uint8_t c = s[k];
+            dst[k] = upper ? (c >= 'a' && c <= 'z' ? (uint8_t)(c - 32) : c) : (c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c);
+        }
+    }
+    return FL_OK;
+}
+
+static int bind_length(fl_expr_node *n, fl_error *err) {
+    if (!arg_is(n, 0, FL_EXPR_T_STRING)) return bad_arg(n, 0, "a string", err);
+    n->type = FL_EXPR_T_INT;
+    return FL_OK;
+}
+
+static int eval_length(const fl_expr_node *n, const fl_array *args, int64_t rows, fl_array *out, fl_error *err) {
+    (void)n;
+    if (new_fixed(out, FL_TYPE_INT64, rows) != FL_OK) return oom(err);
+    for (int64_t i = 0; i < rows; i++) {
+        if (isnull(&args[0], i)) {
+            if (set_null(out, i) != FL_OK) return oom(err);
+            continue;
+        }
+        size_t len;
+        const uint8_t *s = fl_array_get_bytes(&args[0], i, &len);
+        int64_t chars = 0;
+        for (size_t k = 0; k < len; k++) chars += (s[k] & 0xC0) != 0x80;
+        ((int64_t *)out->values)[i] = chars;
+    }
+    return FL_OK;
+}
+
+static int bind_str_pred(fl_expr_node *n, fl_error *err) {
+    for (int i = 0; i < 2; i++)
+        if (!arg_is(n, i, FL_EXPR_T_STRING)) return bad_arg(n, i, "a string", err);
+    n->type = FL_EXPR_T_BOOL;
+    return FL_OK;
+}
+
+static int eval_str_pred(const fl_expr_node *n, const fl_array *args, int64_t rows, fl_array *out, fl_error *err) {
+    int mode = n->name[0] == 's' ? 0 : n->name[0] == 'e' ? 1 : 2; /* starts_with, ends_with, contains */
+    if (new_fixed(out, FL_TYPE_BOOL, rows) != FL_OK) return oom(err);
+    for (int64_t i = 0; i < rows; i++) {
+        if (isnull(&args[0], i) || isnull(&args[1], i)) {
+            if (set_null(out, i) != FL_OK) return oom(err);
+            continue;
+        }
+        size_t sl, pl;
+        const uint8_t *s = fl_array_get_bytes(&args[0], i, &sl), *p = fl_array_get_bytes(&args[1], i, &pl);
+        bool r = false;
+        if (pl == 0) r = true;
+        else if (pl <= sl) {
+            if (mode == 0) r = !memcmp(s, p, pl);
+            else if (mode == 1) r = !memcmp(s + sl - pl, p, pl);
+            else
+                for (size_t k = 0; !r && k + pl <= sl; k++) r = !memcmp(s + k, p, pl);
+        }
+        fl_bit_set(out->values, i, r);
+    }
+    return FL_OK;
+}
+
+/* ---- lists ---- */
+
+static bool elem_equal(const fl_array *a, int64_t i, const fl_array *b, int64_t j) {
+    if (fl_array_is_null(a, i) || fl_array_is_null(b, j)) return false;
+    fl_type_id ta = a->type, tb = b->type;
+    bool ia = fl_type_is_integer(ta) || ta == FL_TYPE_TIMESTAMP_MS, ib = fl_type_is_integer(tb) || tb == FL_TYPE_TIMESTAMP_MS;
+    if (ia && ib) {
+        bool ua = fl_type_is_integer(ta) && !fl_type_is_signed(ta), ub = fl_type_is_integer(tb) && !fl_type_is_signed(tb);
+        if (ua != ub) {
+            /* A negative signed value never equals an unsigned one. */
+            int64_t s = ua ? fl_array_get_int(b, j) : fl_array_get_int(a, i);
+            if (s < 0) return false;
+        }
+        uint64_t x = ua ? fl_array_get_uint(a, i) : (uint64_t)fl_array_get_int(a, i);
+        uint64_t y = ub ? fl_array_get_uint(b, j) : (uint64_t)fl_array_get_int(b, j);
+        return x == y;
+    }
+    if ((ia || fl_type_is_float(ta)) && (ib || fl_type_is_float(tb))) return fl_array_get_float(a, i) == fl_array_get_float(b, j);
+    if ((ta == FL_TYPE_STRING || ta == FL_TYPE_BINARY) && ta == tb) {
+        size_t la, lb;
+        const uint8_t *pa = fl_array_get_bytes(a, i, &la), *pb = fl_array_get_bytes(b, j, &lb);
+        return la == lb && (la == 0 || !memcmp(pa, pb, la));
+    }
+    if (ta == FL_TYPE_BOOL && tb == FL_TYPE_BOOL) return fl_array_get_bool(a, i) == fl_array_get_bool(b, j);
+    return false;
+}
+
+static fl_expr_type elem_type(const fl_field *f) {
+    if (!f) return FL_EXPR_T_NULL;
+    if (f->type == FL_TYPE_BOOL) return FL_EXPR_T_BOOL;
+    if (fl_type_is_integer(f->type)) return FL_EXPR_T_INT;
+    if (fl_type_is_float(f->type)) return FL_EXPR_T_FLOAT;
+    if (f->type == FL_TYPE_STRING) return FL_EXPR_T_STRING;
+    if (f->type == FL_TYPE_BINARY) return FL_EXPR_T_BINARY;
+    if (f->type == FL_TYPE_TIMESTAMP_MS) return FL_EXPR_T_TIMESTAMP;
+    return FL_EXPR_T_OTHER;
+}
+
+static bool same_kind(fl_expr_type a, fl_expr_type b) {
+    bool na = a == FL_EXPR_T_INT || a == FL_EXPR_T_FLOAT, nb = b == FL_EXPR_T_INT || b == FL_EXPR_T_FLOAT;
+    return a == FL_EXPR_T_NULL || b == FL_EXPR_T_NULL || a == b || (na && nb) || (a == FL_EXPR_T_TIMESTAMP && b == FL_EXPR_T_INT);
+}
+
+static int bind_array_has(fl_expr_node *n, fl_error *err) {
+    if (!arg_is(n, 0, FL_EXPR_T_LIST)) return bad_arg(n, 0, "a list", err);
+    fl_expr_type et = elem_type(n->args[0]->elem), nt = n->args[1]->type;
+    if (nt == FL_EXPR_T_LIST || nt == FL_EXPR_T_OTHER || et == FL_EXPR_T_OTHER || !same_kind(et, nt))
+        return fl_error_set(err, FL_EINVAL, "%s: cannot look for %s in a list of %s (position %d)", n->name, fl_expr_type_name(nt),
+                            fl_expr_type_name(et), (int)(n->args[1]->pos ? n->args[1]->pos : n->pos));
+    n->type = FL_EXPR_T_BOOL;
+    return FL_OK;
+}
+
+static int eval_array_has(const fl_expr_node *n, const fl_array *args, int64_t rows, fl_array *out, fl_error *err) {
+    (void)n;
+    if (new_fixed(out, FL_TYPE_BOOL, rows) != FL_OK) return oom(err);
+    for (int64_t i = 0; i < rows; i++) {
+        if (isnull(&args[0], i) || isnull(&args[1], i)) {
+            if (set_null(out, i) != FL_OK) return oom(err);
+            continue;
+        }
+        int64_t s, e;
+        fl_array_get_list(&args[0], i, &s, &e);
+        bool r = false;
+        for (int64_t k = s; !r && k < e; k++) r = elem_equal(&args[0].children[0], k, &args[1], i);
+        fl_bit_set(out->values, i, r);
+    }
+    return FL_OK;
+}
+
+static int bind_array_has_any(fl_expr_node *n, fl_error *err) {
+    for (int i = 0; i < 2; i++)
+        if (!arg_is(n, i, FL_EXPR_T_LIST)) return bad_arg(n, i, "a list", err);
+    fl_expr_type a = elem_type(n->args[0]->elem), b = elem_type(n->args[1]->elem);
+    if (n->args[1]->kind == FL_EXPR_LIST_LITERAL && n->args[1]->n_args == 0) b = FL_EXPR_T_NULL;
+    if (a == FL_EXPR_T_OTHER || b == FL_EXPR_T_OTHER || !(same_kind(a, b) || same_kind(b, a)))
+        return fl_error_set(err, FL_EINVAL, "%s: cannot compare a list of %s with a list of %s (position %d)", n->name, fl_expr_type_name(a),
+                            fl_expr_type_name(b), (int)n->pos);
+    n->type = FL_EXPR_T_BOOL;
+    return FL_OK;
+}
+
+static int eval_array_has_any(const fl_expr_node *n, const fl_array *args, int64_t rows, fl_array *out, fl_error *err) {
+    bool all = !strcmp(n->name, "array_has_all");
+    if (new_fixed(out, FL_TYPE_BOOL, rows) != FL_OK) return oom(err);
+    for (int64_t i = 0; i < rows; i++) {
+        if (isnull(&args[0], i) || isnull(&args[1], i)) {
+            if (set_null(out, i) != FL_OK) return oom(err);
+            continue;
+        }
+        int64_t s, e, ns, ne;
+        fl_array_get_list(&args[0], i, &s, &e);
+        fl_array_get_list(&args[1], i, &ns, &ne);
+        bool r = all;
+        for (int64_t k = ns; k < ne && r == all; k++) {
+            bool found = false;
+            for (int64_t m = s; !found && m < e; m++) found = elem_equal(&args[0].children[0], m, &args[1].children[0], k);
+            r = all ? found : found;
+        }
+        fl_bit_set(out->values, i, r);
+    }
+    return FL_OK;
+}
+
+static int bind_array_length(fl_expr_node *n, fl_error *err) {
+    if (!arg_is(n, 0, FL_EXPR_T_LIST)) return bad_arg(n, 0, "a list", err);
+    n->type = FL_EXPR_T_INT;
+    return FL_OK;
+}
+
+static int eval_array_length(const fl_expr_node *n, const fl_array *args, int64_t rows, fl_array *out, fl_error *err) {
+    (void)n;
+    if (new_fixed(out, FL_TYPE_INT64, rows) != FL_OK) return oom(err);
+    for (int64_t i = 0; i < rows; i++) {
+        if (isnull(&args[0], i)) {
+            if (set_null(out, i) != FL_OK) return oom(err);
+            continue;
+        }
+        int64_t s, e;
+        fl_array_get_list(&args[0], i, &s, &e);
+        ((int64_t *)out->values)[i] = e - s;
+    }
+    return FL_OK;
+}
+
+/* ---- general ---- */
+
+static int bind_coalesce(fl_expr_node *n, fl_error *err) {
+    fl_expr_type t = FL_EXPR_T_NULL;
+    for (int32_t i = 0; i < n->n_args; i++) {
+        fl_expr_type a = n->args[i]->type;
+        if (a == FL_EXPR_T_LIST || a == FL_EXPR_T_OTHER || a == FL_EXPR_T_BINARY) return bad_arg(n, i, "a scalar", err);
+        if (a == FL_EXPR_T_NULL) continue;
+        if (t == FL_EXPR_T_NULL) t = a;
+        else if (t == FL_EXPR_T_INT && a == FL_EXPR_T_FLOAT) t = a;
+        else if (!(t == a || (t == FL_EXPR_T_FLOAT && a == FL_EXPR_T_INT)))
+            return fl_error_set(err, FL_EINVAL, "coalesce: cannot mix %s and %s (position %d)", fl_expr_type_name(t), fl_expr_type_name(a),
+                                (int)(n->args[i]->pos ? n->args[i]->pos : n->pos));
+    }
+    n->type = t;
+    return FL_OK;
+}
+
+static int eval_coalesce(const fl_expr_node *n, const fl_array *args, int64_t rows, fl_array *out, fl_error *err) {
+    fl_field f = {0};
+    f.type = n->type == FL_EXPR_T_STRING ? FL_TYPE_STRING : n->type == FL_EXPR_T_FLOAT ? FL_TYPE_FLOAT64
+             : n->type == FL_EXPR_T_INT ? FL_TYPE_INT64 : n->type == FL_EXPR_T_TIMESTAMP ? FL_TYPE_TIMESTAMP_MS : FL_TYPE_BOOL;
+    if (fl_array_init(out, &f) != FL_OK) return oom(err);
+    for (int64_t i = 0; i < rows; i++) {
+        int rc = FL_OK;
+        int32_t k = 0;
+        while (k < n->n_args && (n->args[k]->type == FL_EXPR_T_NULL || isnull(&args[k], i))) k++;
+        if (k == n->n_args) rc = fl_array_append_null(out);
+        else if (f.type == FL_TYPE_STRING) {
+            size_t len;
+            const uint8_t *s = fl_array_get_bytes(&args[k], i, &len);
+            rc = fl_array_append_bytes(out, s, len);
+        } else if (f.type == FL_TYPE_FLOAT64) rc = fl_array_append_float(out, fl_array_get_float(&args[k], i));
+        else if (f.type == FL_TYPE_BOOL) rc = fl_array_append_bool(out, fl_array_get_bool(&args[k], i));
+        else rc = fl_array_append_int(out, fl_array_get_int(&args[k], i));
+        if (rc != FL_OK) return oom(err);
+    }
+    return FL_OK;
+}
+
+static int bind_abs(fl_expr_node *n, fl_error *err) {
+    fl_expr_type a = n->args[0]->type;
+    if (a != FL_EXPR_T_INT && a != FL_EXPR_T_FLOAT && a != FL_EXPR_T_NULL) return bad_arg(n, 0, "a number", err);
+    n->type = a == FL_EXPR_T_FLOAT ? FL_EXPR_T_FLOAT : FL_EXPR_T_INT;
+    return FL_OK;
+}
+
+static int eval_abs(const fl_expr_node *n, const fl_array *args, int64_t rows, fl_array *out, fl_error *err) {
+    bool is_float = n->type == FL_EXPR_T_FLOAT;
+    if (new_fixed(out, is_float ? FL_TYPE_FLOAT64 : FL_TYPE_INT64, rows) != FL_OK) return oom(err);
+    for (int64_t i = 0; i < rows; i++) {
+        if (n->args[0]->type == FL_EXPR_T_NULL || isnull(&args[0], i)) {
+            if (set_null(out, i) != FL_OK) return oom(err);
+        } else if (is_float) {
+            double d = ((const double *)args[0].values)[i];
+            ((double *)out->values)[i] = d < 0 ? -d : d;
+        } else {
+            int64_t v = ((const int64_t *)args[0].values)[i];
+            if (v == INT64_MIN) return fl_error_set(err, FL_EINVAL, "integer overflow in abs (position %d)", (int)n->pos);
+            ((int64_t *)out->values)[i] = v < 0 ? -v : v;
+        }
+    }
+    return FL_OK;
+}
+
+static const fl_expr_function registry[] = {
+    {"lower", 1, 1, bind_str_to_str, eval_case},
+    {"upper", 1, 1, bind_str_to_str, eval_case},
+    {"length", 1, 1, bind_length, eval_length},
+    {"starts_with", 2, 2, bind_str_pred, eval_str_pred},
+    {"ends_with", 2, 2, bind_str_pred, eval_str_pred},
+    {"contains", 2, 2, bind_str_pred, eval_str_pred},
+    {"array_has", 2, 2, bind_array_has, eval_array_has},
+    {"array_contains", 2, 2, bind_array_has, eval_array_has},
+    {"array_has_any", 2, 2, bind_array_has_any, eval_array_has_any},
+    {"array_has_all", 2, 2, bind_array_has_any, eval_array_has_any},
+    {"array_length", 1, 1, bind_array_length, eval_array_length},
+    {"cardinality", 1, 1, bind_array_length, eval_array_length},
+    {"coalesce", 1, -1, bind_coalesce, eval_coalesce},
+    {"abs", 1, 1, bind_abs, eval_abs},
+};
+
+const fl_expr_function *fl_expr_function_find(const char *name) {
+    for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
+        if (!strcmp(registry[i].name, name)) return &registry[i];
+    return NULL;
+}
+
+const fl_expr_function *fl_expr_function_at(int i) {
+    return i >= 0 && (size_t)i < sizeof registry / sizeof registry[0] ? &registry[i] : NULL;
+}

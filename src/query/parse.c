@@ -1,0 +1,607 @@
+/*
+ * parse.c — the SQL front end: libpg_query parses the filter (wrapped as a SELECT), the JSON parse tree is
+ * read with json.c and translated node by node into the IR of expr.h, binding columns, functions and types
+ * bottom-up so that every error names the position of the construct at fault.
+ *
+ * Invariants:
+ *  1. The wrapped statement must be exactly one plain SELECT whose only extra is the WHERE clause; text
+ *     that closes the expression early ("x = 1; DROP ...", "x ORDER BY y") is refused.
+ *  2. Numeric literals are re-read from the source text at their location: libpg_query's JSON drops
+ *     negative integer values, and big integers arrive as float text.
+ */
+#include "expr.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pg_query.h>
+#include <stdlib.h>
+
+#define PREFIX "SELECT 1 FROM t WHERE "
+#define PREFIX_LEN ((int)sizeof PREFIX - 1)
+
+typedef struct translator {
+    fl_arena *arena;
+    const fl_schema *schema;
+    const char *sql;            /* the wrapped text */
+    const char *user;           /* the user's text */
+    fl_expr *expr;
+    fl_error *err;
+} translator;
+
+static int32_t user_pos(int64_t location) { return location < PREFIX_LEN ? 0 : (int32_t)(location - PREFIX_LEN + 1); }
+
+static int terr(translator *t, int32_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int terr(translator *t, int32_t pos, const char *fmt, ...) {
+    char msg[FL_ERROR_MESSAGE_SIZE];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (pos > 0) return fl_error_set(t->err, FL_EINVAL, "%s (position %d)", msg, (int)pos);
+    return fl_error_set(t->err, FL_EINVAL, "%s", msg);
+}
+
+static int oom(translator *t) { return fl_error_set(t->err, FL_ENOMEM, "out of memory"); }
+
+const char *fl_expr_type_name(fl_expr_type type) {
+    switch (type) {
+    case FL_EXPR_T_NULL: return "null";
+    case FL_EXPR_T_BOOL: return "boolean";
+    case FL_EXPR_T_INT: return "integer";
+    case FL_EXPR_T_FLOAT: return "float";
+    case FL_EXPR_T_STRING: return "string";
+    case FL_EXPR_T_BINARY: return "binary";
+    case FL_EXPR_T_TIMESTAMP: return "timestamp";
+    case FL_EXPR_T_LIST: return "list";
+    case FL_EXPR_T_OTHER: break;
+    }
+    return "struct";
+}
+
+size_t fl_edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 256 || lb > 256) return la > lb ? la : lb;
+    size_t row[257];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The candidate closest to `name`, if close enough to be a plausible typo. */
+static const char *closest(const char *name, const char *const *candidates, size_t n) {
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = fl_edit_distance(name, candidates[i]);
+        if (d < best_d) best_d = d, best = candidates[i];
+    }
+    size_t len = strlen(name);
+    return best && (best_d <= 2 || best_d * 3 <= len) && best_d < len ? best : NULL;
+}
+
+static fl_expr_type type_of_field(const fl_field *f) {
+    switch (f->type) {
+    case FL_TYPE_BOOL: return FL_EXPR_T_BOOL;
+    case FL_TYPE_INT8: case FL_TYPE_INT16: case FL_TYPE_INT32: case FL_TYPE_INT64:
+    case FL_TYPE_UINT8: case FL_TYPE_UINT16: case FL_TYPE_UINT32: case FL_TYPE_UINT64: return FL_EXPR_T_INT;
+    case FL_TYPE_FLOAT32: case FL_TYPE_FLOAT64: return FL_EXPR_T_FLOAT;
+    case FL_TYPE_STRING: return FL_EXPR_T_STRING;
+    case FL_TYPE_BINARY: return FL_EXPR_T_BINARY;
+    case FL_TYPE_TIMESTAMP_MS: return FL_EXPR_T_TIMESTAMP;
+    case FL_TYPE_LIST: return FL_EXPR_T_LIST;
+    default: return FL_EXPR_T_OTHER;
+    }
+}
+
+static fl_expr_node *new_node(translator *t, fl_expr_kind kind, int32_t pos, int32_t n_args) {
+    fl_expr_node *n = fl_arena_alloc(t->arena, sizeof *n);
+    if (!n) return NULL;
+    n->kind = kind;
+    n->pos = pos;
+    n->n_args = n_args;
+    if (n_args && !(n->args = fl_arena_alloc(t->arena, (size_t)n_args * sizeof *n->args))) return NULL;
+    return n;
+}
+
+static int32_t node_pos(const fl_json *body) { return user_pos(fl_json_get_int(body, "location", -1)); }
+
+static bool is_numeric(fl_expr_type a) { return a == FL_EXPR_T_INT || a == FL_EXPR_T_FLOAT; }
+
+/* Whether values of the two types can be compared (and so tested for equality, IN, BETWEEN). */
+static bool comparable(fl_expr_type a, fl_expr_type b) {
+    if (a == FL_EXPR_T_NULL || b == FL_EXPR_T_NULL) return a != FL_EXPR_T_LIST && b != FL_EXPR_T_LIST && a != FL_EXPR_T_OTHER && b != FL_EXPR_T_OTHER;
+    if (is_numeric(a) && is_numeric(b)) return true;
+    if ((a == FL_EXPR_T_TIMESTAMP && b == FL_EXPR_T_INT) || (a == FL_EXPR_T_INT && b == FL_EXPR_T_TIMESTAMP)) return true;
+    return a == b && a != FL_EXPR_T_LIST && a != FL_EXPR_T_OTHER;
+}
+
+static int check_comparable(translator *t, const fl_expr_node *a, const fl_expr_node *b, int32_t pos) {
+    if (comparable(a->type, b->type)) return FL_OK;
+    return terr(t, pos, "cannot compare %s with %s", fl_expr_type_name(a->type), fl_expr_type_name(b->type));
+}
+
+static int check_bool(translator *t, const fl_expr_node *a, const char *what, int32_t pos) {
+    if (a->type == FL_EXPR_T_BOOL || a->type == FL_EXPR_T_NULL) return FL_OK;
+    return terr(t, a->pos ? a->pos : pos, "%s expects a boolean, not %s", what, fl_expr_type_name(a->type));
+}
+
+static int translate(translator *t, const fl_json *json, fl_expr_node **out);
+
+/* Re-reads a numeric literal at `location` of the wrapped text (invariant 2). */
+static int number_literal(translator *t, int64_t location, fl_expr_node *n) {
+    if (location < 0 || location >= (int64_t)strlen(t->sql)) return terr(t, n->pos, "numeric literal without a location");
+    const char *p = t->sql + location;
+    bool neg = false;
+    while (*p == '-' || *p == '+' || *p == '(' || isspace((unsigned char)*p)) {
+        if (*p == '-') neg = !neg;
+        p++;
+    }
+    const char *s = p;
+    while (isdigit((unsigned char)*p)) p++;
+    bool integral = *p != '.' && *p != 'e' && *p != 'E';
+    errno = 0;
+    char *end;
+    if (integral) {
+        unsigned long long v = strtoull(s, &end, 10);
+        if (!errno && end != s && (v <= (unsigned long long)INT64_MAX || (neg && v == (unsigned long long)INT64_MAX + 1))) {
+            n->type = FL_EXPR_T_INT;
+            n->lit_int = neg ? (v == (unsigned long long)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v) : (int64_t)v;
+            return FL_OK;
+        }
+    }
+    errno = 0;
+    double d = strtod(s, &end);
+    if (end == s) return terr(t, n->pos, "bad numeric literal");
+    n->type = FL_EXPR_T_FLOAT;
+    n->lit_float = neg ? -d : d;
+    return FL_OK;
+}
+
+static int translate_const(translator *t, const fl_json *body, int32_t pos, fl_expr_node **out) {
+    fl_expr_node *n = new_node(t, FL_EXPR_LITERAL, pos, 0);
+    if (!n) return oom(t);
+    *out = n;
+    const fl_json *v;
+    if ((v = fl_json_get(body, "isnull")) && v->kind == FL_JSON_BOOL && v->boolean) {
+        n->type = FL_EXPR_T_NULL;
+        return FL_OK;
+    }
+    if (fl_json_get(body, "ival") || fl_json_get(body, "fval")) return number_literal(t, fl_json_get_int(body, "location", -1), n);
+    if ((v = fl_json_get(body, "sval"))) {
+        const char *s = fl_json_get_string(v, "sval");
+        n->type = FL_EXPR_T_STRING;
+        n->lit_string = s ? s : "";
+        return FL_OK;
+    }
+    if ((v = fl_json_get(body, "boolval"))) {
+        const fl_json *b = fl_json_get(v, "boolval");
+        n->type = FL_EXPR_T_BOOL;
+        n->lit_bool = b && b->kind == FL_JSON_BOOL && b->boolean;
+        return FL_OK;
+    }
+    return terr(t, pos, "unsupported literal");
+}
+
+/* The text of a {"String": {"sval": ...}} node, or NULL. */
+static const char *string_node(const fl_json *j) {
+    const char *key;
+    const fl_json *body = fl_json_single(j, &key);
+    return body && !strcmp(key, "String") ? fl_json_get_string(body, "sval") : NULL;
+}
+
+static int translate_column(translator *t, const fl_json *body, int32_t pos, fl_expr_node **out) {
+    const fl_json *fields = fl_json_get(body, "fields");
+    if (!fields || fields->kind != FL_JSON_ARRAY || fields->n == 0) return terr(t, pos, "bad column reference");
+    if (fields->n != 1 || !string_node(fields->items[0])) return terr(t, pos, "only plain column names are supported (no '*' or nested fields yet)");
+    const char *name = string_node(fields->items[0]);
+    int k = fl_schema_find(t->expr->schema, name);
+    if (k < 0) {
+        const fl_schema *s = t->expr->schema;
+        const char **names = fl_arena_alloc(t->arena, ((size_t)s->n_fields + 1) * sizeof *names);
+        if (!names) return oom(t);
+        for (int32_t i = 0; i < s->n_fields; i++) names[i] = s->fields[i].name;
+        const char *best = closest(name, names, (size_t)s->n_fields);
+        if (best) return terr(t, pos, "column \"%s\" not found; did you mean \"%s\"?", name, best);
+        return terr(t, pos, "column \"%s\" not found", name);
+    }
+    fl_expr_node *n = new_node(t, FL_EXPR_COLUMN, pos, 0);
+    if (!n) return oom(t);
+    const fl_field *f = &t->expr->schema->fields[k];
+    n->name = f->name;
+    n->type = type_of_field(f);
+    if (n->type == FL_EXPR_T_LIST) n->elem = &f->children[0];
+    /* Record the column once. */
+    bool seen = false;
+    for (int32_t i = 0; i < t->expr->n_columns; i++) seen |= !strcmp(t->expr->columns[i], f->name);
+    if (!seen) {
+        size_t cap = (size_t)t->expr->n_columns;
+        if (!fl_reserve((void **)&t->expr->columns, &cap, cap + 1, sizeof *t->expr->columns, 4)) return oom(t);
+        t->expr->columns[t->expr->n_columns++] = f->name;
+    }
+    *out = n;
+    return FL_OK;
+}
+
+/* Result type of arithmetic, or an error. */
+static int bind_arith(translator *t, fl_expr_node *n, const char *opname) {
+    fl_expr_type a = n->args[0]->type, b = n->args[1]->type;
+    if ((is_numeric(a) || a == FL_EXPR_T_NULL) && (is_numeric(b) || b == FL_EXPR_T_NULL)) {
+        n->type = a == FL_EXPR_T_FLOAT || b == FL_EXPR_T_FLOAT ? FL_EXPR_T_FLOAT : FL_EXPR_T_INT;
+        return FL_OK;
+    }
+    if (a == FL_EXPR_T_TIMESTAMP && (b == FL_EXPR_T_INT || b == FL_EXPR_T_NULL) && (n->op == FL_OP_ADD || n->op == FL_OP_SUB)) {
+        n->type = FL_EXPR_T_TIMESTAMP;
+        return FL_OK;
+    }
+    if (a == FL_EXPR_T_TIMESTAMP && b == FL_EXPR_T_TIMESTAMP && n->op == FL_OP_SUB) {
+        n->type = FL_EXPR_T_INT;
+        return FL_OK;
+    }
+    return terr(t, n->pos, "operator %s cannot take %s and %s", opname, fl_expr_type_name(a), fl_expr_type_name(b));
+}
+
+static int translate_binary(translator *t, fl_expr_op op, const char *opname, fl_expr_node *l, fl_expr_node *r, int32_t pos,
+                            fl_expr_node **out) {
+    fl_expr_node *n = new_node(t, FL_EXPR_BINARY, pos, 2);
+    if (!n) return oom(t);
+    n->op = op;
+    n->args[0] = l;
+    n->args[1] = r;
+    *out = n;
+    if (op <= FL_OP_GE) {
+        n->type = FL_EXPR_T_BOOL;
+        return check_comparable(t, l, r, pos);
+    }
+    if (op == FL_OP_AND || op == FL_OP_OR) {
+        n->type = FL_EXPR_T_BOOL;
+        FL_RETURN_NOT_OK(check_bool(t, l, opname, pos));
+        return check_bool(t, r, opname, pos);
+    }
+    return bind_arith(t, n, opname);
+}
+
+static int translate_list_items(translator *t, const fl_json *list, fl_expr_node *n, int first) {
+    for (size_t i = 0; i < list->n; i++) FL_RETURN_NOT_OK(translate(t, list->items[i], &n->args[first + (int32_t)i]));
+    return FL_OK;
+}
+
+static int translate_a_expr(translator *t, const fl_json *body, int32_t pos, fl_expr_node **out) {
+    const char *kind = fl_json_get_string(body, "kind");
+    const fl_json *name = fl_json_get(body, "name");
+    const char *opname = name && name->kind == FL_JSON_ARRAY && name->n == 1 ? string_node(name->items[0]) : NULL;
+    const fl_json *lj = fl_json_get(body, "lexpr"), *rj = fl_json_get(body, "rexpr");
+    if (!kind || !opname || !rj) return terr(t, pos, "unsupported operator");
+    fl_expr_node *l = NULL, *r = NULL;
+    const char *list_key;
+    const fl_json *list = fl_json_single(rj, &list_key);
+    if (list && !strcmp(list_key, "List")) {
+        /* IN and BETWEEN carry their values as {"List": {"items": [...]}}. */
+        rj = fl_json_get(list, "items");
+        if (!rj) return terr(t, pos, "empty list");
+    }
+    if (!strcmp(kind, "AEXPR_OP")) {
+        static const struct { const char *name; fl_expr_op op; } ops[] = {
+            {"=", FL_OP_EQ}, {"<>", FL_OP_NE}, {"!=", FL_OP_NE}, {"<", FL_OP_LT}, {"<=", FL_OP_LE}, {">", FL_OP_GT}, {">=", FL_OP_GE},
+            {"+", FL_OP_ADD}, {"-", FL_OP_SUB}, {"*", FL_OP_MUL}, {"/", FL_OP_DIV}, {"%", FL_OP_MOD}};
+        int k = -1;
+        for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+            if (!strcmp(ops[i].name, opname)) k = (int)i;
+        if (k < 0) return terr(t, pos, "unsupported operator %s", opname);
+        FL_RETURN_NOT_OK(translate(t, rj, &r));
+        if (!lj) {
+            if (ops[k].op != FL_OP_SUB && ops[k].op != FL_OP_ADD) return terr(t, pos, "unsupported prefix operator %s", opname);
+            if (!is_numeric(r->type) && r->type != FL_EXPR_T_NULL)
+                return terr(t, pos, "operator %s cannot take %s", opname, fl_expr_type_name(r->type));
+            if (ops[k].op == FL_OP_ADD) return *out = r, FL_OK;
+            fl_expr_node *n = new_node(t, FL_EXPR_UNARY, pos, 1);
+            if (!n) return oom(t);
+            n->op = FL_OP_NEG;
+            n->args[0] = r;
+            n->type = r->type == FL_EXPR_T_NULL ? FL_EXPR_T_INT : r->type;
+            *out = n;
+            return FL_OK;
+        }
+        FL_RETURN_NOT_OK(translate(t, lj, &l));
+        return translate_binary(t, ops[k].op, opname, l, r, pos, out);
+    }
+    if (!lj) return terr(t, pos, "unsupported operator");
+    FL_RETURN_NOT_OK(translate(t, lj, &l));
+    if (!strcmp(kind, "AEXPR_IN")) {
+        if (rj->kind != FL_JSON_ARRAY || rj->n == 0) return terr(t, pos, "IN expects a list of values");
+        fl_expr_node *n = new_node(t, FL_EXPR_IN, pos, (int32_t)rj->n + 1);
+        if (!n) return oom(t);
+        n->args[0] = l;
+        n->negated = !strcmp(opname, "<>");
+        n->type = FL_EXPR_T_BOOL;
+        FL_RETURN_NOT_OK(translate_list_items(t, rj, n, 1));
+        for (int32_t i = 1; i < n->n_args; i++) FL_RETURN_NOT_OK(check_comparable(t, l, n->args[i], n->args[i]->pos ? n->args[i]->pos : pos));
+        *out = n;
+        return FL_OK;
+    }
+    if (!strcmp(kind, "AEXPR_BETWEEN") || !strcmp(kind, "AEXPR_NOT_BETWEEN")) {
+        if (rj->kind != FL_JSON_ARRAY || rj->n != 2) return terr(t, pos, "BETWEEN expects two bounds");
+        fl_expr_node *n = new_node(t, FL_EXPR_BETWEEN, pos, 3);
+        if (!n) return oom(t);
+        n->args[0] = l;
+        n->negated = !strcmp(kind, "AEXPR_NOT_BETWEEN");
+        n->type = FL_EXPR_T_BOOL;
+        FL_RETURN_NOT_OK(translate_list_items(t, rj, n, 1));
+        FL_RETURN_NOT_OK(check_comparable(t, l, n->args[1], pos));
+        FL_RETURN_NOT_OK(check_comparable(t, l, n->args[2], pos));
+        *out = n;
+        return FL_OK;
+    }
+    if (!strcmp(kind, "AEXPR_LIKE") || !strcmp(kind, "AEXPR_ILIKE")) {
+        const char *key;
+        const fl_json *fb = fl_json_single(rj, &key);
+        if (fb && !strcmp(key, "FuncCall")) return terr(t, pos, "LIKE ... ESCAPE is not supported (the escape character is '\\')");
+        fl_expr_node *n = new_node(t, FL_EXPR_LIKE, pos, 2);
+        if (!n) return oom(t);
+        n->args[0] = l;
+        n->negated = opname[0] == '!';
+        n->case_insensitive = !strcmp(kind, "AEXPR_ILIKE");
+        n->type = FL_EXPR_T_BOOL;
+        FL_RETURN_NOT_OK(translate(t, rj, &n->args[1]));
+        for (int i = 0; i < 2; i++)
+            if (n->args[i]->type != FL_EXPR_T_STRING && n->args[i]->type != FL_EXPR_T_NULL)
+                return terr(t, pos, "%s expects strings, not %s", n->case_insensitive ? "ILIKE" : "LIKE", fl_expr_type_name(n->args[i]->type));
+        *out = n;
+        return FL_OK;
+    }
+    return terr(t, pos, "unsupported operator %s", opname);
+}
+
+static int translate_bool_expr(translator *t, const fl_json *body, int32_t pos, fl_expr_node **out) {
+    const char *op = fl_json_get_string(body, "boolop");
+    const fl_json *args = fl_json_get(body, "args");
+    if (!op || !args || args->kind != FL_JSON_ARRAY || args->n == 0) return terr(t, pos, "bad boolean expression");
+    if (!strcmp(op, "NOT_EXPR")) {
+        fl_expr_node *n = new_node(t, FL_EXPR_UNARY, pos, 1);
+        if (!n) return oom(t);
+        n->op = FL_OP_NOT;
+        n->type = FL_EXPR_T_BOOL;
+        FL_RETURN_NOT_OK(translate(t, args->items[0], &n->args[0]));
+        FL_RETURN_NOT_OK(check_bool(t, n->args[0], "NOT", pos));
+        *out = n;
+        return FL_OK;
+    }
+    bool is_and = !strcmp(op, "AND_EXPR");
+    fl_expr_node *acc;
+    FL_RETURN_NOT_OK(translate(t, args->items[0], &acc));
+    FL_RETURN_NOT_OK(check_bool(t, acc, is_and ? "AND" : "OR", pos));
+    for (size_t i = 1; i < args->n; i++) {
+        fl_expr_node *r;
+        FL_RETURN_NOT_OK(translate(t, args->items[i], &r));
+        FL_RETURN_NOT_OK(translate_binary(t, is_and ? FL_OP_AND : FL_OP_OR, is_and ? "AND" : "OR", acc, r, pos, &acc));
+    }
+    *out = acc;
+    return FL_OK;
+}
+
+static int translate_test(translator *t, const fl_json *body, bool null_test, int32_t pos, fl_expr_node **out) {
+    const char *what = fl_json_get_string(body, null_test ? "nulltesttype" : "booltesttype");
+    const fl_json *arg = fl_json_get(body, "arg");
+    if (!what || !arg) return terr(t, pos, "bad IS test");
+    fl_expr_node *n = new_node(t, FL_EXPR_IS, pos, 1);
+    if (!n) return oom(t);
+    n->type = FL_EXPR_T_BOOL;
+    FL_RETURN_NOT_OK(translate(t, arg, &n->args[0]));
+    n->negated = strstr(what, "_NOT_") != NULL;
+    if (null_test || strstr(what, "UNKNOWN")) n->test = FL_TEST_NULL;
+    else n->test = strstr(what, "TRUE") ? FL_TEST_TRUE : FL_TEST_FALSE;
+    if (n->test != FL_TEST_NULL) FL_RETURN_NOT_OK(check_bool(t, n->args[0], "IS TRUE/FALSE", pos));
+    *out = n;
+    return FL_OK;
+}
+
+static int translate_func(translator *t, const fl_json *body, int32_t pos, fl_expr_node **out) {
+    const fl_json *names = fl_json_get(body, "funcname");
+    const char *name = fl_json_get(body, "coalescetype") || !names ? "coalesce" : NULL;
+    if (!name && (names->kind != FL_JSON_ARRAY || names->n == 0)) return terr(t, pos, "bad function call");
+    if (!name) name = string_node(names->items[names->n - 1]);
+    if (!name) return terr(t, pos, "bad function call");
+    if (fl_json_get(body, "agg_star") || fl_json_get(body, "agg_distinct") || fl_json_get(body, "over") || fl_json_get(body, "agg_order") ||
+        fl_json_get(body, "agg_filter"))
+        return terr(t, pos, "aggregate and window calls are not allowed in a filter");
+    const fl_expr_function *fn = fl_expr_function_find(name);
+    if (!fn) {
+        const char *names_list[64];
+        size_t k = 0;
+        for (const fl_expr_function *f; k < 64 && (f = fl_expr_function_at((int)k)); k++) names_list[k] = f->name;
+        const char *best = closest(name, names_list, k);
+        if (best) return terr(t, pos, "function \"%s\" not found; did you mean \"%s\"?", name, best);
+        return terr(t, pos, "function \"%s\" not found", name);
+    }
+    const fl_json *args = fl_json_get(body, "args");
+    size_t n_args = args && args->kind == FL_JSON_ARRAY ? args->n : 0;
+    if ((int)n_args < fn->min_args || (fn->max_args >= 0 && (int)n_args > fn->max_args)) {
+        if (fn->min_args == fn->max_args) return terr(t, pos, "%s takes %d argument%s, not %zu", fn->name, fn->min_args, fn->min_args == 1 ? "" : "s", n_args);
+        return terr(t, pos, "%s takes at least %d arguments, not %zu", fn->name, fn->min_args, n_args);
+    }
+    fl_expr_node *n = new_node(t, FL_EXPR_CALL, pos, (int32_t)n_args);
+    if (!n) return oom(t);
+    n->fn = fn;
+    n->name = fn->name;
+    if (n_args) FL_RETURN_NOT_OK(translate_list_items(t, args, n, 0));
+    FL_RETURN_NOT_OK(fn->bind(n, t->err));
+    *out = n;
+    return FL_OK;
+}
+
+static int translate_cast(translator *t, const fl_json *body, int32_t pos, fl_expr_node **out) {
+    const fl_json *tn = fl_json_get(body, "typeName"), *names = fl_json_get(tn, "names");
+    if (!names || names->kind != FL_JSON_ARRAY || names->n == 0 || fl_json_get(tn, "arrayBounds")) return terr(t, pos, "unsupported type in CAST");
+    const char *type = string_node(names->items[names->n - 1]);
+    if (pos == 0) pos = user_pos(fl_json_get_int(tn, "location", -1));
+    static const struct { const char *name; fl_expr_type type; } types[] = {
+        {"int2", FL_EXPR_T_INT}, {"int4", FL_EXPR_T_INT}, {"int8", FL_EXPR_T_INT}, {"float4", FL_EXPR_T_FLOAT}, {"float8", FL_EXPR_T_FLOAT},
+        {"numeric", FL_EXPR_T_FLOAT}, {"text", FL_EXPR_T_STRING}, {"varchar", FL_EXPR_T_STRING}, {"bpchar", FL_EXPR_T_STRING},
+        {"bool", FL_EXPR_T_BOOL}, {"bigint", FL_EXPR_T_INT}, {"integer", FL_EXPR_T_INT}, {"double", FL_EXPR_T_FLOAT},
+        {"string", FL_EXPR_T_STRING}, {"float", FL_EXPR_T_FLOAT}};
+    int k = -1;
+    for (size_t i = 0; type && i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp(types[i].name, type)) k = (int)i;
+    if (k < 0) return terr(t, pos, "CAST to %s is not supported (integer, float, string, boolean)", type ? type : "?");
+    fl_expr_node *n = new_node(t, FL_EXPR_CAST, pos, 1);
+    if (!n) return oom(t);
+    n->type = types[k].type;
+    FL_RETURN_NOT_OK(translate(t, fl_json_get(body, "arg"), &n->args[0]));
+    fl_expr_type from = n->args[0]->type;
+    bool ok = from == FL_EXPR_T_NULL || from == n->type || (is_numeric(from) && is_numeric(n->type)) || n->type == FL_EXPR_T_STRING ||
+              (from == FL_EXPR_T_STRING && n->type != FL_EXPR_T_BINARY) || (from == FL_EXPR_T_TIMESTAMP && n->type == FL_EXPR_T_INT) ||
+              (from == FL_EXPR_T_BOOL && n->type == FL_EXPR_T_INT);
+    if (from == FL_EXPR_T_LIST || from == FL_EXPR_T_OTHER || from == FL_EXPR_T_BINARY) ok = false;
+    if (!ok) return terr(t, pos, "cannot cast %s to %s", fl_expr_type_name(from), fl_expr_type_name(n->type));
+    *out = n;
+    return FL_OK;
+}
+
+static int translate_indirection(translator *t, const fl_json *body, int32_t pos, fl_expr_node **out) {
+    const fl_json *ind = fl_json_get(body, "indirection");
+    fl_expr_node *base;
+    FL_RETURN_NOT_OK(translate(t, fl_json_get(body, "arg"), &base));
+    if (!pos) pos = base->pos;
+    for (size_t i = 0; ind && ind->kind == FL_JSON_ARRAY && i < ind->n; i++) {
+        const char *key;
+        const fl_json *idx = fl_json_single(ind->items[i], &key);
+        if (!idx || strcmp(key, "A_Indices") || fl_json_get(idx, "is_slice") || !fl_json_get(idx, "uidx"))
+            return terr(t, pos, "only list element access [i] is supported");
+        if (base->type != FL_EXPR_T_LIST) return terr(t, pos, "cannot index %s with [ ]", fl_expr_type_name(base->type));
+        fl_expr_node *n = new_node(t, FL_EXPR_ELEMENT, pos, 2);
+        if (!n) return oom(t);
+        n->args[0] = base;
+        FL_RETURN_NOT_OK(translate(t, fl_json_get(idx, "uidx"), &n->args[1]));
+        if (n->args[1]->type != FL_EXPR_T_INT && n->args[1]->type != FL_EXPR_T_NULL)
+            return terr(t, n->args[1]->pos, "list index must be an integer, not %s", fl_expr_type_name(n->args[1]->type));
+        n->type = type_of_field(base->elem);
+        if (n->type == FL_EXPR_T_LIST) n->elem = &base->elem->children[0];
+        base = n;
+    }
+    *out = base;
+    return FL_OK;
+}
+
+static int translate_array(translator *t, const fl_json *body, int32_t pos, fl_expr_node **out) {
+    const fl_json *els = fl_json_get(body, "elements");
+    size_t n_items = els && els->kind == FL_JSON_ARRAY ? els->n : 0;
+    fl_expr_node *n = new_node(t, FL_EXPR_LIST_LITERAL, pos, (int32_t)n_items);
+    if (!n) return oom(t);
+    n->type = FL_EXPR_T_LIST;
+    if (n_items) FL_RETURN_NOT_OK(translate_list_items(t, els, n, 0));
+    fl_expr_type et = FL_EXPR_T_NULL;
+    for (int32_t i = 0; i < n->n_args; i++) {
+        fl_expr_node *a = n->args[i];
+        if (a->kind != FL_EXPR_LITERAL) return terr(t, a->pos ? a->pos : pos, "ARRAY[...] may hold only literals");
+        if (a->type == FL_EXPR_T_NULL) continue;
+        if (et == FL_EXPR_T_NULL || (et == FL_EXPR_T_INT && a->type == FL_EXPR_T_FLOAT)) et = a->type;
+        else if (!(et == a->type || (et == FL_EXPR_T_FLOAT && a->type == FL_EXPR_T_INT)))
+            return terr(t, a->pos ? a->pos : pos, "ARRAY[...] mixes %s and %s", fl_expr_type_name(et), fl_expr_type_name(a->type));
+    }
+    fl_field *elem = fl_arena_alloc(t->arena, sizeof *elem);
+    if (!elem) return oom(t);
+    elem->type = et == FL_EXPR_T_INT ? FL_TYPE_INT64 : et == FL_EXPR_T_FLOAT ? FL_TYPE_FLOAT64 : et == FL_EXPR_T_BOOL ? FL_TYPE_BOOL : FL_TYPE_STRING;
+    elem->nullable = true;
+    elem->id = -1;
+    n->elem = elem;
+    *out = n;
+    return FL_OK;
+}
+
+static int translate(translator *t, const fl_json *json, fl_expr_node **out) {
+    const char *key;
+    const fl_json *body = fl_json_single(json, &key);
+    if (!body) return terr(t, 0, "unexpected parse tree shape");
+    int32_t pos = node_pos(body);
+    if (!strcmp(key, "ColumnRef")) return translate_column(t, body, pos, out);
+    if (!strcmp(key, "A_Const")) return translate_const(t, body, pos, out);
+    if (!strcmp(key, "A_Expr")) return translate_a_expr(t, body, pos, out);
+    if (!strcmp(key, "BoolExpr")) return translate_bool_expr(t, body, pos, out);
+    if (!strcmp(key, "NullTest")) return translate_test(t, body, true, pos, out);
+    if (!strcmp(key, "BooleanTest")) return translate_test(t, body, false, pos, out);
+    if (!strcmp(key, "FuncCall") || !strcmp(key, "CoalesceExpr")) return translate_func(t, body, pos, out);
+    if (!strcmp(key, "TypeCast")) return translate_cast(t, body, pos, out);
+    if (!strcmp(key, "A_Indirection")) return translate_indirection(t, body, pos, out);
+    if (!strcmp(key, "A_ArrayExpr")) return translate_array(t, body, pos, out);
+    if (!strcmp(key, "SubLink")) return terr(t, pos, "subqueries are not supported in a filter");
+    return terr(t, pos, "unsupported expression (%s)", key);
+}
+
+/* The WHERE clause of the one plain SELECT (invariant 1), or an error. */
+static int where_clause(translator *t, const fl_json *tree, const fl_json **out) {
+    const fl_json *stmts = fl_json_get(tree, "stmts");
+    if (!stmts || stmts->kind != FL_JSON_ARRAY || stmts->n != 1) return terr(t, 0, "a filter is one expression (no ';')");
+    const char *key;
+    const fl_json *sel = fl_json_single(fl_json_get(stmts->items[0], "stmt"), &key);
+    if (!sel || strcmp(key, "SelectStmt")) return terr(t, 0, "a filter is one expression");
+    for (size_t i = 0; i < sel->n; i++) {
+        const char *k = sel->keys[i];
+        if (strcmp(k, "targetList") && strcmp(k, "fromClause") && strcmp(k, "whereClause") && strcmp(k, "limitOption") && strcmp(k, "op"))
+            return terr(t, 0, "a filter is one expression (found a %s clause after it)", k);
+    }
+    const char *op = fl_json_get_string(sel, "op"), *lim = fl_json_get_string(sel, "limitOption");
+    if ((op && strcmp(op, "SETOP_NONE")) || (lim && strcmp(lim, "LIMIT_OPTION_DEFAULT"))) return terr(t, 0, "a filter is one expression");
+    if (!(*out = fl_json_get(sel, "whereClause"))) return terr(t, 0, "empty filter");
+    return FL_OK;
+}
+
+int fl_expr_compile_filter(const char *text, const fl_schema *schema, fl_expr **out, fl_error *err) {
+    *out = NULL;
+    fl_expr *e = fl_calloc(1, sizeof *e);
+    if (!e) return fl_error_set(err, FL_ENOMEM, "out of memory");
+    fl_arena_init(&e->arena);
+    translator t = {&e->arena, schema, NULL, text, e, err};
+    int rc = FL_OK;
+    size_t len = strlen(text);
+    char *sql = NULL;
+    bool blank = true;
+    for (const char *p = text; *p; p++) blank &= isspace((unsigned char)*p) != 0;
+    if (blank) rc = fl_error_set(err, FL_EINVAL, "empty filter");
+    else if (!(e->schema = fl_schema_copy(schema)) || !(sql = fl_malloc(PREFIX_LEN + len + 1))) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    PgQueryParseResult pr = {0};
+    if (rc == FL_OK) {
+        memcpy(sql, PREFIX, PREFIX_LEN);
+        memcpy(sql + PREFIX_LEN, text, len + 1);
+        t.sql = sql;
+        pr = pg_query_parse(sql);
+        if (pr.error) {
+            int cursor = pr.error->cursorpos - PREFIX_LEN;
+            if (cursor < 1) cursor = 1;
+            if (cursor > (int)len + 1) cursor = (int)len + 1;
+            rc = fl_error_set(err, FL_EINVAL, "%s (position %d)", pr.error->message, cursor);
+        }
+    }
+    fl_json *tree = NULL;
+    const fl_json *where = NULL;
+    if (rc == FL_OK) rc = fl_json_parse(pr.parse_tree, strlen(pr.parse_tree), &e->arena, &tree, err);
+    if (rc == FL_OK) rc = where_clause(&t, tree, &where);
+    if (rc == FL_OK) rc = translate(&t, where, &e->root);
+    if (rc == FL_OK && e->root->type != FL_EXPR_T_BOOL && e->root->type != FL_EXPR_T_NULL)
+        rc = terr(&t, e->root->pos ? e->root->pos : 1, "a filter must be boolean, not %s", fl_expr_type_name(e->root->type));
+    if (pr.parse_tree || pr.error) pg_query_free_parse_result(pr);
+    fl_free(sql);
+    if (rc != FL_OK) {
+        fl_expr_free(e);
+        return rc;
+    }
+    *out = e;
+    return FL_OK;
+}
+
+void fl_expr_free(fl_expr *e) {
+    if (!e) return;
+    fl_arena_free(&e->arena);
+    fl_free(e->columns);
+    fl_schema_free(e->schema);
+    fl_free(e);
+}
