@@ -435,6 +435,82 @@ int fl_batch_from_jsonl(const fl_schema *schema, const char *text, size_t size, 
                         fl_batch **out, fl_error *err);
 
 /* ---------------------------------------------------------------------------------------------------------
+ * Query: SQL filters, SELECT statements, scalar indexes, update and delete by predicate (src/query,
+ * src/index). Filters use the dialect of docs/SQL.md; errors are FL_EINVAL with the 1-based position in the
+ * text ("position 12: column \"has_persn\" not found; did you mean \"has_person\"?").
+ * ------------------------------------------------------------------------------------------------------- */
+
+/* Number of live rows of the handle's version where `where` (a SQL boolean expression; NULL or "": every
+ * row) is true. */
+int fl_table_count_where(fl_table *table, const char *where, int64_t *count, fl_error *err);
+
+/* Deletes the rows where `where` is true, as one commit (no commit when nothing matches). *deleted (may
+ * be NULL) receives the count. */
+int fl_table_delete_where(fl_table *table, const char *where, int64_t *deleted, fl_error *err);
+
+/* Sets columns on the rows where `where` (NULL: every row) is true, as one commit that preserves row ids.
+ * `set` is "col = expr, col2 = expr2"; the expressions are evaluated on the row's values before the
+ * update. *updated (may be NULL) receives the count. */
+int fl_table_update_where(fl_table *table, const char *set, const char *where, int64_t *updated, fl_error *err);
+
+/* A stream of result batches (rows of a query or a SQL statement). */
+typedef struct fl_cursor fl_cursor;
+
+typedef struct fl_query_options {
+    const char *where;          /* SQL boolean expression; NULL: every row */
+    const char *const *columns; /* output columns by name; NULL: every column */
+    size_t n_columns;
+    const char *order_by;       /* "col [ASC|DESC] [NULLS FIRST|LAST], ..."; NULL: storage order */
+    int64_t offset;
+    int64_t limit;              /* with limit_set */
+    bool limit_set;
+    bool with_row_ids;          /* fill fl_batch.row_ids */
+    int64_t batch_size;         /* 0: 8192 */
+} fl_query_options;
+
+/* Rows of the handle's version matching opts->where, projected, ordered, windowed. The handle must outlive
+ * the cursor and must not be written while it is open. */
+int fl_table_query(fl_table *table, const fl_query_options *opts, fl_cursor **out, fl_error *err);
+
+typedef struct fl_sql_options {
+    uint64_t version;           /* with version_set: read this version of the FROM table */
+    bool version_set;
+    const char *tag;            /* or this tag's version */
+} fl_sql_options;
+
+/* Runs one SELECT statement on one table of `db` ("FROM t", "FROM t@7", or a subquery in FROM). */
+int fl_sql(fl_db *db, const char *sql, const fl_sql_options *opts, fl_cursor **out, fl_error *err);
+/* The plan of a SELECT statement as text (caller frees with free()), after running it when `analyze`. */
+int fl_sql_explain(fl_db *db, const char *sql, const fl_sql_options *opts, bool analyze, char **text, fl_error *err);
+
+/* The schema of the cursor's batches (owned by the cursor). */
+const fl_schema *fl_cursor_schema(const fl_cursor *cursor);
+/* Next batch (caller frees with fl_batch_free), or *out = NULL at the end. */
+int fl_cursor_next(fl_cursor *cursor, fl_batch **out, fl_error *err);
+void fl_cursor_close(fl_cursor *cursor);
+
+/* Scalar indexes. Types: "btree" (equality and ranges on numbers, strings, timestamps), "bitmap" (few
+ * distinct values: strings, integers, booleans), "label_list" (array_has/array_has_any/array_has_all on
+ * list<string>). Building one is a commit; it covers the fragments of that version, and rows in newer or
+ * rewritten fragments are found by scanning, so query results never depend on indexes. */
+typedef struct fl_index_info {
+    char *name;
+    char *type;
+    char *column;
+    uint64_t created_version;
+    uint32_t fragments_covered;
+    uint32_t fragments_total;   /* fragments of the handle's version */
+} fl_index_info;
+
+/* Builds an index on `column`; `name` NULL: "<column>_idx". FL_EEXIST if the name is taken. */
+int fl_index_create(fl_table *table, const char *column, const char *type, const char *name, fl_error *err);
+/* Extends an index to the fragments added or rewritten since it was built (one commit; none if current). */
+int fl_index_update(fl_table *table, const char *name, fl_error *err);
+int fl_index_drop(fl_table *table, const char *name, fl_error *err);
+int fl_index_list(fl_table *table, fl_index_info **indexes, size_t *n, fl_error *err);
+void fl_index_info_free(fl_index_info *indexes, size_t n);
+
+/* ---------------------------------------------------------------------------------------------------------
  * Ingest: footage into a table (JPEG folders, BDD100K folders and zips, synthetic fleet footage)
  * ------------------------------------------------------------------------------------------------------- */
 

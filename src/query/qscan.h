@@ -1,0 +1,49 @@
+/*
+ * qscan.h — the filtered scan every query runs on: one table version, an optional compiled filter, the
+ * columns the caller needs. It yields batches holding only the rows where the filter is true, projected to
+ * the requested columns, in storage order.
+ *
+ * Below the interface the scan reads the union of the filter's and the caller's columns, skips pages and
+ * fragments whose statistics exclude the filter, narrows the candidate rows with the table's scalar indexes
+ * where they cover the filter, and re-checks every candidate with the vectorized evaluator, so the result
+ * never depends on which of those shortcuts applied. fl_qscan_plan describes which ones did.
+ *
+ * Invariants:
+ *  1. A batch never has zero rows; the end is *out == NULL.
+ *  2. The result equals "every live row of the version where the filter evaluates to true" for any
+ *     combination of statistics and indexes (tested property-style in tests/test_query.c).
+ */
+#ifndef FL_QUERY_QSCAN_H
+#define FL_QUERY_QSCAN_H
+
+#include "../table/table.h"
+#include "expr.h"
+
+typedef struct fl_qscan fl_qscan;
+
+typedef struct fl_qscan_stats {
+    uint32_t fragments;         /* fragments in the version */
+    uint32_t fragments_pruned;  /* skipped whole by statistics or indexes */
+    uint64_t pages;             /* pages of the filter's columns considered */
+    uint64_t pages_pruned;      /* skipped by statistics */
+    uint64_t rows_read;         /* rows whose filter columns were read and evaluated */
+    uint64_t rows_matched;
+    const char *index_used;     /* name of an index that narrowed the candidates, or NULL */
+} fl_qscan_stats;
+
+/*
+ * Opens a filtered scan of the handle's version. `filter` (NULL: every row) must have been compiled
+ * against the table's schema and outlives the scan. `columns` (n names; NULL and 0: every column) is the
+ * output projection. with_row_ids fills batch->row_ids. batch_size 0: 8192.
+ */
+int fl_qscan_open(fl_table *table, const fl_expr *filter, const char *const *columns, size_t n_columns, bool with_row_ids,
+                  int64_t batch_size, fl_qscan **out, fl_error *err);
+/* Next batch of matching rows (caller frees with fl_batch_free), or *out = NULL at the end. */
+int fl_qscan_next(fl_qscan *scan, fl_batch **out, fl_error *err);
+/* Counts the matching rows to the end without materializing the output columns. */
+int fl_qscan_count(fl_qscan *scan, int64_t *count, fl_error *err);
+/* What the scan did so far (complete after the end was reached). */
+const fl_qscan_stats *fl_qscan_get_stats(const fl_qscan *scan);
+void fl_qscan_close(fl_qscan *scan);
+
+#endif /* FL_QUERY_QSCAN_H */
