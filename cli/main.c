@@ -218,14 +218,18 @@ static int cmd_append(const args *a) {
 }
 
 static const option_spec versioned_opts[] = {{"version", true}, {"tag", true}, {NULL, false}};
+static const option_spec count_opts[] = {{"version", true}, {"tag", true}, {"where", true}, {NULL, false}};
 static int cmd_count(const args *a) {
     fl_db *db;
     fl_table *t;
+    fl_error err = {0};
     int rc = open_table(a, false, &db, &t, true);
     if (rc) return rc;
-    printf("%lld\n", (long long)fl_table_count_rows(t));
+    int64_t n;
+    if (fl_table_count_where(t, args_get(a, "where"), &n, &err) != FL_OK) rc = fail(&err);
+    else printf("%lld\n", (long long)n);
     close_all(db, t);
-    return 0;
+    return rc;
 }
 
 static const option_spec info_opts[] = {{"version", true}, {"tag", true}, {"json", false}, {NULL, false}};
@@ -339,20 +343,23 @@ static int cmd_take(const args *a) {
     return rc;
 }
 
-static const option_spec delete_opts[] = {{"row-ids", true}, {NULL, false}};
+static const option_spec delete_opts[] = {{"row-ids", true}, {"where", true}, {NULL, false}};
 static int cmd_delete(const args *a) {
-    const char *text = args_get(a, "row-ids");
-    uint64_t *ids;
-    size_t n;
-    if (!text) return usage_error("delete needs --row-ids 1,2,3 (--where arrives with the query engine)%s", "");
-    if (!parse_ids(text, &ids, &n)) return usage_error("expected comma-separated integers, got '%s'", text);
+    const char *text = args_get(a, "row-ids"), *where = args_get(a, "where");
+    uint64_t *ids = NULL;
+    size_t n = 0;
+    if (!text == !where) return usage_error("delete needs exactly one of --where SQL or --row-ids 1,2,3%s", "");
+    if (text && !parse_ids(text, &ids, &n)) return usage_error("expected comma-separated integers, got '%s'", text);
     fl_db *db;
     fl_table *t;
     fl_error err = {0};
     int rc = open_table(a, false, &db, &t, false);
     if (!rc) {
-        if (fl_table_delete_rows(t, ids, n, &err) != FL_OK) rc = fail(&err);
-        else printf("deleted %zu rows: version %llu, %lld rows\n", n, (unsigned long long)fl_table_version(t), (long long)fl_table_count_rows(t));
+        int64_t deleted = (int64_t)n;
+        int lib = where ? fl_table_delete_where(t, where, &deleted, &err) : fl_table_delete_rows(t, ids, n, &err);
+        if (lib != FL_OK) rc = fail(&err);
+        else printf("deleted %lld rows: version %llu, %lld rows\n", (long long)deleted, (unsigned long long)fl_table_version(t),
+                    (long long)fl_table_count_rows(t));
     }
     free(ids);
     close_all(db, t);
@@ -603,12 +610,12 @@ static const command commands[] = {
      "import JSON Lines, inferring the schema ({\"$file\": path} loads a file)", import_opts, 3, 3, cmd_import},
     {"info", "framelake info DB TABLE [--version N|--tag T] [--json]", "schema, fragments, files and sizes", info_opts, 2, 2, cmd_info},
     {"schema", "framelake schema DB TABLE [--version N|--tag T]", "print the schema in the syntax create accepts", versioned_opts, 2, 2, cmd_schema},
-    {"count", "framelake count DB TABLE [--version N|--tag T]", "print the number of rows", versioned_opts, 2, 2, cmd_count},
+    {"count", "framelake count DB TABLE [--where SQL] [--version N|--tag T]", "print the number of rows (matching SQL)", count_opts, 2, 2, cmd_count},
     {"query", "framelake query DB TABLE [--select a,b] [--limit N] [--offset N] [--version N|--tag T] [--format table|jsonl|csv] [--with-row-id] [--blob base64]",
      "print rows", query_opts, 2, 2, cmd_query},
     {"take", "framelake take DB TABLE (--row-ids 1,5,9 | --positions 0,1) [--select a,b] [--version N|--tag T] [--format F] [--blob base64]",
      "print rows by stable row id or position", take_opts, 2, 2, cmd_take},
-    {"delete", "framelake delete DB TABLE --row-ids 1,5,9", "delete rows by stable row id", delete_opts, 2, 2, cmd_delete},
+    {"delete", "framelake delete DB TABLE --where SQL | --row-ids 1,5,9", "delete the rows matching SQL, or by stable row id", delete_opts, 2, 2, cmd_delete},
     {"versions", "framelake versions DB TABLE [--format table|jsonl|csv]", "list versions with time, operation and rows", format_opts, 2, 2,
      cmd_versions},
     {"tag", "framelake tag DB TABLE NAME [VERSION] | --delete NAME | --list", "name a version (default: the latest)", tag_opts, 2, 4, cmd_tag},

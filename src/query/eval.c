@@ -135,6 +135,8 @@ static int compare_at(const fl_array *a, const fl_array *b, int64_t i) {
     }
     if ((ia || ta == FL_TYPE_FLOAT64) && (ib || tb == FL_TYPE_FLOAT64)) {
         double x = get_f(a, i), y = get_f(b, i);
+        /* NaN equals NaN and sorts above every number, as in PostgreSQL and DataFusion. */
+        if (isnan(x) || isnan(y)) return isnan(x) && isnan(y) ? 0 : isnan(x) ? 1 : -1;
         return (x > y) - (x < y);
     }
     if (ta == FL_TYPE_BOOL) return (int)get_b(a, i) - (int)get_b(b, i);

@@ -1,66 +1,101 @@
 /*
- * qscan.c — the filtered scan (see qscan.h): reads the filter's and the output's columns batch by batch,
- * evaluates the filter vectorized and keeps the matching rows.
+ * qscan.c — the filtered scan (see qscan.h).
+ *
+ * Fragment by fragment: the page statistics of the filter's columns cut the fragment into spans of rows
+ * that may match (prune.h); each span is read in windows of at most batch_size rows. A window reads the
+ * filter's columns, evaluates the filter vectorized, drops deleted rows, and only then reads the other
+ * output columns — and of those only the rows that matched (blobs row by row, paged columns over the
+ * matched extent), so a selective filter never pulls image bytes it does not return.
  */
 #include "qscan.h"
+#include "prune.h"
 
 #include <string.h>
+
+typedef struct span {
+    int64_t lo, hi;
+} span;
+
+/* One column's pages within the current fragment, for pruning. */
+typedef struct col_pages {
+    int n;
+    int64_t *first, *count;
+    fl_page_stats *stats;
+} col_pages;
 
 struct fl_qscan {
     fl_table *table;
     const fl_expr *filter;
-    fl_scan *scan;
-    fl_schema *out_schema;      /* the output projection */
-    int32_t *out_map;           /* output column i is scanned column out_map[i] */
+    int64_t batch_size;
     bool with_row_ids;
-    int64_t *rows;              /* matching row indexes of the current batch */
+    bool prune;                 /* the filter has nodes statistics can decide */
+    fl_schema *out_schema;      /* the output projection */
+    fl_schema *filter_schema;   /* the filter's columns, in filter->columns order */
+    int32_t *out_from_filter;   /* output column i is filter column out_from_filter[i], or -1 */
+    /* position */
+    uint32_t fragment;
+    bool fragment_ready;
+    span *spans;
+    size_t n_spans, cap_spans, span_i;
+    int64_t pos;                /* next physical row in spans[span_i] */
+    /* scratch */
+    int64_t *rows;              /* matching rows of the window (indexes into it) */
     int64_t cap_rows;
+    fl_array tmp;
     fl_qscan_stats stats;
 };
 
 static int oom(fl_error *err) { return fl_error_set(err, FL_ENOMEM, "out of memory"); }
 
-static bool has_name(const char *const *names, size_t n, const char *name) {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(names[i], name) == 0) return true;
-    return false;
+static int append_field_by_name(fl_schema *dst, const fl_schema *src, const char *name, fl_error *err) {
+    int k = fl_schema_find(src, name);
+    if (k < 0) return fl_error_set(err, FL_ENOTFOUND, "column '%s' not found", name);
+    return fl_schema_append_field(dst, &src->fields[k]) == FL_OK ? FL_OK : oom(err);
+}
+
+/* Checks the output names against the schema, suggesting the closest name for a typo. */
+static int check_columns(const fl_table *t, const char *const *columns, size_t n, fl_error *err) {
+    const fl_schema *s = t->m->schema;
+    for (size_t i = 0; i < n; i++) {
+        if (fl_schema_find(s, columns[i]) >= 0) continue;
+        const char *best = NULL;
+        size_t best_d = (size_t)-1;
+        for (int32_t j = 0; j < s->n_fields; j++) {
+            size_t d = fl_edit_distance(columns[i], s->fields[j].name);
+            if (d < best_d) best_d = d, best = s->fields[j].name;
+        }
+        if (best && best_d <= 2 + strlen(columns[i]) / 4)
+            return fl_error_set(err, FL_ENOTFOUND, "table '%s': column '%s' not found (did you mean '%s'?)", t->name, columns[i], best);
+        return fl_error_set(err, FL_ENOTFOUND, "table '%s': column '%s' not found", t->name, columns[i]);
+    }
+    return FL_OK;
 }
 
 int fl_qscan_open(fl_table *t, const fl_expr *filter, const char *const *columns, size_t n_columns, bool with_row_ids, int64_t batch_size,
                   fl_qscan **out, fl_error *err) {
     *out = NULL;
     const fl_schema *s = t->m->schema;
+    if (columns) FL_RETURN_NOT_OK(check_columns(t, columns, n_columns, err));
     fl_qscan *q = fl_calloc(1, sizeof *q);
     if (!q) return oom(err);
     q->table = t;
-    q->filter = filter;
+    q->filter = filter && filter->root ? filter : NULL;
+    q->batch_size = batch_size > 0 ? batch_size : 8192;
     q->with_row_ids = with_row_ids;
+    q->prune = fl_prune_useful(q->filter);
     q->stats.fragments = t->m->n_fragments;
-    /* Output projection first (validated, with suggestions, by the scan), then the filter's extra columns. */
     size_t n_out = columns ? n_columns : (size_t)s->n_fields;
-    size_t n_extra = filter ? (size_t)filter->n_columns : 0;
-    const char **names = fl_calloc(n_out + n_extra + 1, sizeof *names);
-    int rc = names ? FL_OK : oom(err);
-    size_t n_names = 0;
+    int rc = FL_OK;
+    if (!(q->out_schema = fl_calloc(1, sizeof *q->out_schema)) || !(q->filter_schema = fl_calloc(1, sizeof *q->filter_schema)) ||
+        !(q->out_from_filter = fl_calloc(n_out + 1, sizeof *q->out_from_filter)))
+        rc = oom(err);
+    for (int32_t i = 0; rc == FL_OK && q->filter && i < q->filter->n_columns; i++)
+        rc = append_field_by_name(q->filter_schema, s, q->filter->columns[i], err);
     for (size_t i = 0; rc == FL_OK && i < n_out; i++) {
         const char *name = columns ? columns[i] : s->fields[i].name;
-        if (!has_name(names, n_names, name)) names[n_names++] = name;
+        rc = append_field_by_name(q->out_schema, s, name, err);
+        q->out_from_filter[i] = rc == FL_OK ? fl_schema_find(q->filter_schema, name) : -1;
     }
-    for (size_t i = 0; rc == FL_OK && i < n_extra; i++)
-        if (!has_name(names, n_names, filter->columns[i])) names[n_names++] = filter->columns[i];
-    if (rc == FL_OK) {
-        fl_scan_options so = {.columns = names, .n_columns = n_names, .batch_size = batch_size, .with_row_ids = with_row_ids};
-        rc = fl_scan_open(t, &so, &q->scan, err);
-    }
-    if (rc == FL_OK && !(q->out_schema = fl_calloc(1, sizeof *q->out_schema))) rc = oom(err);
-    if (rc == FL_OK && !(q->out_map = fl_calloc(n_out + 1, sizeof *q->out_map))) rc = oom(err);
-    for (size_t i = 0; rc == FL_OK && i < n_out; i++) {
-        const char *name = columns ? columns[i] : s->fields[i].name;
-        for (size_t k = 0; k < n_names; k++)
-            if (strcmp(names[k], name) == 0) q->out_map[i] = (int32_t)k;
-        if (fl_schema_append_field(q->out_schema, &s->fields[fl_schema_find(s, name)]) != FL_OK) rc = oom(err);
-    }
-    fl_free(names);
     if (rc != FL_OK) {
         fl_qscan_close(q);
         return rc;
@@ -71,77 +106,290 @@ int fl_qscan_open(fl_table *t, const fl_expr *filter, const char *const *columns
 
 void fl_qscan_close(fl_qscan *q) {
     if (!q) return;
-    fl_scan_close(q->scan);
     fl_schema_free(q->out_schema);
-    fl_free(q->out_map);
+    fl_schema_free(q->filter_schema);
+    fl_free(q->out_from_filter);
+    fl_free(q->spans);
     fl_free(q->rows);
+    fl_array_clear(&q->tmp);
     fl_free(q);
 }
 
 const fl_qscan_stats *fl_qscan_get_stats(const fl_qscan *q) { return &q->stats; }
 
-/* Next scanned batch with its matching rows in q->rows[0..*n); *in = NULL at the end. */
-static int next_matches(fl_qscan *q, fl_batch **in, int64_t *n, fl_error *err) {
-    for (;;) {
-        FL_RETURN_NOT_OK(fl_scan_next(q->scan, in, err));
-        fl_batch *b = *in;
-        if (!b) return FL_OK;
-        q->stats.rows_read += (uint64_t)b->num_rows;
-        if (!q->filter) {
-            *n = b->num_rows;
-            q->stats.rows_matched += (uint64_t)*n;
+/* ---- pruning: spans of the current fragment that may hold matches ---- */
+
+static int add_span(fl_qscan *q, int64_t lo, int64_t hi, fl_error *err) {
+    if (q->n_spans && q->spans[q->n_spans - 1].hi == lo) {
+        q->spans[q->n_spans - 1].hi = hi;
+        return FL_OK;
+    }
+    if (q->n_spans == q->cap_spans) {
+        size_t cap = q->cap_spans ? q->cap_spans * 2 : 8;
+        span *s = fl_realloc(q->spans, cap * sizeof *s);
+        if (!s) return oom(err);
+        q->spans = s;
+        q->cap_spans = cap;
+    }
+    q->spans[q->n_spans++] = (span){lo, hi};
+    return FL_OK;
+}
+
+static void col_pages_clear(col_pages *p) {
+    fl_free(p->first);
+    fl_free(p->count);
+    fl_free(p->stats);
+    memset(p, 0, sizeof *p);
+}
+
+/* Loads the page layout of filter column c in fragment `fi`; leaves n = 0 when the column has no statistics
+ * there (or no file: *all_null). Page runs that do not tile [0, rows) are ignored (no pruning). */
+static int load_pages(fl_qscan *q, uint32_t fi, const fl_field *field, col_pages *p, bool *all_null, fl_error *err) {
+    *all_null = false;
+    const fl_fragment *f = &q->table->m->fragments[fi];
+    const fl_file_ref *ref = fl_fragment_file_for(f, field->id);
+    if (!ref) {
+        *all_null = true;
+        return FL_OK;
+    }
+    fl_datafile *df;
+    FL_RETURN_NOT_OK(fl_table_datafile(q->table, ref, &df, err));
+    int col = fl_datafile_find(df, field->id);
+    if (col < 0) {
+        *all_null = true;
+        return FL_OK;
+    }
+    int n = fl_datafile_page_count(df, col);
+    if (n <= 0) return FL_OK;
+    p->first = fl_malloc((size_t)n * sizeof *p->first);
+    p->count = fl_malloc((size_t)n * sizeof *p->count);
+    p->stats = fl_malloc((size_t)n * sizeof *p->stats);
+    if (!p->first || !p->count || !p->stats) {
+        col_pages_clear(p);
+        return oom(err);
+    }
+    int64_t expect = 0;
+    for (int i = 0; i < n; i++) {
+        fl_datafile_page_info(df, col, i, &p->first[i], &p->count[i], &p->stats[i]);
+        if (p->first[i] != expect || p->count[i] <= 0) {
+            col_pages_clear(p);
             return FL_OK;
         }
-        if (b->num_rows > q->cap_rows) {
-            int64_t *r = fl_realloc(q->rows, (size_t)b->num_rows * sizeof *r);
-            if (!r) {
-                fl_batch_free(b);
-                *in = NULL;
-                return oom(err);
+        expect += p->count[i];
+    }
+    if (expect != (int64_t)f->physical_rows) {
+        col_pages_clear(p);
+        return FL_OK;
+    }
+    p->n = n;
+    return FL_OK;
+}
+
+/* Cuts the fragment at every page boundary of the filter's columns and keeps the segments where the
+ * filter may be true. */
+static int prune_fragment(fl_qscan *q, uint32_t fi, fl_error *err) {
+    const fl_fragment *f = &q->table->m->fragments[fi];
+    int32_t nc = q->filter_schema->n_fields;
+    col_pages *pages = fl_calloc((size_t)nc, sizeof *pages);
+    fl_col_range *ranges = fl_calloc((size_t)nc, sizeof *ranges);
+    int *at = fl_calloc((size_t)nc, sizeof *at);
+    int rc = pages && ranges && at ? FL_OK : oom(err);
+    bool *all_null = fl_calloc((size_t)nc + 1, sizeof *all_null);
+    if (!all_null) rc = oom(err);
+    for (int32_t c = 0; rc == FL_OK && c < nc; c++) {
+        const fl_field *field = &q->filter_schema->fields[c];
+        if (fl_type_is_scalar(field->type)) rc = load_pages(q, fi, field, &pages[c], &all_null[c], err);
+    }
+    int64_t lo = 0, rows = (int64_t)f->physical_rows;
+    while (rc == FL_OK && lo < rows) {
+        int64_t hi = rows;
+        for (int32_t c = 0; c < nc; c++) {
+            const fl_field *field = &q->filter_schema->fields[c];
+            memset(&ranges[c], 0, sizeof ranges[c]);
+            if (all_null[c] && fl_type_is_scalar(field->type)) {
+                ranges[c] = (fl_col_range){.known = true, .all_null = true, .has_nulls = true, .type = field->type};
+                continue;
             }
-            q->rows = r;
-            q->cap_rows = b->num_rows;
+            if (!pages[c].n) continue;
+            while (at[c] < pages[c].n && pages[c].first[at[c]] + pages[c].count[at[c]] <= lo) at[c]++;
+            if (at[c] >= pages[c].n) continue;
+            int64_t end = pages[c].first[at[c]] + pages[c].count[at[c]];
+            if (end < hi) hi = end;
+            fl_col_range_from_page(&ranges[c], field->type, &pages[c].stats[at[c]], pages[c].count[at[c]]);
         }
-        int rc = fl_expr_filter_rows(q->filter, b, q->rows, n, err);
-        if (rc != FL_OK || *n == 0) {
-            fl_batch_free(b);
-            *in = NULL;
-            if (rc != FL_OK) return rc;
+        q->stats.pages++;
+        if (fl_prune_outcomes(q->filter, q->filter->root, ranges) & FL_PV_TRUE) rc = add_span(q, lo, hi, err);
+        else q->stats.pages_pruned++;
+        lo = hi;
+    }
+    for (int32_t c = 0; pages && c < nc; c++) col_pages_clear(&pages[c]);
+    fl_free(pages);
+    fl_free(ranges);
+    fl_free(at);
+    fl_free(all_null);
+    return rc;
+}
+
+/* Positions the scan on the next fragment with something to read; false at the end. */
+static int next_fragment(fl_qscan *q, bool *more, fl_error *err) {
+    *more = false;
+    const fl_manifest *m = q->table->m;
+    while (q->fragment < m->n_fragments) {
+        const fl_fragment *f = &m->fragments[q->fragment];
+        q->n_spans = q->span_i = 0;
+        int rc = FL_OK;
+        if (f->deleted_rows < f->physical_rows) {
+            if (q->prune) rc = prune_fragment(q, q->fragment, err);
+            else rc = add_span(q, 0, (int64_t)f->physical_rows, err);
+        }
+        if (rc != FL_OK) return rc;
+        if (q->n_spans) {
+            q->pos = q->spans[0].lo;
+            q->fragment_ready = true;
+            *more = true;
+            return FL_OK;
+        }
+        q->stats.fragments_pruned++;
+        q->fragment++;
+    }
+    return FL_OK;
+}
+
+/* ---- windows ---- */
+
+static int ensure_rows(fl_qscan *q, int64_t n, fl_error *err) {
+    if (n <= q->cap_rows) return FL_OK;
+    int64_t *r = fl_realloc(q->rows, (size_t)n * sizeof *r);
+    if (!r) return oom(err);
+    q->rows = r;
+    q->cap_rows = n;
+    return FL_OK;
+}
+
+/*
+ * Reads the next window [*lo, *lo + *len) of the current fragment and finds its matching live rows
+ * (q->rows[0..*n), indexes into the window); *filtered holds the filter's columns over the window (NULL
+ * without a filter). *len = 0 at the end of the scan.
+ */
+static int next_window(fl_qscan *q, int64_t *lo, int64_t *len, fl_batch **filtered, int64_t *n, fl_error *err) {
+    *len = 0;
+    *n = 0;
+    *filtered = NULL;
+    for (;;) {
+        if (!q->fragment_ready) {
+            bool more;
+            FL_RETURN_NOT_OK(next_fragment(q, &more, err));
+            if (!more) return FL_OK;
+        }
+        if (q->span_i >= q->n_spans) {
+            q->fragment_ready = false;
+            q->fragment++;
             continue;
         }
-        q->stats.rows_matched += (uint64_t)*n;
+        span *sp = &q->spans[q->span_i];
+        int64_t start = q->pos, count = sp->hi - start < q->batch_size ? sp->hi - start : q->batch_size;
+        q->pos += count;
+        if (q->pos >= sp->hi && ++q->span_i < q->n_spans) q->pos = q->spans[q->span_i].lo;
+        FL_RETURN_NOT_OK(ensure_rows(q, count, err));
+        uint32_t fi = q->fragment;
+        fl_batch *fb = NULL;
+        int64_t m = 0;
+        int rc = FL_OK;
+        if (q->filter) {
+            if (!(fb = fl_batch_new_empty(q->filter_schema))) return oom(err);
+            for (int32_t c = 0; rc == FL_OK && c < fb->n_columns; c++)
+                rc = fl_table_read_column(q->table, fi, &q->filter_schema->fields[c], start, count, &fb->columns[c], err);
+            fb->num_rows = count;
+            if (rc == FL_OK) rc = fl_expr_filter_rows(q->filter, fb, q->rows, &m, err);
+        } else {
+            for (int64_t k = 0; k < count; k++) q->rows[k] = k;
+            m = count;
+        }
+        const deletion_set *d;
+        if (rc == FL_OK) rc = fl_table_deletions(q->table, fi, &d, err);
+        if (rc == FL_OK && d->n) {
+            int64_t w = 0;
+            for (int64_t k = 0; k < m; k++)
+                if (!fl_deletion_contains(d, (uint64_t)(start + q->rows[k]))) q->rows[w++] = q->rows[k];
+            m = w;
+        }
+        if (rc != FL_OK) {
+            fl_batch_free(fb);
+            return rc;
+        }
+        q->stats.rows_read += (uint64_t)count;
+        q->stats.rows_matched += (uint64_t)m;
+        if (m == 0) {
+            fl_batch_free(fb);
+            continue;
+        }
+        *lo = start;
+        *len = count;
+        *filtered = fb;
+        *n = m;
         return FL_OK;
     }
 }
 
-int fl_qscan_next(fl_qscan *q, fl_batch **out, fl_error *err) {
-    *out = NULL;
-    fl_batch *in;
-    int64_t n;
-    FL_RETURN_NOT_OK(next_matches(q, &in, &n, err));
-    if (!in) return FL_OK;
-    fl_batch *b = fl_batch_new_empty(q->out_schema);
-    int rc = b ? FL_OK : oom(err);
-    bool all = n == in->num_rows;
-    for (int32_t c = 0; rc == FL_OK && c < q->out_schema->n_fields; c++) {
-        fl_array *src = &in->columns[q->out_map[c]];
-        if (all) {
-            /* Every row matched and the column is used once: copy ranges cheaply either way. */
-            if (fl_array_append_range(&b->columns[c], src, 0, n) != FL_OK) rc = oom(err);
-            continue;
-        }
-        for (int64_t k = 0; rc == FL_OK && k < n;) {
+/* Number of runs of consecutive indexes in rows[0..n). */
+static int64_t count_runs(const int64_t *rows, int64_t n) {
+    int64_t runs = 0;
+    for (int64_t k = 0; k < n; k++) runs += k == 0 || rows[k] != rows[k - 1] + 1;
+    return runs;
+}
+
+/* Appends src's values at rows[0..n) (indexes into src) to dst, run by run. */
+static int append_rows(fl_array *dst, const fl_array *src, int64_t base, const int64_t *rows, int64_t n) {
+    for (int64_t k = 0; k < n;) {
+        int64_t e = k + 1;
+        while (e < n && rows[e] == rows[e - 1] + 1) e++;
+        if (fl_array_append_range(dst, src, rows[k] - base, e - k) != FL_OK) return FL_ENOMEM;
+        k = e;
+    }
+    return FL_OK;
+}
+
+/* Output column `field` for the matched rows of the window starting at `lo`, read from storage. */
+static int read_matched(fl_qscan *q, const fl_field *field, int64_t lo, int64_t len, int64_t n, fl_array *dst, fl_error *err) {
+    uint32_t fi = q->fragment;
+    const int64_t *rows = q->rows;
+    if (n == len) return fl_table_read_column(q->table, fi, field, lo, len, dst, err);
+    if (field->type == FL_TYPE_BINARY || count_runs(rows, n) <= 4) {
+        for (int64_t k = 0; k < n;) {
             int64_t e = k + 1;
-            while (e < n && q->rows[e] == q->rows[e - 1] + 1) e++;
-            if (fl_array_append_range(&b->columns[c], src, q->rows[k], e - k) != FL_OK) rc = oom(err);
+            while (e < n && rows[e] == rows[e - 1] + 1) e++;
+            FL_RETURN_NOT_OK(fl_table_read_column(q->table, fi, field, lo + rows[k], e - k, dst, err));
             k = e;
         }
+        return FL_OK;
+    }
+    /* Many runs of a paged column: decode the matched extent once, then copy the runs. */
+    fl_array_clear(&q->tmp);
+    if (fl_array_init(&q->tmp, field) != FL_OK) return oom(err);
+    FL_RETURN_NOT_OK(fl_table_read_column(q->table, fi, field, lo + rows[0], rows[n - 1] - rows[0] + 1, &q->tmp, err));
+    return append_rows(dst, &q->tmp, rows[0], rows, n) == FL_OK ? FL_OK : oom(err);
+}
+
+int fl_qscan_next(fl_qscan *q, fl_batch **out, fl_error *err) {
+    *out = NULL;
+    int64_t lo, len, n;
+    fl_batch *fb;
+    FL_RETURN_NOT_OK(next_window(q, &lo, &len, &fb, &n, err));
+    if (len == 0) return FL_OK;
+    uint32_t fi = q->fragment; /* next_window leaves the scan on the window's fragment */
+    fl_batch *b = fl_batch_new_empty(q->out_schema);
+    int rc = b ? FL_OK : oom(err);
+    for (int32_t c = 0; rc == FL_OK && c < q->out_schema->n_fields; c++) {
+        int32_t from = q->out_from_filter[c];
+        if (from >= 0) rc = append_rows(&b->columns[c], &fb->columns[from], 0, q->rows, n) == FL_OK ? FL_OK : oom(err);
+        else rc = read_matched(q, &q->out_schema->fields[c], lo, len, n, &b->columns[c], err);
     }
     if (rc == FL_OK && q->with_row_ids) {
+        const fl_fragment *f = &q->table->m->fragments[fi];
         if (!(b->row_ids = fl_malloc((size_t)n * sizeof *b->row_ids))) rc = oom(err);
-        for (int64_t k = 0; rc == FL_OK && k < n; k++) b->row_ids[k] = in->row_ids[all ? k : q->rows[k]];
+        for (int64_t k = 0; rc == FL_OK && k < n; k++) b->row_ids[k] = fl_fragment_row_id(f, (uint64_t)(lo + q->rows[k]));
     }
-    fl_batch_free(in);
+    fl_batch_free(fb);
     if (rc != FL_OK) {
         fl_batch_free(b);
         return rc;
@@ -154,11 +402,11 @@ int fl_qscan_next(fl_qscan *q, fl_batch **out, fl_error *err) {
 int fl_qscan_count(fl_qscan *q, int64_t *count, fl_error *err) {
     *count = 0;
     for (;;) {
-        fl_batch *in;
-        int64_t n;
-        FL_RETURN_NOT_OK(next_matches(q, &in, &n, err));
-        if (!in) return FL_OK;
+        int64_t lo, len, n;
+        fl_batch *fb;
+        FL_RETURN_NOT_OK(next_window(q, &lo, &len, &fb, &n, err));
+        fl_batch_free(fb);
+        if (len == 0) return FL_OK;
         *count += n;
-        fl_batch_free(in);
     }
 }

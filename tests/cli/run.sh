@@ -98,7 +98,7 @@ expect help-take 0 "framelake take DB TABLE (--row-ids 1,5,9 | --positions 0,1) 
 
   print rows by stable row id or position" -- "$FL" help take
 expect wrong-arity 2 "framelake count: expected 2 arguments
-usage: framelake count DB TABLE [--version N|--tag T]" -- "$FL" count "$DB"
+usage: framelake count DB TABLE [--where SQL] [--version N|--tag T]" -- "$FL" count "$DB"
 expect missing-db 1 "framelake: error: database $WORK/nope does not exist" -- "$FL" tables "$WORK/nope"
 expect drop-table 0 "dropped table 'frames'" -- "$FL" drop-table "$DB" frames
 expect tables-empty 0 "" -- "$FL" tables "$DB"

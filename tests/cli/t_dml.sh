@@ -1,0 +1,24 @@
+# CLI tests of count/delete by SQL predicate (sourced by tests/cli/run.sh: expect, $FL and $WORK come from there).
+QDB=$WORK/dml
+"$FL" ingest synthetic "$QDB" --n 40 --seed 7 --size 96x64 --quiet >/dev/null
+"$FL" backfill "$QDB" bdd100k has_person --udf has_person --quiet >/dev/null
+# Expected counts come from the rows themselves (jsonl), so they check the engine against a second path.
+ALL_NIGHT=$("$FL" query "$QDB" bdd100k --select timeofday --format csv | grep -c '^night$')
+PERSON_NIGHT=$("$FL" query "$QDB" bdd100k --select timeofday,has_person --format csv | grep -c '^night,true$')
+expect count-where 0 "$ALL_NIGHT" -- "$FL" count "$QDB" bdd100k --where "timeofday = 'night'"
+expect count-where-bare-bool 0 "$PERSON_NIGHT" -- "$FL" count "$QDB" bdd100k --where "has_person AND timeofday = 'night'"
+expect count-where-none 0 "0" -- "$FL" count "$QDB" bdd100k --where "width > 100000"
+expect count-where-typo 1 "framelake: error: column \"has_persn\" not found; did you mean \"has_person\"? (position 1)" -- \
+    "$FL" count "$QDB" bdd100k --where "has_persn"
+expect count-where-type 1 "framelake: error: cannot compare string with integer (position 9)" -- \
+    "$FL" count "$QDB" bdd100k --where "weather > 3"
+expect count-where-syntax 1 "framelake: error: syntax error at or near \"AND\" (position 15)" -- \
+    "$FL" count "$QDB" bdd100k --where "width > 3 AND AND"
+V=$("$FL" versions "$QDB" bdd100k --format csv | tail -1 | cut -d, -f1)
+expect delete-where 0 "deleted $ALL_NIGHT rows: version $((V + 1)), $((40 - ALL_NIGHT)) rows" -- \
+    "$FL" delete "$QDB" bdd100k --where "timeofday = 'night'"
+expect delete-where-gone 0 "0" -- "$FL" count "$QDB" bdd100k --where "timeofday = 'night'"
+expect delete-where-time-travel 0 "$ALL_NIGHT" -- "$FL" count "$QDB" bdd100k --where "timeofday = 'night'" --version "$V"
+expect delete-where-nothing 0 "deleted 0 rows: version $((V + 1)), $((40 - ALL_NIGHT)) rows" -- \
+    "$FL" delete "$QDB" bdd100k --where "timeofday = 'night'"
+expect delete-needs-one 2 "framelake: delete needs exactly one of --where SQL or --row-ids 1,2,3" -- "$FL" delete "$QDB" bdd100k
