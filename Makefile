@@ -27,7 +27,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(filter-out tests/testlib.c,$(TEST_SRC)))
 
-.PHONY: all test test-c test-cli test-fuzz clean install demo deps bench fuzz
+.PHONY: all test test-c test-cli test-fuzz test-diff clean install demo deps bench fuzz
 all: $(BUILD)/libframelake.a $(BUILD)/libframelake.so $(BUILD)/framelake
 	@ln -sf $(BUILD)/framelake framelake
 
@@ -58,12 +58,17 @@ test: deps
 	@$(MAKE) --no-print-directory SANITIZE=1 test-c
 	@$(MAKE) --no-print-directory test-cli
 	@$(MAKE) --no-print-directory test-fuzz
+	@$(MAKE) --no-print-directory test-diff
 
 test-c: $(TEST_BIN)
 	@scripts/run-c-tests.sh $(BUILD)/tests
 
 test-cli: $(BUILD)/framelake
 	@FRAMELAKE=$(CURDIR)/$(BUILD)/framelake tests/cli/run.sh
+
+# Differential tests against the npm peer (LanceDB): the same rows and SQL filters must count the same.
+test-diff: $(BUILD)/framelake
+	@FRAMELAKE=$(CURDIR)/$(BUILD)/framelake tests/differential/run.sh
 
 # Fuzz targets: the library is compiled once with coverage instrumentation, each target links against it.
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))

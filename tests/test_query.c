@@ -178,6 +178,23 @@ static void test_functions(void) {
     W("CAST(a AS double) / 4 = 0.75", "3");
     W("CAST('12' AS int) = a + 2", "5");
     W("a::float = 1", "0");
+    W("CAST(x AS int) = 1", "0");          /* toward zero, as DataFusion: 1.5 -> 1 */
+    W("CAST(x AS int) = -2", "1");
+    W("strpos(s, 'a') = 2", "0,5");
+    W("strpos(s, 'stop') = 5", "3");
+    W("strpos(s, '') = 1", "0,1,3,4,5");
+    W("char_length(s) = 6", "1");
+    W("regexp_match(s, '^c.R')", "5");
+    W("regexp_like(s, '^c.r', 'i')", "0,5");
+    W("NOT regexp_match(s, '_')", "0,1,4,5");
+    W("regexp_match(s, 'x', 'q')", "error: regexp_match: unknown flag 'q' (position 22)");
+    CHECK(strstr(where(b, "regexp_match(s, '(')"), "regexp_match: invalid regular expression '(': ") != NULL);
+    W("round(x) = 2", "0");                /* half away from zero */
+    W("round(x) = -2", "1");
+    W("round(x, 1) = 7.3", "4");
+    W("round(a, -1) = 10", "5");
+    W("round(a, -1) = -10", "4");
+    W("round(a) = a", "0,1,3,4,5");
     fl_batch_free(b);
 }
 

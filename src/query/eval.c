@@ -354,7 +354,7 @@ static int eval_cast(const fl_expr_node *node, const fl_array *a, int64_t n, fl_
         else if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
             fl_array_clear(out);
             return fl_error_set(err, FL_EINVAL, "value out of integer range in CAST (position %d)", (int)node->pos);
-        } else ((int64_t *)out->values)[i] = (int64_t)llround(d);
+        } else ((int64_t *)out->values)[i] = (int64_t)d; /* toward zero, as Arrow/DataFusion casts */
     }
     finish(out);
     return FL_OK;

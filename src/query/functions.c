@@ -5,6 +5,8 @@
  */
 #include "expr.h"
 
+#include <math.h>
+#include <regex.h>
 #include <stdlib.h>
 
 static int bad_arg(const fl_expr_node *n, int i, const char *want, fl_error *err) {
@@ -125,6 +127,117 @@ static int eval_str_pred(const fl_expr_node *n, const fl_array *args, int64_t ro
         fl_bit_set(out->values, i, r);
     }
     return FL_OK;
+}
+
+static int bind_strpos(fl_expr_node *n, fl_error *err) {
+    for (int i = 0; i < 2; i++)
+        if (!arg_is(n, i, FL_EXPR_T_STRING)) return bad_arg(n, i, "a string", err);
+    n->type = FL_EXPR_T_INT;
+    return FL_OK;
+}
+
+/* strpos(s, sub): 1-based character position of the first occurrence, 0 when absent (PostgreSQL). */
+static int eval_strpos(const fl_expr_node *n, const fl_array *args, int64_t rows, fl_array *out, fl_error *err) {
+    (void)n;
+    if (new_fixed(out, FL_TYPE_INT64, rows) != FL_OK) return oom(err);
+    for (int64_t i = 0; i < rows; i++) {
+        if (isnull(&args[0], i) || isnull(&args[1], i)) {
+            if (set_null(out, i) != FL_OK) return oom(err);
+            continue;
+        }
+        size_t sl, pl;
+        const uint8_t *s = fl_array_get_bytes(&args[0], i, &sl), *p = fl_array_get_bytes(&args[1], i, &pl);
+        int64_t pos = 0, chars = 0;
+        for (size_t k = 0; k + pl <= sl; k++) {
+            if ((s[k] & 0xC0) != 0x80) chars++;
+            if (!pl || !memcmp(s + k, p, pl)) {
+                pos = pl ? chars : 1;
+                break;
+            }
+        }
+        ((int64_t *)out->values)[i] = pos;
+    }
+    return FL_OK;
+}
+
+static int bind_regexp(fl_expr_node *n, fl_error *err) {
+    for (int i = 0; i < n->n_args; i++)
+        if (!arg_is(n, i, FL_EXPR_T_STRING)) return bad_arg(n, i, "a string", err);
+    n->type = FL_EXPR_T_BOOL;
+    return FL_OK;
+}
+
+/* A compiled POSIX extended regular expression, reused while the pattern and flags stay the same. */
+typedef struct regex_cache {
+    bool ready;
+    regex_t re;
+    char *pattern;
+    bool icase;
+} regex_cache;
+
+static int regex_prepare(regex_cache *c, const fl_expr_node *n, const uint8_t *p, size_t pl, bool icase, fl_error *err) {
+    if (c->ready && c->icase == icase && strlen(c->pattern) == pl && !memcmp(c->pattern, p, pl)) return FL_OK;
+    if (c->ready) regfree(&c->re);
+    fl_free(c->pattern);
+    c->ready = false;
+    if (!(c->pattern = fl_malloc(pl + 1))) return oom(err);
+    memcpy(c->pattern, p, pl);
+    c->pattern[pl] = '\0';
+    if (memchr(p, '\0', pl)) return fl_error_set(err, FL_EINVAL, "%s: the pattern contains a NUL byte (position %d)", n->name, (int)n->args[1]->pos);
+    int rc = regcomp(&c->re, c->pattern, REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0));
+    if (rc != 0) {
+        char why[128];
+        regerror(rc, &c->re, why, sizeof why);
+        return fl_error_set(err, FL_EINVAL, "%s: invalid regular expression '%s': %s (position %d)", n->name, c->pattern, why,
+                            (int)(n->args[1]->pos ? n->args[1]->pos : n->pos));
+    }
+    c->ready = true;
+    c->icase = icase;
+    return FL_OK;
+}
+
+/*
+ * regexp_match / regexp_like (s, pattern [, flags]): true when the POSIX extended pattern matches part of
+ * s; flags "i" ignores case. Returns a boolean, as LanceDB's filters coerce regexp_match to one.
+ */
+static int eval_regexp(const fl_expr_node *n, const fl_array *args, int64_t rows, fl_array *out, fl_error *err) {
+    if (new_fixed(out, FL_TYPE_BOOL, rows) != FL_OK) return oom(err);
+    regex_cache cache = {0};
+    int rc = FL_OK;
+    char *subject = NULL;
+    size_t cap = 0;
+    for (int64_t i = 0; rc == FL_OK && i < rows; i++) {
+        bool null = isnull(&args[0], i) || isnull(&args[1], i) || (n->n_args > 2 && isnull(&args[2], i));
+        if (null) {
+            if (set_null(out, i) != FL_OK) rc = oom(err);
+            continue;
+        }
+        size_t sl, pl, fl = 0;
+        const uint8_t *s = fl_array_get_bytes(&args[0], i, &sl), *p = fl_array_get_bytes(&args[1], i, &pl), *f = NULL;
+        if (n->n_args > 2) f = fl_array_get_bytes(&args[2], i, &fl);
+        bool icase = false;
+        for (size_t k = 0; k < fl && rc == FL_OK; k++) {
+            if (f[k] == 'i') icase = true;
+            else if (f[k] != 'c') rc = fl_error_set(err, FL_EINVAL, "%s: unknown flag '%c' (position %d)", n->name, f[k], (int)n->args[2]->pos);
+        }
+        if (rc == FL_OK) rc = regex_prepare(&cache, n, p, pl, icase, err);
+        if (rc != FL_OK) break;
+        if (sl + 1 > cap) {
+            char *b = fl_realloc(subject, sl + 1);
+            if (!b) {
+                rc = oom(err);
+                break;
+            }
+            subject = b, cap = sl + 1;
+        }
+        memcpy(subject, s, sl);
+        subject[sl] = '\0';
+        fl_bit_set(out->values, i, regexec(&cache.re, subject, 0, NULL, 0) == 0);
+    }
+    if (cache.ready) regfree(&cache.re);
+    fl_free(cache.pattern);
+    fl_free(subject);
+    return rc;
 }
 
 /* ---- lists ---- */
@@ -317,6 +430,49 @@ static int eval_abs(const fl_expr_node *n, const fl_array *args, int64_t rows, f
     return FL_OK;
 }
 
+static int bind_round(fl_expr_node *n, fl_error *err) {
+    fl_expr_type a = n->args[0]->type;
+    if (a != FL_EXPR_T_INT && a != FL_EXPR_T_FLOAT && a != FL_EXPR_T_NULL) return bad_arg(n, 0, "a number", err);
+    if (n->n_args > 1 && !arg_is(n, 1, FL_EXPR_T_INT)) return bad_arg(n, 1, "an integer", err);
+    n->type = a == FL_EXPR_T_INT ? FL_EXPR_T_INT : FL_EXPR_T_FLOAT;
+    return FL_OK;
+}
+
+/* round(x [, digits]): half away from zero; integers stay integers (negative digits round to tens…). */
+static int eval_round(const fl_expr_node *n, const fl_array *args, int64_t rows, fl_array *out, fl_error *err) {
+    bool is_float = n->type == FL_EXPR_T_FLOAT;
+    if (new_fixed(out, is_float ? FL_TYPE_FLOAT64 : FL_TYPE_INT64, rows) != FL_OK) return oom(err);
+    for (int64_t i = 0; i < rows; i++) {
+        bool null = n->args[0]->type == FL_EXPR_T_NULL || isnull(&args[0], i) ||
+                    (n->n_args > 1 && (n->args[1]->type == FL_EXPR_T_NULL || isnull(&args[1], i)));
+        if (null) {
+            if (set_null(out, i) != FL_OK) return oom(err);
+            continue;
+        }
+        int64_t digits = n->n_args > 1 ? ((const int64_t *)args[1].values)[i] : 0;
+        if (digits > 18) digits = 18;
+        if (digits < -18) digits = -18;
+        if (is_float) {
+            double x = ((const double *)args[0].values)[i], scale = pow(10.0, (double)(digits < 0 ? -digits : digits));
+            double r = digits >= 0 ? round(x * scale) / scale : round(x / scale) * scale;
+            ((double *)out->values)[i] = isfinite(r) ? r : x;
+            continue;
+        }
+        int64_t v = ((const int64_t *)args[0].values)[i];
+        if (digits < 0) {
+            int64_t unit = 1;
+            for (int64_t k = 0; k < -digits; k++) unit *= 10;
+            int64_t q = v / unit, rem = v % unit;
+            if (rem >= unit - rem) q++;
+            else if (-rem >= unit + rem) q--;
+            if (q > INT64_MAX / unit || q < INT64_MIN / unit) return fl_error_set(err, FL_EINVAL, "integer overflow in round (position %d)", (int)n->pos);
+            v = q * unit;
+        }
+        ((int64_t *)out->values)[i] = v;
+    }
+    return FL_OK;
+}
+
 static const fl_expr_function registry[] = {
     {"lower", 1, 1, bind_str_to_str, eval_case},
     {"upper", 1, 1, bind_str_to_str, eval_case},
@@ -332,6 +488,12 @@ static const fl_expr_function registry[] = {
     {"cardinality", 1, 1, bind_array_length, eval_array_length},
     {"coalesce", 1, -1, bind_coalesce, eval_coalesce},
     {"abs", 1, 1, bind_abs, eval_abs},
+    {"char_length", 1, 1, bind_length, eval_length},
+    {"character_length", 1, 1, bind_length, eval_length},
+    {"strpos", 2, 2, bind_strpos, eval_strpos},
+    {"regexp_match", 2, 3, bind_regexp, eval_regexp},
+    {"regexp_like", 2, 3, bind_regexp, eval_regexp},
+    {"round", 1, 2, bind_round, eval_round},
 };
 
 const fl_expr_function *fl_expr_function_find(const char *name) {
