@@ -216,6 +216,13 @@ static void test_errors(void) {
     CHECK_EQ_STR(where(w, ""), "error: empty filter");
     CHECK_EQ_STR(where(w, "weather"), "error: a filter must be boolean, not string (position 1)");
     CHECK_EQ_STR(where(w, "has_person; DROP TABLE t"), "error: a filter is one expression (no ';')");
+    {
+        /* Found by fuzz_sql: nesting beyond the parse tree reader's depth is a user error, not corruption. */
+        static char deep[4 * 3000 + 8];
+        for (int i = 0; i < 3000; i++) memcpy(deep + 4 * i, "NOT ", 4);
+        memcpy(deep + 4 * 3000, "true", 5);
+        CHECK_EQ_STR(where(w, deep), "error: expression nested too deeply (position 1)");
+    }
     CHECK_EQ_STR(where(w, "has_person ORDER BY weather"), "error: a filter is one expression (found a sortClause clause after it)");
     CHECK_EQ_STR(where(w, "weather LIKE 3"), "error: LIKE expects strings, not integer (position 9)");
     CHECK_EQ_STR(where(w, "has_person AND weather"), "error: AND expects a boolean, not string (position 16)");

@@ -584,6 +584,9 @@ int fl_expr_compile_filter(const char *text, const fl_schema *schema, fl_expr **
     fl_json *tree = NULL;
     const fl_json *where = NULL;
     if (rc == FL_OK) rc = fl_json_parse(pr.parse_tree, strlen(pr.parse_tree), &e->arena, &tree, err);
+    /* The parse tree is libpg_query's own output, so the only way it fails to load is a depth beyond the
+     * DOM's limit: the user's expression nests too deeply. */
+    if (rc != FL_OK && rc != FL_ENOMEM && rc != FL_EINVAL) rc = fl_error_set(err, FL_EINVAL, "expression nested too deeply (position 1)");
     if (rc == FL_OK) rc = where_clause(&t, tree, &where);
     if (rc == FL_OK) rc = translate(&t, where, &e->root);
     if (rc == FL_OK && e->root->type != FL_EXPR_T_BOOL && e->root->type != FL_EXPR_T_NULL)
