@@ -25,13 +25,22 @@ static void qval_clear(qval *v) {
 
 static int oom(fl_error *err) { return fl_error_set(err, FL_ENOMEM, "out of memory"); }
 
-static inline bool is_null(const fl_array *a, int64_t i) { return a->validity && !fl_bit_get(a->validity, i); }
-static inline int64_t get_i(const fl_array *a, int64_t i) { return ((const int64_t *)a->values)[i]; }
+/*
+ * Constants are evaluated once, as one-value arrays, and broadcast: every accessor below reads value 0 of
+ * a one-value array whatever row it is asked for (a real column of one value is only ever asked for row
+ * 0, so the rule is safe). Operators therefore take constants without copying them per row; functions
+ * that do not declare broadcast support get them expanded (expand_to).
+ */
+static inline int64_t at(const fl_array *a, int64_t i) { return a->length == 1 ? 0 : i; }
+static inline bool is_null(const fl_array *a, int64_t i) { return a->validity && !fl_bit_get(a->validity, at(a, i)); }
+static inline int64_t get_i(const fl_array *a, int64_t i) { return ((const int64_t *)a->values)[at(a, i)]; }
 static inline double get_f(const fl_array *a, int64_t i) {
+    i = at(a, i);
     return a->type == FL_TYPE_FLOAT64 ? ((const double *)a->values)[i] : (double)((const int64_t *)a->values)[i];
 }
-static inline bool get_b(const fl_array *a, int64_t i) { return fl_bit_get(a->values, i); }
+static inline bool get_b(const fl_array *a, int64_t i) { return fl_bit_get(a->values, at(a, i)); }
 static inline const uint8_t *get_s(const fl_array *a, int64_t i, int64_t *len) {
+    i = at(a, i);
     *len = a->offsets[i + 1] - a->offsets[i];
     return (const uint8_t *)a->values + a->offsets[i];
 }
@@ -56,8 +65,9 @@ static int alloc_fixed(fl_array *a, fl_type_id type, int64_t n) {
 
 /* Counts NULLs; drops the bitmap when there are none (invariant 2). */
 static void finish(fl_array *a) {
-    int64_t nulls = 0;
-    for (int64_t i = 0; i < a->length; i++) nulls += !fl_bit_get(a->validity, i);
+    int64_t nulls = 0, full = a->length / 8;
+    for (int64_t k = 0; k < full; k++) nulls += 8 - __builtin_popcount(a->validity[k]);
+    for (int64_t i = full * 8; i < a->length; i++) nulls += !fl_bit_get(a->validity, i);
     a->null_count = nulls;
     if (!nulls) {
         fl_free(a->validity);
@@ -81,13 +91,21 @@ static int canonical(const fl_array *col, qval *v, fl_error *err) {
         return FL_OK;
     }
     bool is_float = t == FL_TYPE_FLOAT32;
-    if (alloc_fixed(&v->own, is_float ? FL_TYPE_FLOAT64 : FL_TYPE_INT64, col->length) != FL_OK) return oom(err);
-    for (int64_t i = 0; i < col->length; i++) {
-        if (fl_array_is_null(col, i)) fl_bit_set(v->own.validity, i, false);
-        else if (is_float) ((double *)v->own.values)[i] = fl_array_get_float(col, i);
-        else if (fl_type_is_signed(t)) ((int64_t *)v->own.values)[i] = fl_array_get_int(col, i);
-        else ((int64_t *)v->own.values)[i] = (int64_t)fl_array_get_uint(col, i);
+    int64_t n = col->length;
+    if (alloc_fixed(&v->own, is_float ? FL_TYPE_FLOAT64 : FL_TYPE_INT64, n) != FL_OK) return oom(err);
+    int64_t *iv = v->own.values;
+    double *fv = v->own.values;
+    switch (t) {
+    case FL_TYPE_FLOAT32: for (int64_t i = 0; i < n; i++) fv[i] = ((const float *)col->values)[i]; break;
+    case FL_TYPE_INT8: for (int64_t i = 0; i < n; i++) iv[i] = ((const int8_t *)col->values)[i]; break;
+    case FL_TYPE_INT16: for (int64_t i = 0; i < n; i++) iv[i] = ((const int16_t *)col->values)[i]; break;
+    case FL_TYPE_INT32: for (int64_t i = 0; i < n; i++) iv[i] = ((const int32_t *)col->values)[i]; break;
+    case FL_TYPE_UINT8: for (int64_t i = 0; i < n; i++) iv[i] = ((const uint8_t *)col->values)[i]; break;
+    case FL_TYPE_UINT16: for (int64_t i = 0; i < n; i++) iv[i] = ((const uint16_t *)col->values)[i]; break;
+    case FL_TYPE_UINT32: for (int64_t i = 0; i < n; i++) iv[i] = ((const uint32_t *)col->values)[i]; break;
+    default: for (int64_t i = 0; i < n; i++) iv[i] = (int64_t)((const uint64_t *)col->values)[i]; break;
     }
+    if (col->validity && col->null_count) memcpy(v->own.validity, col->validity, (size_t)((n + 7) / 8));
     finish(&v->own);
     v->a = &v->own;
     return FL_OK;
@@ -148,32 +166,142 @@ static int compare_at(const fl_array *a, const fl_array *b, int64_t i) {
     return (la > lb) - (la < lb);
 }
 
+/* out's validity = the AND of a's and b's (constants broadcast). out comes from alloc_fixed (all valid). */
+static void and_validity(fl_array *out, const fl_array *a, const fl_array *b, int64_t n) {
+    size_t bytes = (size_t)((n + 7) / 8);
+    const fl_array *in[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        const fl_array *x = in[k];
+        if (!x->validity || !x->null_count) continue;
+        if (x->length == 1 && n != 1) {
+            memset(out->validity, 0, bytes); /* a NULL constant */
+            return;
+        }
+        for (size_t j = 0; j < bytes; j++) out->validity[j] &= x->validity[j];
+    }
+}
+
+static bool op_holds(fl_expr_op op, int c) {
+    switch (op) {
+    case FL_OP_EQ: return c == 0;
+    case FL_OP_NE: return c != 0;
+    case FL_OP_LT: return c < 0;
+    case FL_OP_LE: return c <= 0;
+    case FL_OP_GT: return c > 0;
+    default: return c >= 0;
+    }
+}
+
+/* Writes bit i of a BOOL result: the loops below build whole bytes. */
+#define BITLOOP(n, out, EXPR)                                                                                          \
+    do {                                                                                                               \
+        uint8_t *bits_ = (out)->values;                                                                                \
+        for (int64_t base_ = 0; base_ < (n); base_ += 8) {                                                             \
+            uint8_t byte_ = 0;                                                                                         \
+            int64_t end_ = (n) - base_ < 8 ? (n) - base_ : 8;                                                          \
+            for (int64_t j_ = 0; j_ < end_; j_++) {                                                                    \
+                int64_t i = base_ + j_;                                                                                \
+                byte_ |= (uint8_t)((EXPR) ? 1u : 0u) << j_;                                                            \
+            }                                                                                                          \
+            bits_[base_ >> 3] = byte_;                                                                                 \
+        }                                                                                                              \
+    } while (0)
+
+/* -1/0/1 byte-wise comparison of two strings. */
+static inline int bytes_cmp(const uint8_t *x, int64_t xl, const uint8_t *y, int64_t yl) {
+    int64_t m = xl < yl ? xl : yl;
+    int c = m ? memcmp(x, y, (size_t)m) : 0;
+    return c ? (c < 0 ? -1 : 1) : (xl > yl) - (xl < yl);
+}
+
+/* Column against a constant (b of one value, non-NULL): the filters' common case, in tight loops. */
+static bool compare_scalar(fl_expr_op op, const fl_array *a, const fl_array *b, int64_t n, fl_array *out) {
+    fl_type_id ta = a->type, tb = b->type;
+    bool ia = ta == FL_TYPE_INT64 || ta == FL_TYPE_TIMESTAMP_MS, ib = tb == FL_TYPE_INT64 || tb == FL_TYPE_TIMESTAMP_MS;
+    if (ia && ib) {
+        const int64_t *x = a->values, y = get_i(b, 0);
+        switch (op) {
+        case FL_OP_EQ: BITLOOP(n, out, x[i] == y); break;
+        case FL_OP_NE: BITLOOP(n, out, x[i] != y); break;
+        case FL_OP_LT: BITLOOP(n, out, x[i] < y); break;
+        case FL_OP_LE: BITLOOP(n, out, x[i] <= y); break;
+        case FL_OP_GT: BITLOOP(n, out, x[i] > y); break;
+        default: BITLOOP(n, out, x[i] >= y); break;
+        }
+        return true;
+    }
+    if (ta == FL_TYPE_FLOAT64 && (ib || tb == FL_TYPE_FLOAT64)) {
+        const double *x = a->values;
+        double y = get_f(b, 0);
+        if (isnan(y)) return false;
+        /* NaN in the column: above every number (compare_at), which these forms give as written. */
+        switch (op) {
+        case FL_OP_EQ: BITLOOP(n, out, x[i] == y); break;
+        case FL_OP_NE: BITLOOP(n, out, !(x[i] == y)); break;
+        case FL_OP_LT: BITLOOP(n, out, x[i] < y); break;
+        case FL_OP_LE: BITLOOP(n, out, x[i] <= y); break;
+        case FL_OP_GT: BITLOOP(n, out, !(x[i] <= y)); break;
+        default: BITLOOP(n, out, !(x[i] < y)); break;
+        }
+        return true;
+    }
+    if (ta == FL_TYPE_STRING && tb == FL_TYPE_STRING) {
+        int64_t yl;
+        const uint8_t *y = get_s(b, 0, &yl);
+        const int64_t *off = a->offsets;
+        const uint8_t *data = a->values;
+        if (op == FL_OP_EQ || op == FL_OP_NE) {
+            bool eq = op == FL_OP_EQ;
+            BITLOOP(n, out, ((off[i + 1] - off[i] == yl) && (yl == 0 || !memcmp(data + off[i], y, (size_t)yl))) == eq);
+            return true;
+        }
+        BITLOOP(n, out, op_holds(op, bytes_cmp(data + off[i], off[i + 1] - off[i], y, yl)));
+        return true;
+    }
+    return false;
+}
+
+static fl_expr_op flip_op(fl_expr_op op) {
+    return op == FL_OP_LT ? FL_OP_GT : op == FL_OP_GT ? FL_OP_LT : op == FL_OP_LE ? FL_OP_GE : op == FL_OP_GE ? FL_OP_LE : op;
+}
+
 static int compare(fl_expr_op op, const fl_array *a, const fl_array *b, int64_t n, fl_array *out) {
     if (alloc_fixed(out, FL_TYPE_BOOL, n) != FL_OK) return FL_ENOMEM;
-    uint8_t *vals = out->values;
-    for (int64_t i = 0; i < n; i++) {
-        if (is_null(a, i) || is_null(b, i)) {
-            fl_bit_set(out->validity, i, false);
-            continue;
-        }
-        int c = compare_at(a, b, i);
-        bool r = op == FL_OP_EQ ? c == 0 : op == FL_OP_NE ? c != 0 : op == FL_OP_LT ? c < 0 : op == FL_OP_LE ? c <= 0 : op == FL_OP_GT ? c > 0 : c >= 0;
-        if (r) fl_bit_set(vals, i, true);
-    }
+    and_validity(out, a, b, n);
+    bool a_const = a->length == 1 && n != 1, b_const = b->length == 1 && n != 1;
+    bool done = false;
+    if (b_const && !a_const && !is_null(b, 0)) done = compare_scalar(op, a, b, n, out);
+    else if (a_const && !b_const && !is_null(a, 0)) done = compare_scalar(flip_op(op), b, a, n, out);
+    if (!done) BITLOOP(n, out, !is_null(a, i) && !is_null(b, i) && op_holds(op, compare_at(a, b, i)));
     finish(out);
     return FL_OK;
 }
 
-/* Three-valued AND/OR of two BOOL (or all-NULL) columns. */
+/* Three-valued AND/OR of two BOOL (or all-NULL) columns, a byte (8 rows) at a time: with T = valid &
+ * value and F = valid & ~value per side, AND is T = Ta & Tb, F = Fa | Fb; OR is T = Ta | Tb, F = Fa & Fb. */
 static int logic(bool is_and, const fl_array *a, const fl_array *b, int64_t n, fl_array *out) {
     if (alloc_fixed(out, FL_TYPE_BOOL, n) != FL_OK) return FL_ENOMEM;
-    for (int64_t i = 0; i < n; i++) {
-        bool na = is_null(a, i), nb = is_null(b, i);
-        bool va = !na && get_b(a, i), vb = !nb && get_b(b, i);
-        bool decided = is_and ? (!na && !va) || (!nb && !vb) : va || vb;
-        if (decided) fl_bit_set(out->values, i, !is_and);
-        else if (na || nb) fl_bit_set(out->validity, i, false);
-        else fl_bit_set(out->values, i, is_and);
+    int64_t bytes = (n + 7) / 8;
+    const fl_array *in[2] = {a, b};
+    uint8_t *ov = out->values, *oval = out->validity;
+    for (int64_t j = 0; j < bytes; j++) {
+        uint8_t t[2], f[2];
+        for (int k = 0; k < 2; k++) {
+            const fl_array *x = in[k];
+            uint8_t valid, value;
+            if (x->length == 1 && n != 1) {
+                valid = is_null(x, 0) ? 0 : 0xFF;
+                value = x->values && get_b(x, 0) ? 0xFF : 0;
+            } else {
+                valid = x->validity && x->null_count ? x->validity[j] : 0xFF;
+                value = ((const uint8_t *)x->values)[j];
+            }
+            t[k] = valid & value;
+            f[k] = valid & (uint8_t)~value;
+        }
+        uint8_t tt = is_and ? t[0] & t[1] : t[0] | t[1], ff = is_and ? f[0] | f[1] : f[0] & f[1];
+        ov[j] = tt;
+        oval[j] = tt | ff;
     }
     finish(out);
     return FL_OK;
@@ -278,6 +406,28 @@ static bool like_match(const uint8_t *s, int64_t sl, const uint8_t *p, int64_t p
 }
 
 static int eval_node(const fl_expr_node *node, const fl_batch *batch, qval *v, fl_error *err);
+
+/* Replaces a one-value (constant) argument by n copies of its value. */
+static int expand(const fl_expr_node *node, qval *v, int64_t n, fl_error *err) {
+    fl_field f = {0};
+    f.type = v->a->type;
+    if (f.type == FL_TYPE_LIST) {
+        if (!node->elem) return fl_error_set(err, FL_EINVAL, "cannot expand a list without an element type");
+        f.n_children = 1;
+        f.children = (fl_field *)node->elem;
+    }
+    fl_array big;
+    if (fl_array_init(&big, &f) != FL_OK) return oom(err);
+    for (int64_t i = 0; i < n; i++)
+        if (fl_array_append_from(&big, v->a, 0) != FL_OK) {
+            fl_array_clear(&big);
+            return oom(err);
+        }
+    qval_clear(v);
+    v->own = big;
+    v->a = &v->own;
+    return FL_OK;
+}
 
 /* Evaluates every argument of a node. */
 static int eval_args(const fl_expr_node *node, const fl_batch *batch, qval *vals, fl_error *err) {
@@ -425,12 +575,22 @@ static int eval_node(const fl_expr_node *node, const fl_batch *batch, qval *v, f
         return canonical(col, v, err);
     }
     v->a = &v->own;
-    if (node->kind == FL_EXPR_LITERAL) return literal(node, n, &v->own) == FL_OK ? FL_OK : oom(err);
-    if (node->kind == FL_EXPR_LIST_LITERAL) return eval_list_literal(node, n, &v->own, err);
+    /* Constants: one value, broadcast (see at()). */
+    if (node->kind == FL_EXPR_LITERAL) return literal(node, 1, &v->own) == FL_OK ? FL_OK : oom(err);
+    if (node->kind == FL_EXPR_LIST_LITERAL) return eval_list_literal(node, 1, &v->own, err);
     qval args_small[4], *args = node->n_args <= 4 ? args_small : fl_calloc((size_t)node->n_args, sizeof *args);
     if (!args) return oom(err);
     int rc = eval_args(node, batch, args, err);
     if (rc != FL_OK) {
+        if (args != args_small) fl_free(args);
+        return rc;
+    }
+    /* Element access and functions without broadcast support read constants row by row: expand them. */
+    bool expand_args = node->kind == FL_EXPR_ELEMENT || (node->kind == FL_EXPR_CALL && !node->fn->broadcast);
+    for (int32_t k = 0; rc == FL_OK && expand_args && k < node->n_args; k++)
+        if (args[k].a->length == 1 && n != 1) rc = expand(node->args[k], &args[k], n, err);
+    if (rc != FL_OK) {
+        for (int32_t k = 0; k < node->n_args; k++) qval_clear(&args[k]);
         if (args != args_small) fl_free(args);
         return rc;
     }
@@ -545,6 +705,13 @@ static int eval_node(const fl_expr_node *node, const fl_batch *batch, qval *v, f
 int fl_expr_eval(const fl_expr_node *node, const fl_batch *batch, fl_array *out, fl_error *err) {
     qval v;
     FL_RETURN_NOT_OK(eval_node(node, batch, &v, err));
+    if (v.a->length == 1 && batch->num_rows != 1) {
+        int rc = expand(node, &v, batch->num_rows, err);
+        if (rc != FL_OK) {
+            qval_clear(&v);
+            return rc;
+        }
+    }
     if (v.a == &v.own) {
         *out = v.own;
         return FL_OK;
@@ -569,10 +736,22 @@ int fl_expr_filter_rows(const fl_expr *expr, const fl_batch *batch, int64_t *row
     *n = 0;
     FL_RETURN_NOT_OK(eval_node(expr->root, batch, &v, err));
     const fl_array *a = v.a;
-    int64_t k = 0;
-    if (a->type == FL_TYPE_BOOL)
-        for (int64_t i = 0; i < batch->num_rows; i++)
-            if (!is_null(a, i) && get_b(a, i)) rows[k++] = i;
+    int64_t k = 0, rows_n = batch->num_rows;
+    if (a->type == FL_TYPE_BOOL && a->length == 1 && rows_n != 1) {
+        /* A constant filter: every row or none. */
+        if (!is_null(a, 0) && get_b(a, 0))
+            for (int64_t i = 0; i < rows_n; i++) rows[k++] = i;
+    } else if (a->type == FL_TYPE_BOOL) {
+        const uint8_t *val = a->values, *valid = a->validity && a->null_count ? a->validity : NULL;
+        for (int64_t j = 0; j * 8 < rows_n; j++) {
+            unsigned bits = val[j] & (valid ? valid[j] : 0xFF);
+            if (rows_n - j * 8 < 8) bits &= (1u << (rows_n - j * 8)) - 1;
+            while (bits) {
+                rows[k++] = j * 8 + __builtin_ctz(bits);
+                bits &= bits - 1;
+            }
+        }
+    }
     *n = k;
     qval_clear(&v);
     return FL_OK;

@@ -120,6 +120,9 @@ typedef struct fl_expr_function {
     int (*bind)(fl_expr_node *node, fl_error *err);
     /* Computes the result from evaluated arguments (each of num_rows values). */
     int (*eval)(const fl_expr_node *node, const fl_array *args, int64_t n, fl_array *out, fl_error *err);
+    /* true: eval reads a one-value argument (a constant) as that value for every row; false: constant
+     * arguments arrive expanded to n values. */
+    bool broadcast;
 } fl_expr_function;
 
 /* Function by (lowercase) name, or NULL. */

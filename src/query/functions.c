@@ -17,18 +17,22 @@ static int bad_arg(const fl_expr_node *n, int i, const char *want, fl_error *err
 
 static bool arg_is(const fl_expr_node *n, int i, fl_expr_type t) { return n->args[i]->type == t || n->args[i]->type == FL_EXPR_T_NULL; }
 
-static inline bool isnull(const fl_array *a, int64_t i) { return a->validity && !fl_bit_get(a->validity, i); }
+/* Row i of an argument; a one-value argument is a broadcast constant (functions marked broadcast). */
+static inline int64_t ix(const fl_array *a, int64_t i) { return a->length == 1 ? 0 : i; }
+static inline bool isnull(const fl_array *a, int64_t i) { return a->validity && !fl_bit_get(a->validity, ix(a, i)); }
 
 static int oom(fl_error *err) { return fl_error_set(err, FL_ENOMEM, "out of memory"); }
 
+/* n zeroed values of a fixed-width type (BOOL: bits), all valid. */
 static int new_fixed(fl_array *a, fl_type_id type, int64_t n) {
     fl_field f = {0};
     f.type = type;
     if (fl_array_init(a, &f) != FL_OK) return FL_ENOMEM;
-    for (int64_t i = 0; i < n; i++) {
-        int rc = type == FL_TYPE_BOOL ? fl_array_append_bool(a, false) : type == FL_TYPE_FLOAT64 ? fl_array_append_float(a, 0) : fl_array_append_int(a, 0);
-        if (rc != FL_OK) return FL_ENOMEM;
-    }
+    int64_t bytes = type == FL_TYPE_BOOL ? (n + 7) / 8 : n * 8;
+    fl_free(a->values); /* fl_array_init's initial buffer */
+    if (!(a->values = fl_calloc(1, (size_t)(bytes ? bytes : 8)))) return FL_ENOMEM;
+    a->cap_values = bytes ? bytes : 8;
+    a->length = n;
     return FL_OK;
 }
 
@@ -115,7 +119,7 @@ static int eval_str_pred(const fl_expr_node *n, const fl_array *args, int64_t ro
             continue;
         }
         size_t sl, pl;
-        const uint8_t *s = fl_array_get_bytes(&args[0], i, &sl), *p = fl_array_get_bytes(&args[1], i, &pl);
+        const uint8_t *s = fl_array_get_bytes(&args[0], ix(&args[0], i), &sl), *p = fl_array_get_bytes(&args[1], ix(&args[1], i), &pl);
         bool r = false;
         if (pl == 0) r = true;
         else if (pl <= sl) {
@@ -146,7 +150,7 @@ static int eval_strpos(const fl_expr_node *n, const fl_array *args, int64_t rows
             continue;
         }
         size_t sl, pl;
-        const uint8_t *s = fl_array_get_bytes(&args[0], i, &sl), *p = fl_array_get_bytes(&args[1], i, &pl);
+        const uint8_t *s = fl_array_get_bytes(&args[0], ix(&args[0], i), &sl), *p = fl_array_get_bytes(&args[1], ix(&args[1], i), &pl);
         int64_t pos = 0, chars = 0;
         for (size_t k = 0; k + pl <= sl; k++) {
             if ((s[k] & 0xC0) != 0x80) chars++;
@@ -213,8 +217,8 @@ static int eval_regexp(const fl_expr_node *n, const fl_array *args, int64_t rows
             continue;
         }
         size_t sl, pl, fl = 0;
-        const uint8_t *s = fl_array_get_bytes(&args[0], i, &sl), *p = fl_array_get_bytes(&args[1], i, &pl), *f = NULL;
-        if (n->n_args > 2) f = fl_array_get_bytes(&args[2], i, &fl);
+        const uint8_t *s = fl_array_get_bytes(&args[0], ix(&args[0], i), &sl), *p = fl_array_get_bytes(&args[1], ix(&args[1], i), &pl), *f = NULL;
+        if (n->n_args > 2) f = fl_array_get_bytes(&args[2], ix(&args[2], i), &fl);
         bool icase = false;
         for (size_t k = 0; k < fl && rc == FL_OK; k++) {
             if (f[k] == 'i') icase = true;
@@ -302,9 +306,20 @@ static int eval_array_has(const fl_expr_node *n, const fl_array *args, int64_t r
             continue;
         }
         int64_t s, e;
-        fl_array_get_list(&args[0], i, &s, &e);
+        fl_array_get_list(&args[0], ix(&args[0], i), &s, &e);
+        const fl_array *items = &args[0].children[0], *needle = &args[1];
+        int64_t at = ix(needle, i);
         bool r = false;
-        for (int64_t k = s; !r && k < e; k++) r = elem_equal(&args[0].children[0], k, &args[1], i);
+        if (items->type == FL_TYPE_STRING && needle->type == FL_TYPE_STRING) {
+            /* Strings, the common case (labels): lengths first, then bytes. */
+            size_t nl;
+            const uint8_t *nb = fl_array_get_bytes(needle, at, &nl);
+            for (int64_t k = s; !r && k < e; k++)
+                r = !fl_array_is_null(items, k) && items->offsets[k + 1] - items->offsets[k] == (int64_t)nl &&
+                    (nl == 0 || !memcmp((const uint8_t *)items->values + items->offsets[k], nb, nl));
+        } else {
+            for (int64_t k = s; !r && k < e; k++) r = elem_equal(items, k, needle, at);
+        }
         fl_bit_set(out->values, i, r);
     }
     return FL_OK;
@@ -331,13 +346,24 @@ static int eval_array_has_any(const fl_expr_node *n, const fl_array *args, int64
             continue;
         }
         int64_t s, e, ns, ne;
-        fl_array_get_list(&args[0], i, &s, &e);
-        fl_array_get_list(&args[1], i, &ns, &ne);
+        fl_array_get_list(&args[0], ix(&args[0], i), &s, &e);
+        fl_array_get_list(&args[1], ix(&args[1], i), &ns, &ne);
+        const fl_array *items = &args[0].children[0], *needles = &args[1].children[0];
+        bool strings = items->type == FL_TYPE_STRING && needles->type == FL_TYPE_STRING;
         bool r = all;
         for (int64_t k = ns; k < ne && r == all; k++) {
             bool found = false;
-            for (int64_t m = s; !found && m < e; m++) found = elem_equal(&args[0].children[0], m, &args[1].children[0], k);
-            r = all ? found : found;
+            if (strings) {
+                if (fl_array_is_null(needles, k)) continue;
+                int64_t nl = needles->offsets[k + 1] - needles->offsets[k];
+                const uint8_t *nb = (const uint8_t *)needles->values + needles->offsets[k];
+                for (int64_t m = s; !found && m < e; m++)
+                    found = !fl_array_is_null(items, m) && items->offsets[m + 1] - items->offsets[m] == nl &&
+                            (nl == 0 || !memcmp((const uint8_t *)items->values + items->offsets[m], nb, (size_t)nl));
+            } else {
+                for (int64_t m = s; !found && m < e; m++) found = elem_equal(items, m, needles, k);
+            }
+            r = found;
         }
         fl_bit_set(out->values, i, r);
     }
@@ -474,26 +500,26 @@ static int eval_round(const fl_expr_node *n, const fl_array *args, int64_t rows,
 }
 
 static const fl_expr_function registry[] = {
-    {"lower", 1, 1, bind_str_to_str, eval_case},
-    {"upper", 1, 1, bind_str_to_str, eval_case},
-    {"length", 1, 1, bind_length, eval_length},
-    {"starts_with", 2, 2, bind_str_pred, eval_str_pred},
-    {"ends_with", 2, 2, bind_str_pred, eval_str_pred},
-    {"contains", 2, 2, bind_str_pred, eval_str_pred},
-    {"array_has", 2, 2, bind_array_has, eval_array_has},
-    {"array_contains", 2, 2, bind_array_has, eval_array_has},
-    {"array_has_any", 2, 2, bind_array_has_any, eval_array_has_any},
-    {"array_has_all", 2, 2, bind_array_has_any, eval_array_has_any},
-    {"array_length", 1, 1, bind_array_length, eval_array_length},
-    {"cardinality", 1, 1, bind_array_length, eval_array_length},
-    {"coalesce", 1, -1, bind_coalesce, eval_coalesce},
-    {"abs", 1, 1, bind_abs, eval_abs},
-    {"char_length", 1, 1, bind_length, eval_length},
-    {"character_length", 1, 1, bind_length, eval_length},
-    {"strpos", 2, 2, bind_strpos, eval_strpos},
-    {"regexp_match", 2, 3, bind_regexp, eval_regexp},
-    {"regexp_like", 2, 3, bind_regexp, eval_regexp},
-    {"round", 1, 2, bind_round, eval_round},
+    {"lower", 1, 1, bind_str_to_str, eval_case, false},
+    {"upper", 1, 1, bind_str_to_str, eval_case, false},
+    {"length", 1, 1, bind_length, eval_length, false},
+    {"starts_with", 2, 2, bind_str_pred, eval_str_pred, true},
+    {"ends_with", 2, 2, bind_str_pred, eval_str_pred, true},
+    {"contains", 2, 2, bind_str_pred, eval_str_pred, true},
+    {"array_has", 2, 2, bind_array_has, eval_array_has, true},
+    {"array_contains", 2, 2, bind_array_has, eval_array_has, true},
+    {"array_has_any", 2, 2, bind_array_has_any, eval_array_has_any, true},
+    {"array_has_all", 2, 2, bind_array_has_any, eval_array_has_any, true},
+    {"array_length", 1, 1, bind_array_length, eval_array_length, false},
+    {"cardinality", 1, 1, bind_array_length, eval_array_length, false},
+    {"coalesce", 1, -1, bind_coalesce, eval_coalesce, false},
+    {"abs", 1, 1, bind_abs, eval_abs, false},
+    {"char_length", 1, 1, bind_length, eval_length, false},
+    {"character_length", 1, 1, bind_length, eval_length, false},
+    {"strpos", 2, 2, bind_strpos, eval_strpos, true},
+    {"regexp_match", 2, 3, bind_regexp, eval_regexp, true},
+    {"regexp_like", 2, 3, bind_regexp, eval_regexp, true},
+    {"round", 1, 2, bind_round, eval_round, false},
 };
 
 const fl_expr_function *fl_expr_function_find(const char *name) {

@@ -38,7 +38,8 @@ struct fl_qscan {
     span *spans;
     size_t n_spans, cap_spans, span_i;
     int64_t pos;                /* next physical row in spans[span_i] */
-    /* scratch */
+    /* scratch, kept across windows so that their buffers are allocated once */
+    fl_batch *fb;               /* the filter's columns over the current window */
     int64_t *rows;              /* matching rows of the window (indexes into it) */
     int64_t cap_rows;
     fl_array tmp;
@@ -110,6 +111,7 @@ void fl_qscan_close(fl_qscan *q) {
     fl_schema_free(q->filter_schema);
     fl_free(q->out_from_filter);
     fl_free(q->spans);
+    fl_batch_free(q->fb);
     fl_free(q->rows);
     fl_array_clear(&q->tmp);
     fl_free(q);
@@ -269,7 +271,7 @@ static int ensure_rows(fl_qscan *q, int64_t n, fl_error *err) {
 /*
  * Reads the next window [*lo, *lo + *len) of the current fragment and finds its matching live rows
  * (q->rows[0..*n), indexes into the window); *filtered holds the filter's columns over the window (NULL
- * without a filter). *len = 0 at the end of the scan.
+ * without a filter; owned by the scan, valid until the next window). *len = 0 at the end of the scan.
  */
 static int next_window(fl_qscan *q, int64_t *lo, int64_t *len, fl_batch **filtered, int64_t *n, fl_error *err) {
     *len = 0;
@@ -296,7 +298,9 @@ static int next_window(fl_qscan *q, int64_t *lo, int64_t *len, fl_batch **filter
         int64_t m = 0;
         int rc = FL_OK;
         if (q->filter) {
-            if (!(fb = fl_batch_new_empty(q->filter_schema))) return oom(err);
+            if (!q->fb && !(q->fb = fl_batch_new_empty(q->filter_schema))) return oom(err);
+            fb = q->fb;
+            for (int32_t c = 0; c < fb->n_columns; c++) fl_array_reset(&fb->columns[c]);
             for (int32_t c = 0; rc == FL_OK && c < fb->n_columns; c++)
                 rc = fl_table_read_column(q->table, fi, &q->filter_schema->fields[c], start, count, &fb->columns[c], err);
             fb->num_rows = count;
@@ -313,16 +317,10 @@ static int next_window(fl_qscan *q, int64_t *lo, int64_t *len, fl_batch **filter
                 if (!fl_deletion_contains(d, (uint64_t)(start + q->rows[k]))) q->rows[w++] = q->rows[k];
             m = w;
         }
-        if (rc != FL_OK) {
-            fl_batch_free(fb);
-            return rc;
-        }
+        if (rc != FL_OK) return rc;
         q->stats.rows_read += (uint64_t)count;
         q->stats.rows_matched += (uint64_t)m;
-        if (m == 0) {
-            fl_batch_free(fb);
-            continue;
-        }
+        if (m == 0) continue;
         *lo = start;
         *len = count;
         *filtered = fb;
@@ -389,7 +387,6 @@ int fl_qscan_next(fl_qscan *q, fl_batch **out, fl_error *err) {
         if (!(b->row_ids = fl_malloc((size_t)n * sizeof *b->row_ids))) rc = oom(err);
         for (int64_t k = 0; rc == FL_OK && k < n; k++) b->row_ids[k] = fl_fragment_row_id(f, (uint64_t)(lo + q->rows[k]));
     }
-    fl_batch_free(fb);
     if (rc != FL_OK) {
         fl_batch_free(b);
         return rc;
@@ -405,7 +402,6 @@ int fl_qscan_count(fl_qscan *q, int64_t *count, fl_error *err) {
         int64_t lo, len, n;
         fl_batch *fb;
         FL_RETURN_NOT_OK(next_window(q, &lo, &len, &fb, &n, err));
-        fl_batch_free(fb);
         if (len == 0) return FL_OK;
         *count += n;
     }
