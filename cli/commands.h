@@ -23,4 +23,11 @@ extern const option_spec backfill_opts[];
 int cmd_backfill(const args *a);
 int cmd_udf(const args *a);
 
+/* framelake index create|update|list|drop DB TABLE ... (cli/index.c) */
+#define INDEX_USAGE                                                                                                                     \
+    "framelake index create DB TABLE COLUMN --type btree|bitmap|label_list [--name N] | update DB TABLE [NAME] | list DB TABLE "        \
+    "[--version N] | drop DB TABLE NAME"
+extern const option_spec index_opts[];
+int cmd_index(const args *a);
+
 #endif

@@ -636,6 +636,7 @@ static const command commands[] = {
     {"backfill", "framelake backfill DB TABLE COLUMN --udf NAME [--checkpoint-size N] [--overwrite] [--on-error fail|null] [--quiet]",
      "compute a UDF column for the rows that lack it (adds the column; checkpointed commits)", backfill_opts, 3, 3, cmd_backfill},
     {"udf", "framelake udf list", "list the built-in UDFs", NULL, 1, 1, cmd_udf},
+    {"index", INDEX_USAGE, "create, extend, list or drop scalar indexes (btree, bitmap, label_list)", index_opts, 3, 4, cmd_index},
     {"drop-table", "framelake drop-table DB TABLE", "delete a table and all its versions", NULL, 2, 2, cmd_drop_table},
     {"help", "framelake help [COMMAND]", "show help", NULL, 0, 1, cmd_help},
     {"version", "framelake --version", "print the version", NULL, 0, 0, cmd_version},

@@ -25,7 +25,7 @@ void fl_fragment_clear(fl_fragment *f) {
     memset(f, 0, sizeof *f);
 }
 
-static void index_clear(fl_index_ref *x) {
+void fl_index_ref_clear(fl_index_ref *x) {
     fl_free(x->name);
     fl_free(x->type);
     fl_free(x->field_ids);
@@ -42,7 +42,7 @@ void fl_manifest_free(fl_manifest *m) {
     fl_schema_free(m->schema);
     for (uint32_t i = 0; i < m->n_fragments; i++) fl_fragment_clear(&m->fragments[i]);
     fl_free(m->fragments);
-    for (uint32_t i = 0; i < m->n_indexes; i++) index_clear(&m->indexes[i]);
+    for (uint32_t i = 0; i < m->n_indexes; i++) fl_index_ref_clear(&m->indexes[i]);
     fl_free(m->indexes);
     fl_free(m->touched);
     fl_free(m);
@@ -82,7 +82,7 @@ int fl_fragment_copy_into(fl_fragment *dst, const fl_fragment *src) {
     return FL_OK;
 }
 
-static int index_copy_into(fl_index_ref *dst, const fl_index_ref *src) {
+int fl_index_ref_copy_into(fl_index_ref *dst, const fl_index_ref *src) {
     bool ok = true;
     memset(dst, 0, sizeof *dst);
     dst->name = fl_strdup(src->name);
@@ -111,7 +111,7 @@ static int index_copy_into(fl_index_ref *dst, const fl_index_ref *src) {
         }
     }
     if (!dst->name || !dst->type || !ok) {
-        index_clear(dst);
+        fl_index_ref_clear(dst);
         return FL_ENOMEM;
     }
     return FL_OK;
@@ -143,7 +143,7 @@ fl_manifest *fl_manifest_copy(const fl_manifest *src) {
     if (ok && src->n_indexes) {
         if (!(m->indexes = fl_calloc(src->n_indexes, sizeof *m->indexes))) ok = false;
         for (uint32_t i = 0; ok && i < src->n_indexes; i++) {
-            if (index_copy_into(&m->indexes[i], &src->indexes[i]) != FL_OK) ok = false;
+            if (fl_index_ref_copy_into(&m->indexes[i], &src->indexes[i]) != FL_OK) ok = false;
             else m->n_indexes = i + 1;
         }
     }
@@ -469,5 +469,140 @@ int fl_deletion_decode(const uint8_t *data, size_t size, uint64_t physical_rows,
     }
     *offsets = list;
     *n = count;
+    return FL_OK;
+}
+
+/* ---- index coverage ---- */
+
+uint64_t fl_fragment_column_version(const fl_fragment *f, int32_t field_id) {
+    const fl_file_ref *ref = fl_fragment_file_for(f, field_id);
+    return ref ? ref->created_version : 0;
+}
+
+static const char *param_get(const fl_index_ref *x, const char *key) {
+    for (int32_t i = 0; i < x->n_params; i++)
+        if (!strcmp(x->params[i].key, key)) return x->params[i].value;
+    return NULL;
+}
+
+int fl_index_coverage_get(const fl_index_ref *x, uint32_t *file, uint64_t *version, fl_error *err) {
+    const char *s = param_get(x, FL_INDEX_COVERAGE_KEY);
+    if (!s) {
+        if (x->n_fragment_ids == 0) return FL_OK;
+        return fl_error_set(err, FL_ECORRUPT, "index '%s': the manifest entry has no coverage parameter", x->name);
+    }
+    for (uint32_t i = 0; i < x->n_fragment_ids; i++) {
+        char *end;
+        if (i && *s++ != ',') goto bad;
+        if (*s < '0' || *s > '9') goto bad;
+        unsigned long long f = strtoull(s, &end, 10);
+        if (*end != ':' || f >= x->n_files) goto bad;
+        s = end + 1;
+        if (*s < '0' || *s > '9') goto bad;
+        unsigned long long v = strtoull(s, &end, 10);
+        s = end;
+        file[i] = (uint32_t)f;
+        version[i] = v;
+    }
+    if (*s == '\0') return FL_OK;
+bad:
+    return fl_error_set(err, FL_ECORRUPT, "index '%s': malformed coverage parameter (%u fragments, %u files)", x->name, x->n_fragment_ids,
+                        x->n_files);
+}
+
+int fl_index_coverage_set(fl_index_ref *x, const uint32_t *file, const uint64_t *version) {
+    fl_buf b;
+    fl_buf_init(&b);
+    for (uint32_t i = 0; i < x->n_fragment_ids; i++)
+        fl_buf_printf(&b, "%s%u:%llu", i ? "," : "", file[i], (unsigned long long)version[i]);
+    char *value = fl_buf_take_string(&b);
+    if (!value) return FL_ENOMEM;
+    for (int32_t i = 0; i < x->n_params; i++)
+        if (!strcmp(x->params[i].key, FL_INDEX_COVERAGE_KEY)) {
+            fl_free(x->params[i].value);
+            x->params[i].value = value;
+            return FL_OK;
+        }
+    char *key = fl_strdup(FL_INDEX_COVERAGE_KEY);
+    fl_kv *grown = key ? fl_realloc(x->params, ((size_t)x->n_params + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        fl_free(key);
+        fl_free(value);
+        return FL_ENOMEM;
+    }
+    x->params = grown;
+    x->params[x->n_params++] = (fl_kv){key, value};
+    return FL_OK;
+}
+
+static bool schema_has_id(const fl_schema *s, int32_t id) {
+    for (int32_t i = 0; i < s->n_fields; i++)
+        if (s->fields[i].id == id) return true;
+    return false;
+}
+
+/* Keeps the coverage entries of x whose fragment still exists in m with the indexed column unchanged, and
+ * the files those entries use (renumbered). False when x must go (its column is gone). */
+static int prune_index(fl_index_ref *x, const fl_manifest *m, bool *keep) {
+    *keep = true;
+    for (uint32_t i = 0; i < x->n_field_ids; i++)
+        if (!schema_has_id(m->schema, x->field_ids[i])) {
+            *keep = false;
+            return FL_OK;
+        }
+    uint32_t n = x->n_fragment_ids;
+    uint32_t *file = fl_calloc(n + 1, sizeof *file), *renum = fl_calloc((size_t)x->n_files + 1, sizeof *renum);
+    uint64_t *version = fl_calloc(n + 1, sizeof *version);
+    int rc = file && renum && version ? FL_OK : FL_ENOMEM;
+    if (rc == FL_OK && fl_index_coverage_get(x, file, version, NULL) != FL_OK) {
+        /* Unreadable coverage: the entry can serve nothing, so it covers nothing. */
+        n = 0;
+    }
+    uint32_t kept = 0;
+    for (uint32_t i = 0; rc == FL_OK && i < n; i++) {
+        const fl_fragment *f = NULL;
+        for (uint32_t k = 0; k < m->n_fragments && !f; k++)
+            if (m->fragments[k].id == x->fragment_ids[i]) f = &m->fragments[k];
+        if (!f || x->n_field_ids != 1 || fl_fragment_column_version(f, x->field_ids[0]) != version[i]) continue;
+        x->fragment_ids[kept] = x->fragment_ids[i];
+        file[kept] = file[i];
+        version[kept] = version[i];
+        renum[file[i]] = 1;
+        kept++;
+    }
+    if (rc == FL_OK && (kept != x->n_fragment_ids || n != x->n_fragment_ids)) {
+        uint32_t nf = 0;
+        for (uint32_t k = 0; k < x->n_files; k++) {
+            if (!renum[k]) {
+                fl_free(x->files[k]);
+                continue;
+            }
+            x->files[nf] = x->files[k];
+            renum[k] = nf++;
+        }
+        x->n_files = nf;
+        for (uint32_t i = 0; i < kept; i++) file[i] = renum[file[i]];
+        x->n_fragment_ids = kept;
+        rc = fl_index_coverage_set(x, file, version);
+    }
+    fl_free(file);
+    fl_free(renum);
+    fl_free(version);
+    return rc;
+}
+
+int fl_manifest_prune_indexes(fl_manifest *m) {
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < m->n_indexes; i++) {
+        bool keep;
+        FL_RETURN_NOT_OK(prune_index(&m->indexes[i], m, &keep));
+        if (!keep) {
+            fl_index_ref_clear(&m->indexes[i]);
+            continue;
+        }
+        if (kept != i) m->indexes[kept] = m->indexes[i];
+        kept++;
+    }
+    m->n_indexes = kept;
     return FL_OK;
 }

@@ -577,6 +577,16 @@ void txn_clear(txn *x) {
     fl_strings_free(x->names, x->n_names);
     fl_strings_free(x->values, x->n_names);
     fl_manifest_free(x->target);
+    for (uint32_t i = 0; i < x->n_index_changes; i++) {
+        index_change *c = &x->index_changes[i];
+        fl_free(c->name);
+        if (c->before) fl_index_ref_clear(c->before);
+        if (c->after) fl_index_ref_clear(c->after);
+        fl_free(c->before);
+        fl_free(c->after);
+    }
+    fl_free(x->index_changes);
+    fl_strings_free(x->index_files, x->n_index_files);
     memset(x, 0, sizeof *x);
 }
 
@@ -608,7 +618,8 @@ static int check_conflict(const fl_table *t, const txn *x, const fl_manifest *c,
 }
 
 const char *op_name(op_kind k) {
-    static const char *names[] = {"create", "append", "delete", "update", "add_columns", "drop_columns", "rename_column", "set_metadata", "compact", "restore"};
+    static const char *names[] = {"create", "append", "delete", "update", "add_columns", "drop_columns", "rename_column", "set_metadata", "compact", "restore",
+                                  "index"};
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
 
@@ -663,6 +674,56 @@ static int add_touched(fl_manifest *m, uint64_t id) {
     if (!grown) return FL_ENOMEM;
     m->touched = grown;
     m->touched[m->n_touched++] = id;
+    return FL_OK;
+}
+
+static int find_index(const fl_manifest *m, const char *name) {
+    for (uint32_t i = 0; i < m->n_indexes; i++)
+        if (!strcmp(m->indexes[i].name, name)) return (int)i;
+    return -1;
+}
+
+static bool same_index_files(const fl_index_ref *a, const fl_index_ref *b) {
+    if (a->n_files != b->n_files || a->created_version != b->created_version) return false;
+    for (uint32_t i = 0; i < a->n_files; i++)
+        if (strcmp(a->files[i], b->files[i])) return false;
+    return true;
+}
+
+/* OP_INDEX: each change applies only if the entry is still as the writer saw it. */
+static int apply_index_changes(const fl_table *t, const txn *x, fl_manifest *m, fl_error *err) {
+    for (uint32_t i = 0; i < x->n_index_changes; i++) {
+        const index_change *c = &x->index_changes[i];
+        int k = find_index(m, c->name);
+        if (!c->before && k >= 0) return fl_error_set(err, FL_EEXIST, "table '%s': index '%s' already exists", t->name, c->name);
+        if (c->before && (k < 0 || !same_index_files(&m->indexes[k], c->before)))
+            return fl_error_set(err, FL_ECONFLICT, "table '%s': index '%s' was changed concurrently; retry", t->name, c->name);
+        if (c->after)
+            for (uint32_t f = 0; f < c->after->n_field_ids; f++)
+                if (!field_id_in_schema(m->schema, c->after->field_ids[f]))
+                    return fl_error_set(err, FL_ECONFLICT, "table '%s': the column of index '%s' was dropped concurrently", t->name, c->name);
+        if (!c->after) {
+            fl_index_ref_clear(&m->indexes[k]);
+            memmove(&m->indexes[k], &m->indexes[k + 1], (m->n_indexes - (uint32_t)k - 1) * sizeof *m->indexes);
+            m->n_indexes--;
+            continue;
+        }
+        fl_index_ref copy;
+        if (fl_index_ref_copy_into(&copy, c->after) != FL_OK) return fl_error_set(err, FL_ENOMEM, "out of memory");
+        copy.created_version = c->before ? c->after->created_version : m->version;
+        if (k >= 0) {
+            fl_index_ref_clear(&m->indexes[k]);
+            m->indexes[k] = copy;
+            continue;
+        }
+        fl_index_ref *grown = fl_realloc(m->indexes, ((size_t)m->n_indexes + 1) * sizeof *grown);
+        if (!grown) {
+            fl_index_ref_clear(&copy);
+            return fl_error_set(err, FL_ENOMEM, "out of memory");
+        }
+        m->indexes = grown;
+        m->indexes[m->n_indexes++] = copy;
+    }
     return FL_OK;
 }
 
@@ -834,8 +895,12 @@ static int apply(const fl_table *t, const txn *x, const fl_manifest *base, uint6
             }
         }
         break;
+    case OP_INDEX:
+        FL_GOTO_NOT_OK(rc, apply_index_changes(t, x, m, err), fail);
+        break;
     case OP_CREATE: break;
     }
+    if (fl_manifest_prune_indexes(m) != FL_OK) goto oom;
     fl_manifest_count_rows(m);
     *out = m;
     return FL_OK;

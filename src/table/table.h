@@ -70,8 +70,15 @@ typedef struct fl_index_ref {
     uint64_t *fragment_ids;     /* fragments the index covers */
     uint64_t created_version;
     int32_t n_params;
-    fl_kv *params;
+    fl_kv *params;              /* FL_INDEX_COVERAGE_KEY: which file serves each covered fragment (below) */
 } fl_index_ref;
+
+/* Parameter of an index entry saying, for each fragment_ids[i], which of its files holds the fragment's
+ * rows and which version of the indexed column they were read from: "<file>:<version>,..." in
+ * fragment_ids order. <version> is the created_version of the fragment's data file holding the column
+ * (0: no file held it, the column read NULL). A fragment whose column file has another version now was
+ * rewritten after the index was built, and is not covered. */
+#define FL_INDEX_COVERAGE_KEY "coverage"
 
 typedef struct fl_manifest {
     uint64_t version;
@@ -105,6 +112,19 @@ int fl_manifest_encode(const fl_manifest *m, fl_buf *out, fl_error *err);
 int fl_manifest_decode(const uint8_t *data, size_t size, const char *what, fl_manifest **out, fl_error *err);
 /* Recomputes num_rows from the fragments. */
 void fl_manifest_count_rows(fl_manifest *m);
+
+void fl_index_ref_clear(fl_index_ref *x);
+int fl_index_ref_copy_into(fl_index_ref *dst, const fl_index_ref *src);
+/* Version of the data that field_id reads in fragment f: created_version of the file holding it, 0 if none. */
+uint64_t fl_fragment_column_version(const fl_fragment *f, int32_t field_id);
+/* Reads the coverage parameter into file[n_fragment_ids] and version[n_fragment_ids] (FL_ECORRUPT if it is
+ * malformed or names a file the entry does not list); writes it back from such arrays. */
+int fl_index_coverage_get(const fl_index_ref *x, uint32_t *file, uint64_t *version, fl_error *err);
+int fl_index_coverage_set(fl_index_ref *x, const uint32_t *file, const uint64_t *version);
+/* Brings the index entries of m in line with its fragments and schema: coverage of fragments that are
+ * gone or whose indexed column was rewritten is dropped (and files no entry uses any more), entries on a
+ * dropped column are removed. Every commit applies it, so a manifest never claims stale coverage. */
+int fl_manifest_prune_indexes(fl_manifest *m);
 
 /* Deletion files: sorted unique offsets. */
 int fl_deletion_encode(const uint32_t *offsets, uint64_t n, fl_buf *out);

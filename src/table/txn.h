@@ -17,8 +17,17 @@ typedef enum op_kind {
     OP_RENAME,
     OP_METADATA,
     OP_COMPACT,
-    OP_RESTORE
+    OP_RESTORE,
+    OP_INDEX                    /* create, extend or drop scalar indexes (src/index) */
 } op_kind;
+
+/* INDEX: one index entry to create, replace or drop. */
+typedef struct index_change {
+    char *name;
+    fl_index_ref *before;       /* the entry as the writer read it, which must still be current; NULL: the
+                                   name must be free (create) */
+    fl_index_ref *after;        /* the entry to install; NULL: drop */
+} index_change;
 
 /* A change to one existing fragment: a new data file, a new deletion file, or both. */
 typedef struct frag_change {
@@ -45,6 +54,10 @@ typedef struct txn {
     char **values;              /* METADATA: values (NULL entry: remove) */
     uint32_t n_names;
     fl_manifest *target;        /* RESTORE: the manifest to reinstate */
+    index_change *index_changes; /* INDEX */
+    uint32_t n_index_changes;
+    char **index_files;         /* INDEX: table-relative paths of the index files this txn wrote */
+    uint32_t n_index_files;
 } txn;
 
 void txn_clear(txn *x);

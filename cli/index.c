@@ -1,0 +1,87 @@
+/*
+ * index.c — `framelake index create|update|list|drop`: scalar index management (include/framelake.h,
+ * "Scalar indexes").
+ */
+#include "commands.h"
+
+#include "framelake.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const option_spec index_opts[] = {{"type", true}, {"name", true}, {"version", true}, {NULL, false}};
+
+static int fail(const fl_error *err) {
+    fprintf(stderr, "framelake: error: %s\n", err->message[0] ? err->message : fl_strerror(err->code));
+    return 1;
+}
+
+static int usage(const char *msg) {
+    fprintf(stderr, "framelake index: %s\nusage: %s\n", msg, INDEX_USAGE);
+    return 2;
+}
+
+static int index_list(fl_table *t) {
+    fl_error err = {0};
+    fl_index_info *list;
+    size_t n;
+    if (fl_index_list(t, &list, &n, &err) != FL_OK) return fail(&err);
+    printf("%-20s %-10s %-20s %-8s %s\n", "name", "type", "column", "created", "fragments");
+    for (size_t i = 0; i < n; i++)
+        printf("%-20s %-10s %-20s %-8llu %u/%u\n", list[i].name, list[i].type, list[i].column, (unsigned long long)list[i].created_version,
+               list[i].fragments_covered, list[i].fragments_total);
+    fl_index_info_free(list, n);
+    return 0;
+}
+
+int cmd_index(const args *a) {
+    const char *sub = a->positional[0];
+    bool create = !strcmp(sub, "create"), update = !strcmp(sub, "update"), list = !strcmp(sub, "list"), drop = !strcmp(sub, "drop");
+    if (!create && !update && !list && !drop) {
+        fprintf(stderr, "framelake index: unknown subcommand '%s' (available: create, update, list, drop)\n", sub);
+        return 2;
+    }
+    if ((create || drop) && a->n_positional != 4) return usage(create ? "create needs DB TABLE COLUMN" : "drop needs DB TABLE NAME");
+    if (list && a->n_positional != 3) return usage("list needs DB TABLE");
+    const char *type = args_get(a, "type");
+    if (create && !type) return usage("--type btree|bitmap|label_list is required");
+    if (type && strcmp(type, "btree") && strcmp(type, "bitmap") && strcmp(type, "label_list")) {
+        fprintf(stderr, "framelake: --type must be btree, bitmap or label_list, not '%s'\n", type);
+        return 2;
+    }
+    if (!create && (type || args_get(a, "name"))) return usage("--type and --name go with create");
+    fl_open_options oo = {0};
+    bool has_version = false;
+    if (!args_u64(a, "version", &oo.version, &has_version)) return 2;
+    if (has_version && (!list || oo.version == 0)) return usage(list ? "--version must be at least 1" : "--version goes with list");
+    fl_error err = {0};
+    fl_db *db;
+    fl_table *t;
+    if (fl_db_open(a->positional[1], 0, &db, &err) != FL_OK) return fail(&err);
+    if (fl_table_open(db, a->positional[2], &oo, &t, &err) != FL_OK) {
+        fl_db_close(db);
+        return fail(&err);
+    }
+    int rc = 0;
+    if (list) rc = index_list(t);
+    else if (create) {
+        const char *name = args_get(a, "name");
+        char fallback[300];
+        snprintf(fallback, sizeof fallback, "%s_idx", a->positional[3]);
+        if (fl_index_create(t, a->positional[3], type, name, &err) != FL_OK) rc = fail(&err);
+        else printf("created index '%s' (%s on %s): version %llu\n", name ? name : fallback, type, a->positional[3], (unsigned long long)fl_table_version(t));
+    } else if (update) {
+        uint64_t before = fl_table_version(t);
+        const char *name = a->n_positional > 3 ? a->positional[3] : NULL;
+        if (fl_index_update(t, name, &err) != FL_OK) rc = fail(&err);
+        else if (fl_table_version(t) == before) printf("%s current: version %llu\n", name ? "index is" : "indexes are", (unsigned long long)before);
+        else printf("updated %s: version %llu\n", name ? name : "every index", (unsigned long long)fl_table_version(t));
+    } else {
+        if (fl_index_drop(t, a->positional[3], &err) != FL_OK) rc = fail(&err);
+        else printf("dropped index '%s': version %llu\n", a->positional[3], (unsigned long long)fl_table_version(t));
+    }
+    fl_table_close(t);
+    fl_db_close(db);
+    return rc;
+}

@@ -1,0 +1,696 @@
+/*
+ * build.c — creating, extending, dropping and listing scalar indexes (framelake.h, "Scalar indexes").
+ *
+ * A build reads the indexed column of the chosen fragments chunk by chunk, collects (key, row id) pairs
+ * (btree) or one row set per distinct key (bitmap, label_list) in memory, writes one new index file under
+ * a fresh name and commits an OP_INDEX transaction that references it. The file is complete and synced
+ * before the commit, and nothing references it before, so a crash at any point leaves either the old
+ * state or the new one (plus an unreferenced file cleanup removes).
+ */
+#include "index.h"
+#include "ixfile.h"
+#include "../table/txn.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#define BUILD_CHUNK_ROWS 65536
+#define BITMAP_MAX_KEYS 65536      /* distinct values a bitmap index accepts */
+#define LABEL_MAX_KEYS 1048576     /* distinct labels a label_list index accepts */
+#define MAX_INDEX_FILES 8          /* an update beyond this rebuilds the index into one file */
+
+static int oom(fl_error *err) { return fl_error_set(err, FL_ENOMEM, "out of memory"); }
+
+static ix_kind kind_of(const char *type) {
+    if (!type) return 0;
+    if (!strcmp(type, FL_INDEX_BTREE)) return IX_BTREE;
+    if (!strcmp(type, FL_INDEX_BITMAP)) return IX_BITMAP;
+    if (!strcmp(type, FL_INDEX_LABEL_LIST)) return IX_LABEL_LIST;
+    return 0;
+}
+
+/* Key type of a column for an index kind, or 0 when the kind cannot index it. */
+static ix_key_type key_type_for(const fl_field *f, ix_kind kind) {
+    fl_type_id t = f->type;
+    if (kind == IX_LABEL_LIST) return t == FL_TYPE_LIST && f->children[0].type == FL_TYPE_STRING ? IX_KEY_STRING : 0;
+    if (fl_type_is_integer(t) || t == FL_TYPE_TIMESTAMP_MS) return IX_KEY_INT;
+    if (t == FL_TYPE_STRING) return IX_KEY_STRING;
+    if (kind == IX_BTREE && fl_type_is_float(t)) return IX_KEY_FLOAT;
+    if (kind == IX_BITMAP && t == FL_TYPE_BOOL) return IX_KEY_INT;
+    return 0;
+}
+
+int fl_index_field(const fl_table *t, const fl_index_ref *x) {
+    if (x->n_field_ids != 1) return -1;
+    const fl_schema *s = t->m->schema;
+    for (int32_t i = 0; i < s->n_fields; i++)
+        if (s->fields[i].id == x->field_ids[0]) return i;
+    return -1;
+}
+
+int fl_index_coverage(const fl_table *t, const fl_index_ref *x, int32_t *file_of, fl_error *err) {
+    const fl_manifest *m = t->m;
+    for (uint32_t i = 0; i < m->n_fragments; i++) file_of[i] = -1;
+    if (fl_index_field(t, x) < 0 || x->n_fragment_ids == 0) return FL_OK;
+    uint32_t *file = fl_calloc(x->n_fragment_ids, sizeof *file);
+    uint64_t *version = fl_calloc(x->n_fragment_ids, sizeof *version);
+    int rc = file && version ? fl_index_coverage_get(x, file, version, err) : oom(err);
+    for (uint32_t k = 0; rc == FL_OK && k < x->n_fragment_ids; k++) {
+        /* Fragments are few compared with rows; a linear search per entry keeps this simple. */
+        for (uint32_t i = 0; i < m->n_fragments; i++) {
+            const fl_fragment *f = &m->fragments[i];
+            if (f->id != x->fragment_ids[k]) continue;
+            if (fl_fragment_column_version(f, x->field_ids[0]) == version[k]) file_of[i] = (int32_t)file[k];
+            break;
+        }
+    }
+    fl_free(file);
+    fl_free(version);
+    return rc;
+}
+
+/* ---- collecting keys ---- */
+
+typedef struct builder {
+    ix_build b;
+    fl_buf strings;             /* string key bytes; keys hold offsets (in .i) until resolved */
+    size_t cap_entries;
+    uint32_t *slots;            /* postings: open-addressing table of entry index + 1 */
+    size_t n_slots;
+    size_t max_keys;
+    const char *column;
+} builder;
+
+static void builder_free(builder *bd) {
+    for (int s = 0; s < IX_N_SETS; s++) ix_rows_free(&bd->b.sets[s]);
+    if (bd->b.postings)
+        for (size_t i = 0; i < bd->b.n_entries; i++) ix_rows_free(&bd->b.postings[i]);
+    fl_free(bd->b.postings);
+    fl_free(bd->b.keys);
+    fl_free(bd->b.row_ids);
+    fl_free(bd->slots);
+    fl_buf_free(&bd->strings);
+}
+
+static uint64_t mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+}
+
+static uint64_t key_hash(const builder *bd, const ix_key *k) {
+    if (k->type == IX_KEY_STRING) return fl_hash64(bd->strings.data + k->i, k->len);
+    if (k->type == IX_KEY_INT) return mix64((uint64_t)k->i);
+    uint64_t bits;
+    memcpy(&bits, &k->f, sizeof bits);
+    return mix64(bits);
+}
+
+static bool key_equal(const builder *bd, const ix_key *a, const uint8_t *s, const ix_key *b) {
+    if (a->type == IX_KEY_STRING) return a->len == b->len && (a->len == 0 || !memcmp(bd->strings.data + a->i, s, a->len));
+    if (a->type == IX_KEY_INT) return a->i == b->i;
+    return a->f == b->f;
+}
+
+/* Makes room for one more entry in the parallel arrays. */
+static bool grow_entries(builder *bd) {
+    if (bd->b.n_entries < bd->cap_entries) return true;
+    size_t cap = bd->cap_entries ? bd->cap_entries * 2 : 1024;
+    ix_key *keys = fl_realloc(bd->b.keys, cap * sizeof *keys);
+    if (!keys) return false;
+    bd->b.keys = keys;
+    if (bd->b.kind == IX_BTREE) {
+        uint64_t *rows = fl_realloc(bd->b.row_ids, cap * sizeof *rows);
+        if (!rows) return false;
+        bd->b.row_ids = rows;
+    } else {
+        ix_rows *p = fl_realloc(bd->b.postings, cap * sizeof *p);
+        if (!p) return false;
+        bd->b.postings = p;
+    }
+    bd->cap_entries = cap;
+    return true;
+}
+
+/* The key to store: string bytes are copied into the arena (offset in .i). */
+static bool stage_key(builder *bd, ix_key *k, const uint8_t *s) {
+    if (k->type != IX_KEY_STRING) return true;
+    k->i = (int64_t)bd->strings.size;
+    fl_buf_append(&bd->strings, s, k->len);
+    return !bd->strings.failed;
+}
+
+static int rehash(builder *bd, fl_error *err) {
+    size_t n = bd->n_slots ? bd->n_slots * 2 : 1024;
+    uint32_t *slots = fl_calloc(n, sizeof *slots);
+    if (!slots) return oom(err);
+    for (size_t e = 0; e < bd->b.n_entries; e++) {
+        size_t h = (size_t)key_hash(bd, &bd->b.keys[e]) & (n - 1);
+        while (slots[h]) h = (h + 1) & (n - 1);
+        slots[h] = (uint32_t)(e + 1);
+    }
+    fl_free(bd->slots);
+    bd->slots = slots;
+    bd->n_slots = n;
+    return FL_OK;
+}
+
+/* Adds (key, row) to a postings builder; a row repeated for the same key (a label twice in one list) is
+ * recorded once. */
+static int add_posting(builder *bd, ix_key *k, const uint8_t *s, uint64_t row, fl_error *err) {
+    if (bd->b.n_entries * 2 >= bd->n_slots) FL_RETURN_NOT_OK(rehash(bd, err));
+    uint64_t h;
+    if (k->type == IX_KEY_STRING) h = fl_hash64(s, k->len);
+    else h = key_hash(bd, k);
+    size_t i = (size_t)h & (bd->n_slots - 1);
+    while (bd->slots[i]) {
+        size_t e = bd->slots[i] - 1;
+        if (key_equal(bd, &bd->b.keys[e], s, k)) {
+            ix_rows *p = &bd->b.postings[e];
+            if (p->n && p->ids[p->n - 1] == row) return FL_OK;
+            return ix_rows_push(p, row) ? FL_OK : oom(err);
+        }
+        i = (i + 1) & (bd->n_slots - 1);
+    }
+    if (bd->b.n_entries >= bd->max_keys)
+        return fl_error_set(err, FL_EINVAL, "column '%s' has more than %zu distinct values, too many for a %s index%s", bd->column, bd->max_keys,
+                            bd->b.kind == IX_BITMAP ? "bitmap" : "label_list", bd->b.kind == IX_BITMAP ? " (use btree)" : "");
+    if (!grow_entries(bd) || !stage_key(bd, k, s)) return oom(err);
+    size_t e = bd->b.n_entries++;
+    bd->b.keys[e] = *k;
+    memset(&bd->b.postings[e], 0, sizeof bd->b.postings[e]);
+    bd->slots[i] = (uint32_t)(e + 1);
+    return ix_rows_push(&bd->b.postings[e], row) ? FL_OK : oom(err);
+}
+
+static int add_key(builder *bd, ix_key *k, const uint8_t *s, uint64_t row, fl_error *err) {
+    if (bd->b.kind != IX_BTREE) return add_posting(bd, k, s, row, err);
+    if (!grow_entries(bd) || !stage_key(bd, k, s)) return oom(err);
+    bd->b.keys[bd->b.n_entries] = *k;
+    bd->b.row_ids[bd->b.n_entries++] = row;
+    return FL_OK;
+}
+
+/* The canonical key of value i of a scalar column (expr.h invariant 3); false for NaN. */
+static bool scalar_key(const fl_array *a, int64_t i, ix_key_type kt, ix_key *k, const uint8_t **s) {
+    memset(k, 0, sizeof *k);
+    k->type = kt;
+    *s = NULL;
+    fl_type_id t = a->type;
+    if (kt == IX_KEY_STRING) *s = fl_array_get_bytes(a, i, &k->len);
+    else if (kt == IX_KEY_FLOAT) {
+        k->f = fl_array_get_float(a, i);
+        if (isnan(k->f)) return false;
+        if (k->f == 0) k->f = 0; /* -0.0 equals 0.0: one key */
+    } else if (t == FL_TYPE_BOOL) k->i = fl_array_get_bool(a, i);
+    else if (fl_type_is_integer(t) && !fl_type_is_signed(t)) k->i = (int64_t)fl_array_get_uint(a, i);
+    else k->i = fl_array_get_int(a, i);
+    return true;
+}
+
+/* Row id cursor over a fragment's runs. */
+typedef struct rid_cursor {
+    const fl_fragment *f;
+    uint32_t run;
+    uint64_t in_run;
+} rid_cursor;
+
+static uint64_t next_row_id(rid_cursor *c) {
+    while (c->in_run >= c->f->runs[c->run].count) {
+        c->run++;
+        c->in_run = 0;
+    }
+    return c->f->runs[c->run].start + c->in_run++;
+}
+
+static int collect_fragment(fl_table *t, uint32_t fi, const fl_field *field, builder *bd, fl_error *err) {
+    const fl_fragment *f = &t->m->fragments[fi];
+    fl_array a;
+    if (fl_array_init(&a, field) != FL_OK) return oom(err);
+    rid_cursor cur = {f, 0, 0};
+    int rc = FL_OK;
+    for (uint64_t start = 0; rc == FL_OK && start < f->physical_rows; start += BUILD_CHUNK_ROWS) {
+        uint64_t count = f->physical_rows - start < BUILD_CHUNK_ROWS ? f->physical_rows - start : BUILD_CHUNK_ROWS;
+        fl_array_reset(&a);
+        rc = fl_table_read_column(t, fi, field, (int64_t)start, (int64_t)count, &a, err);
+        for (int64_t i = 0; rc == FL_OK && i < (int64_t)count; i++) {
+            uint64_t row = next_row_id(&cur);
+            if (fl_array_is_null(&a, i)) {
+                if (!ix_rows_push(&bd->b.sets[IX_SET_NULL], row)) rc = oom(err);
+                continue;
+            }
+            ix_key k;
+            const uint8_t *s;
+            if (bd->b.kind != IX_LABEL_LIST) {
+                if (!scalar_key(&a, i, bd->b.key_type, &k, &s)) rc = ix_rows_push(&bd->b.sets[IX_SET_NAN], row) ? FL_OK : oom(err);
+                else rc = add_key(bd, &k, s, row, err);
+                continue;
+            }
+            int64_t ls, le;
+            fl_array_get_list(&a, i, &ls, &le);
+            if (ls == le && !ix_rows_push(&bd->b.sets[IX_SET_EMPTY], row)) rc = oom(err);
+            const fl_array *items = &a.children[0];
+            for (int64_t e = ls; rc == FL_OK && e < le; e++) {
+                if (fl_array_is_null(items, e)) continue; /* a NULL element equals nothing */
+                scalar_key(items, e, IX_KEY_STRING, &k, &s);
+                rc = add_key(bd, &k, s, row, err);
+            }
+        }
+    }
+    fl_array_clear(&a);
+    bd->b.rows_indexed += f->physical_rows;
+    return rc;
+}
+
+typedef struct sort_item {
+    ix_key key;
+    uint64_t row;               /* btree: the row id; postings: the entry index */
+} sort_item;
+
+static int cmp_item(const void *pa, const void *pb) {
+    const sort_item *a = pa, *b = pb;
+    int c = ix_key_cmp(&a->key, &b->key);
+    if (c) return c;
+    return (a->row > b->row) - (a->row < b->row);
+}
+
+static int cmp_int_item(const void *pa, const void *pb) {
+    const sort_item *a = pa, *b = pb;
+    if (a->key.i != b->key.i) return a->key.i < b->key.i ? -1 : 1;
+    return (a->row > b->row) - (a->row < b->row);
+}
+
+/* Resolves string offsets to pointers, sorts entries (btree pairs, or dictionary keys) and row sets. */
+static int finish_build(builder *bd, fl_error *err) {
+    ix_build *b = &bd->b;
+    for (int s = 0; s < IX_N_SETS; s++)
+        if (!ix_rows_sort_unique(&b->sets[s])) return oom(err);
+    size_t n = b->n_entries;
+    if (!n) return FL_OK;
+    sort_item *items = fl_malloc(n * sizeof *items);
+    if (!items) return oom(err);
+    for (size_t i = 0; i < n; i++) {
+        items[i].key = b->keys[i];
+        if (b->key_type == IX_KEY_STRING) items[i].key.s = bd->strings.data + b->keys[i].i;
+        items[i].row = b->kind == IX_BTREE ? b->row_ids[i] : i;
+    }
+    qsort(items, n, sizeof *items, b->key_type == IX_KEY_INT ? cmp_int_item : cmp_item);
+    if (b->kind == IX_BTREE) {
+        for (size_t i = 0; i < n; i++) {
+            b->keys[i] = items[i].key;
+            b->row_ids[i] = items[i].row;
+        }
+    } else {
+        ix_rows *sorted = fl_malloc(n * sizeof *sorted);
+        if (!sorted) {
+            fl_free(items);
+            return oom(err);
+        }
+        for (size_t i = 0; i < n; i++) {
+            b->keys[i] = items[i].key;
+            sorted[i] = b->postings[items[i].row];
+        }
+        fl_free(b->postings);
+        b->postings = sorted;
+        for (size_t i = 0; i < n; i++)
+            if (!ix_rows_sort_unique(&b->postings[i])) {
+                fl_free(items);
+                return oom(err);
+            }
+    }
+    fl_free(items);
+    return FL_OK;
+}
+
+/* Writes one index file over fragments `frags` (indexes into t->m->fragments); *rel receives its
+ * table-relative path. */
+static int build_file(fl_table *t, const fl_field *field, ix_kind kind, const uint32_t *frags, uint32_t n_frags, char **rel, fl_error *err) {
+    *rel = NULL;
+    builder bd;
+    memset(&bd, 0, sizeof bd);
+    fl_buf_init(&bd.strings);
+    bd.b.kind = kind;
+    bd.b.key_type = key_type_for(field, kind);
+    bd.max_keys = kind == IX_BITMAP ? BITMAP_MAX_KEYS : LABEL_MAX_KEYS;
+    bd.column = field->name;
+    int rc = FL_OK;
+    for (uint32_t i = 0; rc == FL_OK && i < n_frags; i++) rc = collect_fragment(t, frags[i], field, &bd, err);
+    if (rc == FL_OK) rc = finish_build(&bd, err);
+    char rnd[17], rnd2[17];
+    fl_random_hex(rnd);
+    fl_random_hex(rnd2);
+    char *name = rc == FL_OK ? fl_sprintf("_indexes/%s%s.idx", rnd, rnd2) : NULL;
+    char *dir = rc == FL_OK ? fl_table_path(t, "_indexes") : NULL;
+    char *path = name ? fl_table_path(t, name) : NULL;
+    if (rc == FL_OK && (!name || !dir || !path)) rc = oom(err);
+    if (rc == FL_OK) rc = fl_io_mkdirs(dir, err);
+    uint64_t size;
+    if (rc == FL_OK) rc = ix_file_write(path, &bd.b, &size, err);
+    if (rc == FL_OK) {
+        rc = fl_io_sync_dir(dir, err);
+        if (rc != FL_OK) fl_io_delete(path, NULL);
+    }
+    builder_free(&bd);
+    fl_free(dir);
+    fl_free(path);
+    if (rc != FL_OK) {
+        fl_free(name);
+        return rc;
+    }
+    *rel = name;
+    return FL_OK;
+}
+
+/* ---- commits ---- */
+
+static void delete_files(fl_table *t, char **rel, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        char *p = fl_table_path(t, rel[i]);
+        if (p) fl_io_delete(p, NULL);
+        fl_free(p);
+    }
+}
+
+/* Commits x; on failure removes the index files it wrote. Clears x. */
+static int commit_index_txn(fl_table *t, txn *x, fl_error *err) {
+    int rc = txn_commit(t, x, err);
+    if (rc != FL_OK) delete_files(t, x->index_files, x->n_index_files);
+    txn_clear(x);
+    return rc;
+}
+
+static int find_index(const fl_manifest *m, const char *name) {
+    for (uint32_t i = 0; i < m->n_indexes; i++)
+        if (!strcmp(m->indexes[i].name, name)) return (int)i;
+    return -1;
+}
+
+/* Adds a change to x (copying before and taking ownership of *after). */
+static int add_change(txn *x, const char *name, const fl_index_ref *before, fl_index_ref *after, fl_error *err) {
+    index_change *grown = fl_realloc(x->index_changes, ((size_t)x->n_index_changes + 1) * sizeof *grown);
+    if (!grown) return oom(err);
+    x->index_changes = grown;
+    index_change *c = &x->index_changes[x->n_index_changes];
+    memset(c, 0, sizeof *c);
+    if (!(c->name = fl_strdup(name))) return oom(err);
+    x->n_index_changes++;
+    if (before) {
+        if (!(c->before = fl_calloc(1, sizeof *c->before)) || fl_index_ref_copy_into(c->before, before) != FL_OK) {
+            fl_free(c->before);
+            c->before = NULL;
+            return oom(err);
+        }
+    }
+    c->after = after;
+    return FL_OK;
+}
+
+static int add_written_file(txn *x, char *rel, fl_error *err) {
+    char **grown = fl_realloc(x->index_files, ((size_t)x->n_index_files + 1) * sizeof *grown);
+    if (!grown) {
+        fl_free(rel);
+        return oom(err);
+    }
+    x->index_files = grown;
+    x->index_files[x->n_index_files++] = rel;
+    return FL_OK;
+}
+
+/* Coverage being assembled for a new entry. */
+typedef struct coverage {
+    uint32_t n;
+    uint64_t *fragment_ids;
+    uint32_t *file;
+    uint64_t *version;
+} coverage;
+
+static void coverage_free(coverage *c) {
+    fl_free(c->fragment_ids);
+    fl_free(c->file);
+    fl_free(c->version);
+    memset(c, 0, sizeof *c);
+}
+
+static bool coverage_add(coverage *c, uint64_t fragment_id, uint32_t file, uint64_t version) {
+    uint64_t *ids = fl_realloc(c->fragment_ids, ((size_t)c->n + 1) * sizeof *ids);
+    if (ids) c->fragment_ids = ids;
+    uint32_t *files = fl_realloc(c->file, ((size_t)c->n + 1) * sizeof *files);
+    if (files) c->file = files;
+    uint64_t *versions = fl_realloc(c->version, ((size_t)c->n + 1) * sizeof *versions);
+    if (versions) c->version = versions;
+    if (!ids || !files || !versions) return false;
+    c->fragment_ids[c->n] = fragment_id;
+    c->file[c->n] = file;
+    c->version[c->n++] = version;
+    return true;
+}
+
+/* A new index entry: name, type, field, files and coverage (takes the files' names). */
+static int make_ref(const char *name, const char *type, int32_t field_id, const char *column, char **files, uint32_t n_files, coverage *cov,
+                    fl_index_ref **out, fl_error *err) {
+    fl_index_ref *x = fl_calloc(1, sizeof *x);
+    if (!x) return oom(err);
+    x->name = fl_strdup(name);
+    x->type = fl_strdup(type);
+    x->field_ids = fl_malloc(sizeof *x->field_ids);
+    x->files = fl_calloc(n_files ? n_files : 1, sizeof *x->files);
+    x->params = fl_calloc(1, sizeof *x->params);
+    bool ok = x->name && x->type && x->field_ids && x->files && x->params;
+    if (ok) {
+        x->field_ids[0] = field_id;
+        x->n_field_ids = 1;
+        x->params[0].key = fl_strdup("column");
+        x->params[0].value = fl_strdup(column);
+        if (x->params[0].key && x->params[0].value) x->n_params = 1;
+        else ok = false;
+    }
+    for (uint32_t i = 0; ok && i < n_files; i++) {
+        if (!(x->files[i] = fl_strdup(files[i]))) ok = false;
+        else x->n_files = i + 1;
+    }
+    if (ok) {
+        x->fragment_ids = cov->fragment_ids;
+        x->n_fragment_ids = cov->n;
+        cov->fragment_ids = NULL;
+        ok = fl_index_coverage_set(x, cov->file, cov->version) == FL_OK;
+    }
+    if (!ok) {
+        fl_index_ref_clear(x);
+        fl_free(x);
+        return oom(err);
+    }
+    *out = x;
+    return FL_OK;
+}
+
+/* Checks the column against the kind and returns its schema index. */
+static int resolve_column(fl_table *t, const char *column, ix_kind kind, const char *type, int *field, fl_error *err) {
+    const fl_schema *s = t->m->schema;
+    int k = column ? fl_schema_find(s, column) : -1;
+    if (k < 0) return fl_error_set(err, FL_ENOTFOUND, "table '%s': column '%s' not found", t->name, column ? column : "");
+    if (!key_type_for(&s->fields[k], kind)) {
+        char *tn = fl_field_type_format(&s->fields[k]);
+        static const char *wants[] = {"", "an integer, float, string or timestamp column", "an integer, boolean, string or timestamp column",
+                                      "a list<string> column"};
+        int rc = fl_error_set(err, FL_ETYPE, "table '%s': a %s index needs %s; column '%s' is %s", t->name, type, wants[kind], column,
+                              tn ? tn : "?");
+        fl_free(tn);
+        return rc;
+    }
+    *field = k;
+    return FL_OK;
+}
+
+int fl_index_create(fl_table *t, const char *column, const char *type, const char *name, fl_error *err) {
+    ix_kind kind = kind_of(type);
+    if (!kind) return fl_error_set(err, FL_EINVAL, "unknown index type '%s' (use btree, bitmap or label_list)", type ? type : "");
+    int k = 0;
+    FL_RETURN_NOT_OK(resolve_column(t, column, kind, type, &k, err));
+    char *own_name = name ? fl_strdup(name) : fl_sprintf("%s_idx", column);
+    if (!own_name) return oom(err);
+    int rc = FL_OK;
+    if (!fl_valid_name(own_name)) rc = fl_error_set(err, FL_EINVAL, "invalid index name '%s' (use letters, digits, '_', '-', '.')", own_name);
+    else if (find_index(t->m, own_name) >= 0) rc = fl_error_set(err, FL_EEXIST, "table '%s': index '%s' already exists", t->name, own_name);
+    const fl_field *field = &t->m->schema->fields[k];
+    const fl_manifest *m = t->m;
+    uint32_t *frags = fl_calloc((size_t)m->n_fragments + 1, sizeof *frags);
+    coverage cov = {0};
+    txn x = {.kind = OP_INDEX};
+    char *rel = NULL;
+    if (rc == FL_OK && !frags) rc = oom(err);
+    for (uint32_t i = 0; rc == FL_OK && i < m->n_fragments; i++) {
+        frags[i] = i;
+        if (!coverage_add(&cov, m->fragments[i].id, 0, fl_fragment_column_version(&m->fragments[i], field->id))) rc = oom(err);
+    }
+    if (rc == FL_OK) rc = build_file(t, field, kind, frags, m->n_fragments, &rel, err);
+    if (rc == FL_OK) rc = add_written_file(&x, rel, err);
+    fl_index_ref *ref = NULL;
+    if (rc == FL_OK) rc = make_ref(own_name, type, field->id, field->name, &rel, 1, &cov, &ref, err);
+    if (rc == FL_OK && (rc = add_change(&x, own_name, NULL, ref, err)) != FL_OK) {
+        fl_index_ref_clear(ref);
+        fl_free(ref);
+    }
+    snprintf(x.detail, sizeof x.detail, "create %s (%s on %s, %u fragments)", own_name, type, field->name, m->n_fragments);
+    if (rc == FL_OK) rc = commit_index_txn(t, &x, err);
+    else {
+        delete_files(t, x.index_files, x.n_index_files);
+        txn_clear(&x);
+    }
+    coverage_free(&cov);
+    fl_free(frags);
+    fl_free(own_name);
+    return rc;
+}
+
+/* Adds to x the extension of index i to the fragments it does not cover; *changed false when current. */
+static int plan_update(fl_table *t, uint32_t idx, txn *x, bool *changed, fl_error *err) {
+    const fl_manifest *m = t->m;
+    const fl_index_ref *old = &m->indexes[idx];
+    *changed = false;
+    int k = fl_index_field(t, old);
+    ix_kind kind = kind_of(old->type);
+    if (k < 0 || !kind) return fl_error_set(err, FL_EINVAL, "table '%s': index '%s' cannot be updated (its column is gone or its type is unknown)",
+                                            t->name, old->name);
+    const fl_field *field = &m->schema->fields[k];
+    int32_t *file_of = fl_calloc((size_t)m->n_fragments + 1, sizeof *file_of);
+    uint32_t *todo = fl_calloc((size_t)m->n_fragments + 1, sizeof *todo);
+    uint32_t n_todo = 0;
+    coverage cov = {0};
+    int rc = file_of && todo ? fl_index_coverage(t, old, file_of, err) : oom(err);
+    for (uint32_t i = 0; rc == FL_OK && i < m->n_fragments; i++)
+        if (file_of[i] < 0) todo[n_todo++] = i;
+    if (rc != FL_OK || n_todo == 0) goto done;
+    /* Files still serving some fragment keep their numbers; past MAX_INDEX_FILES everything is rebuilt. */
+    bool *used = fl_calloc((size_t)old->n_files + 1, sizeof *used);
+    uint32_t n_used = 0;
+    if (!used) {
+        rc = oom(err);
+        goto done;
+    }
+    for (uint32_t i = 0; i < m->n_fragments; i++)
+        if (file_of[i] >= 0 && !used[file_of[i]]) {
+            used[file_of[i]] = true;
+            n_used++;
+        }
+    bool rebuild = n_used + 1 > MAX_INDEX_FILES;
+    if (rebuild) {
+        n_todo = 0;
+        for (uint32_t i = 0; i < m->n_fragments; i++) todo[n_todo++] = i;
+    }
+    char **files = fl_calloc((size_t)old->n_files + 2, sizeof *files);
+    uint32_t *renum = fl_calloc((size_t)old->n_files + 1, sizeof *renum);
+    uint32_t n_files = 0;
+    if (!files || !renum) rc = oom(err);
+    for (uint32_t f = 0; rc == FL_OK && !rebuild && f < old->n_files; f++)
+        if (used[f]) {
+            renum[f] = n_files;
+            files[n_files++] = old->files[f];
+        }
+    for (uint32_t i = 0; rc == FL_OK && !rebuild && i < m->n_fragments; i++)
+        if (file_of[i] >= 0 && !coverage_add(&cov, m->fragments[i].id, renum[file_of[i]], fl_fragment_column_version(&m->fragments[i], field->id)))
+            rc = oom(err);
+    char *rel = NULL;
+    if (rc == FL_OK) rc = build_file(t, field, kind, todo, n_todo, &rel, err);
+    if (rc == FL_OK && (rc = add_written_file(x, rel, err)) == FL_OK) {
+        files[n_files] = rel;
+        for (uint32_t j = 0; rc == FL_OK && j < n_todo; j++)
+            if (!coverage_add(&cov, m->fragments[todo[j]].id, n_files, fl_fragment_column_version(&m->fragments[todo[j]], field->id))) rc = oom(err);
+        n_files++;
+    }
+    fl_index_ref *ref = NULL;
+    if (rc == FL_OK) rc = make_ref(old->name, old->type, field->id, field->name, files, n_files, &cov, &ref, err);
+    if (rc == FL_OK) {
+        ref->created_version = old->created_version;
+        if ((rc = add_change(x, old->name, old, ref, err)) != FL_OK) {
+            fl_index_ref_clear(ref);
+            fl_free(ref);
+        }
+    }
+    if (rc == FL_OK) *changed = true;
+    fl_free(used);
+    fl_free(files);
+    fl_free(renum);
+done:
+    coverage_free(&cov);
+    fl_free(file_of);
+    fl_free(todo);
+    return rc;
+}
+
+int fl_index_update(fl_table *t, const char *name, fl_error *err) {
+    txn x = {.kind = OP_INDEX};
+    int rc = FL_OK;
+    uint32_t n_changed = 0;
+    if (name && find_index(t->m, name) < 0) return fl_error_set(err, FL_ENOTFOUND, "table '%s': index '%s' not found", t->name, name);
+    for (uint32_t i = 0; rc == FL_OK && i < t->m->n_indexes; i++) {
+        if (name && strcmp(t->m->indexes[i].name, name)) continue;
+        bool changed;
+        rc = plan_update(t, i, &x, &changed, err);
+        n_changed += changed;
+    }
+    if (rc == FL_OK && n_changed == 0) {
+        txn_clear(&x);
+        return FL_OK;
+    }
+    snprintf(x.detail, sizeof x.detail, "update %s", name ? name : "all");
+    if (rc == FL_OK) return commit_index_txn(t, &x, err);
+    delete_files(t, x.index_files, x.n_index_files);
+    txn_clear(&x);
+    return rc;
+}
+
+int fl_index_drop(fl_table *t, const char *name, fl_error *err) {
+    int k = name ? find_index(t->m, name) : -1;
+    if (k < 0) return fl_error_set(err, FL_ENOTFOUND, "table '%s': index '%s' not found", t->name, name ? name : "");
+    txn x = {.kind = OP_INDEX};
+    snprintf(x.detail, sizeof x.detail, "drop %s", name);
+    int rc = add_change(&x, name, &t->m->indexes[k], NULL, err);
+    if (rc == FL_OK) return commit_index_txn(t, &x, err);
+    txn_clear(&x);
+    return rc;
+}
+
+int fl_index_list(fl_table *t, fl_index_info **out, size_t *n, fl_error *err) {
+    *out = NULL;
+    *n = 0;
+    const fl_manifest *m = t->m;
+    fl_index_info *list = fl_calloc((size_t)m->n_indexes + 1, sizeof *list);
+    int32_t *file_of = fl_calloc((size_t)m->n_fragments + 1, sizeof *file_of);
+    int rc = list && file_of ? FL_OK : oom(err);
+    size_t k = 0;
+    for (uint32_t i = 0; rc == FL_OK && i < m->n_indexes; i++) {
+        const fl_index_ref *x = &m->indexes[i];
+        int f = fl_index_field(t, x);
+        fl_index_info *info = &list[k];
+        rc = fl_index_coverage(t, x, file_of, err);
+        if (rc != FL_OK) break;
+        info->name = fl_strdup(x->name);
+        info->type = fl_strdup(x->type);
+        info->column = fl_strdup(f >= 0 ? m->schema->fields[f].name : "?");
+        k++;
+        if (!info->name || !info->type || !info->column) rc = oom(err);
+        info->created_version = x->created_version;
+        info->fragments_total = m->n_fragments;
+        for (uint32_t j = 0; j < m->n_fragments; j++) info->fragments_covered += file_of[j] >= 0;
+    }
+    fl_free(file_of);
+    if (rc != FL_OK) {
+        fl_index_info_free(list, k);
+        return rc;
+    }
+    *out = list;
+    *n = k;
+    return FL_OK;
+}
+
+void fl_index_info_free(fl_index_info *list, size_t n) {
+    if (!list) return;
+    for (size_t i = 0; i < n; i++) {
+        fl_free(list[i].name);
+        fl_free(list[i].type);
+        fl_free(list[i].column);
+    }
+    fl_free(list);
+}

@@ -1,0 +1,58 @@
+/*
+ * index.h — scalar indexes: building them (build.c: fl_index_create/update/drop/list in framelake.h) and
+ * the planner interface the filtered scan calls (select.c).
+ *
+ * An index is a manifest entry (fl_index_ref, table.h) naming one column by field id, its files in
+ * _indexes/ (ixfile.h) and the fragments it covers, with the version of the column data each covered
+ * fragment was indexed from (FL_INDEX_COVERAGE_KEY). Building or extending one is one OP_INDEX commit.
+ *
+ * Invariants:
+ *  1. An index never changes a query's result: it only narrows the candidate rows inside the fragments it
+ *     covers. A fragment is covered when it is listed in the entry and its column data still has the
+ *     version recorded there (an update or backfill that rewrote the column uncovers it; compaction
+ *     replaces fragments, which the entry then no longer lists).
+ *  2. Deleted rows are never candidates: the index files hold every physical row at build time, and the
+ *     planner removes the rows the version's deletion files name.
+ *  3. A selection's candidates are a superset of the live rows where the filter is true in the selection's
+ *     fragments; with `exact` they are exactly those rows (SQL three-valued logic, expr.h invariant 4).
+ */
+#ifndef FL_INDEX_INDEX_H
+#define FL_INDEX_INDEX_H
+
+#include "../query/expr.h"
+#include "../table/table.h"
+
+/* What the indexes say about a filter on the handle's version. */
+typedef struct fl_index_selection {
+    bool applies;               /* false: no index helps this filter; every other field is empty */
+    bool exact;                 /* row_ids are exactly the matching live rows of `fragments` */
+    uint32_t n_fragments;
+    uint32_t *fragments;        /* ascending indexes into t->m->fragments where row_ids are valid */
+    bool *covered;              /* t->m->n_fragments flags: covered[i] iff i is in fragments */
+    uint64_t n_rows;
+    uint64_t *row_ids;          /* ascending, unique: candidate stable row ids inside those fragments */
+    uint32_t n_used;
+    char **used;                /* names of the indexes used, for EXPLAIN */
+} fl_index_selection;
+
+/*
+ * Decides which indexes apply to `filter` (a bound boolean expression of the table's schema, or NULL) and
+ * computes the candidates. On FL_OK *out is filled (out->applies says whether anything applied); the caller
+ * releases it with fl_index_selection_clear. Errors: FL_ECORRUPT for a damaged index file (naming the file
+ * and byte), FL_ENOMEM. The selection lives independently of the handle but describes its current version.
+ */
+int fl_index_select(fl_table *t, const fl_expr_node *filter, fl_index_selection *out, fl_error *err);
+void fl_index_selection_clear(fl_index_selection *s);
+
+/* Kind names as stored in fl_index_ref.type. */
+#define FL_INDEX_BTREE "btree"
+#define FL_INDEX_BITMAP "bitmap"
+#define FL_INDEX_LABEL_LIST "label_list"
+
+/* Index of the schema field an index entry is on, or -1 (dropped). */
+int fl_index_field(const fl_table *t, const fl_index_ref *x);
+/* Per fragment of the handle's version: the file index (into x->files) serving it, or -1 when x does not
+ * cover it (invariant 1). `file_of` has t->m->n_fragments entries. */
+int fl_index_coverage(const fl_table *t, const fl_index_ref *x, int32_t *file_of, fl_error *err);
+
+#endif /* FL_INDEX_INDEX_H */

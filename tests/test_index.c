@@ -1,0 +1,764 @@
+/*
+ * test_index.c — scalar indexes (src/index): every index type on a multi-fragment table with NULLs, NaNs,
+ * empty lists and NULL list elements; thousands of random predicates whose index candidates are checked
+ * against the evaluator over a full scan (superset always, equality when exact); coverage across appends,
+ * column rewrites, deletes, compaction, updates of the index and time travel; cleanup of index files;
+ * corrupt index files; point lookups that read only a few pages; errors of the management calls.
+ */
+#include "testlib.h"
+#include "index/index.h"
+#include "index/ixfile.h"
+
+#include <math.h>
+#include <dirent.h>
+#include <sys/stat.h>
+
+#define SCHEMA "id int64 not null, k int32, w string, f bool, x float64, ts timestamp, u uint8, tags list<string>, free int64"
+
+static const char *WEATHER[] = {"clear", "rainy", "snowy", "foggy", "overcast", ""};
+static const char *LABELS[] = {"car", "person", "bus", "rider", "truck", "bike"};
+
+static uint64_t rng_state;
+static uint64_t rnd(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+static int rnd_in(int lo, int hi) { return lo + (int)(rnd() % (uint64_t)(hi - lo + 1)); }
+
+/* n rows with ids from `first`: about 1 in 8 values NULL, some NaNs, empty lists and NULL elements. */
+static fl_batch *make_rows(const fl_schema *s, int64_t first, int n) {
+    fl_batch *b = fl_batch_new(s);
+    for (int i = 0; i < n; i++) {
+        fl_array *c = b->columns;
+        fl_array_append_int(&c[0], first + i);
+        if (rnd() % 8 == 0) fl_array_append_null(&c[1]);
+        else fl_array_append_int(&c[1], rnd_in(-20, 20));
+        if (rnd() % 8 == 0) fl_array_append_null(&c[2]);
+        else fl_array_append_string(&c[2], WEATHER[rnd() % 6]);
+        if (rnd() % 8 == 0) fl_array_append_null(&c[3]);
+        else fl_array_append_bool(&c[3], rnd() % 2);
+        int xr = (int)(rnd() % 16);
+        if (xr == 0) fl_array_append_null(&c[4]);
+        else if (xr == 1) fl_array_append_float(&c[4], NAN);
+        else if (xr == 2) fl_array_append_float(&c[4], -0.0);
+        else fl_array_append_float(&c[4], rnd_in(-40, 40) / 4.0);
+        if (rnd() % 8 == 0) fl_array_append_null(&c[5]);
+        else fl_array_append_int(&c[5], 1000 * rnd_in(0, 50));
+        if (rnd() % 8 == 0) fl_array_append_null(&c[6]);
+        else fl_array_append_uint(&c[6], (uint64_t)rnd_in(0, 9) * 25);
+        int lr = (int)(rnd() % 10);
+        if (lr == 0) fl_array_append_null(&c[7]);
+        else {
+            int len = lr == 1 ? 0 : rnd_in(1, 4);
+            for (int e = 0; e < len; e++) {
+                if (rnd() % 20 == 0) fl_array_append_null(&c[7].children[0]);
+                else fl_array_append_string(&c[7].children[0], LABELS[rnd() % 6]);
+            }
+            fl_array_end_list(&c[7]);
+        }
+        if (rnd() % 8 == 0) fl_array_append_null(&c[8]);
+        else fl_array_append_int(&c[8], rnd_in(0, 100));
+    }
+    CHECK_OK(fl_batch_finish(b, &tl_err));
+    return b;
+}
+
+static int64_t next_id;
+
+static void append_rows(fl_table *t, int n, int per_fragment) {
+    fl_write_options wo = {.max_rows_per_fragment = per_fragment};
+    fl_batch *b = make_rows(fl_table_schema(t), next_id, n);
+    next_id += n;
+    CHECK_OK(fl_table_append(t, b, &wo, &tl_err));
+    fl_batch_free(b);
+}
+
+typedef struct reference {
+    uint64_t version;
+    fl_batch *all;              /* every live row, with row ids */
+} reference;
+static reference ref;
+
+static void ref_reset(void) {
+    fl_batch_free(ref.all);
+    memset(&ref, 0, sizeof ref);
+}
+
+static const char *db_dir; /* of the last open_table */
+
+static fl_table *open_table(const char *tag, fl_db **db) {
+    fl_schema *s;
+    ref_reset();
+    fl_table *t = NULL;
+    db_dir = tl_tmpdir(tag);
+    CHECK_OK(fl_db_open(db_dir, FL_OPEN_CREATE, db, &tl_err));
+    CHECK_OK(fl_schema_parse(SCHEMA, &s, &tl_err));
+    CHECK_OK(fl_table_create(*db, "t", s, &t, &tl_err));
+    fl_schema_free(s);
+    return t;
+}
+
+/* ---- the reference: the evaluator over a full scan ---- */
+
+
+static void reference_load(fl_table *t) {
+    if (ref.all && ref.version == fl_table_version(t)) return;
+    ref_reset();
+    fl_scan_options so = {.with_row_ids = true};
+    fl_scan *sc;
+    fl_batch *b = NULL;
+    size_t n_ids = 0;
+    uint64_t *ids = NULL;
+    CHECK_OK(fl_scan_open(t, &so, &sc, &tl_err));
+    for (;;) {
+        CHECK_OK(fl_scan_next(sc, &b, &tl_err));
+        if (!b) break;
+        if (!ref.all) ref.all = fl_batch_new(b->schema);
+        for (int32_t c = 0; c < b->n_columns; c++) CHECK_OK(fl_array_append_range(&ref.all->columns[c], &b->columns[c], 0, b->num_rows));
+        ids = realloc(ids, (n_ids + (size_t)b->num_rows) * sizeof *ids);
+        memcpy(ids + n_ids, b->row_ids, (size_t)b->num_rows * sizeof *b->row_ids);
+        n_ids += (size_t)b->num_rows;
+        fl_batch_free(b);
+    }
+    fl_scan_close(sc);
+    if (ref.all) CHECK_OK(fl_batch_finish(ref.all, &tl_err));
+    if (ref.all) CHECK_OK(fl_batch_set_row_ids(ref.all, ids, n_ids));
+    free(ids);
+    if (ref.all) CHECK_EQ_INT(ref.all->num_rows, fl_table_count_rows(t));
+    ref.version = fl_table_version(t);
+}
+
+/* Matching live row ids by the evaluator, sorted. */
+static void reference_rows(fl_table *t, const fl_expr *e, ix_rows *out) {
+    reference_load(t);
+    memset(out, 0, sizeof *out);
+    if (!ref.all) return;
+    int64_t *rows = malloc((size_t)ref.all->num_rows * sizeof *rows + 8), n = 0;
+    CHECK_OK(fl_expr_filter_rows(e, ref.all, rows, &n, &tl_err));
+    for (int64_t i = 0; i < n; i++) ix_rows_push(out, ref.all->row_ids[rows[i]]);
+    free(rows);
+    ix_rows_sort_unique(out);
+}
+
+typedef struct tally {
+    int checked, applied, exact;
+} tally;
+
+/* Checks the selection of `where` against the reference; returns whether an index applied (-1: error). */
+static int check_where(fl_table *t, const char *where, tally *tl) {
+    fl_expr *e;
+    int rc = fl_expr_compile_filter(where, fl_table_schema(t), &e, &tl_err);
+    if (rc != FL_OK) {
+        fprintf(stderr, "  cannot compile %s: %s\n", where, tl_err.message);
+        tl_failures++;
+        return -1;
+    }
+    fl_index_selection sel;
+    rc = fl_index_select(t, e->root, &sel, &tl_err);
+    CHECK_OK(rc);
+    ix_rows truth;
+    reference_rows(t, e, &truth);
+    int failures_before = tl_failures;
+    if (rc == FL_OK && sel.applies) {
+        /* Candidates: sorted, unique, live, inside the selection's fragments. */
+        for (uint64_t i = 0; i < sel.n_rows; i++) {
+            uint32_t fi;
+            uint64_t off;
+            const deletion_set *d;
+            if (i) CHECK(sel.row_ids[i] > sel.row_ids[i - 1]);
+            bool found = fl_table_locate(t, sel.row_ids[i], &fi, &off);
+            CHECK(found);
+            if (!found) continue;
+            CHECK(sel.covered[fi]);
+            CHECK_OK(fl_table_deletions(t, fi, &d, &tl_err));
+            CHECK(!fl_deletion_contains(d, off));
+        }
+        /* The true rows inside those fragments, against the candidates. */
+        ix_rows inside = {0};
+        for (size_t i = 0; i < truth.n; i++) {
+            uint32_t fi;
+            uint64_t off;
+            if (fl_table_locate(t, truth.ids[i], &fi, &off) && sel.covered[fi]) ix_rows_push(&inside, truth.ids[i]);
+        }
+        ix_rows cand = {sel.row_ids, sel.n_rows, sel.n_rows}, missing;
+        ix_rows_minus(&inside, &cand, &missing);
+        CHECK_EQ_INT(missing.n, 0);
+        if (sel.exact) CHECK_EQ_INT(sel.n_rows, inside.n);
+        ix_rows_free(&missing);
+        ix_rows_free(&inside);
+        CHECK(sel.n_used > 0);
+        uint32_t n_frag = 0;
+        for (uint32_t f = 0; f < t->m->n_fragments; f++) n_frag += sel.covered[f];
+        CHECK_EQ_INT(n_frag, sel.n_fragments);
+    }
+    if (tl_failures != failures_before) fprintf(stderr, "  ... for WHERE %s (exact %d)\n", where, sel.exact);
+    int applied = rc == FL_OK && sel.applies;
+    if (tl) {
+        tl->checked++;
+        tl->applied += applied;
+        tl->exact += applied && sel.exact;
+    }
+    ix_rows_free(&truth);
+    fl_index_selection_clear(&sel);
+    fl_expr_free(e);
+    return applied;
+}
+
+/* ---- random predicates ---- */
+
+static void leaf(char *out, size_t size) {
+    static const char *ops[] = {"=", "!=", "<", "<=", ">", ">="};
+    const char *op = ops[rnd() % 6];
+    int v = rnd_in(-22, 22);
+    switch (rnd() % 24) {
+    case 0: snprintf(out, size, "k %s %d", op, v); break;
+    case 1: snprintf(out, size, "%d %s k", v, op); break;
+    case 2: snprintf(out, size, "k %s %d.5", op, v); break;
+    case 3: snprintf(out, size, "k IN (%d, %d, %d)", v, v + 1, rnd_in(-5, 5)); break;
+    case 4: snprintf(out, size, "k %sIN (%d, NULL)", rnd() % 2 ? "NOT " : "", v); break;
+    case 5: snprintf(out, size, "k %sBETWEEN %d AND %d", rnd() % 2 ? "NOT " : "", v, rnd_in(-22, 22)); break;
+    case 6: snprintf(out, size, "w %s '%s'", op, WEATHER[rnd() % 6]); break;
+    case 7: snprintf(out, size, "w %sIN ('%s', '%s')", rnd() % 2 ? "NOT " : "", WEATHER[rnd() % 6], WEATHER[rnd() % 6]); break;
+    case 8: snprintf(out, size, "w BETWEEN 'f' AND '%s'", WEATHER[rnd() % 6]); break;
+    case 9: snprintf(out, size, "x %s %d.25", op, v / 4); break;
+    case 10: snprintf(out, size, "x %s %d", op, v / 2); break;
+    case 11: snprintf(out, size, "x %sBETWEEN %d AND %d", rnd() % 2 ? "NOT " : "", v / 4, rnd_in(-5, 5)); break;
+    case 12: {
+        static const char *b[] = {"f", "f = true", "f = false", "f IS TRUE", "f IS NOT FALSE", "f IS NULL", "f != true", "NOT f"};
+        snprintf(out, size, "%s", b[rnd() % 8]);
+        break;
+    }
+    case 13: {
+        static const char *c[] = {"k", "w", "x", "ts", "u", "tags", "f"};
+        snprintf(out, size, "%s IS %sNULL", c[rnd() % 7], rnd() % 2 ? "NOT " : "");
+        break;
+    }
+    case 14: snprintf(out, size, "ts %s %d", op, 1000 * rnd_in(-1, 51)); break;
+    case 15: snprintf(out, size, "u %s %d", op, rnd_in(0, 10) * 25); break;
+    case 16: snprintf(out, size, "u IN (%d, %d)", rnd_in(0, 9) * 25, rnd_in(0, 9) * 25); break;
+    case 17: snprintf(out, size, "array_has(tags, '%s')", LABELS[rnd() % 6]); break;
+    case 18: snprintf(out, size, "array_contains(tags, '%s')", rnd() % 4 ? LABELS[rnd() % 6] : "none"); break;
+    case 19: snprintf(out, size, "array_has_any(tags, ARRAY['%s', '%s'])", LABELS[rnd() % 6], LABELS[rnd() % 6]); break;
+    case 20: snprintf(out, size, "array_has_all(tags, ARRAY['%s', '%s'])", LABELS[rnd() % 6], LABELS[rnd() % 6]); break;
+    case 21: snprintf(out, size, "array_has_all(tags, ARRAY['%s', NULL])", LABELS[rnd() % 6]); break;
+    case 22: snprintf(out, size, "free %s %d", op, rnd_in(0, 100)); break;
+    default: snprintf(out, size, "free %% 3 = %d", rnd_in(0, 2)); break;
+    }
+}
+
+static void predicate(char *out, size_t size, int depth) {
+    int r = depth > 2 ? 0 : (int)(rnd() % 8);
+    char a[512], b[512];
+    switch (r) {
+    case 0:
+    case 1:
+    case 2: leaf(out, size); return;
+    case 3:
+        predicate(a, sizeof a, depth + 1);
+        predicate(b, sizeof b, depth + 1);
+        snprintf(out, size, "(%s) AND (%s)", a, b);
+        return;
+    case 4:
+        predicate(a, sizeof a, depth + 1);
+        predicate(b, sizeof b, depth + 1);
+        snprintf(out, size, "(%s) OR (%s)", a, b);
+        return;
+    case 5:
+        predicate(a, sizeof a, depth + 1);
+        snprintf(out, size, "NOT (%s)", a);
+        return;
+    case 6: {
+        static const char *is[] = {"IS TRUE", "IS NOT TRUE", "IS FALSE", "IS NOT FALSE", "IS NULL", "IS NOT NULL"};
+        predicate(a, sizeof a, depth + 1);
+        snprintf(out, size, "(%s) %s", a, is[rnd() % 6]);
+        return;
+    }
+    default:
+        predicate(a, sizeof a, depth + 1);
+        predicate(b, sizeof b, depth + 1);
+        snprintf(out, size, "(%s) AND (%s) OR (%s)", a, b, a);
+        return;
+    }
+}
+
+static void random_predicates(fl_table *t, int n, tally *tl) {
+    char text[4096];
+    for (int i = 0; i < n; i++) {
+        predicate(text, sizeof text, 0);
+        check_where(t, text, tl);
+    }
+}
+
+static void create_all(fl_table *t) {
+    CHECK_OK(fl_index_create(t, "k", "btree", NULL, &tl_err));
+    CHECK_OK(fl_index_create(t, "w", "bitmap", NULL, &tl_err));
+    CHECK_OK(fl_index_create(t, "x", "btree", NULL, &tl_err));
+    CHECK_OK(fl_index_create(t, "f", "bitmap", NULL, &tl_err));
+    CHECK_OK(fl_index_create(t, "ts", "btree", NULL, &tl_err));
+    CHECK_OK(fl_index_create(t, "u", "bitmap", NULL, &tl_err));
+    CHECK_OK(fl_index_create(t, "tags", "label_list", NULL, &tl_err));
+    CHECK_OK(fl_index_create(t, "w", "btree", "w_tree", &tl_err));
+}
+
+/* Covered / total fragments of index `name`. */
+static void coverage_of(fl_table *t, const char *name, uint32_t *covered, uint32_t *total) {
+    fl_index_info *list;
+    size_t n;
+    *covered = *total = 0xFFFFFFFF;
+    CHECK_OK(fl_index_list(t, &list, &n, &tl_err));
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(list[i].name, name)) {
+            *covered = list[i].fragments_covered;
+            *total = list[i].fragments_total;
+        }
+    fl_index_info_free(list, n);
+}
+
+static void test_random_predicates(void) {
+    fl_db *db;
+    rng_state = 0x9E3779B97F4A7C15ULL;
+    next_id = 0;
+    fl_table *t = open_table("index-random", &db);
+    for (int i = 0; i < 3; i++) append_rows(t, 1000, 400); /* 9 fragments: 400, 400, 200 each */
+    uint64_t v = fl_table_version(t);
+    create_all(t);
+    CHECK_EQ_INT(fl_table_version(t), v + 8);
+    fl_version_info *vs;
+    size_t nv;
+    CHECK_OK(fl_table_list_versions(t, &vs, &nv, &tl_err));
+    CHECK_EQ_STR(vs[nv - 1].operation, "index");
+    CHECK_EQ_STR(vs[nv - 1].detail, "create w_tree (btree on w, 9 fragments)");
+    free(vs);
+    tally tl = {0};
+    random_predicates(t, 2500, &tl);
+    CHECK_EQ_INT(tl.checked, 2500);
+    CHECK(tl.applied > 1000);
+    CHECK(tl.exact > 600);
+    fprintf(stderr, "  %d predicates, %d used an index, %d exactly\n", tl.checked, tl.applied, tl.exact);
+    /* Which predicates an index answers, and how. */
+    CHECK_EQ_INT(check_where(t, "free > 3", NULL), 0);
+    CHECK_EQ_INT(check_where(t, "k = 3 OR free > 2", NULL), 0);
+    CHECK_EQ_INT(check_where(t, "NOT (k = 3 AND free > 2)", NULL), 0);
+    fl_expr *e;
+    fl_index_selection sel;
+    CHECK_OK(fl_expr_compile_filter("k = 3 AND free > 2", fl_table_schema(t), &e, &tl_err));
+    CHECK_OK(fl_index_select(t, e->root, &sel, &tl_err));
+    CHECK(sel.applies && !sel.exact && sel.n_used == 1 && sel.n_fragments == 9);
+    CHECK_EQ_STR(sel.used[0], "k_idx");
+    fl_index_selection_clear(&sel);
+    fl_expr_free(e);
+    CHECK_OK(fl_expr_compile_filter("NOT (w = 'rainy') AND array_has(tags, 'car')", fl_table_schema(t), &e, &tl_err));
+    CHECK_OK(fl_index_select(t, e->root, &sel, &tl_err));
+    CHECK(sel.applies && sel.exact && sel.n_used == 2);
+    /* NOT (w = 'rainy') never returns rows whose w is NULL. */
+    for (uint64_t i = 0; i < sel.n_rows; i++) {
+        fl_batch *row;
+        const char *cols[] = {"w"};
+        CHECK_OK(fl_table_take(t, &sel.row_ids[i], 1, cols, 1, &row, &tl_err));
+        CHECK(!fl_array_is_null(&row->columns[0], 0));
+        fl_batch_free(row);
+    }
+    fl_index_selection_clear(&sel);
+    fl_expr_free(e);
+    fl_table_close(t);
+    fl_db_close(db);
+}
+
+static void test_coverage(void) {
+    fl_db *db;
+    rng_state = 0x1234567;
+    next_id = 0;
+    fl_table *t = open_table("index-coverage", &db);
+    append_rows(t, 1200, 300); /* fragments 0-3 */
+    uint64_t before_index = fl_table_version(t);
+    create_all(t);
+    uint32_t cov, total;
+    tally tl = {0};
+
+    /* Appended rows: a new fragment the indexes do not cover. */
+    append_rows(t, 250, 300);
+    coverage_of(t, "k_idx", &cov, &total);
+    CHECK_EQ_INT(cov, 4);
+    CHECK_EQ_INT(total, 5);
+    random_predicates(t, 300, &tl);
+    fl_index_selection sel;
+    fl_expr *e;
+    CHECK_OK(fl_expr_compile_filter("k = 1", fl_table_schema(t), &e, &tl_err));
+    CHECK_OK(fl_index_select(t, e->root, &sel, &tl_err));
+    CHECK(sel.applies && sel.n_fragments == 4 && !sel.covered[4]);
+    fl_index_selection_clear(&sel);
+
+    /* Update extends every index in one commit; a second update commits nothing. */
+    uint64_t v = fl_table_version(t);
+    CHECK_OK(fl_index_update(t, NULL, &tl_err));
+    CHECK_EQ_INT(fl_table_version(t), v + 1);
+    CHECK_OK(fl_index_update(t, NULL, &tl_err));
+    CHECK_OK(fl_index_update(t, "k_idx", &tl_err));
+    CHECK_EQ_INT(fl_table_version(t), v + 1);
+    coverage_of(t, "tags_idx", &cov, &total);
+    CHECK_EQ_INT(cov, 5);
+    CHECK_EQ_INT(t->m->indexes[0].n_files, 2);
+    random_predicates(t, 300, &tl);
+
+    /* A rewrite of column k in fragment 1 uncovers it for k_idx only. */
+    fl_schema *ks;
+    CHECK_OK(fl_schema_parse("k int32", &ks, &tl_err));
+    fl_batch *kb = fl_batch_new(ks);
+    uint64_t ids[3] = {300, 301, 450};
+    for (int i = 0; i < 3; i++) fl_array_append_int(&kb->columns[0], 7777 + i);
+    CHECK_OK(fl_batch_finish(kb, &tl_err));
+    CHECK_OK(fl_batch_set_row_ids(kb, ids, 3));
+    CHECK_OK(fl_table_update(t, kb, &tl_err));
+    fl_batch_free(kb);
+    fl_schema_free(ks);
+    coverage_of(t, "k_idx", &cov, &total);
+    CHECK_EQ_INT(cov, 4);
+    coverage_of(t, "w_idx", &cov, &total);
+    CHECK_EQ_INT(cov, 5);
+    CHECK_OK(fl_index_select(t, e->root, &sel, &tl_err));
+    CHECK(sel.applies && sel.n_fragments == 4 && !sel.covered[1]);
+    fl_index_selection_clear(&sel);
+    fl_expr_free(e);
+    CHECK_EQ_INT(check_where(t, "k = 7777", NULL), 1);
+    random_predicates(t, 300, &tl);
+    CHECK_OK(fl_index_update(t, "k_idx", &tl_err));
+    coverage_of(t, "k_idx", &cov, &total);
+    CHECK_EQ_INT(cov, 5);
+    CHECK_OK(fl_expr_compile_filter("k = 7778", fl_table_schema(t), &e, &tl_err));
+    CHECK_OK(fl_index_select(t, e->root, &sel, &tl_err));
+    CHECK(sel.applies && sel.exact && sel.n_rows == 1 && sel.row_ids[0] == 301);
+    fl_index_selection_clear(&sel);
+    fl_expr_free(e);
+
+    /* Deleted rows are never candidates. */
+    uint64_t del[4] = {0, 1, 2, 301};
+    CHECK_OK(fl_table_delete_rows(t, del, 4, &tl_err));
+    CHECK_OK(fl_expr_compile_filter("k = 7778 OR k IS NULL OR k >= -100", fl_table_schema(t), &e, &tl_err));
+    CHECK_OK(fl_index_select(t, e->root, &sel, &tl_err));
+    CHECK(sel.applies && sel.exact);
+    CHECK_EQ_INT(sel.n_rows, fl_table_count_rows(t));
+    for (uint64_t i = 0; i < sel.n_rows; i++) CHECK(sel.row_ids[i] > 2 && sel.row_ids[i] != 301);
+    fl_index_selection_clear(&sel);
+    fl_expr_free(e);
+    random_predicates(t, 300, &tl);
+
+    /* Compaction replaces fragments: their coverage goes, results stay right, update restores it. */
+    fl_compact_options co = {.target_rows_per_fragment = 100000};
+    fl_compact_stats cs;
+    CHECK_OK(fl_table_compact(t, &co, &cs, &tl_err));
+    CHECK_EQ_INT(cs.fragments_added, 1);
+    coverage_of(t, "w_idx", &cov, &total);
+    CHECK_EQ_INT(cov, 0);
+    CHECK_EQ_INT(total, 1);
+    CHECK_EQ_INT(t->m->indexes[1].n_files, 0);
+    CHECK_EQ_INT(check_where(t, "w = 'rainy'", NULL), 0);
+    CHECK_OK(fl_index_update(t, NULL, &tl_err));
+    coverage_of(t, "w_idx", &cov, &total);
+    CHECK_EQ_INT(cov, 1);
+    random_predicates(t, 300, &tl);
+
+    /* Time travel: the version before the indexes has none. */
+    CHECK_OK(fl_table_checkout(t, before_index, &tl_err));
+    CHECK_EQ_INT(t->m->n_indexes, 0);
+    CHECK_EQ_INT(check_where(t, "k = 1", NULL), 0);
+    fl_index_info *list;
+    size_t n;
+    CHECK_OK(fl_index_list(t, &list, &n, &tl_err));
+    CHECK_EQ_INT(n, 0);
+    fl_index_info_free(list, n);
+    /* A version between: the indexes of that version, with its coverage. */
+    CHECK_OK(fl_table_checkout(t, before_index + 9, &tl_err));
+    CHECK_EQ_INT(t->m->n_indexes, 8);
+    coverage_of(t, "k_idx", &cov, &total);
+    CHECK_EQ_INT(cov, 4);
+    CHECK_EQ_INT(total, 5);
+    random_predicates(t, 200, &tl);
+    CHECK_OK(fl_table_checkout(t, 0, &tl_err));
+    CHECK(tl.applied > 500);
+    fl_table_close(t);
+    fl_db_close(db);
+}
+
+static int count_files(const char *path) {
+    DIR *d = opendir(path);
+    int n = 0;
+    if (!d) return 0;
+    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void test_drop_and_cleanup(void) {
+    fl_db *db;
+    rng_state = 77;
+    next_id = 0;
+    fl_table *t = open_table("index-cleanup", &db);
+    append_rows(t, 500, 250);
+    CHECK_OK(fl_index_create(t, "w", "bitmap", "weather", &tl_err));
+    append_rows(t, 100, 250);
+    CHECK_OK(fl_index_update(t, "weather", &tl_err));
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/t/_indexes", db_dir);
+    CHECK_EQ_INT(count_files(dir), 2);
+    uint64_t with_index = fl_table_version(t);
+    CHECK_OK(fl_index_drop(t, "weather", &tl_err));
+    CHECK_EQ_INT(t->m->n_indexes, 0);
+    CHECK_EQ_INT(fl_index_drop(t, "weather", &tl_err), FL_ENOTFOUND);
+    fl_version_info *vs;
+    size_t nv;
+    CHECK_OK(fl_table_list_versions(t, &vs, &nv, &tl_err));
+    CHECK_EQ_STR(vs[nv - 1].detail, "drop weather");
+    free(vs);
+    /* Files of a retained version stay. */
+    fl_cleanup_options keep = {.older_than_ms = -1, .keep_versions = 100, .grace_ms = 0};
+    CHECK_OK(fl_table_cleanup(t, &keep, NULL, &tl_err));
+    CHECK_EQ_INT(count_files(dir), 2);
+    CHECK_OK(fl_table_checkout(t, with_index, &tl_err));
+    CHECK_EQ_INT(check_where(t, "w = 'rainy'", NULL), 1);
+    CHECK_OK(fl_table_checkout(t, 0, &tl_err));
+    /* Once no kept version references them, they go. */
+    fl_cleanup_options all = {.older_than_ms = -1, .keep_versions = 0, .grace_ms = 0};
+    fl_cleanup_stats st;
+    CHECK_OK(fl_table_cleanup(t, &all, &st, &tl_err));
+    CHECK_EQ_INT(count_files(dir), 0);
+    fl_table_close(t);
+    fl_db_close(db);
+}
+
+/* Exact row sets on a small table written by hand. */
+static void test_exact_rows(void) {
+    fl_db *db;
+    fl_schema *s;
+    fl_table *t;
+    ref_reset();
+    CHECK_OK(fl_db_open(tl_tmpdir("index-exact"), FL_OPEN_CREATE, &db, &tl_err));
+    CHECK_OK(fl_schema_parse("id int64, weather string, n int64, cats list<string>, ok bool", &s, &tl_err));
+    CHECK_OK(fl_table_create(db, "t", s, &t, &tl_err));
+    const char *rows = "{\"id\":0,\"weather\":\"rainy\",\"n\":5,\"cats\":[\"car\",\"person\"],\"ok\":true}\n"
+                       "{\"id\":1,\"weather\":null,\"n\":null,\"cats\":null,\"ok\":null}\n"
+                       "{\"id\":2,\"weather\":\"clear\",\"n\":-3,\"cats\":[],\"ok\":false}\n"
+                       "{\"id\":3,\"weather\":\"rainy\",\"n\":9,\"cats\":[\"bus\",null],\"ok\":true}\n"
+                       "{\"id\":4,\"weather\":\"foggy\",\"n\":5,\"cats\":[\"car\",\"car\"],\"ok\":false}\n";
+    fl_batch *b;
+    fl_write_options wo = {.max_rows_per_fragment = 2};
+    CHECK_OK(fl_batch_from_jsonl(s, rows, strlen(rows), "rows", &b, &tl_err));
+    CHECK_OK(fl_table_append(t, b, &wo, &tl_err));
+    fl_batch_free(b);
+    fl_schema_free(s);
+    CHECK_OK(fl_index_create(t, "weather", "bitmap", NULL, &tl_err));
+    CHECK_OK(fl_index_create(t, "n", "btree", NULL, &tl_err));
+    CHECK_OK(fl_index_create(t, "cats", "label_list", NULL, &tl_err));
+    CHECK_OK(fl_index_create(t, "ok", "bitmap", NULL, &tl_err));
+    struct {
+        const char *where;
+        const char *rows;
+    } cases[] = {
+        {"weather = 'rainy'", "0,3"},
+        {"NOT (weather = 'rainy')", "2,4"},
+        {"weather != 'rainy'", "2,4"},
+        {"weather IS NULL", "1"},
+        {"weather NOT IN ('clear', NULL)", ""},
+        {"weather IN ('clear', NULL)", "2"},
+        {"n > 0", "0,3,4"},
+        {"n BETWEEN -3 AND 5", "0,2,4"},
+        {"NOT (n <= 5)", "3"},
+        {"n = 5.0", "0,4"},
+        {"n < 5.5", "0,2,4"},
+        {"array_has(cats, 'car')", "0,4"},
+        {"NOT array_has(cats, 'car')", "2,3"},
+        {"array_has_any(cats, ARRAY['bus', 'person'])", "0,3"},
+        {"array_has_all(cats, ARRAY['car', 'person'])", "0"},
+        {"array_has_all(cats, ARRAY['car', NULL])", ""},
+        {"cats IS NULL", "1"},
+        {"ok", "0,3"},
+        {"ok IS NOT TRUE", "1,2,4"},
+        {"NOT ok", "2,4"},
+        {"(weather = 'rainy') IS NOT FALSE", "0,1,3"},
+        {"weather = 'rainy' OR n = 5", "0,3,4"},
+        {"weather = 'rainy' AND NOT (n > 6)", "0"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fl_expr *e;
+        fl_index_selection sel;
+        char got[256] = "";
+        CHECK_OK(fl_expr_compile_filter(cases[i].where, fl_table_schema(t), &e, &tl_err));
+        CHECK_OK(fl_index_select(t, e->root, &sel, &tl_err));
+        CHECK(sel.applies && sel.exact && sel.n_fragments == 3);
+        for (uint64_t k = 0; k < sel.n_rows; k++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu", k ? "," : "", (unsigned long long)sel.row_ids[k]);
+        if (strcmp(got, cases[i].rows)) fprintf(stderr, "  WHERE %s\n", cases[i].where);
+        CHECK_EQ_STR(got, cases[i].rows);
+        check_where(t, cases[i].where, NULL);
+        fl_index_selection_clear(&sel);
+        fl_expr_free(e);
+    }
+    fl_table_close(t);
+    fl_db_close(db);
+}
+
+static void test_errors(void) {
+    fl_db *db;
+    rng_state = 5;
+    next_id = 0;
+    fl_table *t = open_table("index-errors", &db);
+    append_rows(t, 50, 100);
+    CHECK_EQ_INT(fl_index_create(t, "nope", "btree", NULL, &tl_err), FL_ENOTFOUND);
+    CHECK_EQ_STR(tl_err.message, "table 't': column 'nope' not found");
+    CHECK_EQ_INT(fl_index_create(t, "w", "label_list", NULL, &tl_err), FL_ETYPE);
+    CHECK_EQ_STR(tl_err.message, "table 't': a label_list index needs a list<string> column; column 'w' is string");
+    CHECK_EQ_INT(fl_index_create(t, "x", "bitmap", NULL, &tl_err), FL_ETYPE);
+    CHECK_EQ_STR(tl_err.message, "table 't': a bitmap index needs an integer, boolean, string or timestamp column; column 'x' is float64");
+    CHECK_EQ_INT(fl_index_create(t, "tags", "btree", NULL, &tl_err), FL_ETYPE);
+    CHECK_EQ_INT(fl_index_create(t, "k", "hash", NULL, &tl_err), FL_EINVAL);
+    CHECK_EQ_STR(tl_err.message, "unknown index type 'hash' (use btree, bitmap or label_list)");
+    CHECK_EQ_INT(fl_index_create(t, "k", "btree", "bad/name", &tl_err), FL_EINVAL);
+    CHECK_OK(fl_index_create(t, "k", "btree", NULL, &tl_err));
+    CHECK_EQ_INT(fl_index_create(t, "w", "bitmap", "k_idx", &tl_err), FL_EEXIST);
+    CHECK_EQ_STR(tl_err.message, "table 't': index 'k_idx' already exists");
+    CHECK_EQ_INT(fl_index_update(t, "nope", &tl_err), FL_ENOTFOUND);
+    CHECK_OK(fl_index_create(t, "id", "bitmap", NULL, &tl_err));
+    /* Dropping the column drops its index; renaming keeps it. */
+    CHECK_OK(fl_table_rename_column(t, "k", "k2", &tl_err));
+    fl_index_info *list;
+    size_t n;
+    CHECK_OK(fl_index_list(t, &list, &n, &tl_err));
+    CHECK_EQ_INT(n, 2);
+    CHECK_EQ_STR(list[0].column, "k2");
+    CHECK_EQ_INT(list[0].fragments_covered, 1);
+    fl_index_info_free(list, n);
+    CHECK_EQ_INT(check_where(t, "k2 > 3", NULL), 1);
+    const char *drop[] = {"k2"};
+    CHECK_OK(fl_table_drop_columns(t, drop, 1, &tl_err));
+    CHECK_EQ_INT(t->m->n_indexes, 1);
+    fl_table_close(t);
+    fl_db_close(db);
+}
+
+/* The path of the first file of index `i`. */
+static char *index_file(fl_table *t, uint32_t i) { return fl_table_path(t, t->m->indexes[i].files[0]); }
+
+static void test_corrupt(void) {
+    fl_db *db;
+    rng_state = 99;
+    next_id = 0;
+    fl_table *t = open_table("index-corrupt", &db);
+    append_rows(t, 3000, 3000);
+    CHECK_OK(fl_index_create(t, "k", "btree", NULL, &tl_err));
+    CHECK_OK(fl_index_create(t, "tags", "label_list", NULL, &tl_err));
+    for (uint32_t i = 0; i < 2; i++) {
+        char *path = index_file(t, i);
+        ix_file *f;
+        uint64_t entries;
+        CHECK_OK(ix_file_open(path, &f, &tl_err));
+        CHECK_OK(ix_file_check(f, &entries, &tl_err));
+        ix_file_close(f);
+        struct stat stt;
+        CHECK(stat(path, &stt) == 0);
+        uint8_t *orig = malloc((size_t)stt.st_size);
+        FILE *fp = fopen(path, "rb");
+        CHECK(fp && fread(orig, 1, (size_t)stt.st_size, fp) == (size_t)stt.st_size);
+        fclose(fp);
+        const char *where = i == 0 ? "k > -100" : "array_has_any(tags, ARRAY['car', 'bus', 'bike', 'person', 'rider', 'truck'])";
+        /* Every byte position class: header, a block, the footer, the tail; each flip is caught. */
+        size_t positions[] = {0, 9, 100, (size_t)stt.st_size / 2, (size_t)stt.st_size - 40, (size_t)stt.st_size - 20, (size_t)stt.st_size - 1};
+        for (size_t p = 0; p < sizeof positions / sizeof positions[0]; p++) {
+            uint8_t *bad = malloc((size_t)stt.st_size);
+            memcpy(bad, orig, (size_t)stt.st_size);
+            bad[positions[p]] ^= 0x5A;
+            tl_write_file(path, bad, (size_t)stt.st_size);
+            free(bad);
+            fl_expr *e;
+            fl_index_selection sel;
+            CHECK_OK(fl_expr_compile_filter(where, fl_table_schema(t), &e, &tl_err));
+            int rc = fl_index_select(t, e->root, &sel, &tl_err);
+            if (rc != FL_ECORRUPT) fprintf(stderr, "  flip at %zu of %s: rc %d\n", positions[p], path, rc);
+            CHECK_EQ_INT(rc, FL_ECORRUPT);
+            CHECK(strstr(tl_err.message, path) != NULL && strstr(tl_err.message, "byte ") != NULL);
+            fl_expr_free(e);
+        }
+        /* Truncated files. */
+        for (size_t cut = 0; cut < (size_t)stt.st_size; cut += (size_t)stt.st_size / 7 + 1) {
+            tl_write_file(path, orig, cut);
+            fl_expr *e;
+            fl_index_selection sel;
+            CHECK_OK(fl_expr_compile_filter(where, fl_table_schema(t), &e, &tl_err));
+            CHECK_EQ_INT(fl_index_select(t, e->root, &sel, &tl_err), FL_ECORRUPT);
+            fl_expr_free(e);
+        }
+        /* Missing. */
+        remove(path);
+        fl_expr *e;
+        fl_index_selection sel;
+        CHECK_OK(fl_expr_compile_filter(where, fl_table_schema(t), &e, &tl_err));
+        CHECK_EQ_INT(fl_index_select(t, e->root, &sel, &tl_err), FL_ECORRUPT);
+        CHECK(strstr(tl_err.message, "missing") != NULL);
+        fl_expr_free(e);
+        tl_write_file(path, orig, (size_t)stt.st_size);
+        CHECK_EQ_INT(check_where(t, where, NULL), 1);
+        free(orig);
+        fl_free(path);
+    }
+    fl_table_close(t);
+    fl_db_close(db);
+}
+
+/* A point lookup on a 200k-row btree reads the tail, the footer and one page, not the index. */
+static void test_point_lookup_cost(void) {
+    fl_db *db;
+    fl_schema *s;
+    fl_table *t;
+    ref_reset();
+    CHECK_OK(fl_db_open(tl_tmpdir("index-cost"), FL_OPEN_CREATE, &db, &tl_err));
+    CHECK_OK(fl_schema_parse("id int64, name string", &s, &tl_err));
+    CHECK_OK(fl_table_create(db, "t", s, &t, &tl_err));
+    fl_batch *b = fl_batch_new(s);
+    char name[32];
+    for (int64_t i = 0; i < 200000; i++) {
+        fl_array_append_int(&b->columns[0], (i * 7919) % 200000);
+        snprintf(name, sizeof name, "frame-%07lld", (long long)((i * 104729) % 200000));
+        fl_array_append_string(&b->columns[1], name);
+    }
+    CHECK_OK(fl_batch_finish(b, &tl_err));
+    CHECK_OK(fl_table_append(t, b, NULL, &tl_err));
+    fl_batch_free(b);
+    fl_schema_free(s);
+    CHECK_OK(fl_index_create(t, "id", "btree", NULL, &tl_err));
+    CHECK_OK(fl_index_create(t, "name", "btree", NULL, &tl_err));
+    const char *wheres[] = {"id = 123456", "name = 'frame-0123456'"};
+    for (int w = 0; w < 2; w++) {
+        fl_expr *e;
+        fl_index_selection sel;
+        fl_io_counters c0, c1;
+        CHECK_OK(fl_expr_compile_filter(wheres[w], fl_table_schema(t), &e, &tl_err));
+        fl_io_get_counters(&c0);
+        CHECK_OK(fl_index_select(t, e->root, &sel, &tl_err));
+        fl_io_get_counters(&c1);
+        CHECK(sel.applies && sel.exact);
+        CHECK_EQ_INT(sel.n_rows, 1);
+        CHECK_EQ_INT(c1.reads - c0.reads, 4); /* tail, header, footer, one page */
+        CHECK(c1.bytes_read - c0.bytes_read < 200000);
+        check_where(t, wheres[w], NULL);
+        fl_index_selection_clear(&sel);
+        fl_expr_free(e);
+    }
+    char *path = index_file(t, 0);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && st.st_size > 3000000);
+    fl_free(path);
+    fl_table_close(t);
+    fl_db_close(db);
+}
+
+int main(void) {
+    RUN(test_exact_rows);
+    RUN(test_random_predicates);
+    RUN(test_coverage);
+    RUN(test_drop_and_cleanup);
+    RUN(test_errors);
+    RUN(test_corrupt);
+    RUN(test_point_lookup_cost);
+    ref_reset();
+    return tl_finish("index");
+}
