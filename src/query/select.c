@@ -91,13 +91,15 @@ static bool ident_char(char ch) { return isalnum((unsigned char)ch) || ch == '_'
  * translate.h: blanks keep positions). */
 static int blank_version(stmt_ctx *c) {
     char *s = c->sql;
+    size_t blank_end = 0;       /* a second suffix right after the first ("t@1@2") is refused too */
     for (size_t i = 0; s[i];) {
         if (starts_quoted(s, i)) {
             i = skip_quoted(s, i);
             continue;
         }
         size_t d = i + 1 + (s[i + 1] == 'v' || s[i + 1] == 'V');
-        if (s[i] != '@' || i == 0 || !ident_char(s[i - 1]) || !isdigit((unsigned char)s[d])) {
+        bool after_name = i > 0 && (ident_char(s[i - 1]) || (blank_end && i == blank_end));
+        if (s[i] != '@' || !after_name || !isdigit((unsigned char)s[d])) {
             i++;
             continue;
         }
@@ -109,7 +111,7 @@ static int blank_version(stmt_ctx *c) {
         c->version_at = (int64_t)i;
         c->version = v;
         memset(s + i, ' ', (size_t)(end - (s + i)));
-        i = (size_t)(end - s);
+        i = blank_end = (size_t)(end - s);
     }
     return FL_OK;
 }
@@ -170,8 +172,8 @@ static int parse_sql(stmt_ctx *c, fl_arena *arena, fl_json **tree) {
     }
 }
 
-/* Position of keyword `kw` (a whole word outside quotes) in the user's text, or 1. */
-static int32_t keyword_pos(const stmt_ctx *c, const char *kw) {
+/* Position of the nth (from 1) keyword `kw` (a whole word outside quotes) in the user's text, or 1. */
+static int32_t keyword_nth_pos(const stmt_ctx *c, const char *kw, int nth) {
     const char *s = c->sql;
     size_t n = strlen(kw);
     for (size_t i = 0; s[i];) {
@@ -179,7 +181,7 @@ static int32_t keyword_pos(const stmt_ctx *c, const char *kw) {
             i = skip_quoted(s, i);
             continue;
         }
-        if (!strncasecmp(s + i, kw, n) && (i == 0 || !ident_char(s[i - 1])) && !ident_char(s[i + n])) {
+        if (!strncasecmp(s + i, kw, n) && (i == 0 || !ident_char(s[i - 1])) && !ident_char(s[i + n]) && --nth == 0) {
             int32_t p = fl_xlate_pos(&c->x, (int64_t)i);
             return p > 0 ? p : 1;
         }
@@ -187,6 +189,8 @@ static int32_t keyword_pos(const stmt_ctx *c, const char *kw) {
     }
     return 1;
 }
+
+static int32_t keyword_pos(const stmt_ctx *c, const char *kw) { return keyword_nth_pos(c, kw, 1); }
 
 /* ---- expressions: structural equality and the call hook ---- */
 
@@ -224,6 +228,7 @@ static fl_expr_node *internal_ref(stmt_ctx *c, const char *name, fl_expr_type ty
 static int translate_in(stmt_ctx *c, const fl_json *json, bool allow_agg, bool allow_unnest, bool in_agg, fl_expr_node **out) {
     bool a = c->allow_agg, u = c->allow_unnest, g = c->in_agg;
     c->allow_agg = allow_agg, c->allow_unnest = allow_unnest, c->in_agg = in_agg;
+    c->x.context = c->context;
     int rc = fl_xlate_expr(&c->x, json, out);
     c->allow_agg = a, c->allow_unnest = u, c->in_agg = g;
     return rc;
@@ -455,7 +460,7 @@ static int translate_from(stmt_ctx *c, fl_query *q, const fl_json *sel, int dept
     }
     if (!strcmp(key, "JoinExpr")) return fl_xlate_error(&c->x, keyword_pos(c, "JOIN"), "joins are not supported");
     if (!strcmp(key, "RangeSubselect")) {
-        if (depth > 0) return fl_xlate_error(&c->x, keyword_pos(c, "FROM"), "only one level of subquery in FROM is supported");
+        if (depth > 0) return fl_xlate_error(&c->x, keyword_nth_pos(c, "FROM", depth + 1), "only one level of subquery in FROM is supported");
         const char *sk;
         const fl_json *inner = fl_json_single(fl_json_get(item, "subquery"), &sk);
         if (!inner || strcmp(sk, "SelectStmt")) return fl_xlate_error(&c->x, keyword_pos(c, "FROM"), "a FROM subquery must be a SELECT");
@@ -954,7 +959,7 @@ int fl_select_finish_plain(fl_query *q, const char *order_by, fl_error *err) {
     c.x.arena = &q->arena;
     c.x.qualifier = q->table_name;
     if (order_by) FL_RETURN_NOT_OK(order_by_text(&c, q, order_by));
-    if (q->aggregate) return fl_error_set(err, FL_EINVAL, "aggregate functions are not allowed in ORDER BY here");
+    if (q->n_aggs) return fl_error_set(err, FL_EINVAL, "aggregate functions are not allowed in ORDER BY here");
     FL_RETURN_NOT_OK(build_stage(&c, q));
     return build_output(&c, q);
 }
