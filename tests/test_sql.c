@@ -7,6 +7,8 @@
  */
 #include "testlib.h"
 
+#include "common/common.h"
+
 #include <math.h>
 #include <stdint.h>
 
@@ -552,6 +554,41 @@ static void test_topk_property(void) {
     Q("SELECT id FROM r ORDER BY id DESC LIMIT 5", want);
 }
 
+/* ---- allocation failures: every query ends in its result or a clean error, never a crash or a leak ---- */
+
+static void test_allocation_failures(void) {
+    static const char *queries[] = {
+        "SELECT g, count(*), count(DISTINCT x), sum(x), avg(f), min(s), max(ts) FROM t WHERE id > 0 GROUP BY g HAVING count(*) > 0 ORDER BY 2 DESC, g LIMIT 3",
+        "SELECT c, count(*) FROM (SELECT unnest(cats) AS c FROM t) GROUP BY c ORDER BY 2 DESC",
+        "SELECT DISTINCT s, upper(g) AS u FROM t ORDER BY s DESC",
+        "SELECT id, s FROM t@2 WHERE s LIKE '%p%' ORDER BY f NULLS FIRST LIMIT 2 OFFSET 1",
+        "SELECT nope FROM t",
+    };
+    for (size_t k = 0; k < sizeof queries / sizeof queries[0]; k++) {
+        char want[4096];
+        snprintf(want, sizeof want, "%s", sql(queries[k]));
+        int n;
+        for (n = 1; n < 20000; n++) {
+            fl_alloc_fail_after(n);
+            fl_cursor *c = NULL;
+            fl_error err = {0};
+            int rc = fl_sql(db, queries[k], NULL, &c, &err);
+            const char *got = rc == FL_OK ? drain(c, false) : NULL;
+            fl_cursor_close(c);
+            fl_alloc_fail_after(0);
+            if (rc != FL_OK) {
+                CHECK(rc == FL_ENOMEM || err.code == rc);
+                if (rc != FL_ENOMEM) break; /* the query's own error: it got past every allocation */
+                continue;
+            }
+            if (strncmp(got, "error: out of memory", 20) == 0) continue;
+            CHECK_EQ_STR(got, want);
+            break;
+        }
+        CHECK(n < 20000);
+    }
+}
+
 int main(void) {
     make_tables();
     RUN(test_aggregates);
@@ -566,6 +603,7 @@ int main(void) {
     RUN(test_streaming_limit);
     RUN(test_table_query);
     RUN(test_topk_property);
+    RUN(test_allocation_failures);
     fl_db_close(db);
     return tl_finish("sql");
 }
