@@ -7,6 +7,7 @@
 #define FL_CLI_COMMANDS_H
 
 #include "args.h"
+#include "output.h"
 
 /* framelake ingest images|bdd100k|synthetic DB ... and framelake synthesize DIR ... (cli/ingest.c) */
 extern const option_spec ingest_opts[];
@@ -29,5 +30,16 @@ int cmd_udf(const args *a);
     "[--version N] | drop DB TABLE NAME"
 extern const option_spec index_opts[];
 int cmd_index(const args *a);
+
+/* framelake query DB TABLE, framelake sql DB "SELECT ...", framelake explain DB "SELECT ..." (cli/query.c) */
+extern const option_spec query_opts[];
+int cmd_query(const args *a);
+extern const option_spec sql_opts[];
+int cmd_sql(const args *a);
+extern const option_spec explain_opts[];
+int cmd_explain(const args *a);
+
+/* --format and --blob into output options (cli/main.c); prints a usage error and returns false when bad. */
+bool parse_format(const args *a, output_options *o);
 
 #endif

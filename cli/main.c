@@ -59,7 +59,7 @@ static void close_all(fl_db *db, fl_table *t) {
     fl_db_close(db);
 }
 
-static bool parse_format(const args *a, output_options *o) {
+bool parse_format(const args *a, output_options *o) {
     const char *f = args_get(a, "format");
     memset(o, 0, sizeof *o);
     o->format = OUTPUT_TABLE;
@@ -260,48 +260,6 @@ static int cmd_info(const args *a) {
         printf("fragments: %lld\ndata files: %lld (%lld bytes)\ndeleted rows: %lld in %lld deletion files\n", (long long)st.fragments,
                (long long)st.data_files, (long long)st.data_bytes, (long long)st.deleted_rows, (long long)st.deletion_files);
     }
-    close_all(db, t);
-    return rc;
-}
-
-static const option_spec query_opts[] = {{"version", true}, {"tag", true},  {"select", true}, {"limit", true},        {"offset", true},
-                                         {"format", true},  {"blob", true}, {"batch-size", true}, {"with-row-id", false}, {NULL, false}};
-static int cmd_query(const args *a) {
-    output_options o;
-    if (!parse_format(a, &o)) return EXIT_USAGE;
-    uint64_t limit = 0, offset = 0, batch = 0;
-    bool has_limit;
-    if (!args_u64(a, "limit", &limit, &has_limit) || !args_u64(a, "offset", &offset, NULL) || !args_u64(a, "batch-size", &batch, NULL))
-        return EXIT_USAGE;
-    char *storage;
-    const char *cols[ARGS_MAX * 8];
-    size_t n_cols;
-    int rc = parse_select(a, &storage, cols, &n_cols);
-    if (rc) return rc;
-    fl_db *db;
-    fl_table *t;
-    fl_error err = {0};
-    if ((rc = open_table(a, false, &db, &t, true))) {
-        free(storage);
-        return rc;
-    }
-    fl_scan_options so = {.columns = storage ? cols : NULL, .n_columns = n_cols, .offset = (int64_t)offset, .limit = (int64_t)limit,
-                          .limit_set = has_limit, .with_row_ids = o.with_row_id, .batch_size = (int64_t)batch};
-    fl_scan *sc;
-    if (fl_scan_open(t, &so, &sc, &err) != FL_OK) rc = fail(&err);
-    else {
-        output *out = output_new(stdout, &o);
-        fl_batch *b;
-        int got;
-        while ((got = fl_scan_next(sc, &b, &err)) == FL_OK && b) {
-            output_batch(out, b);
-            fl_batch_free(b);
-        }
-        if (got != FL_OK) rc = fail(&err);
-        output_finish(out);
-        fl_scan_close(sc);
-    }
-    free(storage);
     close_all(db, t);
     return rc;
 }
@@ -611,8 +569,14 @@ static const command commands[] = {
     {"info", "framelake info DB TABLE [--version N|--tag T] [--json]", "schema, fragments, files and sizes", info_opts, 2, 2, cmd_info},
     {"schema", "framelake schema DB TABLE [--version N|--tag T]", "print the schema in the syntax create accepts", versioned_opts, 2, 2, cmd_schema},
     {"count", "framelake count DB TABLE [--where SQL] [--version N|--tag T]", "print the number of rows (matching SQL)", count_opts, 2, 2, cmd_count},
-    {"query", "framelake query DB TABLE [--select a,b] [--limit N] [--offset N] [--version N|--tag T] [--format table|jsonl|csv] [--with-row-id] [--blob base64]",
-     "print rows", query_opts, 2, 2, cmd_query},
+    {"query",
+     "framelake query DB TABLE [--select a,b] [--where SQL] [--order-by \"col [DESC], ...\"] [--limit N] [--offset N] [--version N|--tag T] "
+     "[--format table|jsonl|csv] [--with-row-id] [--blob base64]",
+     "print rows (filtered, ordered)", query_opts, 2, 2, cmd_query},
+    {"sql", "framelake sql DB \"SELECT ...\" [--format table|jsonl|csv] [--version N|--tag T] [--blob base64]",
+     "run a SELECT statement (docs/SQL.md)", sql_opts, 2, 2, cmd_sql},
+    {"explain", "framelake explain DB \"SELECT ...\" [--analyze] [--version N|--tag T]", "print the plan of a SELECT (--analyze: run it, with counters)",
+     explain_opts, 2, 2, cmd_explain},
     {"take", "framelake take DB TABLE (--row-ids 1,5,9 | --positions 0,1) [--select a,b] [--version N|--tag T] [--format F] [--blob base64]",
      "print rows by stable row id or position", take_opts, 2, 2, cmd_take},
     {"delete", "framelake delete DB TABLE --where SQL | --row-ids 1,5,9", "delete the rows matching SQL, or by stable row id", delete_opts, 2, 2, cmd_delete},

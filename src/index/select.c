@@ -345,17 +345,19 @@ static int minus2(planner *p, const ix_rows *a, const ix_rows *b, const ix_rows 
     return ok ? FL_OK : oom(p->err);
 }
 
-/* The rows of a comparison `column op key`; NaN rows compare equal to everything in the evaluator. */
+/* The rows of a comparison `column op key` (key not NaN). NaN sorts above every number in the evaluator
+ * (eval.c), so NaN rows satisfy >, >= and <> and nothing else. */
 static int eval_cmp(planner *p, int vi, fl_expr_op op, const ix_key *k, ix_rows *out) {
     switch (op) {
-    case FL_OP_EQ: FL_RETURN_NOT_OK(lookup_key(p, vi, k, out)); break;
+    case FL_OP_EQ: return lookup_key(p, vi, k, out);
     case FL_OP_LT: return lookup(p, vi, -1, NULL, false, k, false, out);
-    case FL_OP_GT: return lookup(p, vi, -1, k, false, NULL, false, out);
-    case FL_OP_LE: FL_RETURN_NOT_OK(lookup(p, vi, -1, NULL, false, k, true, out)); break;
+    case FL_OP_LE: return lookup(p, vi, -1, NULL, false, k, true, out);
+    case FL_OP_GT: FL_RETURN_NOT_OK(lookup(p, vi, -1, k, false, NULL, false, out)); break;
     case FL_OP_GE: FL_RETURN_NOT_OK(lookup(p, vi, -1, k, true, NULL, false, out)); break;
     case FL_OP_NE:
         FL_RETURN_NOT_OK(lookup(p, vi, -1, NULL, false, k, false, out));
-        return lookup(p, vi, -1, k, false, NULL, false, out);
+        FL_RETURN_NOT_OK(lookup(p, vi, -1, k, false, NULL, false, out));
+        break;
     default: return FL_OK;
     }
     return lookup(p, vi, IX_SET_NAN, NULL, false, NULL, false, out);
@@ -372,12 +374,12 @@ static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, result *r
         return lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n);
     case L_BETWEEN:
     case L_IN: {
-        bool has_null = false, any = false;
+        bool has_null = false;
+        /* NaN rows: above hi, and equal to no number, so neither BETWEEN nor IN holds for them. */
         if (l->kind == L_BETWEEN) {
             literal_key(n->args[1], &k);
             literal_key(n->args[2], &k2);
             FL_RETURN_NOT_OK(lookup(p, vi, -1, &k, true, &k2, true, &r->t));
-            any = true; /* NaN >= lo and NaN <= hi are both true in the evaluator, whatever lo and hi */
         } else {
             for (int32_t i = 1; i < n->n_args; i++) {
                 if (is_null_literal(n->args[i])) {
@@ -386,10 +388,8 @@ static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, result *r
                 }
                 literal_key(n->args[i], &k);
                 FL_RETURN_NOT_OK(lookup_key(p, vi, &k, &r->t));
-                any = true;
             }
         }
-        if (any) FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NAN, NULL, false, NULL, false, &r->t));
         FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n));
         if (has_null) {
             /* x IN (.., NULL) is NULL wherever it is not true. */

@@ -78,7 +78,8 @@ typedef struct fl_expr_node {
     bool lit_bool;                      /* LITERAL values by type */
     int64_t lit_int;                    /* INT and TIMESTAMP */
     double lit_float;
-    const char *lit_string;             /* STRING */
+    const char *lit_string;             /* STRING; COLUMN of an internal '$' column (select.h invariant 5):
+                                           the text of what it stands for ("count(*)"), for names and plans */
 } fl_expr_node;
 
 /* A compiled expression: the root, the arena holding every node, the columns it reads. */

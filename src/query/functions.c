@@ -354,7 +354,11 @@ static int eval_array_has_any(const fl_expr_node *n, const fl_array *args, int64
         for (int64_t k = ns; k < ne && r == all; k++) {
             bool found = false;
             if (strings) {
-                if (fl_array_is_null(needles, k)) continue;
+                /* A NULL needle is never found (so array_has_all with one is false). */
+                if (fl_array_is_null(needles, k)) {
+                    r = false;
+                    continue;
+                }
                 int64_t nl = needles->offsets[k + 1] - needles->offsets[k];
                 const uint8_t *nb = (const uint8_t *)needles->values + needles->offsets[k];
                 for (int64_t m = s; !found && m < e; m++)

@@ -9,7 +9,7 @@
  *  2. Numeric literals are re-read from the source text at their location: libpg_query's JSON drops
  *     negative integer values, and big integers arrive as float text.
  */
-#include "expr.h"
+#include "translate.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -19,26 +19,42 @@
 #define PREFIX "SELECT 1 FROM t WHERE "
 #define PREFIX_LEN ((int)sizeof PREFIX - 1)
 
-typedef struct translator {
-    fl_arena *arena;
-    const fl_schema *schema;
-    const char *sql;            /* the wrapped text */
-    const char *user;           /* the user's text */
-    fl_expr *expr;
-    fl_error *err;
-} translator;
+typedef fl_xlate translator;
 
-static int32_t user_pos(int64_t location) { return location < PREFIX_LEN ? 0 : (int32_t)(location - PREFIX_LEN + 1); }
+int32_t fl_xlate_pos(const fl_xlate *x, int64_t location) {
+    if (location < x->user_start) return 0;
+    int64_t shift = 0;
+    for (int i = 0; i < x->n_inserts; i++) {
+        if (location >= x->insert_at[i] + x->insert_len[i]) shift += x->insert_len[i];
+        else if (location >= x->insert_at[i]) shift += location - x->insert_at[i]; /* inside inserted text: its start */
+    }
+    return (int32_t)(location - shift - x->user_start + 1);
+}
+
+static int32_t user_pos(const translator *t, int64_t location) { return fl_xlate_pos(t, location); }
+
+static int vterr(translator *t, int32_t pos, const char *fmt, va_list ap) {
+    char msg[FL_ERROR_MESSAGE_SIZE];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (pos > 0) return fl_error_set(t->err, FL_EINVAL, "%s (position %d)", msg, (int)pos);
+    return fl_error_set(t->err, FL_EINVAL, "%s", msg);
+}
 
 static int terr(translator *t, int32_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int terr(translator *t, int32_t pos, const char *fmt, ...) {
-    char msg[FL_ERROR_MESSAGE_SIZE];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = vterr(t, pos, fmt, ap);
     va_end(ap);
-    if (pos > 0) return fl_error_set(t->err, FL_EINVAL, "%s (position %d)", msg, (int)pos);
-    return fl_error_set(t->err, FL_EINVAL, "%s", msg);
+    return rc;
+}
+
+int fl_xlate_error(fl_xlate *x, int32_t pos, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vterr(x, pos, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static int oom(translator *t) { return fl_error_set(t->err, FL_ENOMEM, "out of memory"); }
@@ -79,7 +95,7 @@ size_t fl_edit_distance(const char *a, const char *b) {
 }
 
 /* The candidate closest to `name`, if close enough to be a plausible typo. */
-static const char *closest(const char *name, const char *const *candidates, size_t n) {
+const char *fl_closest_name(const char *name, const char *const *candidates, size_t n) {
     const char *best = NULL;
     size_t best_d = (size_t)-1;
     for (size_t i = 0; i < n; i++) {
@@ -90,7 +106,7 @@ static const char *closest(const char *name, const char *const *candidates, size
     return best && (best_d <= 2 || best_d * 3 <= len) && best_d < len ? best : NULL;
 }
 
-static fl_expr_type type_of_field(const fl_field *f) {
+fl_expr_type fl_expr_type_of_field(const fl_field *f) {
     switch (f->type) {
     case FL_TYPE_BOOL: return FL_EXPR_T_BOOL;
     case FL_TYPE_INT8: case FL_TYPE_INT16: case FL_TYPE_INT32: case FL_TYPE_INT64:
@@ -104,7 +120,7 @@ static fl_expr_type type_of_field(const fl_field *f) {
     }
 }
 
-static fl_expr_node *new_node(translator *t, fl_expr_kind kind, int32_t pos, int32_t n_args) {
+fl_expr_node *fl_xlate_node(fl_xlate *t, fl_expr_kind kind, int32_t pos, int32_t n_args) {
     fl_expr_node *n = fl_arena_alloc(t->arena, sizeof *n);
     if (!n) return NULL;
     n->kind = kind;
@@ -114,7 +130,7 @@ static fl_expr_node *new_node(translator *t, fl_expr_kind kind, int32_t pos, int
     return n;
 }
 
-static int32_t node_pos(const fl_json *body) { return user_pos(fl_json_get_int(body, "location", -1)); }
+static int32_t node_pos(const translator *t, const fl_json *body) { return user_pos(t, fl_json_get_int(body, "location", -1)); }
 
 static bool is_numeric(fl_expr_type a) { return a == FL_EXPR_T_INT || a == FL_EXPR_T_FLOAT; }
 
@@ -169,7 +185,7 @@ static int number_literal(translator *t, int64_t location, fl_expr_node *n) {
 }
 
 static int translate_const(translator *t, const fl_json *body, int32_t pos, fl_expr_node **out) {
-    fl_expr_node *n = new_node(t, FL_EXPR_LITERAL, pos, 0);
+    fl_expr_node *n = fl_xlate_node(t, FL_EXPR_LITERAL, pos, 0);
     if (!n) return oom(t);
     *out = n;
     const fl_json *v;
@@ -194,41 +210,56 @@ static int translate_const(translator *t, const fl_json *body, int32_t pos, fl_e
 }
 
 /* The text of a {"String": {"sval": ...}} node, or NULL. */
-static const char *string_node(const fl_json *j) {
+const char *fl_xlate_string(const fl_json *j) {
     const char *key;
     const fl_json *body = fl_json_single(j, &key);
     return body && !strcmp(key, "String") ? fl_json_get_string(body, "sval") : NULL;
 }
 
+/* Adds a column name to the recorder's list once. */
+static int record_column(translator *t, const char *name) {
+    fl_expr *e = t->record;
+    if (!e) return FL_OK;
+    for (int32_t i = 0; i < e->n_columns; i++)
+        if (!strcmp(e->columns[i], name)) return FL_OK;
+    size_t cap = (size_t)e->n_columns;
+    if (!fl_reserve((void **)&e->columns, &cap, cap + 1, sizeof *e->columns, 4)) return oom(t);
+    e->columns[e->n_columns++] = name;
+    return FL_OK;
+}
+
+static bool accepted_qualifier(const translator *t, const char *q) {
+    return (t->qualifier && !strcmp(t->qualifier, q)) || (t->qualifier2 && !strcmp(t->qualifier2, q));
+}
+
 static int translate_column(translator *t, const fl_json *body, int32_t pos, fl_expr_node **out) {
     const fl_json *fields = fl_json_get(body, "fields");
     if (!fields || fields->kind != FL_JSON_ARRAY || fields->n == 0) return terr(t, pos, "bad column reference");
-    if (fields->n != 1 || !string_node(fields->items[0])) return terr(t, pos, "only plain column names are supported (no '*' or nested fields yet)");
-    const char *name = string_node(fields->items[0]);
-    int k = fl_schema_find(t->expr->schema, name);
+    const char *name = fields->n >= 1 ? fl_xlate_string(fields->items[fields->n - 1]) : NULL;
+    if (fields->n == 2 && name && fl_xlate_string(fields->items[0])) {
+        const char *q = fl_xlate_string(fields->items[0]);
+        if (!accepted_qualifier(t, q)) return terr(t, pos, "unknown table \"%s\" in column reference", q);
+    } else if (fields->n != 1 || !name)
+        return terr(t, pos, "only plain column names are supported here (no '*' or nested fields)");
+    const fl_schema *s = t->schema;
+    int k = fl_schema_find(s, name);
     if (k < 0) {
-        const fl_schema *s = t->expr->schema;
         const char **names = fl_arena_alloc(t->arena, ((size_t)s->n_fields + 1) * sizeof *names);
         if (!names) return oom(t);
-        for (int32_t i = 0; i < s->n_fields; i++) names[i] = s->fields[i].name;
-        const char *best = closest(name, names, (size_t)s->n_fields);
+        size_t n_names = 0;
+        for (int32_t i = 0; i < s->n_fields; i++)
+            if (s->fields[i].name[0] != '$') names[n_names++] = s->fields[i].name;
+        const char *best = fl_closest_name(name, names, n_names);
         if (best) return terr(t, pos, "column \"%s\" not found; did you mean \"%s\"?", name, best);
         return terr(t, pos, "column \"%s\" not found", name);
     }
-    fl_expr_node *n = new_node(t, FL_EXPR_COLUMN, pos, 0);
+    fl_expr_node *n = fl_xlate_node(t, FL_EXPR_COLUMN, pos, 0);
     if (!n) return oom(t);
-    const fl_field *f = &t->expr->schema->fields[k];
+    const fl_field *f = &s->fields[k];
     n->name = f->name;
-    n->type = type_of_field(f);
+    n->type = fl_expr_type_of_field(f);
     if (n->type == FL_EXPR_T_LIST) n->elem = &f->children[0];
-    /* Record the column once. */
-    bool seen = false;
-    for (int32_t i = 0; i < t->expr->n_columns; i++) seen |= !strcmp(t->expr->columns[i], f->name);
-    if (!seen) {
-        size_t cap = (size_t)t->expr->n_columns;
-        if (!fl_reserve((void **)&t->expr->columns, &cap, cap + 1, sizeof *t->expr->columns, 4)) return oom(t);
-        t->expr->columns[t->expr->n_columns++] = f->name;
-    }
+    FL_RETURN_NOT_OK(record_column(t, f->name));
     *out = n;
     return FL_OK;
 }
@@ -253,7 +284,7 @@ static int bind_arith(translator *t, fl_expr_node *n, const char *opname) {
 
 static int translate_binary(translator *t, fl_expr_op op, const char *opname, fl_expr_node *l, fl_expr_node *r, int32_t pos,
                             fl_expr_node **out) {
-    fl_expr_node *n = new_node(t, FL_EXPR_BINARY, pos, 2);
+    fl_expr_node *n = fl_xlate_node(t, FL_EXPR_BINARY, pos, 2);
     if (!n) return oom(t);
     n->op = op;
     n->args[0] = l;
@@ -279,7 +310,7 @@ static int translate_list_items(translator *t, const fl_json *list, fl_expr_node
 static int translate_a_expr(translator *t, const fl_json *body, int32_t pos, fl_expr_node **out) {
     const char *kind = fl_json_get_string(body, "kind");
     const fl_json *name = fl_json_get(body, "name");
-    const char *opname = name && name->kind == FL_JSON_ARRAY && name->n == 1 ? string_node(name->items[0]) : NULL;
+    const char *opname = name && name->kind == FL_JSON_ARRAY && name->n == 1 ? fl_xlate_string(name->items[0]) : NULL;
     const fl_json *lj = fl_json_get(body, "lexpr"), *rj = fl_json_get(body, "rexpr");
     if (!kind || !opname || !rj) return terr(t, pos, "unsupported operator");
     fl_expr_node *l = NULL, *r = NULL;
@@ -304,7 +335,7 @@ static int translate_a_expr(translator *t, const fl_json *body, int32_t pos, fl_
             if (!is_numeric(r->type) && r->type != FL_EXPR_T_NULL)
                 return terr(t, pos, "operator %s cannot take %s", opname, fl_expr_type_name(r->type));
             if (ops[k].op == FL_OP_ADD) return *out = r, FL_OK;
-            fl_expr_node *n = new_node(t, FL_EXPR_UNARY, pos, 1);
+            fl_expr_node *n = fl_xlate_node(t, FL_EXPR_UNARY, pos, 1);
             if (!n) return oom(t);
             n->op = FL_OP_NEG;
             n->args[0] = r;
@@ -319,7 +350,7 @@ static int translate_a_expr(translator *t, const fl_json *body, int32_t pos, fl_
     FL_RETURN_NOT_OK(translate(t, lj, &l));
     if (!strcmp(kind, "AEXPR_IN")) {
         if (rj->kind != FL_JSON_ARRAY || rj->n == 0) return terr(t, pos, "IN expects a list of values");
-        fl_expr_node *n = new_node(t, FL_EXPR_IN, pos, (int32_t)rj->n + 1);
+        fl_expr_node *n = fl_xlate_node(t, FL_EXPR_IN, pos, (int32_t)rj->n + 1);
         if (!n) return oom(t);
         n->args[0] = l;
         n->negated = !strcmp(opname, "<>");
@@ -331,7 +362,7 @@ static int translate_a_expr(translator *t, const fl_json *body, int32_t pos, fl_
     }
     if (!strcmp(kind, "AEXPR_BETWEEN") || !strcmp(kind, "AEXPR_NOT_BETWEEN")) {
         if (rj->kind != FL_JSON_ARRAY || rj->n != 2) return terr(t, pos, "BETWEEN expects two bounds");
-        fl_expr_node *n = new_node(t, FL_EXPR_BETWEEN, pos, 3);
+        fl_expr_node *n = fl_xlate_node(t, FL_EXPR_BETWEEN, pos, 3);
         if (!n) return oom(t);
         n->args[0] = l;
         n->negated = !strcmp(kind, "AEXPR_NOT_BETWEEN");
@@ -346,7 +377,7 @@ static int translate_a_expr(translator *t, const fl_json *body, int32_t pos, fl_
         const char *key;
         const fl_json *fb = fl_json_single(rj, &key);
         if (fb && !strcmp(key, "FuncCall")) return terr(t, pos, "LIKE ... ESCAPE is not supported (the escape character is '\\')");
-        fl_expr_node *n = new_node(t, FL_EXPR_LIKE, pos, 2);
+        fl_expr_node *n = fl_xlate_node(t, FL_EXPR_LIKE, pos, 2);
         if (!n) return oom(t);
         n->args[0] = l;
         n->negated = opname[0] == '!';
@@ -367,7 +398,7 @@ static int translate_bool_expr(translator *t, const fl_json *body, int32_t pos, 
     const fl_json *args = fl_json_get(body, "args");
     if (!op || !args || args->kind != FL_JSON_ARRAY || args->n == 0) return terr(t, pos, "bad boolean expression");
     if (!strcmp(op, "NOT_EXPR")) {
-        fl_expr_node *n = new_node(t, FL_EXPR_UNARY, pos, 1);
+        fl_expr_node *n = fl_xlate_node(t, FL_EXPR_UNARY, pos, 1);
         if (!n) return oom(t);
         n->op = FL_OP_NOT;
         n->type = FL_EXPR_T_BOOL;
@@ -393,7 +424,7 @@ static int translate_test(translator *t, const fl_json *body, bool null_test, in
     const char *what = fl_json_get_string(body, null_test ? "nulltesttype" : "booltesttype");
     const fl_json *arg = fl_json_get(body, "arg");
     if (!what || !arg) return terr(t, pos, "bad IS test");
-    fl_expr_node *n = new_node(t, FL_EXPR_IS, pos, 1);
+    fl_expr_node *n = fl_xlate_node(t, FL_EXPR_IS, pos, 1);
     if (!n) return oom(t);
     n->type = FL_EXPR_T_BOOL;
     FL_RETURN_NOT_OK(translate(t, arg, &n->args[0]));
@@ -409,8 +440,13 @@ static int translate_func(translator *t, const fl_json *body, int32_t pos, fl_ex
     const fl_json *names = fl_json_get(body, "funcname");
     const char *name = fl_json_get(body, "coalescetype") || !names ? "coalesce" : NULL;
     if (!name && (names->kind != FL_JSON_ARRAY || names->n == 0)) return terr(t, pos, "bad function call");
-    if (!name) name = string_node(names->items[names->n - 1]);
+    if (!name) name = fl_xlate_string(names->items[names->n - 1]);
     if (!name) return terr(t, pos, "bad function call");
+    if (t->call_hook) {
+        bool handled = false;
+        int rc = t->call_hook(t, body, name, pos, out, &handled);
+        if (handled || rc != FL_OK) return rc;
+    }
     if (fl_json_get(body, "agg_star") || fl_json_get(body, "agg_distinct") || fl_json_get(body, "over") || fl_json_get(body, "agg_order") ||
         fl_json_get(body, "agg_filter"))
         return terr(t, pos, "aggregate and window calls are not allowed in a filter");
@@ -419,7 +455,7 @@ static int translate_func(translator *t, const fl_json *body, int32_t pos, fl_ex
         const char *names_list[64];
         size_t k = 0;
         for (const fl_expr_function *f; k < 64 && (f = fl_expr_function_at((int)k)); k++) names_list[k] = f->name;
-        const char *best = closest(name, names_list, k);
+        const char *best = fl_closest_name(name, names_list, k);
         if (best) return terr(t, pos, "function \"%s\" not found; did you mean \"%s\"?", name, best);
         return terr(t, pos, "function \"%s\" not found", name);
     }
@@ -429,7 +465,7 @@ static int translate_func(translator *t, const fl_json *body, int32_t pos, fl_ex
         if (fn->min_args == fn->max_args) return terr(t, pos, "%s takes %d argument%s, not %zu", fn->name, fn->min_args, fn->min_args == 1 ? "" : "s", n_args);
         return terr(t, pos, "%s takes at least %d arguments, not %zu", fn->name, fn->min_args, n_args);
     }
-    fl_expr_node *n = new_node(t, FL_EXPR_CALL, pos, (int32_t)n_args);
+    fl_expr_node *n = fl_xlate_node(t, FL_EXPR_CALL, pos, (int32_t)n_args);
     if (!n) return oom(t);
     n->fn = fn;
     n->name = fn->name;
@@ -442,8 +478,8 @@ static int translate_func(translator *t, const fl_json *body, int32_t pos, fl_ex
 static int translate_cast(translator *t, const fl_json *body, int32_t pos, fl_expr_node **out) {
     const fl_json *tn = fl_json_get(body, "typeName"), *names = fl_json_get(tn, "names");
     if (!names || names->kind != FL_JSON_ARRAY || names->n == 0 || fl_json_get(tn, "arrayBounds")) return terr(t, pos, "unsupported type in CAST");
-    const char *type = string_node(names->items[names->n - 1]);
-    if (pos == 0) pos = user_pos(fl_json_get_int(tn, "location", -1));
+    const char *type = fl_xlate_string(names->items[names->n - 1]);
+    if (pos == 0) pos = user_pos(t, fl_json_get_int(tn, "location", -1));
     static const struct { const char *name; fl_expr_type type; } types[] = {
         {"int2", FL_EXPR_T_INT}, {"int4", FL_EXPR_T_INT}, {"int8", FL_EXPR_T_INT}, {"float4", FL_EXPR_T_FLOAT}, {"float8", FL_EXPR_T_FLOAT},
         {"numeric", FL_EXPR_T_FLOAT}, {"text", FL_EXPR_T_STRING}, {"varchar", FL_EXPR_T_STRING}, {"bpchar", FL_EXPR_T_STRING},
@@ -453,7 +489,7 @@ static int translate_cast(translator *t, const fl_json *body, int32_t pos, fl_ex
     for (size_t i = 0; type && i < sizeof types / sizeof types[0]; i++)
         if (!strcmp(types[i].name, type)) k = (int)i;
     if (k < 0) return terr(t, pos, "CAST to %s is not supported (integer, float, string, boolean)", type ? type : "?");
-    fl_expr_node *n = new_node(t, FL_EXPR_CAST, pos, 1);
+    fl_expr_node *n = fl_xlate_node(t, FL_EXPR_CAST, pos, 1);
     if (!n) return oom(t);
     n->type = types[k].type;
     FL_RETURN_NOT_OK(translate(t, fl_json_get(body, "arg"), &n->args[0]));
@@ -478,13 +514,13 @@ static int translate_indirection(translator *t, const fl_json *body, int32_t pos
         if (!idx || strcmp(key, "A_Indices") || fl_json_get(idx, "is_slice") || !fl_json_get(idx, "uidx"))
             return terr(t, pos, "only list element access [i] is supported");
         if (base->type != FL_EXPR_T_LIST) return terr(t, pos, "cannot index %s with [ ]", fl_expr_type_name(base->type));
-        fl_expr_node *n = new_node(t, FL_EXPR_ELEMENT, pos, 2);
+        fl_expr_node *n = fl_xlate_node(t, FL_EXPR_ELEMENT, pos, 2);
         if (!n) return oom(t);
         n->args[0] = base;
         FL_RETURN_NOT_OK(translate(t, fl_json_get(idx, "uidx"), &n->args[1]));
         if (n->args[1]->type != FL_EXPR_T_INT && n->args[1]->type != FL_EXPR_T_NULL)
             return terr(t, n->args[1]->pos, "list index must be an integer, not %s", fl_expr_type_name(n->args[1]->type));
-        n->type = type_of_field(base->elem);
+        n->type = fl_expr_type_of_field(base->elem);
         if (n->type == FL_EXPR_T_LIST) n->elem = &base->elem->children[0];
         base = n;
     }
@@ -495,7 +531,7 @@ static int translate_indirection(translator *t, const fl_json *body, int32_t pos
 static int translate_array(translator *t, const fl_json *body, int32_t pos, fl_expr_node **out) {
     const fl_json *els = fl_json_get(body, "elements");
     size_t n_items = els && els->kind == FL_JSON_ARRAY ? els->n : 0;
-    fl_expr_node *n = new_node(t, FL_EXPR_LIST_LITERAL, pos, (int32_t)n_items);
+    fl_expr_node *n = fl_xlate_node(t, FL_EXPR_LIST_LITERAL, pos, (int32_t)n_items);
     if (!n) return oom(t);
     n->type = FL_EXPR_T_LIST;
     if (n_items) FL_RETURN_NOT_OK(translate_list_items(t, els, n, 0));
@@ -518,11 +554,13 @@ static int translate_array(translator *t, const fl_json *body, int32_t pos, fl_e
     return FL_OK;
 }
 
+int fl_xlate_expr(fl_xlate *t, const fl_json *json, fl_expr_node **out) { return translate(t, json, out); }
+
 static int translate(translator *t, const fl_json *json, fl_expr_node **out) {
     const char *key;
     const fl_json *body = fl_json_single(json, &key);
     if (!body) return terr(t, 0, "unexpected parse tree shape");
-    int32_t pos = node_pos(body);
+    int32_t pos = node_pos(t, body);
     if (!strcmp(key, "ColumnRef")) return translate_column(t, body, pos, out);
     if (!strcmp(key, "A_Const")) return translate_const(t, body, pos, out);
     if (!strcmp(key, "A_Expr")) return translate_a_expr(t, body, pos, out);
@@ -533,7 +571,7 @@ static int translate(translator *t, const fl_json *json, fl_expr_node **out) {
     if (!strcmp(key, "TypeCast")) return translate_cast(t, body, pos, out);
     if (!strcmp(key, "A_Indirection")) return translate_indirection(t, body, pos, out);
     if (!strcmp(key, "A_ArrayExpr")) return translate_array(t, body, pos, out);
-    if (!strcmp(key, "SubLink")) return terr(t, pos, "subqueries are not supported in a filter");
+    if (!strcmp(key, "SubLink")) return terr(t, pos, "subqueries are not supported in %s", t->context ? t->context : "a filter");
     return terr(t, pos, "unsupported expression (%s)", key);
 }
 
@@ -560,7 +598,7 @@ int fl_expr_compile_filter(const char *text, const fl_schema *schema, fl_expr **
     fl_expr *e = fl_calloc(1, sizeof *e);
     if (!e) return fl_error_set(err, FL_ENOMEM, "out of memory");
     fl_arena_init(&e->arena);
-    translator t = {&e->arena, schema, NULL, text, e, err};
+    translator t = {.arena = &e->arena, .user_start = PREFIX_LEN, .record = e, .err = err};
     int rc = FL_OK;
     size_t len = strlen(text);
     char *sql = NULL;
@@ -568,6 +606,7 @@ int fl_expr_compile_filter(const char *text, const fl_schema *schema, fl_expr **
     for (const char *p = text; *p; p++) blank &= isspace((unsigned char)*p) != 0;
     if (blank) rc = fl_error_set(err, FL_EINVAL, "empty filter");
     else if (!(e->schema = fl_schema_copy(schema)) || !(sql = fl_malloc(PREFIX_LEN + len + 1))) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    t.schema = e->schema;
     PgQueryParseResult pr = {0};
     if (rc == FL_OK) {
         memcpy(sql, PREFIX, PREFIX_LEN);

@@ -51,7 +51,7 @@ expect query-table 0 'image_id  width  cats
 a         1280   ["car","pedestrian"]' -- "$FL" query "$DB" frames --select image_id,width,cats --limit 1
 expect query-bad-column 1 "framelake: error: table 'frames': column 'widht' not found (did you mean 'width'?)" -- "$FL" query "$DB" frames --select widht
 expect query-bad-format 2 "framelake: --format must be table, jsonl or csv, not 'xml'" -- "$FL" query "$DB" frames --format xml
-expect query-unknown-option 2 "framelake query: unknown option '--where' (see 'framelake help query')" -- "$FL" query "$DB" frames --where "x"
+expect query-unknown-option 2 "framelake query: unknown option '--filter' (see 'framelake help query')" -- "$FL" query "$DB" frames --filter "x"
 expect take 0 '{"_rowid":2,"image_id":"c"}
 {"_rowid":0,"image_id":"a"}' -- "$FL" take "$DB" frames --row-ids 2,0 --select image_id --format jsonl
 expect take-positions 0 '{"_rowid":1,"split":"val"}' -- "$FL" take "$DB" frames --positions 1 --select split --format jsonl
