@@ -1,15 +1,20 @@
 /*
  * qscan.c — the filtered scan (see qscan.h).
  *
- * Fragment by fragment: the page statistics of the filter's columns cut the fragment into spans of rows
- * that may match (prune.h); each span is read in windows of at most batch_size rows. A window reads the
+ * First the table's scalar indexes are asked for candidates (index.h). In a fragment they cover, windows
+ * start at candidate rows: an exact selection needs no evaluation at all, an inexact one is evaluated on
+ * the window and intersected with the candidates. In other fragments the page statistics of the filter's
+ * columns cut the fragment into spans of rows that may match (prune.h); each span is read in windows of at
+ * most batch_size rows. A window reads the
  * filter's columns, evaluates the filter vectorized, drops deleted rows, and only then reads the other
  * output columns — and of those only the rows that matched (blobs row by row, paged columns over the
  * matched extent), so a selective filter never pulls image bytes it does not return.
  */
 #include "qscan.h"
+#include "../index/index.h"
 #include "prune.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct span {
@@ -32,6 +37,12 @@ struct fl_qscan {
     fl_schema *out_schema;      /* the output projection */
     fl_schema *filter_schema;   /* the filter's columns, in filter->columns order */
     int32_t *out_from_filter;   /* output column i is filter column out_from_filter[i], or -1 */
+    /* index candidates, grouped by fragment: offsets of fragment f are cand_off[cand_start[f] ..
+     * cand_start[f + 1]) in ascending order */
+    fl_index_selection sel;
+    uint64_t *cand_off;
+    uint64_t *cand_start;
+    uint64_t cand_i;            /* next candidate of the current fragment */
     /* position */
     uint32_t fragment;
     bool fragment_ready;
@@ -72,6 +83,52 @@ static int check_columns(const fl_table *t, const char *const *columns, size_t n
     return FL_OK;
 }
 
+typedef struct located {
+    uint32_t fragment;
+    uint64_t offset;
+} located;
+
+static int cmp_located(const void *a, const void *b) {
+    const located *x = a, *y = b;
+    if (x->fragment != y->fragment) return x->fragment < y->fragment ? -1 : 1;
+    return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+/* Asks the indexes for candidates and groups them by fragment as physical offsets. */
+static int select_candidates(fl_qscan *q, fl_error *err) {
+    fl_table *t = q->table;
+    FL_RETURN_NOT_OK(fl_index_select(t, q->filter->root, &q->sel, err));
+    if (!q->sel.applies) return FL_OK;
+    q->stats.index_used = q->sel.n_used ? q->sel.used[0] : NULL;
+    uint64_t n = q->sel.n_rows;
+    uint32_t nf = t->m->n_fragments;
+    located *loc = fl_malloc((n ? n : 1) * sizeof *loc);
+    q->cand_off = fl_malloc((n ? n : 1) * sizeof *q->cand_off);
+    q->cand_start = fl_calloc((size_t)nf + 1, sizeof *q->cand_start);
+    if (!loc || !q->cand_off || !q->cand_start) {
+        fl_free(loc);
+        return oom(err);
+    }
+    bool sorted = true;
+    for (uint64_t i = 0; i < n; i++) {
+        if (!fl_table_locate(t, q->sel.row_ids[i], &loc[i].fragment, &loc[i].offset)) {
+            fl_free(loc);
+            return fl_error_set(err, FL_ECORRUPT, "table '%s': index candidate row id %llu is not in version %llu", t->name,
+                                (unsigned long long)q->sel.row_ids[i], (unsigned long long)t->m->version);
+        }
+        if (i && cmp_located(&loc[i - 1], &loc[i]) > 0) sorted = false;
+    }
+    /* Row ids ascend with offsets inside a fragment, but compaction can interleave fragments. */
+    if (!sorted) qsort(loc, n, sizeof *loc, cmp_located);
+    for (uint64_t i = 0; i < n; i++) {
+        q->cand_off[i] = loc[i].offset;
+        q->cand_start[loc[i].fragment + 1]++;
+    }
+    for (uint32_t f = 0; f < nf; f++) q->cand_start[f + 1] += q->cand_start[f];
+    fl_free(loc);
+    return FL_OK;
+}
+
 int fl_qscan_open(fl_table *t, const fl_expr *filter, const char *const *columns, size_t n_columns, bool with_row_ids, int64_t batch_size,
                   fl_qscan **out, fl_error *err) {
     *out = NULL;
@@ -97,6 +154,7 @@ int fl_qscan_open(fl_table *t, const fl_expr *filter, const char *const *columns
         rc = append_field_by_name(q->out_schema, s, name, err);
         q->out_from_filter[i] = rc == FL_OK ? fl_schema_find(q->filter_schema, name) : -1;
     }
+    if (rc == FL_OK && q->filter) rc = select_candidates(q, err);
     if (rc != FL_OK) {
         fl_qscan_close(q);
         return rc;
@@ -111,6 +169,9 @@ void fl_qscan_close(fl_qscan *q) {
     fl_schema_free(q->filter_schema);
     fl_free(q->out_from_filter);
     fl_free(q->spans);
+    fl_index_selection_clear(&q->sel);
+    fl_free(q->cand_off);
+    fl_free(q->cand_start);
     fl_batch_free(q->fb);
     fl_free(q->rows);
     fl_array_clear(&q->tmp);
@@ -239,6 +300,18 @@ static int next_fragment(fl_qscan *q, bool *more, fl_error *err) {
     while (q->fragment < m->n_fragments) {
         const fl_fragment *f = &m->fragments[q->fragment];
         q->n_spans = q->span_i = 0;
+        if (q->sel.applies && q->sel.covered[q->fragment]) {
+            /* The indexes cover this fragment: its candidates are the windows' starting points. */
+            q->cand_i = q->cand_start[q->fragment];
+            if (q->cand_i < q->cand_start[q->fragment + 1]) {
+                q->fragment_ready = true;
+                *more = true;
+                return FL_OK;
+            }
+            q->stats.fragments_pruned++;
+            q->fragment++;
+            continue;
+        }
         int rc = FL_OK;
         if (f->deleted_rows < f->physical_rows) {
             if (q->prune) rc = prune_fragment(q, q->fragment, err);
@@ -268,6 +341,61 @@ static int ensure_rows(fl_qscan *q, int64_t n, fl_error *err) {
     return FL_OK;
 }
 
+/* Reads the filter's columns over [start, start + count) of the current fragment into q->fb and evaluates
+ * the filter: matching window indexes in q->rows[0..*m). */
+static int eval_window(fl_qscan *q, int64_t start, int64_t count, int64_t *m, fl_error *err) {
+    if (!q->fb && !(q->fb = fl_batch_new_empty(q->filter_schema))) return oom(err);
+    fl_batch *fb = q->fb;
+    for (int32_t c = 0; c < fb->n_columns; c++) fl_array_reset(&fb->columns[c]);
+    for (int32_t c = 0; c < fb->n_columns; c++)
+        FL_RETURN_NOT_OK(fl_table_read_column(q->table, q->fragment, &q->filter_schema->fields[c], start, count, &fb->columns[c], err));
+    fb->num_rows = count;
+    q->stats.rows_read += (uint64_t)count;
+    return fl_expr_filter_rows(q->filter, fb, q->rows, m, err);
+}
+
+/*
+ * The next window of a fragment the indexes cover: it starts at the next candidate and spans at most
+ * batch_size rows. Exact candidates are the matches (no column is read); otherwise the window is evaluated
+ * and only rows that are also candidates match. count = 0 when the fragment's candidates are exhausted.
+ */
+static int candidate_window(fl_qscan *q, int64_t *start, int64_t *count, fl_batch **filtered, int64_t *m, fl_error *err) {
+    uint64_t end = q->cand_start[q->fragment + 1];
+    *count = 0;
+    *m = 0;
+    *filtered = NULL;
+    if (q->cand_i >= end) return FL_OK;
+    const fl_fragment *f = &q->table->m->fragments[q->fragment];
+    uint64_t lo = q->cand_off[q->cand_i], hi = lo + (uint64_t)q->batch_size;
+    if (hi > f->physical_rows) hi = f->physical_rows;
+    uint64_t first = q->cand_i;
+    while (q->cand_i < end && q->cand_off[q->cand_i] < hi) q->cand_i++;
+    uint64_t n_cand = q->cand_i - first;
+    /* Trim the window to the last candidate: nothing after it can match. */
+    hi = q->cand_off[q->cand_i - 1] + 1;
+    *start = (int64_t)lo;
+    *count = (int64_t)(hi - lo);
+    FL_RETURN_NOT_OK(ensure_rows(q, *count, err));
+    if (q->sel.exact) {
+        for (uint64_t k = 0; k < n_cand; k++) q->rows[k] = (int64_t)(q->cand_off[first + k] - lo);
+        *m = (int64_t)n_cand;
+        return FL_OK;
+    }
+    int64_t hits;
+    FL_RETURN_NOT_OK(eval_window(q, *start, *count, &hits, err));
+    /* Intersect the window's matches with its candidates (both ascending). */
+    int64_t w = 0;
+    uint64_t k = first;
+    for (int64_t r = 0; r < hits; r++) {
+        uint64_t off = lo + (uint64_t)q->rows[r];
+        while (k < q->cand_i && q->cand_off[k] < off) k++;
+        if (k < q->cand_i && q->cand_off[k] == off) q->rows[w++] = q->rows[r];
+    }
+    *m = w;
+    *filtered = q->fb;
+    return FL_OK;
+}
+
 /*
  * Reads the next window [*lo, *lo + *len) of the current fragment and finds its matching live rows
  * (q->rows[0..*n), indexes into the window); *filtered holds the filter's columns over the window (NULL
@@ -283,6 +411,23 @@ static int next_window(fl_qscan *q, int64_t *lo, int64_t *len, fl_batch **filter
             FL_RETURN_NOT_OK(next_fragment(q, &more, err));
             if (!more) return FL_OK;
         }
+        if (q->sel.applies && q->sel.covered[q->fragment]) {
+            int64_t m;
+            int64_t start, count;
+            int rc = candidate_window(q, &start, &count, filtered, &m, err);
+            if (rc != FL_OK) return rc;
+            if (count == 0) {
+                q->fragment_ready = false;
+                q->fragment++;
+                continue;
+            }
+            q->stats.rows_matched += (uint64_t)m;
+            if (m == 0) continue;
+            *lo = start;
+            *len = count;
+            *n = m;
+            return FL_OK;
+        }
         if (q->span_i >= q->n_spans) {
             q->fragment_ready = false;
             q->fragment++;
@@ -293,37 +438,27 @@ static int next_window(fl_qscan *q, int64_t *lo, int64_t *len, fl_batch **filter
         q->pos += count;
         if (q->pos >= sp->hi && ++q->span_i < q->n_spans) q->pos = q->spans[q->span_i].lo;
         FL_RETURN_NOT_OK(ensure_rows(q, count, err));
-        uint32_t fi = q->fragment;
-        fl_batch *fb = NULL;
         int64_t m = 0;
-        int rc = FL_OK;
         if (q->filter) {
-            if (!q->fb && !(q->fb = fl_batch_new_empty(q->filter_schema))) return oom(err);
-            fb = q->fb;
-            for (int32_t c = 0; c < fb->n_columns; c++) fl_array_reset(&fb->columns[c]);
-            for (int32_t c = 0; rc == FL_OK && c < fb->n_columns; c++)
-                rc = fl_table_read_column(q->table, fi, &q->filter_schema->fields[c], start, count, &fb->columns[c], err);
-            fb->num_rows = count;
-            if (rc == FL_OK) rc = fl_expr_filter_rows(q->filter, fb, q->rows, &m, err);
+            FL_RETURN_NOT_OK(eval_window(q, start, count, &m, err));
         } else {
             for (int64_t k = 0; k < count; k++) q->rows[k] = k;
             m = count;
+            q->stats.rows_read += (uint64_t)count;
         }
         const deletion_set *d;
-        if (rc == FL_OK) rc = fl_table_deletions(q->table, fi, &d, err);
-        if (rc == FL_OK && d->n) {
+        FL_RETURN_NOT_OK(fl_table_deletions(q->table, q->fragment, &d, err));
+        if (d->n) {
             int64_t w = 0;
             for (int64_t k = 0; k < m; k++)
                 if (!fl_deletion_contains(d, (uint64_t)(start + q->rows[k]))) q->rows[w++] = q->rows[k];
             m = w;
         }
-        if (rc != FL_OK) return rc;
-        q->stats.rows_read += (uint64_t)count;
         q->stats.rows_matched += (uint64_t)m;
         if (m == 0) continue;
         *lo = start;
         *len = count;
-        *filtered = fb;
+        *filtered = q->filter ? q->fb : NULL;
         *n = m;
         return FL_OK;
     }
@@ -379,7 +514,7 @@ int fl_qscan_next(fl_qscan *q, fl_batch **out, fl_error *err) {
     int rc = b ? FL_OK : oom(err);
     for (int32_t c = 0; rc == FL_OK && c < q->out_schema->n_fields; c++) {
         int32_t from = q->out_from_filter[c];
-        if (from >= 0) rc = append_rows(&b->columns[c], &fb->columns[from], 0, q->rows, n) == FL_OK ? FL_OK : oom(err);
+        if (from >= 0 && fb) rc = append_rows(&b->columns[c], &fb->columns[from], 0, q->rows, n) == FL_OK ? FL_OK : oom(err);
         else rc = read_matched(q, &q->out_schema->fields[c], lo, len, n, &b->columns[c], err);
     }
     if (rc == FL_OK && q->with_row_ids) {
