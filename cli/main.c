@@ -324,6 +324,22 @@ static int cmd_delete(const args *a) {
     return rc;
 }
 
+static const option_spec update_opts[] = {{"set", true}, {"where", true}, {NULL, false}};
+static int cmd_update(const args *a) {
+    const char *set = args_get(a, "set");
+    if (!set) return usage_error("update needs --set \"col = expr, ...\"%s", "");
+    fl_db *db;
+    fl_table *t;
+    fl_error err = {0};
+    int rc = open_table(a, false, &db, &t, false);
+    if (rc) return rc;
+    int64_t n;
+    if (fl_table_update_where(t, set, args_get(a, "where"), &n, &err) != FL_OK) rc = fail(&err);
+    else printf("updated %lld rows: version %llu\n", (long long)n, (unsigned long long)fl_table_version(t));
+    close_all(db, t);
+    return rc;
+}
+
 static const option_spec format_opts[] = {{"format", true}, {NULL, false}};
 static int cmd_versions(const args *a) {
     output_options o;
@@ -579,6 +595,8 @@ static const command commands[] = {
      explain_opts, 2, 2, cmd_explain},
     {"take", "framelake take DB TABLE (--row-ids 1,5,9 | --positions 0,1) [--select a,b] [--version N|--tag T] [--format F] [--blob base64]",
      "print rows by stable row id or position", take_opts, 2, 2, cmd_take},
+    {"update", "framelake update DB TABLE --set \"col = expr, ...\" [--where SQL]", "set columns on the rows matching SQL (one commit, row ids kept)",
+     update_opts, 2, 2, cmd_update},
     {"delete", "framelake delete DB TABLE --where SQL | --row-ids 1,5,9", "delete the rows matching SQL, or by stable row id", delete_opts, 2, 2, cmd_delete},
     {"versions", "framelake versions DB TABLE [--format table|jsonl|csv]", "list versions with time, operation and rows", format_opts, 2, 2,
      cmd_versions},

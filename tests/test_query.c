@@ -195,6 +195,11 @@ static void test_functions(void) {
     W("round(a, -1) = 10", "5");
     W("round(a, -1) = -10", "4");
     W("round(a) = a", "0,1,3,4,5");
+    W("s || 'x' = 'carx'", "0");
+    W("(s || 'x') IS NULL", "2");          /* || is strict */
+    W("concat(s, 'x') = 'x'", "2,4");      /* concat skips NULLs */
+    W("concat(s, NULL, '!') = 'car!'", "0");
+    W("s || 3 = 'x'", "error: ||: argument 2 must be a string, not integer (position 6)");
     fl_batch_free(b);
 }
 

@@ -244,6 +244,48 @@ static int eval_regexp(const fl_expr_node *n, const fl_array *args, int64_t rows
     return rc;
 }
 
+static int bind_concat(fl_expr_node *n, fl_error *err) {
+    for (int i = 0; i < n->n_args; i++)
+        if (!arg_is(n, i, FL_EXPR_T_STRING)) return bad_arg(n, i, "a string", err);
+    n->type = FL_EXPR_T_STRING;
+    return FL_OK;
+}
+
+/* a || b is NULL when either is NULL (SQL); concat(a, b, …) skips NULL arguments (PostgreSQL, DataFusion). */
+static int eval_concat(const fl_expr_node *n, const fl_array *args, int64_t rows, fl_array *out, fl_error *err) {
+    bool strict = n->name[0] == '|';
+    fl_field f = {0};
+    f.type = FL_TYPE_STRING;
+    if (fl_array_init(out, &f) != FL_OK) return oom(err);
+    for (int64_t i = 0; i < rows; i++) {
+        size_t total = 0;
+        bool null = false;
+        for (int k = 0; k < n->n_args; k++) {
+            if (n->args[k]->type == FL_EXPR_T_NULL || isnull(&args[k], i)) {
+                null = true;
+                continue;
+            }
+            size_t l;
+            fl_array_get_bytes(&args[k], ix(&args[k], i), &l);
+            total += l;
+        }
+        if (null && strict) {
+            if (fl_array_append_null(out) != FL_OK) return oom(err);
+            continue;
+        }
+        uint8_t *dst;
+        if (fl_array_append_uninit(out, total, &dst) != FL_OK) return oom(err);
+        for (int k = 0; k < n->n_args; k++) {
+            if (n->args[k]->type == FL_EXPR_T_NULL || isnull(&args[k], i)) continue;
+            size_t l;
+            const uint8_t *p = fl_array_get_bytes(&args[k], ix(&args[k], i), &l);
+            if (l) memcpy(dst, p, l);
+            dst += l;
+        }
+    }
+    return FL_OK;
+}
+
 /* ---- lists ---- */
 
 static bool elem_equal(const fl_array *a, int64_t i, const fl_array *b, int64_t j) {
@@ -524,6 +566,8 @@ static const fl_expr_function registry[] = {
     {"regexp_match", 2, 3, bind_regexp, eval_regexp, true},
     {"regexp_like", 2, 3, bind_regexp, eval_regexp, true},
     {"round", 1, 2, bind_round, eval_round, false},
+    {"concat", 1, -1, bind_concat, eval_concat, true},
+    {"||", 2, 2, bind_concat, eval_concat, true},
 };
 
 const fl_expr_function *fl_expr_function_find(const char *name) {

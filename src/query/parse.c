@@ -328,6 +328,18 @@ static int translate_a_expr(translator *t, const fl_json *body, int32_t pos, fl_
         int k = -1;
         for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
             if (!strcmp(ops[i].name, opname)) k = (int)i;
+        if (k < 0 && !strcmp(opname, "||") && lj) {
+            /* String concatenation: the registry's strict "||" (NULL if either side is NULL). */
+            fl_expr_node *n = fl_xlate_node(t, FL_EXPR_CALL, pos, 2);
+            if (!n) return oom(t);
+            n->fn = fl_expr_function_find("||");
+            n->name = n->fn->name;
+            FL_RETURN_NOT_OK(translate(t, lj, &n->args[0]));
+            FL_RETURN_NOT_OK(translate(t, rj, &n->args[1]));
+            FL_RETURN_NOT_OK(n->fn->bind(n, t->err));
+            *out = n;
+            return FL_OK;
+        }
         if (k < 0) return terr(t, pos, "unsupported operator %s", opname);
         FL_RETURN_NOT_OK(translate(t, rj, &r));
         if (!lj) {

@@ -22,3 +22,17 @@ expect delete-where-time-travel 0 "$ALL_NIGHT" -- "$FL" count "$QDB" bdd100k --w
 expect delete-where-nothing 0 "deleted 0 rows: version $((V + 1)), $((40 - ALL_NIGHT)) rows" -- \
     "$FL" delete "$QDB" bdd100k --where "timeofday = 'night'"
 expect delete-needs-one 2 "framelake: delete needs exactly one of --where SQL or --row-ids 1,2,3" -- "$FL" delete "$QDB" bdd100k
+V=$((V + 1))
+# The most frequent weather of what is left, and how many rows have it.
+TOP=$("$FL" sql "$QDB" "SELECT weather, count(*) FROM bdd100k WHERE weather IS NOT NULL GROUP BY weather ORDER BY 2 DESC, 1 LIMIT 1" --format csv | tail -1)
+W=${TOP%,*}
+N=${TOP#*,}
+expect update-where 0 "updated $N rows: version $((V + 1))" -- \
+    "$FL" update "$QDB" bdd100k --set "weather = 'wet', scene = scene || ' (re-labelled)'" --where "weather = '$W'"
+expect update-where-result 0 "$N" -- "$FL" count "$QDB" bdd100k --where "weather = 'wet' AND ends_with(scene, ' (re-labelled)')"
+expect update-where-old 0 "$N" -- "$FL" count "$QDB" bdd100k --where "weather = '$W'" --version "$V"
+expect update-bad-column 1 "framelake: error: column \"wether\" not found; did you mean \"weather\"? (position 1)" -- \
+    "$FL" update "$QDB" bdd100k --set "wether = 'x'"
+expect update-bad-type 1 "framelake: error: cannot assign string to column \"width\" (int32) (position 9)" -- \
+    "$FL" update "$QDB" bdd100k --set "width = 'wide'"
+expect update-no-set 2 "framelake: update needs --set \"col = expr, ...\"" -- "$FL" update "$QDB" bdd100k --where "true"
