@@ -161,6 +161,12 @@ static void test_functions(void) {
     W("array_has_any(cats, ARRAY['bus', 'rider'])", "3,4");
     W("array_has_any(cats, ARRAY['none'])", "");
     W("array_has_all(cats, ARRAY['car', 'person'])", "0");
+    /* The LanceDB/DataFusion list literal; positions after it stay the user's. */
+    W("array_has_any(cats, ['bus', 'rider'])", "3,4");
+    W("array_has_all(cats,['car','person']) AND cats[1] = 'car'", "0");
+    W("array_has_any(cats, ['bus']) AND zzz = 1", "error: column \"zzz\" not found (position 34)");
+    W("s = '[x]' OR array_has(cats, 'x[')", "");
+    W("array_has_any(cats, ['bus',)", "error: syntax error at or near \")\" (position 28)");
     W("array_length(cats) = 0", "1");
     W("cardinality(nums) >= 2", "0,4");
     W("array_length(cats) IS NULL", "2");

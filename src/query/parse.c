@@ -31,6 +31,73 @@ int32_t fl_xlate_pos(const fl_xlate *x, int64_t location) {
     return (int32_t)(location - shift - x->user_start + 1);
 }
 
+bool fl_xlate_insert(fl_xlate *x, int64_t at, int64_t len) {
+    if (x->n_inserts == FL_XLATE_MAX_INSERTS) return false;
+    int k = x->n_inserts++;
+    while (k > 0 && x->insert_at[k - 1] >= at) {
+        x->insert_at[k] = x->insert_at[k - 1] + len;
+        x->insert_len[k] = x->insert_len[k - 1];
+        k--;
+    }
+    x->insert_at[k] = at;
+    x->insert_len[k] = len;
+    return true;
+}
+
+/* Past the quoted item (string, quoted name, comment) starting at s[i], or i when none starts there. */
+static size_t past_quoted(const char *s, size_t i) {
+    if (s[i] == '-' && s[i + 1] == '-') {
+        while (s[i] && s[i] != '\n') i++;
+        return i;
+    }
+    if (s[i] == '/' && s[i + 1] == '*') {
+        for (i += 2; s[i] && !(s[i] == '*' && s[i + 1] == '/'); i++) {}
+        return s[i] ? i + 2 : i;
+    }
+    if (s[i] != '\'' && s[i] != '"') return i;
+    char q = s[i];
+    for (i++; s[i]; i++) {
+        if (s[i] != q) continue;
+        if (s[i + 1] != q) return i + 1;
+        i++;
+    }
+    return i;
+}
+
+int fl_xlate_bracket_arrays(fl_xlate *x, char **sql) {
+    static const char word[] = "ARRAY";
+    const int64_t wl = (int64_t)sizeof word - 1;
+    char prev = 0;                 /* the last significant character before s[i] */
+    for (size_t i = (size_t)x->user_start; (*sql)[i];) {
+        char *s = *sql;
+        size_t after = past_quoted(s, i);
+        if (after != i) {
+            prev = s[i] == '-' || s[i] == '/' ? prev : '"';
+            i = after;
+            continue;
+        }
+        char ch = s[i];
+        if (ch == '[' && !(isalnum((unsigned char)prev) || prev == '_' || prev == ')' || prev == ']' || prev == '"' || prev == '$')) {
+            size_t len = strlen(s);
+            char *grown = fl_malloc(len + (size_t)wl + 1);
+            if (!grown) return fl_error_set(x->err, FL_ENOMEM, "out of memory");
+            memcpy(grown, s, i);
+            memcpy(grown + i, word, (size_t)wl);
+            memcpy(grown + i + (size_t)wl, s + i, len - i + 1);
+            if (!fl_xlate_insert(x, (int64_t)i, wl)) {
+                fl_free(grown);
+                return fl_xlate_error(x, fl_xlate_pos(x, (int64_t)i), "too many list literals");
+            }
+            fl_free(*sql);
+            *sql = grown;
+            i += (size_t)wl;
+        }
+        if (!isspace((unsigned char)ch)) prev = ch;
+        i++;
+    }
+    return FL_OK;
+}
+
 static int32_t user_pos(const translator *t, int64_t location) { return fl_xlate_pos(t, location); }
 
 static int vterr(translator *t, int32_t pos, const char *fmt, va_list ap) {
@@ -623,10 +690,11 @@ int fl_expr_compile_filter(const char *text, const fl_schema *schema, fl_expr **
     if (rc == FL_OK) {
         memcpy(sql, PREFIX, PREFIX_LEN);
         memcpy(sql + PREFIX_LEN, text, len + 1);
+        rc = fl_xlate_bracket_arrays(&t, &sql);
         t.sql = sql;
-        pr = pg_query_parse(sql);
+        if (rc == FL_OK) pr = pg_query_parse(sql);
         if (pr.error) {
-            int cursor = pr.error->cursorpos - PREFIX_LEN;
+            int cursor = pr.error->cursorpos > 0 ? fl_xlate_pos(&t, pr.error->cursorpos - 1) : 1;
             if (cursor < 1) cursor = 1;
             if (cursor > (int)len + 1) cursor = (int)len + 1;
             rc = fl_error_set(err, FL_EINVAL, "%s (position %d)", pr.error->message, cursor);

@@ -145,9 +145,7 @@ static bool add_subquery_alias(stmt_ctx *c, int cursorpos) {
     memcpy(grown + close + 1 + add, c->sql + close + 1, len - (size_t)close);
     fl_free(c->sql);
     c->sql = grown;
-    int k = c->x.n_inserts++;
-    c->x.insert_at[k] = close + 1;
-    c->x.insert_len[k] = (int64_t)add;
+    if (!fl_xlate_insert(&c->x, close + 1, (int64_t)add)) return false;
     if (c->version_at > close) c->version_at += (int64_t)add;
     return true;
 }
@@ -905,6 +903,7 @@ int fl_select_translate(fl_db *db, const char *sql, const fl_sql_options *opts, 
     fl_json *tree = NULL;
     const fl_json *sel = NULL;
     int rc = blank_version(&c);
+    if (rc == FL_OK) rc = fl_xlate_bracket_arrays(&c.x, &c.sql);
     if (rc == FL_OK) rc = parse_sql(&c, &q->arena, &tree);
     c.x.sql = c.sql;
     if (rc == FL_OK) rc = the_select(&c, tree, &sel);

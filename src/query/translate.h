@@ -19,7 +19,7 @@
 
 #include "expr.h"
 
-#define FL_XLATE_MAX_INSERTS 4
+#define FL_XLATE_MAX_INSERTS 32
 
 typedef struct fl_xlate fl_xlate;
 
@@ -43,6 +43,14 @@ struct fl_xlate {
     const char *context;                /* "WHERE", "GROUP BY", ... for messages of the hook; may be NULL */
     fl_error *err;
 };
+
+/* Records that `len` bytes were inserted into the parsed text at location `at` (recorded insertions at or
+ * after it move along); false when the table of insertions is full. */
+bool fl_xlate_insert(fl_xlate *x, int64_t at, int64_t len);
+/* Rewrites list literals written the LanceDB/DataFusion way, ['a', 'b'], into the PostgreSQL form
+ * ARRAY['a', 'b'] in *sql (reallocated) from x->user_start on, recording the insertions. A '[' counts as a
+ * list literal unless it follows a name, ')', ']' or a quoted item (then it is element access). */
+int fl_xlate_bracket_arrays(fl_xlate *x, char **sql);
 
 /* Translates one expression node (any {"Kind": {...}} of the parse tree) into a bound IR tree. */
 int fl_xlate_expr(fl_xlate *x, const fl_json *json, fl_expr_node **out);

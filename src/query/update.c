@@ -78,10 +78,12 @@ static int compile_set(fl_table *t, const char *text, update_plan *p, fl_error *
     memcpy(sql, SET_PREFIX, SET_PREFIX_LEN);
     memcpy(sql + SET_PREFIX_LEN, text, len + 1);
     fl_xlate x = {.arena = &p->exprs.arena, .schema = p->exprs.schema, .sql = sql, .user_start = SET_PREFIX_LEN, .record = &p->exprs, .err = err};
-    int rc = FL_OK;
-    PgQueryParseResult pr = pg_query_parse(sql);
+    int rc = fl_xlate_bracket_arrays(&x, &sql);
+    x.sql = sql;
+    PgQueryParseResult pr = {0};
+    if (rc == FL_OK) pr = pg_query_parse(sql);
     if (pr.error) {
-        int cursor = pr.error->cursorpos - SET_PREFIX_LEN;
+        int cursor = pr.error->cursorpos > 0 ? fl_xlate_pos(&x, pr.error->cursorpos - 1) : 1;
         if (cursor < 1) cursor = 1;
         if (cursor > (int)len + 1) cursor = (int)len + 1;
         rc = fl_error_set(err, FL_EINVAL, "%s (position %d)", pr.error->message, cursor);
