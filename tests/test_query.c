@@ -201,6 +201,13 @@ static void test_functions(void) {
     W("round(a, -1) = 10", "5");
     W("round(a, -1) = -10", "4");
     W("round(a) = a", "0,1,3,4,5");
+    W("ts > '1970-01-01 00:00:02'", "3,4,5");             /* a string against a timestamp is a time */
+    W("ts >= TIMESTAMP '1970-01-01T00:00:03Z'", "3,4,5");
+    W("ts BETWEEN '1970-01-01 00:00:01' AND '1970-01-01 00:00:02'", "0,1");
+    W("ts IN ('1970-01-01 00:00:01.000')", "0");
+    W("'1970-01-02' > ts", "0,1,3,4,5");
+    W("CAST(a AS timestamp) = '1970-01-01 00:00:00.001'", "0");
+    W("ts = 'yesterday'", "error: 'yesterday' is not a timestamp (expected RFC 3339, e.g. '2017-07-01 08:30:00' or '2017-07-01T08:30:00Z') (position 6)");
     W("s || 'x' = 'carx'", "0");
     W("(s || 'x') IS NULL", "2");          /* || is strict */
     W("concat(s, 'x') = 'x'", "2,4");      /* concat skips NULLs */

@@ -463,7 +463,7 @@ static int eval_cast(const fl_expr_node *node, const fl_array *a, int64_t n, fl_
         }
         return FL_OK;
     }
-    fl_type_id rt = to == FL_EXPR_T_INT ? FL_TYPE_INT64 : to == FL_EXPR_T_FLOAT ? FL_TYPE_FLOAT64 : FL_TYPE_BOOL;
+    fl_type_id rt = to == FL_EXPR_T_INT ? FL_TYPE_INT64 : to == FL_EXPR_T_TIMESTAMP ? FL_TYPE_TIMESTAMP_MS : to == FL_EXPR_T_FLOAT ? FL_TYPE_FLOAT64 : FL_TYPE_BOOL;
     if (alloc_fixed(out, rt, n) != FL_OK) return oom(err);
     for (int64_t i = 0; i < n; i++) {
         if (is_null(a, i)) {
@@ -500,7 +500,7 @@ static int eval_cast(const fl_expr_node *node, const fl_array *a, int64_t n, fl_
         else k = get_i(a, i), is_int = true, d = (double)k;
         if (rt == FL_TYPE_FLOAT64) ((double *)out->values)[i] = d;
         else if (rt == FL_TYPE_BOOL) fl_bit_set(out->values, i, d != 0);
-        else if (is_int) ((int64_t *)out->values)[i] = k;
+        else if (is_int) ((int64_t *)out->values)[i] = k; /* integers and integer milliseconds (timestamps) */
         else if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
             fl_array_clear(out);
             return fl_error_set(err, FL_EINVAL, "value out of integer range in CAST (position %d)", (int)node->pos);

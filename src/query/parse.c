@@ -10,6 +10,7 @@
  *     negative integer values, and big integers arrive as float text.
  */
 #include "translate.h"
+#include "../batch/jsonl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -209,7 +210,33 @@ static bool comparable(fl_expr_type a, fl_expr_type b) {
     return a == b && a != FL_EXPR_T_LIST && a != FL_EXPR_T_OTHER;
 }
 
-static int check_comparable(translator *t, const fl_expr_node *a, const fl_expr_node *b, int32_t pos) {
+/* A time literal: RFC 3339, without a zone meaning UTC, or a date alone (midnight UTC). */
+static bool parse_time_text(const char *text, int64_t *ms) {
+    size_t n = strlen(text);
+    if (fl_parse_rfc3339(text, n, ms)) return true;
+    char buf[64];
+    if (n == 10 && snprintf(buf, sizeof buf, "%s 00:00:00Z", text) < (int)sizeof buf) return fl_parse_rfc3339(buf, strlen(buf), ms);
+    if (n < 40 && snprintf(buf, sizeof buf, "%sZ", text) < (int)sizeof buf) return fl_parse_rfc3339(buf, strlen(buf), ms);
+    return false;
+}
+
+/* Turns a string literal into a timestamp literal in place; a positioned error when it is not a time. */
+static int fold_time_literal(translator *t, fl_expr_node *n) {
+    int64_t ms;
+    if (!parse_time_text(n->lit_string, &ms))
+        return terr(t, n->pos, "'%s' is not a timestamp (expected RFC 3339, e.g. '2017-07-01 08:30:00' or '2017-07-01T08:30:00Z')", n->lit_string);
+    n->type = FL_EXPR_T_TIMESTAMP;
+    n->lit_int = ms;
+    n->lit_string = NULL;
+    return FL_OK;
+}
+
+static bool is_string_literal(const fl_expr_node *n) { return n->kind == FL_EXPR_LITERAL && n->type == FL_EXPR_T_STRING; }
+
+/* Checks that a and b compare; a string literal against a timestamp is read as a time first. */
+static int check_comparable(translator *t, fl_expr_node *a, fl_expr_node *b, int32_t pos) {
+    if (a->type == FL_EXPR_T_TIMESTAMP && is_string_literal(b)) FL_RETURN_NOT_OK(fold_time_literal(t, b));
+    if (b->type == FL_EXPR_T_TIMESTAMP && is_string_literal(a)) FL_RETURN_NOT_OK(fold_time_literal(t, a));
     if (comparable(a->type, b->type)) return FL_OK;
     return terr(t, pos, "cannot compare %s with %s", fl_expr_type_name(a->type), fl_expr_type_name(b->type));
 }
@@ -563,16 +590,34 @@ static int translate_cast(translator *t, const fl_json *body, int32_t pos, fl_ex
         {"int2", FL_EXPR_T_INT}, {"int4", FL_EXPR_T_INT}, {"int8", FL_EXPR_T_INT}, {"float4", FL_EXPR_T_FLOAT}, {"float8", FL_EXPR_T_FLOAT},
         {"numeric", FL_EXPR_T_FLOAT}, {"text", FL_EXPR_T_STRING}, {"varchar", FL_EXPR_T_STRING}, {"bpchar", FL_EXPR_T_STRING},
         {"bool", FL_EXPR_T_BOOL}, {"bigint", FL_EXPR_T_INT}, {"integer", FL_EXPR_T_INT}, {"double", FL_EXPR_T_FLOAT},
-        {"string", FL_EXPR_T_STRING}, {"float", FL_EXPR_T_FLOAT}};
+        {"string", FL_EXPR_T_STRING}, {"float", FL_EXPR_T_FLOAT}, {"timestamp", FL_EXPR_T_TIMESTAMP}, {"timestamptz", FL_EXPR_T_TIMESTAMP},
+        {"date", FL_EXPR_T_TIMESTAMP}};
     int k = -1;
     for (size_t i = 0; type && i < sizeof types / sizeof types[0]; i++)
         if (!strcmp(types[i].name, type)) k = (int)i;
-    if (k < 0) return terr(t, pos, "CAST to %s is not supported (integer, float, string, boolean)", type ? type : "?");
+    if (k < 0) return terr(t, pos, "CAST to %s is not supported (integer, float, string, boolean, timestamp)", type ? type : "?");
     fl_expr_node *n = fl_xlate_node(t, FL_EXPR_CAST, pos, 1);
     if (!n) return oom(t);
     n->type = types[k].type;
     FL_RETURN_NOT_OK(translate(t, fl_json_get(body, "arg"), &n->args[0]));
     fl_expr_type from = n->args[0]->type;
+    if (n->type == FL_EXPR_T_TIMESTAMP) {
+        /* TIMESTAMP '2017-07-01 08:00:00' (a constant, folded now), integer milliseconds, or a timestamp. */
+        if (is_string_literal(n->args[0])) {
+            FL_RETURN_NOT_OK(fold_time_literal(t, n->args[0]));
+            n->args[0]->pos = n->args[0]->pos ? n->args[0]->pos : pos;
+            *out = n->args[0];
+            return FL_OK;
+        }
+        if (from == FL_EXPR_T_TIMESTAMP || from == FL_EXPR_T_NULL) {
+            *out = n->args[0];
+            if (from == FL_EXPR_T_NULL) n->args[0]->type = FL_EXPR_T_NULL;
+            return FL_OK;
+        }
+        if (from != FL_EXPR_T_INT) return terr(t, pos, "cannot cast %s to timestamp (only constants, integer milliseconds)", fl_expr_type_name(from));
+        *out = n;
+        return FL_OK;
+    }
     bool ok = from == FL_EXPR_T_NULL || from == n->type || (is_numeric(from) && is_numeric(n->type)) || n->type == FL_EXPR_T_STRING ||
               (from == FL_EXPR_T_STRING && n->type != FL_EXPR_T_BINARY) || (from == FL_EXPR_T_TIMESTAMP && n->type == FL_EXPR_T_INT) ||
               (from == FL_EXPR_T_BOOL && n->type == FL_EXPR_T_INT);

@@ -29,6 +29,7 @@ for (let i = 0; i < n; i++) {
     frame: maybe((rand(2) ? -1 : 1) * (rand(1000000) * 1000003 + rand(1000)), 12),
     brightness: maybe(rand(25600) / 100, 9),
     area_pct: maybe(rand(400) / 4, 7),
+    ts: maybe(1483228800000 + rand(365 * 86400) * 1000 + rand(1000), 13),
     has_person: maybe(rand(3) === 0, 11),
     has_rider: rand(6) === 0,
     ann_categories: labels,

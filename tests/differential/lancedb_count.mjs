@@ -21,6 +21,7 @@ const schema = new arrow.Schema([
   f("frame", new arrow.Int64()),
   f("brightness", new arrow.Float64()),
   f("area_pct", new arrow.Float32()),
+  f("ts", new arrow.TimestampMillisecond()),
   f("has_person", new arrow.Bool()),
   f("has_rider", new arrow.Bool()),
   f("ann_categories", new arrow.List(new arrow.Field("item", new arrow.Utf8(), true))),
