@@ -214,6 +214,19 @@ static inline int bytes_cmp(const uint8_t *x, int64_t xl, const uint8_t *y, int6
     return c ? (c < 0 ? -1 : 1) : (xl > yl) - (xl < yl);
 }
 
+static inline bool in_ints(int64_t x, const int64_t *ival, int32_t k) {
+    for (int32_t j = 0; j < k; j++)
+        if (x == ival[j]) return true;
+    return false;
+}
+
+/* Whether the string equals one of k constants (length and first byte before the bytes). */
+static inline bool in_strings(const uint8_t *x, int64_t xl, const uint8_t *const *sval, const int64_t *slen, int32_t k) {
+    for (int32_t j = 0; j < k; j++)
+        if (slen[j] == xl && (xl == 0 || (x[0] == sval[j][0] && !memcmp(x, sval[j], (size_t)xl)))) return true;
+    return false;
+}
+
 /* Column against a constant (b of one value, non-NULL): the filters' common case, in tight loops. */
 static bool compare_scalar(fl_expr_op op, const fl_array *a, const fl_array *b, int64_t n, fl_array *out) {
     fl_type_id ta = a->type, tb = b->type;
@@ -252,13 +265,63 @@ static bool compare_scalar(fl_expr_op op, const fl_array *a, const fl_array *b, 
         const uint8_t *data = a->values;
         if (op == FL_OP_EQ || op == FL_OP_NE) {
             bool eq = op == FL_OP_EQ;
-            BITLOOP(n, out, ((off[i + 1] - off[i] == yl) && (yl == 0 || !memcmp(data + off[i], y, (size_t)yl))) == eq);
+            BITLOOP(n, out, in_strings(data + off[i], off[i + 1] - off[i], &y, &yl, 1) == eq);
             return true;
         }
         BITLOOP(n, out, op_holds(op, bytes_cmp(data + off[i], off[i + 1] - off[i], y, yl)));
         return true;
     }
     return false;
+}
+
+/*
+ * x IN (constants) over a string or integer column in one pass: TRUE where x equals one of them, NULL
+ * where x is NULL or (no match and a constant is NULL), FALSE otherwise. Returns false when the shape does
+ * not fit (the caller takes the general path); *rc reports allocation failure.
+ */
+static bool in_constants(const fl_expr_node *node, const qval *args, int64_t n, fl_array *out, int *rc) {
+    *rc = FL_OK;
+    const fl_array *x = args[0].a;
+    bool ints = x->type == FL_TYPE_INT64 || x->type == FL_TYPE_TIMESTAMP_MS, strings = x->type == FL_TYPE_STRING;
+    int32_t m = node->n_args - 1;
+    if (n <= 1 || x->length != n || (!ints && !strings) || m > 64) return false;
+    int64_t ival[64], slen[64];
+    const uint8_t *sval[64];
+    int32_t k = 0;
+    bool has_null = false;
+    for (int32_t i = 1; i <= m; i++) {
+        const fl_array *c = args[i].a;
+        if (c->length != 1) return false;
+        if (is_null(c, 0)) {
+            has_null = true;
+            continue;
+        }
+        if (ints && (c->type == FL_TYPE_INT64 || c->type == FL_TYPE_TIMESTAMP_MS)) ival[k++] = get_i(c, 0);
+        else if (strings && c->type == FL_TYPE_STRING) {
+            sval[k] = get_s(c, 0, &slen[k]);
+            k++;
+        } else return false;
+    }
+    if (alloc_fixed(out, FL_TYPE_BOOL, n) != FL_OK) {
+        *rc = FL_ENOMEM;
+        return true;
+    }
+    if (ints) {
+        const int64_t *xv = x->values;
+        BITLOOP(n, out, in_ints(xv[i], ival, k));
+    } else {
+        const int64_t *off = x->offsets;
+        const uint8_t *data = x->values;
+        BITLOOP(n, out, in_strings(data + off[i], off[i + 1] - off[i], sval, slen, k));
+    }
+    size_t bytes = (size_t)((n + 7) / 8);
+    const uint8_t *hits = out->values;
+    for (size_t j = 0; j < bytes; j++) {
+        uint8_t valid = x->validity && x->null_count ? x->validity[j] : 0xFF;
+        out->validity[j] = has_null ? (uint8_t)(valid & hits[j]) : valid;
+    }
+    finish(out);
+    return true;
 }
 
 static fl_expr_op flip_op(fl_expr_op op) {
@@ -626,6 +689,11 @@ static int eval_node(const fl_expr_node *node, const fl_batch *batch, qval *v, f
         else rc = arith(node, a0, a1, n, &v->own, err);
         break;
     case FL_EXPR_IN:
+        if (in_constants(node, args, n, &v->own, &rc)) {
+            if (rc != FL_OK) rc = oom(err);
+            else if (node->negated) negate(&v->own);
+            break;
+        }
         /* x IN (a, b) is x = a OR x = b under three-valued logic. */
         if (alloc_fixed(&v->own, FL_TYPE_BOOL, n) != FL_OK) rc = oom(err);
         for (int32_t k = 1; rc == FL_OK && k < node->n_args; k++) {
