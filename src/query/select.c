@@ -157,6 +157,8 @@ static int parse_sql(stmt_ctx *c, fl_arena *arena, fl_json **tree) {
         if (!pr.error) {
             int rc = fl_json_parse(pr.parse_tree, strlen(pr.parse_tree), arena, tree, c->x.err);
             pg_query_free_parse_result(pr);
+            /* libpg_query's own output only fails to load beyond the DOM's depth: the user's nesting. */
+            if (rc != FL_OK && rc != FL_ENOMEM) rc = fl_error_set(c->x.err, FL_EINVAL, "statement nested too deeply (position 1)");
             return rc;
         }
         bool retry = strstr(pr.error->message, "subquery in FROM must have an alias") && add_subquery_alias(c, pr.error->cursorpos);

@@ -7,6 +7,9 @@
  *   2. A filter that compiles is evaluated over a small batch with NULLs, NaN, empty lists and extreme
  *      integers: any result or a data error, no crash, leak or undefined behaviour; the matching rows are
  *      increasing and in range.
+ *   3. The input as a whole statement (fl_sql) against a table "t" holding the same rows (and the input
+ *      as "SELECT * FROM t WHERE <input>"): statement translation, planning and execution with the cursor
+ *      drained — any result or a positioned error, never a crash; every batch matches the cursor's schema.
  *
  *   make fuzz && scripts/run-fuzz.sh long build-fuzz/fuzz_sql 600
  */
@@ -29,6 +32,7 @@ static const char *ROWS =
 
 static fl_schema *schema;
 static fl_batch *batch;
+static fl_db *db;
 
 static void setup(void) {
     fl_error err = {0};
@@ -38,6 +42,38 @@ static void setup(void) {
     }
     /* A NaN the JSON reader cannot express. */
     ((double *)batch->columns[3].values)[1] = __builtin_nan("");
+    /* The same rows as table "t" (two fragments) in a fresh database for whole statements. */
+    char dir[] = "/tmp/fuzz_sql_XXXXXX";
+    fl_table *t;
+    fl_write_options wo = {.max_rows_per_fragment = 3};
+    if (!mkdtemp(dir) || fl_db_open(dir, FL_OPEN_CREATE, &db, &err) != FL_OK || fl_table_create(db, "t", schema, &t, &err) != FL_OK ||
+        fl_table_append(t, batch, &wo, &err) != FL_OK) {
+        fprintf(stderr, "fuzz_sql: setup: %s\n", err.message);
+        abort();
+    }
+    fl_table_close(t);
+}
+
+/* Runs a statement and drains its cursor (bounded), checking batch shapes. */
+static void run_statement(const char *sql) {
+    fl_cursor *c = NULL;
+    fl_error err = {0};
+    if (fl_sql(db, sql, NULL, &c, &err) != FL_OK) {
+        if (err.code != FL_EINVAL && err.code != FL_ENOTFOUND && err.code != FL_ENOMEM) {
+            fprintf(stderr, "fuzz_sql: statement error code %d: %s\n", err.code, err.message);
+            abort();
+        }
+        return;
+    }
+    const fl_schema *s = fl_cursor_schema(c);
+    fl_batch *b;
+    for (int i = 0; i < 64 && fl_cursor_next(c, &b, &err) == FL_OK && b; i++) {
+        if (b->n_columns != s->n_fields || b->num_rows <= 0) abort();
+        for (int32_t k = 0; k < b->n_columns; k++)
+            if (b->columns[k].length != b->num_rows) abort();
+        fl_batch_free(b);
+    }
+    fl_cursor_close(c);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -50,6 +86,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t len = strlen(text);
     fl_expr *e = NULL;
     fl_error err = {0};
+    run_statement(text);
+    char *wrapped = malloc(size + 32);
+    if (wrapped) {
+        snprintf(wrapped, size + 32, "SELECT * FROM t WHERE %s", text);
+        run_statement(wrapped);
+        free(wrapped);
+    }
     int rc = fl_expr_compile_filter(text, schema, &e, &err);
     if (rc != FL_OK) {
         if (rc != FL_EINVAL && rc != FL_ENOMEM) {
