@@ -1,0 +1,105 @@
+// lancedb_query.mjs ROWS.jsonl QUERIES DIR REPS INDEXES — the LanceDB side of the query benchmark
+// (query.sh). Loads the JSON Lines rows into a LanceDB table (same columns and types as
+// bench/query_schema.txt), runs every query of QUERIES ("name<TAB>kind<TAB>framelake text<TAB>peer spec")
+// once untimed and REPS times, creates the scalar indexes INDEXES ("col:type,…" or "none") and runs them
+// again. Prints "phase<TAB>name<TAB>median_ms<TAB>result", phase "scan" before the indexes exist and
+// "indexed" after. Peer specs: a filter for countRows; "group:a,b" — a query of columns a, b grouped and
+// counted in JavaScript (LanceDB has no GROUP BY); "topk:col:desc:k:other" — a query of the two columns
+// and a JavaScript top-k (LanceDB has no ORDER BY).
+import * as lancedb from "@lancedb/lancedb";
+import * as arrow from "apache-arrow";
+import { readFileSync, createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+
+const [rowsPath, queriesPath, dir, repsText, indexes] = process.argv.slice(2);
+const reps = Math.max(1, Number(repsText));
+
+const f = (name, type) => new arrow.Field(name, type, true);
+const schema = new arrow.Schema([
+  f("image_id", new arrow.Utf8()), f("split", new arrow.Utf8()), f("weather", new arrow.Utf8()),
+  f("scene", new arrow.Utf8()), f("timeofday", new arrow.Utf8()),
+  f("timestamp", new arrow.TimestampMillisecond()), f("width", new arrow.Int32()), f("height", new arrow.Int32()),
+  f("brightness", new arrow.Float32()), f("person_bbox_area_pct", new arrow.Float32()),
+  f("has_person", new arrow.Bool()), f("has_rider", new arrow.Bool()), f("is_duplicate", new arrow.Bool()),
+  f("ann_categories", new arrow.List(new arrow.Field("item", new arrow.Utf8(), true))),
+]);
+
+async function* batches() {
+  const lines = createInterface({ input: createReadStream(rowsPath), crlfDelay: Infinity });
+  let rows = [];
+  const flush = () => {
+    const vectors = {};
+    for (const field of schema.fields) vectors[field.name] = arrow.vectorFromArray(rows.map((r) => r[field.name] ?? null), field.type);
+    rows = [];
+    return new arrow.Table(schema, vectors);
+  };
+  for await (const line of lines) {
+    if (!line) continue;
+    rows.push(JSON.parse(line));
+    if (rows.length === 100000) yield flush();
+  }
+  if (rows.length) yield flush();
+}
+
+const db = await lancedb.connect(dir);
+let table = null;
+const t0 = performance.now();
+for await (const t of batches()) {
+  if (!table) table = await db.createTable("q", t, { mode: "overwrite" });
+  else await table.add(t);
+}
+console.error(`lancedb: loaded ${await table.countRows()} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+async function run(spec) {
+  if (spec.startsWith("group:")) {
+    const cols = spec.slice(6).split(",");
+    const data = await table.query().select(cols).toArrow();
+    const groups = new Map();
+    const vs = cols.map((c) => data.getChild(c));
+    for (let i = 0; i < data.numRows; i++) {
+      const key = vs.map((v) => v.get(i)).join("\u0001");
+      groups.set(key, (groups.get(key) || 0) + 1);
+    }
+    return `${groups.size} rows`;
+  }
+  if (spec.startsWith("topk:")) {
+    const [, col, dirn, kText, other] = spec.split(":");
+    const k = Number(kText);
+    const data = await table.query().select([col, other]).toArrow();
+    const v = data.getChild(col);
+    const idx = [];
+    for (let i = 0; i < data.numRows; i++) idx.push(i);
+    const key = (i) => Number(v.get(i));
+    idx.sort((a, b) => (dirn === "desc" ? key(b) - key(a) : key(a) - key(b)));
+    return `${Math.min(k, idx.length)} rows`;
+  }
+  return String(await table.countRows(spec));
+}
+
+async function runAll(phase) {
+  for (const line of readFileSync(queriesPath, "utf8").split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const [name, , , spec] = line.split("\t");
+    let result = await run(spec);
+    const times = [];
+    for (let r = 0; r < reps; r++) {
+      const s = performance.now();
+      result = await run(spec);
+      times.push(performance.now() - s);
+    }
+    times.sort((a, b) => a - b);
+    const median = reps % 2 ? times[(reps - 1) / 2] : (times[reps / 2 - 1] + times[reps / 2]) / 2;
+    console.log(`${phase}\t${name}\t${median.toFixed(3)}\t${result}`);
+  }
+}
+
+await runAll("scan");
+if (indexes && indexes !== "none") {
+  const t1 = performance.now();
+  for (const spec of indexes.split(",")) {
+    const [col, type] = spec.split(":");
+    const config = type === "bitmap" ? lancedb.Index.bitmap() : type === "label_list" ? lancedb.Index.labelList() : lancedb.Index.btree();
+    await table.createIndex(col, { config });
+  }
+  console.log(`index\tbuild\t${(performance.now() - t1).toFixed(3)}\t${indexes.split(",").length} indexes`);
+  await runAll("indexed");
+}
