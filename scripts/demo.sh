@@ -40,23 +40,35 @@ run "$FL" backfill "$DB" bdd100k has_person --udf has_person --quiet
 run "$FL" backfill "$DB" bdd100k dhash --udf dhash --quiet
 run "$FL" versions "$DB" bdd100k
 
-step "5. Curate: drop bad frames, add a feature column without rewriting any data file"
+step "5. Explore with SQL: failure modes, a GROUP BY, indexes, the plan"
+run "$FL" count "$DB" bdd100k --where "timeofday = 'night' AND has_person"
+run "$FL" count "$DB" bdd100k --where "has_rider"
+run "$FL" count "$DB" bdd100k --where "has_person AND person_bbox_area_pct < 30"
+run "$FL" sql "$DB" "SELECT weather, timeofday, count(*) AS frames, round(avg(brightness), 1) AS brightness FROM bdd100k GROUP BY weather, timeofday ORDER BY frames DESC LIMIT 8"
+run "$FL" sql "$DB" "SELECT c AS category, count(*) AS boxes FROM (SELECT unnest(ann_categories) AS c FROM bdd100k) GROUP BY c ORDER BY boxes DESC"
+run "$FL" index create "$DB" bdd100k timeofday --type bitmap
+run "$FL" index create "$DB" bdd100k ann_categories --type label_list
+run "$FL" explain "$DB" "SELECT image_id FROM bdd100k WHERE timeofday = 'night' AND array_has(ann_categories, 'rider') LIMIT 5" --analyze
+
+step "6. Curate: drop bad frames, fix labels, add a feature column without rewriting any data file"
 run "$FL" delete "$DB" bdd100k --row-ids 3,4,5,250
+run "$FL" delete "$DB" bdd100k --where "brightness < 30 AND NOT has_person"
+run "$FL" update "$DB" bdd100k --set "weather = 'clear'" --where "weather = 'undefined' AND timeofday = 'daytime'"
 run "$FL" add-column "$DB" bdd100k is_duplicate --type bool
 run "$FL" tag "$DB" bdd100k curated-v1
 run "$FL" schema "$DB" bdd100k
 
-step "6. Time travel: every version stays readable"
+step "7. Time travel: every version stays readable"
 run "$FL" versions "$DB" bdd100k
 run "$FL" count "$DB" bdd100k --version 2
 run "$FL" count "$DB" bdd100k --tag curated-v1
 
-step "7. Compaction merges fragments and drops deleted rows; row ids do not change"
+step "8. Compaction merges fragments and drops deleted rows; row ids do not change"
 run "$FL" take "$DB" bdd100k --row-ids 599,0,317 --select image_id,split
 run "$FL" compact "$DB" bdd100k
 run "$FL" take "$DB" bdd100k --row-ids 599,0,317 --select image_id,split
 
-step "8. Restore an old version as a new one, then clean up history"
+step "9. Restore an old version as a new one, then clean up history"
 run "$FL" restore "$DB" bdd100k 2
 run "$FL" cleanup "$DB" bdd100k --keep-versions 2 --grace 0s   # --grace 0s: no other writer is running
 run "$FL" versions "$DB" bdd100k

@@ -43,6 +43,8 @@ struct fl_qscan {
     uint64_t *cand_off;
     uint64_t *cand_start;
     uint64_t cand_i;            /* next candidate of the current fragment */
+    bool covered_counted;       /* an exact count took the covered fragments' candidates whole */
+    char *index_names;          /* stats.index_used */
     /* position */
     uint32_t fragment;
     bool fragment_ready;
@@ -83,49 +85,72 @@ static int check_columns(const fl_table *t, const char *const *columns, size_t n
     return FL_OK;
 }
 
-typedef struct located {
-    uint32_t fragment;
-    uint64_t offset;
-} located;
-
-static int cmp_located(const void *a, const void *b) {
-    const located *x = a, *y = b;
-    if (x->fragment != y->fragment) return x->fragment < y->fragment ? -1 : 1;
-    return (x->offset > y->offset) - (x->offset < y->offset);
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
 }
 
-/* Asks the indexes for candidates and groups them by fragment as physical offsets. */
+/* Asks the indexes for candidates. Grouping them by fragment waits until a covered fragment is read
+ * (an exact count never needs it). */
 static int select_candidates(fl_qscan *q, fl_error *err) {
-    fl_table *t = q->table;
-    FL_RETURN_NOT_OK(fl_index_select(t, q->filter->root, &q->sel, err));
-    if (!q->sel.applies) return FL_OK;
-    q->stats.index_used = q->sel.n_used ? q->sel.used[0] : NULL;
+    FL_RETURN_NOT_OK(fl_index_select(q->table, q->filter->root, &q->sel, err));
+    if (!q->sel.applies || !q->sel.n_used) return FL_OK;
+    /* Every index the selection used, for EXPLAIN: "a_idx, b_idx". */
+    size_t len = 1;
+    for (uint32_t i = 0; i < q->sel.n_used; i++) len += strlen(q->sel.used[i]) + 2;
+    if (!(q->index_names = fl_malloc(len))) return oom(err);
+    q->index_names[0] = '\0';
+    for (uint32_t i = 0; i < q->sel.n_used; i++) {
+        if (i) strcat(q->index_names, ", ");
+        strcat(q->index_names, q->sel.used[i]);
+    }
+    q->stats.index_used = q->index_names;
+    return FL_OK;
+}
+
+/* First index in ids[0..n) whose value is >= v. */
+static uint64_t lower_bound(const uint64_t *ids, uint64_t n, uint64_t v) {
+    uint64_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (ids[mid] < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Groups the candidates by fragment as physical offsets, walking each covered fragment's row id runs
+ * against the sorted candidate ids (binary search per run, then a linear walk). */
+static int group_candidates(fl_qscan *q, fl_error *err) {
+    const fl_manifest *m = q->table->m;
+    const uint64_t *ids = q->sel.row_ids;
     uint64_t n = q->sel.n_rows;
-    uint32_t nf = t->m->n_fragments;
-    located *loc = fl_malloc((n ? n : 1) * sizeof *loc);
     q->cand_off = fl_malloc((n ? n : 1) * sizeof *q->cand_off);
-    q->cand_start = fl_calloc((size_t)nf + 1, sizeof *q->cand_start);
-    if (!loc || !q->cand_off || !q->cand_start) {
-        fl_free(loc);
-        return oom(err);
-    }
-    bool sorted = true;
-    for (uint64_t i = 0; i < n; i++) {
-        if (!fl_table_locate(t, q->sel.row_ids[i], &loc[i].fragment, &loc[i].offset)) {
-            fl_free(loc);
-            return fl_error_set(err, FL_ECORRUPT, "table '%s': index candidate row id %llu is not in version %llu", t->name,
-                                (unsigned long long)q->sel.row_ids[i], (unsigned long long)t->m->version);
+    q->cand_start = fl_calloc((size_t)m->n_fragments + 1, sizeof *q->cand_start);
+    if (!q->cand_off || !q->cand_start) return oom(err);
+    uint64_t w = 0;
+    for (uint32_t fi = 0; fi < m->n_fragments; fi++) {
+        q->cand_start[fi] = w;
+        if (!q->sel.covered[fi]) continue;
+        const fl_fragment *f = &m->fragments[fi];
+        uint64_t base = 0, first = w;
+        bool ascending = true;
+        for (uint32_t r = 0; r < f->n_runs; r++) {
+            const fl_row_run *run = &f->runs[r];
+            for (uint64_t k = lower_bound(ids, n, run->start); k < n && ids[k] < run->start + run->count; k++) {
+                if (w == n) return fl_error_set(err, FL_ECORRUPT, "table '%s': index candidates map to more rows than selected", q->table->name);
+                uint64_t off = base + (ids[k] - run->start);
+                if (w > first && off < q->cand_off[w - 1]) ascending = false;
+                q->cand_off[w++] = off;
+            }
+            base += run->count;
         }
-        if (i && cmp_located(&loc[i - 1], &loc[i]) > 0) sorted = false;
+        if (!ascending) qsort(q->cand_off + first, (size_t)(w - first), sizeof *q->cand_off, cmp_u64);
     }
-    /* Row ids ascend with offsets inside a fragment, but compaction can interleave fragments. */
-    if (!sorted) qsort(loc, n, sizeof *loc, cmp_located);
-    for (uint64_t i = 0; i < n; i++) {
-        q->cand_off[i] = loc[i].offset;
-        q->cand_start[loc[i].fragment + 1]++;
-    }
-    for (uint32_t f = 0; f < nf; f++) q->cand_start[f + 1] += q->cand_start[f];
-    fl_free(loc);
+    q->cand_start[m->n_fragments] = w;
+    if (w != n)
+        return fl_error_set(err, FL_ECORRUPT, "table '%s': %llu index candidates are not in the covered fragments of version %llu", q->table->name,
+                            (unsigned long long)(n - w), (unsigned long long)m->version);
     return FL_OK;
 }
 
@@ -170,6 +195,7 @@ void fl_qscan_close(fl_qscan *q) {
     fl_free(q->out_from_filter);
     fl_free(q->spans);
     fl_index_selection_clear(&q->sel);
+    fl_free(q->index_names);
     fl_free(q->cand_off);
     fl_free(q->cand_start);
     fl_batch_free(q->fb);
@@ -301,7 +327,13 @@ static int next_fragment(fl_qscan *q, bool *more, fl_error *err) {
         const fl_fragment *f = &m->fragments[q->fragment];
         q->n_spans = q->span_i = 0;
         if (q->sel.applies && q->sel.covered[q->fragment]) {
-            /* The indexes cover this fragment: its candidates are the windows' starting points. */
+            /* The indexes cover this fragment: its candidates are the windows' starting points (none left
+             * to read when an exact count already took them). */
+            if (q->covered_counted) {
+                q->fragment++;
+                continue;
+            }
+            if (!q->cand_start) FL_RETURN_NOT_OK(group_candidates(q, err));
             q->cand_i = q->cand_start[q->fragment];
             if (q->cand_i < q->cand_start[q->fragment + 1]) {
                 q->fragment_ready = true;
@@ -533,6 +565,12 @@ int fl_qscan_next(fl_qscan *q, fl_batch **out, fl_error *err) {
 
 int fl_qscan_count(fl_qscan *q, int64_t *count, fl_error *err) {
     *count = 0;
+    if (q->sel.applies && q->sel.exact && q->fragment == 0 && !q->fragment_ready) {
+        /* Exact candidates are the live matches of the covered fragments: count them without reading. */
+        *count = (int64_t)q->sel.n_rows;
+        q->stats.rows_matched += q->sel.n_rows;
+        q->covered_counted = true;
+    }
     for (;;) {
         int64_t lo, len, n;
         fl_batch *fb;

@@ -28,7 +28,7 @@ typedef struct fl_qscan_stats {
     uint64_t pages_pruned;      /* skipped by statistics */
     uint64_t rows_read;         /* rows whose filter columns were read and evaluated */
     uint64_t rows_matched;
-    const char *index_used;     /* name of an index that narrowed the candidates, or NULL */
+    const char *index_used;     /* names of the indexes that narrowed the candidates ("a_idx, b_idx"), or NULL */
 } fl_qscan_stats;
 
 /*
