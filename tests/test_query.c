@@ -235,6 +235,16 @@ static void test_errors(void) {
     CHECK_EQ_STR(where(w, "weather"), "error: a filter must be boolean, not string (position 1)");
     CHECK_EQ_STR(where(w, "has_person; DROP TABLE t"), "error: a filter is one expression (no ';')");
     {
+        /* Found by fuzz_sql: a parser message quoting a long rest of the text keeps its position. */
+        static char longtext[700];
+        memset(longtext, 'x', sizeof longtext - 1);
+        memcpy(longtext, "weather = '", 11);
+        const char *r = where(w, longtext);
+        CHECK(strlen(r) < 200);
+        CHECK(strstr(r, "error: unterminated quoted string at or near \"'xxx") == r);
+        CHECK(strstr(r, "...\" (position 11)") != NULL);
+    }
+    {
         /* Found by fuzz_sql: nesting beyond the parse tree reader's depth is a user error, not corruption. */
         static char deep[4 * 3000 + 8];
         for (int i = 0; i < 3000; i++) memcpy(deep + 4 * i, "NOT ", 4);

@@ -32,6 +32,15 @@ int32_t fl_xlate_pos(const fl_xlate *x, int64_t location) {
     return (int32_t)(location - shift - x->user_start + 1);
 }
 
+int fl_syntax_error(fl_error *err, const char *message, int32_t pos) {
+    size_t len = strlen(message);
+    if (len <= 160) return fl_error_set(err, FL_EINVAL, "%s (position %d)", message, (int)pos);
+    /* Keep the start of the quoted text, end on a character boundary and close the quote. */
+    size_t keep = 150;
+    while (keep > 0 && ((unsigned char)message[keep] & 0xC0) == 0x80) keep--;
+    return fl_error_set(err, FL_EINVAL, "%.*s...\" (position %d)", (int)keep, message, (int)pos);
+}
+
 bool fl_xlate_insert(fl_xlate *x, int64_t at, int64_t len) {
     if (x->n_inserts == FL_XLATE_MAX_INSERTS) return false;
     int k = x->n_inserts++;
@@ -742,7 +751,7 @@ int fl_expr_compile_filter(const char *text, const fl_schema *schema, fl_expr **
             int cursor = pr.error->cursorpos > 0 ? fl_xlate_pos(&t, pr.error->cursorpos - 1) : 1;
             if (cursor < 1) cursor = 1;
             if (cursor > (int)len + 1) cursor = (int)len + 1;
-            rc = fl_error_set(err, FL_EINVAL, "%s (position %d)", pr.error->message, cursor);
+            rc = fl_syntax_error(err, pr.error->message, cursor);
         }
     }
     fl_json *tree = NULL;

@@ -164,7 +164,7 @@ static int parse_sql(stmt_ctx *c, fl_arena *arena, fl_json **tree) {
         bool retry = strstr(pr.error->message, "subquery in FROM must have an alias") && add_subquery_alias(c, pr.error->cursorpos);
         if (!retry) {
             int32_t pos = pr.error->cursorpos > 0 ? fl_xlate_pos(&c->x, pr.error->cursorpos - 1) : 0;
-            int rc = fl_xlate_error(&c->x, pos > 0 ? pos : 1, "%s", pr.error->message);
+            int rc = fl_syntax_error(c->x.err, pr.error->message, pos > 0 ? pos : 1);
             pg_query_free_parse_result(pr);
             return rc;
         }

@@ -56,6 +56,9 @@ int fl_xlate_bracket_arrays(fl_xlate *x, char **sql);
 int fl_xlate_expr(fl_xlate *x, const fl_json *json, fl_expr_node **out);
 /* The user's 1-based position of a parse-tree location (0: none). */
 int32_t fl_xlate_pos(const fl_xlate *x, int64_t location);
+/* FL_EINVAL for a parser error message at 1-based position `pos`: messages that quote the rest of the
+ * text ("at or near ...") are shortened so that the position always survives. */
+int fl_syntax_error(fl_error *err, const char *message, int32_t pos);
 /* FL_EINVAL with "<message> (position N)" (no suffix when pos is 0). */
 int fl_xlate_error(fl_xlate *x, int32_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A new node in the arena (args allocated, zeroed); NULL on OOM. */

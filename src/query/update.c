@@ -86,7 +86,7 @@ static int compile_set(fl_table *t, const char *text, update_plan *p, fl_error *
         int cursor = pr.error->cursorpos > 0 ? fl_xlate_pos(&x, pr.error->cursorpos - 1) : 1;
         if (cursor < 1) cursor = 1;
         if (cursor > (int)len + 1) cursor = (int)len + 1;
-        rc = fl_error_set(err, FL_EINVAL, "%s (position %d)", pr.error->message, cursor);
+        rc = fl_syntax_error(err, pr.error->message, cursor);
     }
     fl_json *tree = NULL;
     if (rc == FL_OK) rc = fl_json_parse(pr.parse_tree, strlen(pr.parse_tree), &p->exprs.arena, &tree, err);
