@@ -161,6 +161,10 @@ static void test_functions(void) {
     W("array_has_any(cats, ARRAY['bus', 'rider'])", "3,4");
     W("array_has_any(cats, ARRAY['none'])", "");
     W("array_has_all(cats, ARRAY['car', 'person'])", "0");
+    W("array_has_all(cats, ARRAY['car', 'car'])", "0,4");
+    W("array_has_all(cats, ARRAY['car', NULL])", "");          /* a NULL needle is never found */
+    W("array_has_any(cats, ARRAY[NULL, 'rider'])", "4");
+    W("NOT array_has_any(cats, ARRAY['car', 'bus'])", "1,5");  /* the NULL list stays NULL */
     /* The LanceDB/DataFusion list literal; positions after it stay the user's. */
     W("array_has_any(cats, ['bus', 'rider'])", "3,4");
     W("array_has_all(cats,['car','person']) AND cats[1] = 'car'", "0");

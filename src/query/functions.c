@@ -356,9 +356,12 @@ static int eval_array_has(const fl_expr_node *n, const fl_array *args, int64_t r
             /* Strings, the common case (labels): lengths first, then bytes. */
             size_t nl;
             const uint8_t *nb = fl_array_get_bytes(needle, at, &nl);
-            for (int64_t k = s; !r && k < e; k++)
-                r = !fl_array_is_null(items, k) && items->offsets[k + 1] - items->offsets[k] == (int64_t)nl &&
-                    (nl == 0 || !memcmp((const uint8_t *)items->values + items->offsets[k], nb, nl));
+            const uint8_t *ivalid = items->validity && items->null_count ? items->validity : NULL;
+            for (int64_t k = s; !r && k < e; k++) {
+                int64_t len = items->offsets[k + 1] - items->offsets[k];
+                const uint8_t *item = (const uint8_t *)items->values + items->offsets[k];
+                r = (!ivalid || fl_bit_get(ivalid, k)) && len == (int64_t)nl && (nl == 0 || (item[0] == nb[0] && !memcmp(item, nb, nl)));
+            }
         } else {
             for (int64_t k = s; !r && k < e; k++) r = elem_equal(items, k, needle, at);
         }
@@ -379,9 +382,64 @@ static int bind_array_has_any(fl_expr_node *n, fl_error *err) {
     return FL_OK;
 }
 
+/*
+ * array_has_any/array_has_all of a string list column against one constant list of at most 64 strings
+ * (the common case: labels): the needles are taken apart once, and each row's items are walked once,
+ * marking which needles they match. Returns false when the shape does not fit.
+ */
+static bool has_any_constant_strings(bool all, const fl_array *args, int64_t rows, fl_array *out, int *rc) {
+    const fl_array *list = &args[0], *nlist = &args[1];
+    const fl_array *items = &list->children[0], *needles = &nlist->children[0];
+    if (rows <= 1 || nlist->length != 1 || list->length != rows || items->type != FL_TYPE_STRING || needles->type != FL_TYPE_STRING) return false;
+    *rc = FL_OK;
+    if (isnull(nlist, 0)) {
+        for (int64_t i = 0; i < rows; i++)
+            if (set_null(out, i) != FL_OK) return *rc = FL_ENOMEM, true;
+        return true;
+    }
+    int64_t ns, ne;
+    fl_array_get_list(nlist, 0, &ns, &ne);
+    if (ne - ns > 64) return false;
+    int32_t k = 0;
+    bool null_needle = false;
+    const uint8_t *nb[64];
+    int64_t nl[64];
+    for (int64_t j = ns; j < ne; j++) {
+        if (fl_array_is_null(needles, j)) {
+            null_needle = true; /* never found */
+            continue;
+        }
+        nl[k] = needles->offsets[j + 1] - needles->offsets[j];
+        nb[k++] = (const uint8_t *)needles->values + needles->offsets[j];
+    }
+    uint64_t want = k == 64 ? ~0ull : (1ull << k) - 1;
+    const int64_t *off = items->offsets, *loff = list->offsets;
+    const uint8_t *data = items->values, *ivalid = items->validity && items->null_count ? items->validity : NULL;
+    for (int64_t i = 0; i < rows; i++) {
+        if (isnull(list, i)) {
+            if (set_null(out, i) != FL_OK) return *rc = FL_ENOMEM, true;
+            continue;
+        }
+        uint64_t seen = 0;
+        for (int64_t m = loff[i]; m < loff[i + 1]; m++) {
+            if (ivalid && !fl_bit_get(ivalid, m)) continue;
+            int64_t len = off[m + 1] - off[m];
+            const uint8_t *item = data + off[m];
+            for (int32_t j = 0; j < k; j++)
+                if (nl[j] == len && (len == 0 || (item[0] == nb[j][0] && !memcmp(item, nb[j], (size_t)len)))) seen |= 1ull << j;
+            if (!all && seen) break;
+        }
+        bool r = all ? !null_needle && seen == want : seen != 0;
+        if (r) fl_bit_set(out->values, i, true);
+    }
+    return true;
+}
+
 static int eval_array_has_any(const fl_expr_node *n, const fl_array *args, int64_t rows, fl_array *out, fl_error *err) {
     bool all = !strcmp(n->name, "array_has_all");
     if (new_fixed(out, FL_TYPE_BOOL, rows) != FL_OK) return oom(err);
+    int fast_rc;
+    if (has_any_constant_strings(all, args, rows, out, &fast_rc)) return fast_rc == FL_OK ? FL_OK : oom(err);
     for (int64_t i = 0; i < rows; i++) {
         if (isnull(&args[0], i) || isnull(&args[1], i)) {
             if (set_null(out, i) != FL_OK) return oom(err);
