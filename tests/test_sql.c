@@ -577,15 +577,18 @@ static void test_allocation_failures(void) {
             fl_cursor_close(c);
             fl_alloc_fail_after(0);
             if (rc != FL_OK) {
-                CHECK(rc == FL_ENOMEM || err.code == rc);
-                if (rc != FL_ENOMEM) break; /* the query's own error: it got past every allocation */
-                continue;
+                CHECK(err.code == rc);
+                /* Lower layers sometimes report a failed allocation under another code (a manifest read
+                 * says "corrupt: ... out of memory"): the message tells. */
+                if (rc == FL_ENOMEM || strstr(err.message, "out of memory")) continue;
+                break; /* the query's own error: it got past every allocation */
             }
-            if (strncmp(got, "error: out of memory", 20) == 0) continue;
+            if (strstr(got, "out of memory")) continue;
             CHECK_EQ_STR(got, want);
             break;
         }
         CHECK(n < 20000);
+        if (getenv("FL_TEST_VERBOSE")) fprintf(stderr, "  query %zu: %d allocation points\n", k, n);
     }
 }
 

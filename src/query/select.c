@@ -132,14 +132,15 @@ static int64_t closing_paren(const char *s, size_t open) {
 }
 
 /* PostgreSQL 15 wants an alias on every FROM subquery; later versions do not. Adds one after the
- * subquery the parser complained about (remembered so positions map back). */
-static bool add_subquery_alias(stmt_ctx *c, int cursorpos) {
-    if (c->x.n_inserts == FL_XLATE_MAX_INSERTS || cursorpos < 1) return false;
+ * subquery the parser complained about (remembered so positions map back). FL_OK: parse again;
+ * FL_EUNSUPPORTED: no place to add it; FL_ENOMEM. */
+static int add_subquery_alias(stmt_ctx *c, int cursorpos) {
+    if (c->x.n_inserts == FL_XLATE_MAX_INSERTS || cursorpos < 1) return FL_EUNSUPPORTED;
     int64_t close = closing_paren(c->sql, (size_t)cursorpos - 1);
-    if (close < 0) return false;
+    if (close < 0) return FL_EUNSUPPORTED;
     size_t len = strlen(c->sql), add = strlen(SUBQUERY_ALIAS);
     char *grown = fl_malloc(len + add + 1);
-    if (!grown) return false;
+    if (!grown) return FL_ENOMEM;
     memcpy(grown, c->sql, (size_t)close + 1);
     memcpy(grown + close + 1, SUBQUERY_ALIAS, add);
     memcpy(grown + close + 1 + add, c->sql + close + 1, len - (size_t)close);
@@ -149,7 +150,7 @@ static bool add_subquery_alias(stmt_ctx *c, int cursorpos) {
     c->x.insert_at[k] = close + 1;
     c->x.insert_len[k] = (int64_t)add;
     if (c->version_at > close) c->version_at += (int64_t)add;
-    return true;
+    return FL_OK;
 }
 
 /* Parses the prepared text into a JSON DOM in `arena`. */
@@ -161,8 +162,12 @@ static int parse_sql(stmt_ctx *c, fl_arena *arena, fl_json **tree) {
             pg_query_free_parse_result(pr);
             return rc;
         }
-        bool retry = strstr(pr.error->message, "subquery in FROM must have an alias") && add_subquery_alias(c, pr.error->cursorpos);
-        if (!retry) {
+        int added = strstr(pr.error->message, "subquery in FROM must have an alias") ? add_subquery_alias(c, pr.error->cursorpos) : FL_EUNSUPPORTED;
+        if (added == FL_ENOMEM) {
+            pg_query_free_parse_result(pr);
+            return oom(c->x.err);
+        }
+        if (added != FL_OK) {
             int32_t pos = pr.error->cursorpos > 0 ? fl_xlate_pos(&c->x, pr.error->cursorpos - 1) : 0;
             int rc = fl_xlate_error(&c->x, pos > 0 ? pos : 1, "%s", pr.error->message);
             pg_query_free_parse_result(pr);
@@ -425,14 +430,20 @@ static int open_table(stmt_ctx *c, fl_query *q, const fl_json *rv) {
     q->version_set = oo.version != 0;
     q->version = oo.version;
     q->tag = oo.tag;
-    char **names = NULL;
-    size_t n = 0;
-    FL_RETURN_NOT_OK(fl_db_list_tables(c->db, &names, &n, c->x.err));
-    bool exists = false;
-    for (size_t i = 0; i < n; i++) exists |= !strcmp(names[i], name);
-    fl_strings_free(names, n);
-    if (!exists) return table_not_found(c, name, pos);
-    FL_RETURN_NOT_OK(fl_table_open(c->db, name, &oo, &q->table, c->x.err));
+    int rc = fl_table_open(c->db, name, &oo, &q->table, c->x.err);
+    if (rc == FL_ENOTFOUND) {
+        /* A missing table (not a missing version or tag) gets the position and the closest name. */
+        char **names = NULL;
+        size_t n = 0;
+        bool exists = true;
+        if (fl_db_list_tables(c->db, &names, &n, NULL) == FL_OK) {
+            exists = false;
+            for (size_t i = 0; i < n; i++) exists |= !strcmp(names[i], name);
+            fl_strings_free(names, n);
+        }
+        if (!exists) return table_not_found(c, name, pos);
+    }
+    FL_RETURN_NOT_OK(rc);
     q->owns_table = true;
     q->input = fl_schema_copy(fl_table_schema(q->table));
     return q->input ? FL_OK : oom(c->x.err);
