@@ -295,6 +295,15 @@ static void test_errors(void) {
     Q("SELECT id FROM t@1@2", "error: only one table version (@N) per statement (position 19)");
     Q("SELECT id FROM (SELECT id FROM t WHERE id = = 2)", "error: syntax error at or near \"=\" (position 45)");
     Q("SELECT c FROM (SELECT unnest(cats) AS c FROM t) WHERE nope = 1", "error: column \"nope\" not found (position 55)");
+    /* As in PostgreSQL, at most 1664 columns (hidden sort keys included). */
+    static char wide[20000];
+    snprintf(wide, sizeof wide, "SELECT id");
+    for (int i = 1; i < 1664; i++) snprintf(wide + strlen(wide), sizeof wide - strlen(wide), ", id");
+    snprintf(wide + strlen(wide), sizeof wide - strlen(wide), " FROM t WHERE id = 1");
+    sql(wide);
+    CHECK(strncmp(result, "1|1|1", 5) == 0 && strncmp(schema_text, "id int64, id_2 int64, id_3 int64", 32) == 0);
+    snprintf(strstr(wide, " FROM t"), 40, ", id FROM t");
+    Q(wide, "error: too many columns (at most 1664, sort keys included)");
 }
 
 /* ---- explain and streaming ---- */

@@ -59,6 +59,19 @@ static fl_query *query_new(void) {
     return q;
 }
 
+/* Makes room for one more of `size`-byte items in an arena array of capacity *cap (doubling, so the
+ * arena holds O(n) bytes however many items come). */
+static bool arena_grow(fl_arena *a, void **items, int32_t n, int32_t *cap, size_t size) {
+    if (n < *cap) return true;
+    int32_t want = *cap ? *cap * 2 : 8;
+    void *grown = fl_arena_alloc(a, (size_t)want * size);
+    if (!grown) return false;
+    if (n) memcpy(grown, *items, (size_t)n * size);
+    *items = grown;
+    *cap = want;
+    return true;
+}
+
 /* ---- preparing the text ---- */
 
 /* Index just past a quoted run starting at s[i] (quote char q, doubled to escape), or past a comment. */
@@ -291,11 +304,9 @@ static int translate_aggregate(stmt_ctx *c, const fl_json *body, int k, int32_t 
     for (int32_t i = 0; i < q->n_aggs && slot < 0; i++)
         if (q->aggs[i].kind == s.kind && q->aggs[i].distinct == s.distinct && (!s.arg || node_equal(q->aggs[i].arg, s.arg))) slot = i;
     if (slot < 0) {
-        fl_agg_spec *grown = fl_arena_alloc(&q->arena, ((size_t)q->n_aggs + 1) * sizeof *grown);
-        if (!grown) return oom(c->x.err);
-        if (q->n_aggs) memcpy(grown, q->aggs, (size_t)q->n_aggs * sizeof *grown);
-        grown[q->n_aggs] = s;
-        q->aggs = grown;
+        if (q->n_aggs >= FL_SELECT_MAX_COLUMNS) return fl_xlate_error(&c->x, pos, "too many aggregates (at most %d)", FL_SELECT_MAX_COLUMNS);
+        if (!arena_grow(&q->arena, (void **)&q->aggs, q->n_aggs, &q->cap_aggs, sizeof *q->aggs)) return oom(c->x.err);
+        q->aggs[q->n_aggs] = s;
         slot = q->n_aggs++;
     }
     char ref[16];
@@ -512,20 +523,19 @@ static int translate_where(stmt_ctx *c, fl_query *q, const fl_json *where) {
     return FL_OK;
 }
 
-/* Appends a projected column (expression and name) to the query. */
-static int add_proj(stmt_ctx *c, fl_query *q, fl_expr_node *node, const char *name) {
-    size_t n = (size_t)q->n_proj;
-    fl_expr_node **proj = fl_arena_alloc(&q->arena, (n + 1) * sizeof *proj);
-    const char **names = fl_arena_alloc(&q->arena, (n + 1) * sizeof *names);
-    if (!proj || !names) return oom(c->x.err);
-    if (n) memcpy(proj, q->proj, n * sizeof *proj), memcpy(names, q->names, n * sizeof *names);
-    proj[n] = node;
-    names[n] = name;
-    q->proj = proj;
-    q->names = names;
-    q->n_proj++;
+int fl_query_add_proj(fl_query *q, fl_expr_node *node, const char *name, fl_error *err) {
+    if (q->n_proj >= FL_SELECT_MAX_COLUMNS)
+        return fl_error_set(err, FL_EINVAL, "too many columns (at most %d, sort keys included)", FL_SELECT_MAX_COLUMNS);
+    int32_t cap = q->cap_proj;
+    if (!arena_grow(&q->arena, (void **)&q->proj, q->n_proj, &cap, sizeof *q->proj) ||
+        !arena_grow(&q->arena, (void **)&q->names, q->n_proj, &q->cap_proj, sizeof *q->names))
+        return fl_error_set(err, FL_ENOMEM, "out of memory");
+    q->proj[q->n_proj] = node;
+    q->names[q->n_proj++] = name;
     return FL_OK;
 }
+
+static int add_proj(stmt_ctx *c, fl_query *q, fl_expr_node *node, const char *name) { return fl_query_add_proj(q, node, name, c->x.err); }
 
 static const char *derived_name(fl_query *q, const fl_expr_node *n) {
     if (n->kind == FL_EXPR_COLUMN) return n->name[0] == '$' && n->lit_string ? n->lit_string : n->name;
@@ -787,17 +797,26 @@ static int build_output(stmt_ctx *c, fl_query *q) {
     return FL_OK;
 }
 
-/* Output names must be distinct for an outer query to refer to them: later duplicates get "_2", "_3". */
+static bool name_taken(const fl_query *q, const char *name) {
+    for (int32_t k = 0; k < q->n_out; k++)
+        if (!strcmp(q->names[k], name)) return true;
+    return false;
+}
+
+/* Output names must be distinct for an outer query to refer to them: the k-th repeat of a name becomes
+ * "name_k" (counting on while that is taken too). */
 static int unique_names(stmt_ctx *c, fl_query *q) {
+    const char **original = fl_arena_alloc(&q->arena, ((size_t)q->n_out + 1) * sizeof *original);
+    if (!original) return oom(c->x.err);
+    memcpy(original, q->names, (size_t)q->n_out * sizeof *original);
     for (int32_t i = 1; i < q->n_out; i++) {
         int dup = 1;
-        for (int32_t k = 0; k < i; k++) dup += !strcmp(q->names[k], q->names[i]);
+        for (int32_t k = 0; k < i; k++) dup += !strcmp(original[k], original[i]);
         if (dup == 1) continue;
         for (;; dup++) {
-            char *name = fl_sprintf("%s_%d", q->names[i], dup);
+            char *name = fl_sprintf("%s_%d", original[i], dup);
             if (!name) return oom(c->x.err);
-            bool taken = false;
-            for (int32_t k = 0; k < q->n_out; k++) taken |= !strcmp(q->names[k], name);
+            bool taken = name_taken(q, name);
             const char *stored = taken ? NULL : fl_arena_strndup(&q->arena, name, strlen(name));
             fl_free(name);
             if (taken) continue;
@@ -809,7 +828,7 @@ static int unique_names(stmt_ctx *c, fl_query *q) {
     return FL_OK;
 }
 
-static int limit_value(stmt_ctx *c, fl_query *q, const fl_json *json, const char *what, bool *set, int64_t *out) {
+static int limit_value(stmt_ctx *c, const fl_json *json, const char *what, bool *set, int64_t *out) {
     *set = false;
     if (!json) return FL_OK;
     fl_schema none = {0};
@@ -819,7 +838,6 @@ static int limit_value(stmt_ctx *c, fl_query *q, const fl_json *json, const char
     fl_expr_node *n;
     int rc = translate_in(c, json, false, false, false, &n);
     c->x.schema = saved;
-    (void)q;
     FL_RETURN_NOT_OK(rc);
     if (n->kind == FL_EXPR_LITERAL && n->type == FL_EXPR_T_NULL) return FL_OK;
     if (n->kind != FL_EXPR_LITERAL || n->type != FL_EXPR_T_INT) return fl_xlate_error(&c->x, n->pos, "%s must be an integer constant", what);
@@ -864,8 +882,8 @@ static int translate_query_clauses(stmt_ctx *c, fl_query *q, const fl_json *sel,
     FL_RETURN_NOT_OK(unique_names(c, q));
     FL_RETURN_NOT_OK(finish_order(c, q, order, n_order));
     bool has_offset;
-    FL_RETURN_NOT_OK(limit_value(c, q, fl_json_get(sel, "limitCount"), "LIMIT", &q->has_limit, &q->limit));
-    FL_RETURN_NOT_OK(limit_value(c, q, fl_json_get(sel, "limitOffset"), "OFFSET", &has_offset, &q->offset));
+    FL_RETURN_NOT_OK(limit_value(c, fl_json_get(sel, "limitCount"), "LIMIT", &q->has_limit, &q->limit));
+    FL_RETURN_NOT_OK(limit_value(c, fl_json_get(sel, "limitOffset"), "OFFSET", &has_offset, &q->offset));
     return build_output(c, q);
 }
 
