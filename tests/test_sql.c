@@ -182,6 +182,10 @@ static void test_group_by(void) {
     Q("SELECT count(*) FROM t HAVING count(*) > 1", "7");
     Q("SELECT DISTINCT g FROM t ORDER BY g", "a;b;c;NULL");
     Q("SELECT DISTINCT b, g FROM t WHERE g = 'a' ORDER BY 1", "true|a;NULL|a");
+    Q("SELECT DISTINCT s, upper(s) AS u FROM t WHERE id <> 2 ORDER BY upper(s) DESC", "pear|PEAR;kiwi|KIWI;fig|FIG;date|DATE;apple|APPLE");
+    /* Lists group and count distinct by value; NULL and [] are different values. */
+    Q("SELECT cats, count(*) FROM t GROUP BY cats ORDER BY 1", "[]|1;[bus]|1;[car]|1;[car,car,bus]|1;[car,person]|1;[person]|1;NULL|1");
+    Q("SELECT count(DISTINCT cats), count(DISTINCT cats[1]) FROM t", "6|3");
 }
 
 static void test_order_by(void) {

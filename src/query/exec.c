@@ -1,7 +1,15 @@
 /*
  * exec.c — the streaming operators of the SELECT engine and the planner that stacks them (select.h):
- * the source scan (the WHERE runs inside fl_qscan), a filter, unnest, projection and limit. Each holds at
- * most one batch (select.h invariant 3) and pulls from its child only when asked (invariant 4).
+ * the source scan (the WHERE runs inside fl_qscan), a filter, unnest, projection and limit.
+ *
+ * Invariants:
+ *  1. Each of these operators holds at most one batch (select.h invariant 3) and pulls from its child only
+ *     when asked (invariant 4); Limit never pulls once its window is full.
+ *  2. The scan reads exactly the source columns the plan's expressions name (the filter's own columns are
+ *     the scan's business), so a query over two columns of a wide table reads two columns.
+ *  3. Project evaluates every select item once per batch and checks the column it gets against the
+ *     output schema fixed at translation; a mismatch is an error, never a malformed batch.
+ *  4. Operator constructors take their child only on success (see the planner below).
  */
 #include "select.h"
 
