@@ -104,7 +104,7 @@ static void scan_describe(const fl_op *op, fl_buf *b, bool analyze, int depth) {
 
 static void scan_close(fl_op *op) { fl_qscan_close(((scan_op *)op)->scan); }
 
-int fl_op_scan(fl_query *q, const char *const *columns, size_t n_columns, fl_op **out, fl_error *err) {
+int fl_op_scan(fl_query *q, const char *const *columns, size_t n_columns, int64_t batch_size, fl_op **out, fl_error *err) {
     *out = NULL;
     fl_schema *proj = fl_schema_new();
     int rc = proj ? FL_OK : oom(err);
@@ -118,7 +118,7 @@ int fl_op_scan(fl_query *q, const char *const *columns, size_t n_columns, fl_op 
     s->op.describe = scan_describe;
     s->op.close = scan_close;
     static const char *const none[1] = {NULL};
-    rc = fl_qscan_open(q->table, q->where, n_columns ? columns : none, n_columns, q->with_row_ids, q->batch_size, &s->scan, err);
+    rc = fl_qscan_open(q->table, q->where, n_columns ? columns : none, n_columns, q->with_row_ids, batch_size, &s->scan, err);
     if (rc != FL_OK) {
         fl_op_free_all(&s->op);
         return rc;
@@ -408,6 +408,19 @@ static int needed_columns(const fl_query *q, const char ***names, size_t *n) {
     return rc;
 }
 
+/* Rows per scan batch. A plan that only streams rows to a LIMIT asks for no more than it can return
+ * (at least 256 per batch when a filter may drop most of them), so `SELECT image_bytes FROM t LIMIT 5`
+ * reads five blobs, not a batch of them. */
+static int64_t scan_batch_size(const fl_query *q) {
+    int64_t size = q->batch_size > 0 ? q->batch_size : 8192;
+    bool streaming = q->has_limit && !q->aggregate && !q->n_sort && !q->distinct && !q->unnest_arg;
+    if (!streaming || q->limit > INT64_MAX - q->offset) return size;
+    int64_t want = q->limit + q->offset;
+    if (q->where && want < 256) want = 256;
+    if (want < 1) want = 1;
+    return want < size ? want : size;
+}
+
 static int plan_source(fl_query *q, fl_op **out, fl_error *err) {
     if (q->sub) {
         FL_RETURN_NOT_OK(fl_plan_build(q->sub, out, err));
@@ -419,7 +432,7 @@ static int plan_source(fl_query *q, fl_op **out, fl_error *err) {
         fl_free(names);
         return oom(err);
     }
-    int rc = fl_op_scan(q, names, n, out, err);
+    int rc = fl_op_scan(q, names, n, scan_batch_size(q), out, err);
     fl_free(names);
     return rc;
 }

@@ -128,7 +128,7 @@ void fl_plan_describe(const fl_op *op, fl_buf *b, bool analyze);
 void fl_plan_indent(fl_buf *b, int depth);
 
 /* Operators (exec.c): the source scan with the pushed-down filter, a filter, unnest, projection, limit. */
-int fl_op_scan(fl_query *q, const char *const *columns, size_t n_columns, fl_op **out, fl_error *err);
+int fl_op_scan(fl_query *q, const char *const *columns, size_t n_columns, int64_t batch_size, fl_op **out, fl_error *err);
 int fl_op_filter(fl_op *child, const fl_expr_node *pred, const char *label, fl_op **out, fl_error *err);
 int fl_op_unnest(fl_op *child, const fl_query *q, fl_op **out, fl_error *err);
 int fl_op_project(fl_op *child, const fl_query *q, fl_op **out, fl_error *err);

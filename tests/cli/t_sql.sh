@@ -42,9 +42,9 @@ expect explain 0 'Limit 2
       Filter note IS NOT NULL (in the scan)
         Scan items@v2 columns=[id, score]' -- "$FL" explain "$QDB" "SELECT id, score FROM items WHERE note IS NOT NULL ORDER BY score DESC LIMIT 2"
 expect explain-analyze 0 'Limit 1 (rows=1)
-  Project id (rows=4)
-    Scan items@v2 columns=[id] (rows=4)
-      fragments: 1, pruned 0; pages: 0, pruned 0; index: none; rows read 4, matched 4
+  Project id (rows=1)
+    Scan items@v2 columns=[id] (rows=1)
+      fragments: 1, pruned 0; pages: 0, pruned 0; index: none; rows read 1, matched 1
 result: 1 rows' -- "$FL" explain "$QDB" "SELECT id FROM items LIMIT 1" --analyze
 expect explain-error 1 'framelake: error: aggregate functions are not allowed in WHERE (position 28)' -- "$FL" explain "$QDB" "SELECT id FROM items WHERE max(id) > 1"
 expect query-where 0 '{"_rowid":3,"id":4,"score":1.25}
