@@ -566,9 +566,9 @@ static const command commands[] = {
      "framelake query DB TABLE [--select a,b] [--where SQL] [--order-by \"col [DESC], ...\"] [--limit N] [--offset N] [--version N|--tag T] "
      "[--format table|jsonl|csv] [--with-row-id] [--blob base64]",
      "print rows (filtered, ordered)", query_opts, 2, 2, cmd_query},
-    {"sql", "framelake sql DB \"SELECT ...\" [--format table|jsonl|csv] [--version N|--tag T] [--blob base64]",
-     "run a SELECT statement (docs/SQL.md)", sql_opts, 2, 2, cmd_sql},
-    {"explain", "framelake explain DB \"SELECT ...\" [--analyze] [--version N|--tag T]", "print the plan of a SELECT (--analyze: run it, with counters)",
+    {"sql", "framelake sql DB \"SELECT ...\"|- [--format table|jsonl|csv] [--version N|--tag T] [--blob base64]",
+     "run a SELECT statement (docs/SQL.md; - reads it from stdin)", sql_opts, 2, 2, cmd_sql},
+    {"explain", "framelake explain DB \"SELECT ...\"|- [--analyze] [--version N|--tag T]", "print the plan of a SELECT (--analyze: run it, with counters)",
      explain_opts, 2, 2, cmd_explain},
     {"take", "framelake take DB TABLE (--row-ids 1,5,9 | --positions 0,1) [--select a,b] [--version N|--tag T] [--format F] [--blob base64]",
      "print rows by stable row id or position", take_opts, 2, 2, cmd_take},

@@ -154,6 +154,23 @@ static void test_aggregates(void) {
     Q("SELECT 1 + 2 AS k, count(*) FROM t", "3|7");
 }
 
+/* An error while rows are produced ends the cursor: the same error again on every later call. */
+static void test_cursor_error_sticks(void) {
+    fl_cursor *c;
+    CHECK_OK(fl_sql(db, "SELECT x * 4611686018427387904 FROM t WHERE x > 2", NULL, &c, &tl_err));
+    fl_batch *b = NULL;
+    fl_error err = {0};
+    CHECK_EQ_INT(fl_cursor_next(c, &b, &err), FL_EINVAL);
+    CHECK_EQ_STR(err.message, "integer overflow (position 10)");
+    CHECK(b == NULL);
+    memset(&err, 0, sizeof err);
+    CHECK_EQ_INT(fl_cursor_next(c, &b, &err), FL_EINVAL);
+    CHECK_EQ_STR(err.message, "integer overflow (position 10)");
+    CHECK(b == NULL);
+    fl_cursor_close(c);
+    fl_cursor_close(NULL);
+}
+
 static void test_aggregate_overflow(void) {
     Q("SELECT sum(x * 4611686018427387904) FROM t WHERE x > 2", "error: integer overflow (position 14)");
     Q("SELECT sum(x + 4611686018427387904) FROM t WHERE x > 2", "error: integer overflow in sum(x + 4611686018427387904)");
@@ -611,6 +628,7 @@ int main(void) {
     make_tables();
     RUN(test_aggregates);
     RUN(test_aggregate_overflow);
+    RUN(test_cursor_error_sticks);
     RUN(test_group_by);
     RUN(test_order_by);
     RUN(test_projection);

@@ -35,7 +35,9 @@ expect sql-bad-format 2 "framelake: --format must be table, jsonl or csv, not 'x
 expect sql-version-zero 2 'framelake: --version must be at least 1' -- "$FL" sql "$QDB" "SELECT id FROM items" --version 0
 expect sql-version-and-tag 2 'framelake: give --version or --tag, not both' -- "$FL" sql "$QDB" "SELECT id FROM items" --version 1 --tag x
 expect sql-arity 2 'framelake sql: expected 2 arguments
-usage: framelake sql DB "SELECT ..." [--format table|jsonl|csv] [--version N|--tag T] [--blob base64]' -- "$FL" sql "$QDB"
+usage: framelake sql DB "SELECT ..."|- [--format table|jsonl|csv] [--version N|--tag T] [--blob base64]' -- "$FL" sql "$QDB"
+expect sql-stdin 0 '{"n":4}' -- sh -c "printf 'SELECT count(*) AS n\nFROM items\n' | '$FL' sql '$QDB' - --format jsonl"
+expect sql-stdin-error 1 'framelake: error: column "nope" not found; did you mean "note"? (position 39)' -- sh -c "printf 'SELECT count(*) AS n\nFROM items WHERE nope\n' | '$FL' sql '$QDB' -"
 expect explain 0 'Limit 2
   TopK 2: score DESC
     Project id, score
