@@ -40,17 +40,23 @@ static int usage_error(const char *fmt, const char *arg) {
 static int open_table(const args *a, bool create_db, fl_db **db, fl_table **t, bool versioned) {
     fl_error err = {0};
     *t = NULL;
-    if (fl_db_open(a->positional[0], create_db ? FL_OPEN_CREATE : 0, db, &err) != FL_OK) return fail(&err);
-    if (a->n_positional < 2) return 0;
+    *db = NULL;
     fl_open_options oo = {0};
-    if (versioned) {
+    if (versioned && a->n_positional >= 2) {
         bool has_version;
         if (!args_u64(a, "version", &oo.version, &has_version)) return EXIT_USAGE;
         if (has_version && oo.version == 0) return usage_error("--version must be at least 1%s", "");
         oo.tag = args_get(a, "tag");
         if (oo.tag && has_version) return usage_error("give --version or --tag, not both%s", "");
     }
-    if (fl_table_open(*db, a->positional[1], &oo, t, &err) != FL_OK) return fail(&err);
+    if (fl_db_open(a->positional[0], create_db ? FL_OPEN_CREATE : 0, db, &err) != FL_OK) return fail(&err);
+    if (a->n_positional < 2) return 0;
+    if (fl_table_open(*db, a->positional[1], &oo, t, &err) != FL_OK) {
+        /* Callers return at once on failure: nothing stays open. */
+        fl_db_close(*db);
+        *db = NULL;
+        return fail(&err);
+    }
     return 0;
 }
 
