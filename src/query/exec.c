@@ -263,27 +263,48 @@ int fl_op_unnest(fl_op *child, const fl_query *q, fl_op **out, fl_error *err) {
 typedef struct project_op {
     fl_op op;
     const fl_query *q;
+    bool *moves;                /* per projected column: a bare column read by nothing else, moved not copied */
 } project_op;
 
+static int count_refs(const fl_expr_node *n, const char *name) {
+    if (n->kind == FL_EXPR_COLUMN) return !strcmp(n->name, name);
+    int refs = 0;
+    for (int32_t i = 0; i < n->n_args; i++) refs += count_refs(n->args[i], name);
+    return refs;
+}
+
+/* Evaluates projected column i into b (moving a bare column out of `in` when marked). */
+static int project_column(const project_op *p, int32_t i, fl_batch *in, fl_batch *b, fl_error *err) {
+    const fl_query *q = p->q;
+    fl_array v;
+    int k = p->moves[i] ? fl_schema_find(in->schema, q->proj[i]->name) : -1;
+    if (k >= 0) {
+        v = in->columns[k];
+        memset(&in->columns[k], 0, sizeof in->columns[k]);
+    } else FL_RETURN_NOT_OK(fl_node_eval(q->proj[i], in, &v, err));
+    if (v.type != b->columns[i].type || v.length != in->num_rows) {
+        int rc = fl_error_set(err, FL_EINVAL, "column \"%s\": evaluated %s, expected %s", q->names[i], fl_type_name(v.type),
+                              fl_type_name(b->columns[i].type));
+        fl_array_clear(&v);
+        return rc;
+    }
+    fl_array_clear(&b->columns[i]);
+    b->columns[i] = v;
+    return FL_OK;
+}
+
 static int project_next(fl_op *op, fl_batch **out, fl_error *err) {
-    const fl_query *q = ((project_op *)op)->q;
+    project_op *p = (project_op *)op;
+    const fl_query *q = p->q;
     fl_batch *in;
     FL_RETURN_NOT_OK(fl_op_next(op->child, &in, err));
     if (!in) return FL_OK;
     fl_batch *b = fl_batch_new_empty(op->schema);
     int rc = b ? FL_OK : oom(err);
-    for (int32_t i = 0; rc == FL_OK && i < q->n_proj; i++) {
-        fl_array v;
-        if ((rc = fl_node_eval(q->proj[i], in, &v, err)) != FL_OK) break;
-        if (v.type != b->columns[i].type || v.length != in->num_rows) {
-            fl_array_clear(&v);
-            rc = fl_error_set(err, FL_EINVAL, "column \"%s\": evaluated %s, expected %s", q->names[i], fl_type_name(v.type),
-                              fl_type_name(b->columns[i].type));
-            break;
-        }
-        fl_array_clear(&b->columns[i]);
-        b->columns[i] = v;
-    }
+    /* Computed columns first, while every input column is still in place; then the moves. */
+    for (int pass = 0; pass < 2; pass++)
+        for (int32_t i = 0; rc == FL_OK && i < q->n_proj; i++)
+            if (p->moves[i] == (pass == 1)) rc = project_column(p, i, in, b, err);
     if (rc == FL_OK) {
         b->num_rows = in->num_rows;
         b->row_ids = in->row_ids;
@@ -312,12 +333,30 @@ static void project_describe(const fl_op *op, fl_buf *b, bool analyze, int depth
     analyze_suffix(op, b, analyze);
 }
 
+static void project_close(fl_op *op) { fl_free(((project_op *)op)->moves); }
+
 int fl_op_project(fl_op *child, const fl_query *q, fl_op **out, fl_error *err) {
+    *out = NULL;
     project_op *p = op_new(sizeof *p, "Project", q->output, child);
-    if (!(*out = (fl_op *)p)) return oom(err);
+    if (!p) return oom(err);
     p->q = q;
     p->op.next = project_next;
     p->op.describe = project_describe;
+    p->op.close = project_close;
+    if (!(p->moves = fl_calloc((size_t)q->n_proj + 1, sizeof *p->moves))) {
+        p->op.child = NULL;
+        fl_op_free_all(&p->op);
+        return oom(err);
+    }
+    /* A column selected as it is and read by no other item moves into the output (blobs are not copied). */
+    for (int32_t i = 0; i < q->n_proj; i++) {
+        const fl_expr_node *n = q->proj[i];
+        if (n->kind != FL_EXPR_COLUMN) continue;
+        int refs = 0;
+        for (int32_t k = 0; k < q->n_proj; k++) refs += count_refs(q->proj[k], n->name);
+        p->moves[i] = refs == 1;
+    }
+    *out = &p->op;
     return FL_OK;
 }
 
