@@ -40,17 +40,23 @@ static int usage_error(const char *fmt, const char *arg) {
 static int open_table(const args *a, bool create_db, fl_db **db, fl_table **t, bool versioned) {
     fl_error err = {0};
     *t = NULL;
-    if (fl_db_open(a->positional[0], create_db ? FL_OPEN_CREATE : 0, db, &err) != FL_OK) return fail(&err);
-    if (a->n_positional < 2) return 0;
+    *db = NULL;
     fl_open_options oo = {0};
-    if (versioned) {
+    if (versioned && a->n_positional >= 2) {
         bool has_version;
         if (!args_u64(a, "version", &oo.version, &has_version)) return EXIT_USAGE;
         if (has_version && oo.version == 0) return usage_error("--version must be at least 1%s", "");
         oo.tag = args_get(a, "tag");
         if (oo.tag && has_version) return usage_error("give --version or --tag, not both%s", "");
     }
-    if (fl_table_open(*db, a->positional[1], &oo, t, &err) != FL_OK) return fail(&err);
+    if (fl_db_open(a->positional[0], create_db ? FL_OPEN_CREATE : 0, db, &err) != FL_OK) return fail(&err);
+    if (a->n_positional < 2) return 0;
+    if (fl_table_open(*db, a->positional[1], &oo, t, &err) != FL_OK) {
+        /* Callers return at once on failure: nothing stays open. */
+        fl_db_close(*db);
+        *db = NULL;
+        return fail(&err);
+    }
     return 0;
 }
 
@@ -589,9 +595,9 @@ static const command commands[] = {
      "framelake query DB TABLE [--select a,b] [--where SQL] [--order-by \"col [DESC], ...\"] [--limit N] [--offset N] [--version N|--tag T] "
      "[--format table|jsonl|csv] [--with-row-id] [--blob base64]",
      "print rows (filtered, ordered)", query_opts, 2, 2, cmd_query},
-    {"sql", "framelake sql DB \"SELECT ...\" [--format table|jsonl|csv] [--version N|--tag T] [--blob base64]",
-     "run a SELECT statement (docs/SQL.md)", sql_opts, 2, 2, cmd_sql},
-    {"explain", "framelake explain DB \"SELECT ...\" [--analyze] [--version N|--tag T]", "print the plan of a SELECT (--analyze: run it, with counters)",
+    {"sql", "framelake sql DB \"SELECT ...\"|- [--format table|jsonl|csv] [--version N|--tag T] [--blob base64]",
+     "run a SELECT statement (docs/SQL.md; - reads it from stdin)", sql_opts, 2, 2, cmd_sql},
+    {"explain", "framelake explain DB \"SELECT ...\"|- [--analyze] [--version N|--tag T]", "print the plan of a SELECT (--analyze: run it, with counters)",
      explain_opts, 2, 2, cmd_explain},
     {"take", "framelake take DB TABLE (--row-ids 1,5,9 | --positions 0,1) [--select a,b] [--version N|--tag T] [--format F] [--blob base64]",
      "print rows by stable row id or position", take_opts, 2, 2, cmd_take},

@@ -1,7 +1,8 @@
 /*
  * query.c — reading with the query engine: `framelake query` (a table's rows, filtered with --where and
- * ordered with --order-by, through fl_table_query), `framelake sql` (one SELECT statement through fl_sql)
- * and `framelake explain` (its plan, with counters after running it when --analyze).
+ * ordered with --order-by, through fl_table_query), `framelake sql` (one SELECT statement through fl_sql;
+ * "-" reads it from standard input) and `framelake explain` (its plan, with counters after running it when
+ * --analyze).
  */
 #include "commands.h"
 
@@ -102,6 +103,29 @@ int cmd_query(const args *a) {
     return rc;
 }
 
+/* The statement: the argument, or standard input when it is "-". Caller frees *owned. */
+static const char *statement(const args *a, char **owned) {
+    *owned = NULL;
+    if (strcmp(a->positional[1], "-") != 0) return a->positional[1];
+    size_t size = 0, cap = 0;
+    char *text = NULL;
+    for (;;) {
+        if (size + 4096 + 1 > cap) {
+            char *grown = realloc(text, cap = cap ? cap * 2 : 8192);
+            if (!grown) {
+                free(text);
+                return NULL;
+            }
+            text = grown;
+        }
+        size_t got = fread(text + size, 1, cap - size - 1, stdin);
+        size += got;
+        if (got == 0) break;
+    }
+    text[size] = 0;
+    return *owned = text;
+}
+
 /* Opens the database and fills the SQL options from --version/--tag. */
 static int sql_setup(const args *a, fl_db **db, fl_sql_options *so) {
     uint64_t version = 0;
@@ -124,9 +148,13 @@ int cmd_sql(const args *a) {
     if (rc) return rc;
     fl_error err = {0};
     fl_cursor *c = NULL;
-    if (fl_sql(db, a->positional[1], &so, &c, &err) != FL_OK) rc = fail(&err);
+    char *owned;
+    const char *text = statement(a, &owned);
+    if (!text) rc = usage("cannot read the statement from standard input");
+    else if (fl_sql(db, text, &so, &c, &err) != FL_OK) rc = fail(&err);
     else rc = print_cursor(c, &o);
     fl_cursor_close(c);
+    free(owned);
     fl_db_close(db);
     return rc;
 }
@@ -137,10 +165,13 @@ int cmd_explain(const args *a) {
     int rc = sql_setup(a, &db, &so);
     if (rc) return rc;
     fl_error err = {0};
-    char *text = NULL;
-    if (fl_sql_explain(db, a->positional[1], &so, args_flag(a, "analyze"), &text, &err) != FL_OK) rc = fail(&err);
+    char *text = NULL, *owned;
+    const char *sql = statement(a, &owned);
+    if (!sql) rc = usage("cannot read the statement from standard input");
+    else if (fl_sql_explain(db, sql, &so, args_flag(a, "analyze"), &text, &err) != FL_OK) rc = fail(&err);
     else fputs(text, stdout);
     free(text);
+    free(owned);
     fl_db_close(db);
     return rc;
 }

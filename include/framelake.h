@@ -453,23 +453,30 @@ int fl_table_delete_where(fl_table *table, const char *where, int64_t *deleted, 
  * update. *updated (may be NULL) receives the count. */
 int fl_table_update_where(fl_table *table, const char *set, const char *where, int64_t *updated, fl_error *err);
 
-/* A stream of result batches (rows of a query or a SQL statement). */
+/* A stream of result batches (rows of a query or a SQL statement). Single-threaded like every handle. */
 typedef struct fl_cursor fl_cursor;
 
 typedef struct fl_query_options {
-    const char *where;          /* SQL boolean expression; NULL: every row */
-    const char *const *columns; /* output columns by name; NULL: every column */
+    const char *where;          /* SQL boolean expression; NULL or "": every row */
+    const char *const *columns; /* output columns by name, in this order; NULL: every column */
     size_t n_columns;
-    const char *order_by;       /* "col [ASC|DESC] [NULLS FIRST|LAST], ..."; NULL: storage order */
-    int64_t offset;
-    int64_t limit;              /* with limit_set */
+    const char *order_by;       /* "col [ASC|DESC] [NULLS FIRST|LAST], ..." (expressions allowed); NULL: storage order */
+    int64_t offset;             /* rows to skip (after ordering); must not be negative */
+    int64_t limit;              /* with limit_set: at most this many rows (negative: no limit) */
     bool limit_set;
     bool with_row_ids;          /* fill fl_batch.row_ids */
     int64_t batch_size;         /* 0: 8192 */
 } fl_query_options;
 
-/* Rows of the handle's version matching opts->where, projected, ordered, windowed. The handle must outlive
- * the cursor and must not be written while it is open. */
+/*
+ * Rows of the handle's version matching opts->where, projected to opts->columns (which keep their stored
+ * types), ordered by opts->order_by (ties keep storage order), then windowed by offset and limit. `opts`
+ * may be NULL (every row and column). Errors in the texts are FL_EINVAL naming the option and the position
+ * in its text ("where: column \"idd\" not found; did you mean \"id\"? (position 1)"); unknown output
+ * columns are FL_ENOTFOUND. The cursor streams: without order_by it reads the table only as far as the
+ * caller pulls. The handle must outlive the cursor and must not be checked out or written while it is
+ * open. On success the caller closes *out with fl_cursor_close.
+ */
 int fl_table_query(fl_table *table, const fl_query_options *opts, fl_cursor **out, fl_error *err);
 
 typedef struct fl_sql_options {
@@ -478,15 +485,26 @@ typedef struct fl_sql_options {
     const char *tag;            /* or this tag's version */
 } fl_sql_options;
 
-/* Runs one SELECT statement on one table of `db` ("FROM t", "FROM t@7", or a subquery in FROM). */
+/*
+ * Runs one SELECT statement (docs/SQL.md) on one table of `db`: "FROM t", "FROM t@7" (version 7), or one
+ * subquery in FROM. `opts` (may be NULL) chooses the version otherwise; naming one both ways is an error.
+ * Refused statements and clauses, unknown tables, columns and functions, type errors and misplaced
+ * aggregates are FL_EINVAL (FL_ENOTFOUND for tables and versions) with the 1-based position in `sql`. The
+ * cursor owns the table handle it opened; `db` must outlive it. On success the caller closes *out with
+ * fl_cursor_close.
+ */
 int fl_sql(fl_db *db, const char *sql, const fl_sql_options *opts, fl_cursor **out, fl_error *err);
-/* The plan of a SELECT statement as text (caller frees with free()), after running it when `analyze`. */
+/* The plan of a SELECT statement as indented text, one operator per line; with `analyze` the statement runs
+ * first and each line gets its row count, the scan its counters (fragments and pages pruned, index used,
+ * rows read and matched). Caller frees *text with free(). */
 int fl_sql_explain(fl_db *db, const char *sql, const fl_sql_options *opts, bool analyze, char **text, fl_error *err);
 
-/* The schema of the cursor's batches (owned by the cursor). */
+/* The schema of the cursor's batches (owned by the cursor, valid until fl_cursor_close). */
 const fl_schema *fl_cursor_schema(const fl_cursor *cursor);
-/* Next batch (caller frees with fl_batch_free), or *out = NULL at the end. */
+/* Next batch (never empty; caller frees with fl_batch_free), or *out = NULL at the end. An error while
+ * producing rows (integer overflow) ends the cursor: this call and every later one return it. */
 int fl_cursor_next(fl_cursor *cursor, fl_batch **out, fl_error *err);
+/* Frees the cursor, its plan and what it owns; NULL is a no-op. */
 void fl_cursor_close(fl_cursor *cursor);
 
 /* Scalar indexes. Types: "btree" (equality and ranges on numbers, strings, timestamps), "bitmap" (few

@@ -154,6 +154,23 @@ static void test_aggregates(void) {
     Q("SELECT 1 + 2 AS k, count(*) FROM t", "3|7");
 }
 
+/* An error while rows are produced ends the cursor: the same error again on every later call. */
+static void test_cursor_error_sticks(void) {
+    fl_cursor *c;
+    CHECK_OK(fl_sql(db, "SELECT x * 4611686018427387904 FROM t WHERE x > 2", NULL, &c, &tl_err));
+    fl_batch *b = NULL;
+    fl_error err = {0};
+    CHECK_EQ_INT(fl_cursor_next(c, &b, &err), FL_EINVAL);
+    CHECK_EQ_STR(err.message, "integer overflow (position 10)");
+    CHECK(b == NULL);
+    memset(&err, 0, sizeof err);
+    CHECK_EQ_INT(fl_cursor_next(c, &b, &err), FL_EINVAL);
+    CHECK_EQ_STR(err.message, "integer overflow (position 10)");
+    CHECK(b == NULL);
+    fl_cursor_close(c);
+    fl_cursor_close(NULL);
+}
+
 static void test_aggregate_overflow(void) {
     Q("SELECT sum(x * 4611686018427387904) FROM t WHERE x > 2", "error: integer overflow (position 14)");
     Q("SELECT sum(x + 4611686018427387904) FROM t WHERE x > 2", "error: integer overflow in sum(x + 4611686018427387904)");
@@ -182,6 +199,10 @@ static void test_group_by(void) {
     Q("SELECT count(*) FROM t HAVING count(*) > 1", "7");
     Q("SELECT DISTINCT g FROM t ORDER BY g", "a;b;c;NULL");
     Q("SELECT DISTINCT b, g FROM t WHERE g = 'a' ORDER BY 1", "true|a;NULL|a");
+    Q("SELECT DISTINCT s, upper(s) AS u FROM t WHERE id <> 2 ORDER BY upper(s) DESC", "pear|PEAR;kiwi|KIWI;fig|FIG;date|DATE;apple|APPLE");
+    /* Lists group and count distinct by value; NULL and [] are different values. */
+    Q("SELECT cats, count(*) FROM t GROUP BY cats ORDER BY 1", "[]|1;[bus]|1;[car]|1;[car,car,bus]|1;[car,person]|1;[person]|1;NULL|1");
+    Q("SELECT count(DISTINCT cats), count(DISTINCT cats[1]) FROM t", "6|3");
 }
 
 static void test_order_by(void) {
@@ -295,6 +316,15 @@ static void test_errors(void) {
     Q("SELECT id FROM t@1@2", "error: only one table version (@N) per statement (position 19)");
     Q("SELECT id FROM (SELECT id FROM t WHERE id = = 2)", "error: syntax error at or near \"=\" (position 45)");
     Q("SELECT c FROM (SELECT unnest(cats) AS c FROM t) WHERE nope = 1", "error: column \"nope\" not found (position 55)");
+    /* As in PostgreSQL, at most 1664 columns (hidden sort keys included). */
+    static char wide[20000];
+    snprintf(wide, sizeof wide, "SELECT id");
+    for (int i = 1; i < 1664; i++) snprintf(wide + strlen(wide), sizeof wide - strlen(wide), ", id");
+    snprintf(wide + strlen(wide), sizeof wide - strlen(wide), " FROM t WHERE id = 1");
+    sql(wide);
+    CHECK(strncmp(result, "1|1|1", 5) == 0 && strncmp(schema_text, "id int64, id_2 int64, id_3 int64", 32) == 0);
+    snprintf(strstr(wide, " FROM t"), 40, ", id FROM t");
+    Q(wide, "error: too many columns (at most 1664, sort keys included)");
 }
 
 /* ---- explain and streaming ---- */
@@ -364,11 +394,13 @@ static void test_streaming_limit(void) {
     CHECK_OK(fl_table_append(t, b, &wo, &tl_err));
     fl_batch_free(b);
     fl_table_close(t);
-    /* Ten fragments of 1000 rows: a plain LIMIT reads the first fragment only. */
+    /* Ten fragments of 1000 rows: a plain LIMIT reads what it returns, from the first fragment. */
     const char *plan = explain("SELECT id, v FROM big LIMIT 5", true);
     CHECK(strstr(plan, "fragments: 10,") != NULL);
-    CHECK_EQ_INT(rows_read(plan), 1000);
+    CHECK_EQ_INT(rows_read(plan), 5);
     CHECK(strstr(plan, "result: 5 rows") != NULL);
+    CHECK_EQ_INT(rows_read(explain("SELECT id FROM big LIMIT 2000 OFFSET 500", true)), 3000); /* batches end at fragments */
+    Q("SELECT id FROM big LIMIT 3 OFFSET 998", "998;999;1000");
     plan = explain("SELECT id FROM big WHERE id >= 2500 LIMIT 10", true);
     CHECK(rows_read(plan) > 0 && rows_read(plan) <= 3000);
     Q("SELECT id, v FROM big WHERE id >= 2500 LIMIT 3", "2500|v02500;2501|v02501;2502|v02502");
@@ -577,15 +609,18 @@ static void test_allocation_failures(void) {
             fl_cursor_close(c);
             fl_alloc_fail_after(0);
             if (rc != FL_OK) {
-                CHECK(rc == FL_ENOMEM || err.code == rc);
-                if (rc != FL_ENOMEM) break; /* the query's own error: it got past every allocation */
-                continue;
+                CHECK(err.code == rc);
+                /* Lower layers sometimes report a failed allocation under another code (a manifest read
+                 * says "corrupt: ... out of memory"): the message tells. */
+                if (rc == FL_ENOMEM || strstr(err.message, "out of memory")) continue;
+                break; /* the query's own error: it got past every allocation */
             }
-            if (strncmp(got, "error: out of memory", 20) == 0) continue;
+            if (strstr(got, "out of memory")) continue;
             CHECK_EQ_STR(got, want);
             break;
         }
         CHECK(n < 20000);
+        if (getenv("FL_TEST_VERBOSE")) fprintf(stderr, "  query %zu: %d allocation points\n", k, n);
     }
 }
 
@@ -593,6 +628,7 @@ int main(void) {
     make_tables();
     RUN(test_aggregates);
     RUN(test_aggregate_overflow);
+    RUN(test_cursor_error_sticks);
     RUN(test_group_by);
     RUN(test_order_by);
     RUN(test_projection);

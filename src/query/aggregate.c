@@ -357,7 +357,7 @@ typedef struct distinct_op {
 
 static int distinct_next(fl_op *op, fl_batch **out, fl_error *err) {
     distinct_op *d = (distinct_op *)op;
-    const fl_array *cols[FL_MAX_DEPTH * 64];
+    const fl_array *cols[FL_SELECT_MAX_COLUMNS];
     if (d->n_columns > (int32_t)(sizeof cols / sizeof cols[0])) return fl_error_set(err, FL_EINVAL, "too many columns for DISTINCT");
     for (;;) {
         fl_batch *in;

@@ -125,25 +125,15 @@ static int find_column(fl_table *t, const char *name, const fl_field **out, fl_e
 }
 
 static int add_column_ref(fl_query *q, const char *name, fl_error *err) {
-    int k = fl_schema_find(q->input, name);
+    const fl_field *f = &q->input->fields[fl_schema_find(q->input, name)];
     fl_expr_node *n = fl_arena_alloc(&q->arena, sizeof *n);
-    fl_expr_node **proj = fl_arena_alloc(&q->arena, ((size_t)q->n_proj + 1) * sizeof *proj);
-    const char **names = fl_arena_alloc(&q->arena, ((size_t)q->n_proj + 1) * sizeof *names);
-    if (!n || !proj || !names) return oom(err);
-    const fl_field *f = &q->input->fields[k];
+    if (!n) return oom(err);
     n->kind = FL_EXPR_COLUMN;
     n->name = f->name;
     n->type = fl_expr_type_of_field(f);
     if (n->type == FL_EXPR_T_LIST) n->elem = &f->children[0];
-    if (q->n_proj) {
-        memcpy(proj, q->proj, (size_t)q->n_proj * sizeof *proj);
-        memcpy(names, q->names, (size_t)q->n_proj * sizeof *names);
-    }
-    proj[q->n_proj] = n;
-    names[q->n_proj] = f->name;
-    q->proj = proj;
-    q->names = names;
-    q->n_out = ++q->n_proj;
+    FL_RETURN_NOT_OK(fl_query_add_proj(q, n, f->name, err));
+    q->n_out = q->n_proj;
     return FL_OK;
 }
 

@@ -1,7 +1,15 @@
 /*
  * exec.c — the streaming operators of the SELECT engine and the planner that stacks them (select.h):
- * the source scan (the WHERE runs inside fl_qscan), a filter, unnest, projection and limit. Each holds at
- * most one batch (select.h invariant 3) and pulls from its child only when asked (invariant 4).
+ * the source scan (the WHERE runs inside fl_qscan), a filter, unnest, projection and limit.
+ *
+ * Invariants:
+ *  1. Each of these operators holds at most one batch (select.h invariant 3) and pulls from its child only
+ *     when asked (invariant 4); Limit never pulls once its window is full.
+ *  2. The scan reads exactly the source columns the plan's expressions name (the filter's own columns are
+ *     the scan's business), so a query over two columns of a wide table reads two columns.
+ *  3. Project evaluates every select item once per batch and checks the column it gets against the
+ *     output schema fixed at translation; a mismatch is an error, never a malformed batch.
+ *  4. Operator constructors take their child only on success (see the planner below).
  */
 #include "select.h"
 
@@ -96,7 +104,7 @@ static void scan_describe(const fl_op *op, fl_buf *b, bool analyze, int depth) {
 
 static void scan_close(fl_op *op) { fl_qscan_close(((scan_op *)op)->scan); }
 
-int fl_op_scan(fl_query *q, const char *const *columns, size_t n_columns, fl_op **out, fl_error *err) {
+int fl_op_scan(fl_query *q, const char *const *columns, size_t n_columns, int64_t batch_size, fl_op **out, fl_error *err) {
     *out = NULL;
     fl_schema *proj = fl_schema_new();
     int rc = proj ? FL_OK : oom(err);
@@ -110,7 +118,7 @@ int fl_op_scan(fl_query *q, const char *const *columns, size_t n_columns, fl_op 
     s->op.describe = scan_describe;
     s->op.close = scan_close;
     static const char *const none[1] = {NULL};
-    rc = fl_qscan_open(q->table, q->where, n_columns ? columns : none, n_columns, q->with_row_ids, q->batch_size, &s->scan, err);
+    rc = fl_qscan_open(q->table, q->where, n_columns ? columns : none, n_columns, q->with_row_ids, batch_size, &s->scan, err);
     if (rc != FL_OK) {
         fl_op_free_all(&s->op);
         return rc;
@@ -255,27 +263,48 @@ int fl_op_unnest(fl_op *child, const fl_query *q, fl_op **out, fl_error *err) {
 typedef struct project_op {
     fl_op op;
     const fl_query *q;
+    bool *moves;                /* per projected column: a bare column read by nothing else, moved not copied */
 } project_op;
 
+static int count_refs(const fl_expr_node *n, const char *name) {
+    if (n->kind == FL_EXPR_COLUMN) return !strcmp(n->name, name);
+    int refs = 0;
+    for (int32_t i = 0; i < n->n_args; i++) refs += count_refs(n->args[i], name);
+    return refs;
+}
+
+/* Evaluates projected column i into b (moving a bare column out of `in` when marked). */
+static int project_column(const project_op *p, int32_t i, fl_batch *in, fl_batch *b, fl_error *err) {
+    const fl_query *q = p->q;
+    fl_array v;
+    int k = p->moves[i] ? fl_schema_find(in->schema, q->proj[i]->name) : -1;
+    if (k >= 0) {
+        v = in->columns[k];
+        memset(&in->columns[k], 0, sizeof in->columns[k]);
+    } else FL_RETURN_NOT_OK(fl_node_eval(q->proj[i], in, &v, err));
+    if (v.type != b->columns[i].type || v.length != in->num_rows) {
+        int rc = fl_error_set(err, FL_EINVAL, "column \"%s\": evaluated %s, expected %s", q->names[i], fl_type_name(v.type),
+                              fl_type_name(b->columns[i].type));
+        fl_array_clear(&v);
+        return rc;
+    }
+    fl_array_clear(&b->columns[i]);
+    b->columns[i] = v;
+    return FL_OK;
+}
+
 static int project_next(fl_op *op, fl_batch **out, fl_error *err) {
-    const fl_query *q = ((project_op *)op)->q;
+    project_op *p = (project_op *)op;
+    const fl_query *q = p->q;
     fl_batch *in;
     FL_RETURN_NOT_OK(fl_op_next(op->child, &in, err));
     if (!in) return FL_OK;
     fl_batch *b = fl_batch_new_empty(op->schema);
     int rc = b ? FL_OK : oom(err);
-    for (int32_t i = 0; rc == FL_OK && i < q->n_proj; i++) {
-        fl_array v;
-        if ((rc = fl_node_eval(q->proj[i], in, &v, err)) != FL_OK) break;
-        if (v.type != b->columns[i].type || v.length != in->num_rows) {
-            fl_array_clear(&v);
-            rc = fl_error_set(err, FL_EINVAL, "column \"%s\": evaluated %s, expected %s", q->names[i], fl_type_name(v.type),
-                              fl_type_name(b->columns[i].type));
-            break;
-        }
-        fl_array_clear(&b->columns[i]);
-        b->columns[i] = v;
-    }
+    /* Computed columns first, while every input column is still in place; then the moves. */
+    for (int pass = 0; pass < 2; pass++)
+        for (int32_t i = 0; rc == FL_OK && i < q->n_proj; i++)
+            if (p->moves[i] == (pass == 1)) rc = project_column(p, i, in, b, err);
     if (rc == FL_OK) {
         b->num_rows = in->num_rows;
         b->row_ids = in->row_ids;
@@ -304,12 +333,30 @@ static void project_describe(const fl_op *op, fl_buf *b, bool analyze, int depth
     analyze_suffix(op, b, analyze);
 }
 
+static void project_close(fl_op *op) { fl_free(((project_op *)op)->moves); }
+
 int fl_op_project(fl_op *child, const fl_query *q, fl_op **out, fl_error *err) {
+    *out = NULL;
     project_op *p = op_new(sizeof *p, "Project", q->output, child);
-    if (!(*out = (fl_op *)p)) return oom(err);
+    if (!p) return oom(err);
     p->q = q;
     p->op.next = project_next;
     p->op.describe = project_describe;
+    p->op.close = project_close;
+    if (!(p->moves = fl_calloc((size_t)q->n_proj + 1, sizeof *p->moves))) {
+        p->op.child = NULL;
+        fl_op_free_all(&p->op);
+        return oom(err);
+    }
+    /* A column selected as it is and read by no other item moves into the output (blobs are not copied). */
+    for (int32_t i = 0; i < q->n_proj; i++) {
+        const fl_expr_node *n = q->proj[i];
+        if (n->kind != FL_EXPR_COLUMN) continue;
+        int refs = 0;
+        for (int32_t k = 0; k < q->n_proj; k++) refs += count_refs(q->proj[k], n->name);
+        p->moves[i] = refs == 1;
+    }
+    *out = &p->op;
     return FL_OK;
 }
 
@@ -400,6 +447,19 @@ static int needed_columns(const fl_query *q, const char ***names, size_t *n) {
     return rc;
 }
 
+/* Rows per scan batch. A plan that only streams rows to a LIMIT asks for no more than it can return
+ * (at least 256 per batch when a filter may drop most of them), so `SELECT image_bytes FROM t LIMIT 5`
+ * reads five blobs, not a batch of them. */
+static int64_t scan_batch_size(const fl_query *q) {
+    int64_t size = q->batch_size > 0 ? q->batch_size : 8192;
+    bool streaming = q->has_limit && !q->aggregate && !q->n_sort && !q->distinct && !q->unnest_arg;
+    if (!streaming || q->limit > INT64_MAX - q->offset) return size;
+    int64_t want = q->limit + q->offset;
+    if (q->where && want < 256) want = 256;
+    if (want < 1) want = 1;
+    return want < size ? want : size;
+}
+
 static int plan_source(fl_query *q, fl_op **out, fl_error *err) {
     if (q->sub) {
         FL_RETURN_NOT_OK(fl_plan_build(q->sub, out, err));
@@ -411,7 +471,7 @@ static int plan_source(fl_query *q, fl_op **out, fl_error *err) {
         fl_free(names);
         return oom(err);
     }
-    int rc = fl_op_scan(q, names, n, out, err);
+    int rc = fl_op_scan(q, names, n, scan_batch_size(q), out, err);
     fl_free(names);
     return rc;
 }

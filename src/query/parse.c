@@ -1,7 +1,9 @@
 /*
  * parse.c — the SQL front end: libpg_query parses the filter (wrapped as a SELECT), the JSON parse tree is
  * read with json.c and translated node by node into the IR of expr.h, binding columns, functions and types
- * bottom-up so that every error names the position of the construct at fault.
+ * bottom-up so that every error names the position of the construct at fault. The translator itself
+ * (fl_xlate, translate.h) also serves whole statements: select.c calls it for every clause, with a call
+ * hook for aggregates and unnest and a position map for its prepared text.
  *
  * Invariants:
  *  1. The wrapped statement must be exactly one plain SELECT whose only extra is the WHERE clause; text

@@ -59,6 +59,19 @@ static fl_query *query_new(void) {
     return q;
 }
 
+/* Makes room for one more of `size`-byte items in an arena array of capacity *cap (doubling, so the
+ * arena holds O(n) bytes however many items come). */
+static bool arena_grow(fl_arena *a, void **items, int32_t n, int32_t *cap, size_t size) {
+    if (n < *cap) return true;
+    int32_t want = *cap ? *cap * 2 : 8;
+    void *grown = fl_arena_alloc(a, (size_t)want * size);
+    if (!grown) return false;
+    if (n) memcpy(grown, *items, (size_t)n * size);
+    *items = grown;
+    *cap = want;
+    return true;
+}
+
 /* ---- preparing the text ---- */
 
 /* Index just past a quoted run starting at s[i] (quote char q, doubled to escape), or past a comment. */
@@ -132,14 +145,15 @@ static int64_t closing_paren(const char *s, size_t open) {
 }
 
 /* PostgreSQL 15 wants an alias on every FROM subquery; later versions do not. Adds one after the
- * subquery the parser complained about (remembered so positions map back). */
-static bool add_subquery_alias(stmt_ctx *c, int cursorpos) {
-    if (c->x.n_inserts == FL_XLATE_MAX_INSERTS || cursorpos < 1) return false;
+ * subquery the parser complained about (remembered so positions map back). FL_OK: parse again;
+ * FL_EUNSUPPORTED: no place to add it; FL_ENOMEM. */
+static int add_subquery_alias(stmt_ctx *c, int cursorpos) {
+    if (c->x.n_inserts == FL_XLATE_MAX_INSERTS || cursorpos < 1) return FL_EUNSUPPORTED;
     int64_t close = closing_paren(c->sql, (size_t)cursorpos - 1);
-    if (close < 0) return false;
+    if (close < 0) return FL_EUNSUPPORTED;
     size_t len = strlen(c->sql), add = strlen(SUBQUERY_ALIAS);
     char *grown = fl_malloc(len + add + 1);
-    if (!grown) return false;
+    if (!grown) return FL_ENOMEM;
     memcpy(grown, c->sql, (size_t)close + 1);
     memcpy(grown + close + 1, SUBQUERY_ALIAS, add);
     memcpy(grown + close + 1 + add, c->sql + close + 1, len - (size_t)close);
@@ -147,7 +161,7 @@ static bool add_subquery_alias(stmt_ctx *c, int cursorpos) {
     c->sql = grown;
     if (!fl_xlate_insert(&c->x, close + 1, (int64_t)add)) return false;
     if (c->version_at > close) c->version_at += (int64_t)add;
-    return true;
+    return FL_OK;
 }
 
 /* Parses the prepared text into a JSON DOM in `arena`. */
@@ -161,8 +175,12 @@ static int parse_sql(stmt_ctx *c, fl_arena *arena, fl_json **tree) {
             if (rc != FL_OK && rc != FL_ENOMEM) rc = fl_error_set(c->x.err, FL_EINVAL, "statement nested too deeply (position 1)");
             return rc;
         }
-        bool retry = strstr(pr.error->message, "subquery in FROM must have an alias") && add_subquery_alias(c, pr.error->cursorpos);
-        if (!retry) {
+        int added = strstr(pr.error->message, "subquery in FROM must have an alias") ? add_subquery_alias(c, pr.error->cursorpos) : FL_EUNSUPPORTED;
+        if (added == FL_ENOMEM) {
+            pg_query_free_parse_result(pr);
+            return oom(c->x.err);
+        }
+        if (added != FL_OK) {
             int32_t pos = pr.error->cursorpos > 0 ? fl_xlate_pos(&c->x, pr.error->cursorpos - 1) : 0;
             int rc = fl_syntax_error(c->x.err, pr.error->message, pos > 0 ? pos : 1);
             pg_query_free_parse_result(pr);
@@ -286,11 +304,9 @@ static int translate_aggregate(stmt_ctx *c, const fl_json *body, int k, int32_t 
     for (int32_t i = 0; i < q->n_aggs && slot < 0; i++)
         if (q->aggs[i].kind == s.kind && q->aggs[i].distinct == s.distinct && (!s.arg || node_equal(q->aggs[i].arg, s.arg))) slot = i;
     if (slot < 0) {
-        fl_agg_spec *grown = fl_arena_alloc(&q->arena, ((size_t)q->n_aggs + 1) * sizeof *grown);
-        if (!grown) return oom(c->x.err);
-        if (q->n_aggs) memcpy(grown, q->aggs, (size_t)q->n_aggs * sizeof *grown);
-        grown[q->n_aggs] = s;
-        q->aggs = grown;
+        if (q->n_aggs >= FL_SELECT_MAX_COLUMNS) return fl_xlate_error(&c->x, pos, "too many aggregates (at most %d)", FL_SELECT_MAX_COLUMNS);
+        if (!arena_grow(&q->arena, (void **)&q->aggs, q->n_aggs, &q->cap_aggs, sizeof *q->aggs)) return oom(c->x.err);
+        q->aggs[q->n_aggs] = s;
         slot = q->n_aggs++;
     }
     char ref[16];
@@ -425,14 +441,20 @@ static int open_table(stmt_ctx *c, fl_query *q, const fl_json *rv) {
     q->version_set = oo.version != 0;
     q->version = oo.version;
     q->tag = oo.tag;
-    char **names = NULL;
-    size_t n = 0;
-    FL_RETURN_NOT_OK(fl_db_list_tables(c->db, &names, &n, c->x.err));
-    bool exists = false;
-    for (size_t i = 0; i < n; i++) exists |= !strcmp(names[i], name);
-    fl_strings_free(names, n);
-    if (!exists) return table_not_found(c, name, pos);
-    FL_RETURN_NOT_OK(fl_table_open(c->db, name, &oo, &q->table, c->x.err));
+    int rc = fl_table_open(c->db, name, &oo, &q->table, c->x.err);
+    if (rc == FL_ENOTFOUND) {
+        /* A missing table (not a missing version or tag) gets the position and the closest name. */
+        char **names = NULL;
+        size_t n = 0;
+        bool exists = true;
+        if (fl_db_list_tables(c->db, &names, &n, NULL) == FL_OK) {
+            exists = false;
+            for (size_t i = 0; i < n; i++) exists |= !strcmp(names[i], name);
+            fl_strings_free(names, n);
+        }
+        if (!exists) return table_not_found(c, name, pos);
+    }
+    FL_RETURN_NOT_OK(rc);
     q->owns_table = true;
     q->input = fl_schema_copy(fl_table_schema(q->table));
     return q->input ? FL_OK : oom(c->x.err);
@@ -501,20 +523,19 @@ static int translate_where(stmt_ctx *c, fl_query *q, const fl_json *where) {
     return FL_OK;
 }
 
-/* Appends a projected column (expression and name) to the query. */
-static int add_proj(stmt_ctx *c, fl_query *q, fl_expr_node *node, const char *name) {
-    size_t n = (size_t)q->n_proj;
-    fl_expr_node **proj = fl_arena_alloc(&q->arena, (n + 1) * sizeof *proj);
-    const char **names = fl_arena_alloc(&q->arena, (n + 1) * sizeof *names);
-    if (!proj || !names) return oom(c->x.err);
-    if (n) memcpy(proj, q->proj, n * sizeof *proj), memcpy(names, q->names, n * sizeof *names);
-    proj[n] = node;
-    names[n] = name;
-    q->proj = proj;
-    q->names = names;
-    q->n_proj++;
+int fl_query_add_proj(fl_query *q, fl_expr_node *node, const char *name, fl_error *err) {
+    if (q->n_proj >= FL_SELECT_MAX_COLUMNS)
+        return fl_error_set(err, FL_EINVAL, "too many columns (at most %d, sort keys included)", FL_SELECT_MAX_COLUMNS);
+    int32_t cap = q->cap_proj;
+    if (!arena_grow(&q->arena, (void **)&q->proj, q->n_proj, &cap, sizeof *q->proj) ||
+        !arena_grow(&q->arena, (void **)&q->names, q->n_proj, &q->cap_proj, sizeof *q->names))
+        return fl_error_set(err, FL_ENOMEM, "out of memory");
+    q->proj[q->n_proj] = node;
+    q->names[q->n_proj++] = name;
     return FL_OK;
 }
+
+static int add_proj(stmt_ctx *c, fl_query *q, fl_expr_node *node, const char *name) { return fl_query_add_proj(q, node, name, c->x.err); }
 
 static const char *derived_name(fl_query *q, const fl_expr_node *n) {
     if (n->kind == FL_EXPR_COLUMN) return n->name[0] == '$' && n->lit_string ? n->lit_string : n->name;
@@ -776,17 +797,26 @@ static int build_output(stmt_ctx *c, fl_query *q) {
     return FL_OK;
 }
 
-/* Output names must be distinct for an outer query to refer to them: later duplicates get "_2", "_3". */
+static bool name_taken(const fl_query *q, const char *name) {
+    for (int32_t k = 0; k < q->n_out; k++)
+        if (!strcmp(q->names[k], name)) return true;
+    return false;
+}
+
+/* Output names must be distinct for an outer query to refer to them: the k-th repeat of a name becomes
+ * "name_k" (counting on while that is taken too). */
 static int unique_names(stmt_ctx *c, fl_query *q) {
+    const char **original = fl_arena_alloc(&q->arena, ((size_t)q->n_out + 1) * sizeof *original);
+    if (!original) return oom(c->x.err);
+    memcpy(original, q->names, (size_t)q->n_out * sizeof *original);
     for (int32_t i = 1; i < q->n_out; i++) {
         int dup = 1;
-        for (int32_t k = 0; k < i; k++) dup += !strcmp(q->names[k], q->names[i]);
+        for (int32_t k = 0; k < i; k++) dup += !strcmp(original[k], original[i]);
         if (dup == 1) continue;
         for (;; dup++) {
-            char *name = fl_sprintf("%s_%d", q->names[i], dup);
+            char *name = fl_sprintf("%s_%d", original[i], dup);
             if (!name) return oom(c->x.err);
-            bool taken = false;
-            for (int32_t k = 0; k < q->n_out; k++) taken |= !strcmp(q->names[k], name);
+            bool taken = name_taken(q, name);
             const char *stored = taken ? NULL : fl_arena_strndup(&q->arena, name, strlen(name));
             fl_free(name);
             if (taken) continue;
@@ -798,7 +828,7 @@ static int unique_names(stmt_ctx *c, fl_query *q) {
     return FL_OK;
 }
 
-static int limit_value(stmt_ctx *c, fl_query *q, const fl_json *json, const char *what, bool *set, int64_t *out) {
+static int limit_value(stmt_ctx *c, const fl_json *json, const char *what, bool *set, int64_t *out) {
     *set = false;
     if (!json) return FL_OK;
     fl_schema none = {0};
@@ -808,7 +838,6 @@ static int limit_value(stmt_ctx *c, fl_query *q, const fl_json *json, const char
     fl_expr_node *n;
     int rc = translate_in(c, json, false, false, false, &n);
     c->x.schema = saved;
-    (void)q;
     FL_RETURN_NOT_OK(rc);
     if (n->kind == FL_EXPR_LITERAL && n->type == FL_EXPR_T_NULL) return FL_OK;
     if (n->kind != FL_EXPR_LITERAL || n->type != FL_EXPR_T_INT) return fl_xlate_error(&c->x, n->pos, "%s must be an integer constant", what);
@@ -853,8 +882,8 @@ static int translate_query_clauses(stmt_ctx *c, fl_query *q, const fl_json *sel,
     FL_RETURN_NOT_OK(unique_names(c, q));
     FL_RETURN_NOT_OK(finish_order(c, q, order, n_order));
     bool has_offset;
-    FL_RETURN_NOT_OK(limit_value(c, q, fl_json_get(sel, "limitCount"), "LIMIT", &q->has_limit, &q->limit));
-    FL_RETURN_NOT_OK(limit_value(c, q, fl_json_get(sel, "limitOffset"), "OFFSET", &has_offset, &q->offset));
+    FL_RETURN_NOT_OK(limit_value(c, fl_json_get(sel, "limitCount"), "LIMIT", &q->has_limit, &q->limit));
+    FL_RETURN_NOT_OK(limit_value(c, fl_json_get(sel, "limitOffset"), "OFFSET", &has_offset, &q->offset));
     return build_output(c, q);
 }
 

@@ -25,6 +25,10 @@
 #include "qscan.h"
 #include "translate.h"
 
+/* Projected columns (visible and hidden) and aggregates a query may have, as in PostgreSQL's 1664 target
+ * entries: bounds the work a hostile statement can ask for. */
+#define FL_SELECT_MAX_COLUMNS 1664
+
 /* ---- the translated query ---- */
 
 typedef enum fl_agg_kind { FL_AGG_COUNT_STAR, FL_AGG_COUNT, FL_AGG_SUM, FL_AGG_AVG, FL_AGG_MIN, FL_AGG_MAX } fl_agg_kind;
@@ -65,13 +69,14 @@ typedef struct fl_query {
     int32_t n_groups;
     fl_expr_node **groups;      /* over `stage` */
     const char **group_texts;
-    int32_t n_aggs;
+    int32_t n_aggs, cap_aggs;
     fl_agg_spec *aggs;
     fl_expr_node *having;       /* over the aggregate output ($gK, $aK) */
     fl_schema *agg_out;         /* the aggregate's output: "$gK" keys then "$aK" results */
     /* projection */
     int32_t n_out;              /* visible columns */
     int32_t n_proj;             /* visible plus hidden sort keys */
+    int32_t cap_proj;
     fl_expr_node **proj;
     const char **names;         /* output names (hidden: "$sK") */
     fl_schema *output;          /* n_proj fields: what Project produces (the cursor shows the first n_out) */
@@ -86,6 +91,8 @@ typedef struct fl_query {
 
 /* Frees a query, its subquery and the table it owns. NULL is a no-op. */
 void fl_query_free(fl_query *q);
+/* Appends a projected column (the name is kept, not copied); FL_EINVAL past FL_SELECT_MAX_COLUMNS. */
+int fl_query_add_proj(fl_query *q, fl_expr_node *node, const char *name, fl_error *err);
 
 /* Translates one SELECT statement (select.c). `opts` may be NULL. The FROM table is opened from `db`
  * (at @N, or the version/tag of opts) and owned by the query. Caller frees *out with fl_query_free. */
@@ -121,7 +128,7 @@ void fl_plan_describe(const fl_op *op, fl_buf *b, bool analyze);
 void fl_plan_indent(fl_buf *b, int depth);
 
 /* Operators (exec.c): the source scan with the pushed-down filter, a filter, unnest, projection, limit. */
-int fl_op_scan(fl_query *q, const char *const *columns, size_t n_columns, fl_op **out, fl_error *err);
+int fl_op_scan(fl_query *q, const char *const *columns, size_t n_columns, int64_t batch_size, fl_op **out, fl_error *err);
 int fl_op_filter(fl_op *child, const fl_expr_node *pred, const char *label, fl_op **out, fl_error *err);
 int fl_op_unnest(fl_op *child, const fl_query *q, fl_op **out, fl_error *err);
 int fl_op_project(fl_op *child, const fl_query *q, fl_op **out, fl_error *err);

@@ -431,7 +431,8 @@ int fl_table_open(fl_db *db, const char *name, const fl_open_options *opts, fl_t
     fl_free(vdir);
     int rc = FL_OK;
     uint64_t version = opts ? opts->version : 0;
-    if (!exists) rc = fl_error_set(err, FL_ENOTFOUND, "table '%s' not found in %s", name, db->path);
+    if (!vdir) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    else if (!exists) rc = fl_error_set(err, FL_ENOTFOUND, "table '%s' not found in %s", name, db->path);
     else if (opts && opts->tag) {
         if (version) rc = fl_error_set(err, FL_EINVAL, "give a version or a tag, not both");
         else rc = read_tag(t, opts->tag, &version, err);

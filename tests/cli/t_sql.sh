@@ -35,16 +35,18 @@ expect sql-bad-format 2 "framelake: --format must be table, jsonl or csv, not 'x
 expect sql-version-zero 2 'framelake: --version must be at least 1' -- "$FL" sql "$QDB" "SELECT id FROM items" --version 0
 expect sql-version-and-tag 2 'framelake: give --version or --tag, not both' -- "$FL" sql "$QDB" "SELECT id FROM items" --version 1 --tag x
 expect sql-arity 2 'framelake sql: expected 2 arguments
-usage: framelake sql DB "SELECT ..." [--format table|jsonl|csv] [--version N|--tag T] [--blob base64]' -- "$FL" sql "$QDB"
+usage: framelake sql DB "SELECT ..."|- [--format table|jsonl|csv] [--version N|--tag T] [--blob base64]' -- "$FL" sql "$QDB"
+expect sql-stdin 0 '{"n":4}' -- sh -c "printf 'SELECT count(*) AS n\nFROM items\n' | '$FL' sql '$QDB' - --format jsonl"
+expect sql-stdin-error 1 'framelake: error: column "nope" not found; did you mean "note"? (position 39)' -- sh -c "printf 'SELECT count(*) AS n\nFROM items WHERE nope\n' | '$FL' sql '$QDB' -"
 expect explain 0 'Limit 2
   TopK 2: score DESC
     Project id, score
       Filter note IS NOT NULL (in the scan)
         Scan items@v2 columns=[id, score]' -- "$FL" explain "$QDB" "SELECT id, score FROM items WHERE note IS NOT NULL ORDER BY score DESC LIMIT 2"
 expect explain-analyze 0 'Limit 1 (rows=1)
-  Project id (rows=4)
-    Scan items@v2 columns=[id] (rows=4)
-      fragments: 1, pruned 0; pages: 0, pruned 0; index: none; rows read 4, matched 4
+  Project id (rows=1)
+    Scan items@v2 columns=[id] (rows=1)
+      fragments: 1, pruned 0; pages: 0, pruned 0; index: none; rows read 1, matched 1
 result: 1 rows' -- "$FL" explain "$QDB" "SELECT id FROM items LIMIT 1" --analyze
 expect explain-error 1 'framelake: error: aggregate functions are not allowed in WHERE (position 28)' -- "$FL" explain "$QDB" "SELECT id FROM items WHERE max(id) > 1"
 expect query-where 0 '{"_rowid":3,"id":4,"score":1.25}
