@@ -18,7 +18,10 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 node "$HERE/gen_rows.mjs" "$ROWS" "$SEED" > "$WORK/rows.jsonl"
 "$FL" import "$WORK/db" t "$WORK/rows.jsonl" --schema "$HERE/schema.txt" --commit-every 1500 > /dev/null
-node "$HERE/lancedb_count.mjs" "$WORK/rows.jsonl" "$HERE/filters.txt" "$WORK/lance" > "$WORK/lance.txt"
+node "$HERE/lancedb_count.mjs" "$WORK/rows.jsonl" "$HERE/filters.txt" "$WORK/lance" > "$WORK/lance.txt" 2> "$WORK/lance.log" || {
+    cat "$WORK/lance.log" >&2
+    exit 1
+}
 pass=0
 fail=0
 while IFS='	' read -r want filter message; do
