@@ -12,6 +12,7 @@
 #include <math.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define SCHEMA "id int64 not null, k int32, w string, f bool, x float64, ts timestamp, u uint8, tags list<string>, free int64"
 
@@ -751,6 +752,83 @@ static void test_point_lookup_cost(void) {
     fl_db_close(db);
 }
 
+
+/* ---- kill -9 in the middle of index builds ---- */
+
+static const char *kill_dir;
+
+static void kill_child(void *ctx) {
+    (void)ctx;
+    fl_error err = {0};
+    fl_db *db;
+    fl_table *t;
+    if (fl_db_open(kill_dir, 0, &db, &err) || fl_table_open(db, "t", NULL, &t, &err)) _exit(3);
+    for (int round = 0; round < 6; round++) {
+        static const char *cols[][2] = {{"k", "btree"}, {"w", "bitmap"}, {"tags", "label_list"}, {"x", "btree"}};
+        for (int i = 0; i < 4; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "ix%d", i);
+            int rc = fl_index_drop(t, name, &err);
+            if (rc != FL_OK && rc != FL_ENOTFOUND) _exit(4);
+            if (fl_index_create(t, cols[i][0], cols[i][1], name, &err)) _exit(5);
+        }
+        if (fl_index_update(t, NULL, &err)) _exit(6);
+    }
+    fl_table_close(t);
+    fl_db_close(db);
+    _exit(0);
+}
+
+/* After each kill: the latest version opens, its indexes read back whole and answer correctly. */
+static void kill_after(void *ctx) {
+    (void)ctx;
+    fl_db *db;
+    fl_table *t;
+    CHECK_OK(fl_db_open(kill_dir, 0, &db, &tl_err));
+    CHECK_OK(fl_table_open(db, "t", NULL, &t, &tl_err));
+    ref_reset();
+    for (uint32_t i = 0; i < t->m->n_indexes; i++)
+        for (uint32_t f = 0; f < t->m->indexes[i].n_files; f++) {
+            char *path = fl_table_path(t, t->m->indexes[i].files[f]);
+            ix_file *ix;
+            uint64_t entries;
+            CHECK_OK(ix_file_open(path, &ix, &tl_err));
+            if (ix) CHECK_OK(ix_file_check(ix, &entries, &tl_err));
+            ix_file_close(ix);
+            fl_free(path);
+        }
+    random_predicates(t, 25, NULL);
+    fl_table_close(t);
+    fl_db_close(db);
+}
+
+static void test_kill_during_builds(void) {
+    fl_db *db;
+    rng_state = 4242;
+    next_id = 0;
+    fl_table *t = open_table("index-kill", &db);
+    kill_dir = db_dir;
+    append_rows(t, 40000, 8000);
+    fl_table_close(t);
+    fl_db_close(db);
+    int killed = tl_kill_rounds(12, 400000, 17, kill_child, kill_after, NULL);
+    fprintf(stderr, "  %d of 12 rounds killed mid-work\n", killed);
+    CHECK(killed >= 6);
+    /* Cleanup removes what killed builds left behind and keeps what the latest version references. */
+    CHECK_OK(fl_db_open(kill_dir, 0, &db, &tl_err));
+    CHECK_OK(fl_table_open(db, "t", NULL, &t, &tl_err));
+    fl_cleanup_options co = {.older_than_ms = -1, .keep_versions = 0, .grace_ms = 0};
+    CHECK_OK(fl_table_cleanup(t, &co, NULL, &tl_err));
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/t/_indexes", kill_dir);
+    uint32_t referenced = 0;
+    for (uint32_t i = 0; i < t->m->n_indexes; i++) referenced += t->m->indexes[i].n_files;
+    CHECK_EQ_INT(count_files(dir), referenced);
+    fl_table_close(t);
+    fl_db_close(db);
+    kill_after(NULL);
+}
+
 int main(void) {
     RUN(test_exact_rows);
     RUN(test_random_predicates);
@@ -759,6 +837,7 @@ int main(void) {
     RUN(test_errors);
     RUN(test_corrupt);
     RUN(test_point_lookup_cost);
+    RUN(test_kill_during_builds);
     ref_reset();
     return tl_finish("index");
 }
