@@ -193,6 +193,17 @@ static int check_where(fl_table *t, const char *where, tally *tl) {
         uint32_t n_frag = 0;
         for (uint32_t f = 0; f < t->m->n_fragments; f++) n_frag += sel.covered[f];
         CHECK_EQ_INT(n_frag, sel.n_fragments);
+        /* The offsets name the same rows, grouped by fragment and ascending. */
+        CHECK_EQ_INT(sel.offset_start[sel.n_fragments], sel.n_rows);
+        ix_rows again = {0};
+        for (uint32_t i = 0; i < sel.n_fragments; i++)
+            for (uint64_t k = sel.offset_start[i]; k < sel.offset_start[i + 1]; k++) {
+                if (k > sel.offset_start[i]) CHECK(sel.offsets[k] > sel.offsets[k - 1]);
+                ix_rows_push(&again, fl_fragment_row_id(&t->m->fragments[sel.fragments[i]], sel.offsets[k]));
+            }
+        ix_rows_sort_unique(&again);
+        CHECK(again.n == sel.n_rows && (!again.n || !memcmp(again.ids, sel.row_ids, again.n * sizeof *again.ids)));
+        ix_rows_free(&again);
     }
     if (tl_failures != failures_before) fprintf(stderr, "  ... for WHERE %s (exact %d)\n", where, sel.exact);
     int applied = rc == FL_OK && sel.applies;

@@ -31,6 +31,10 @@ typedef struct fl_index_selection {
     bool *covered;              /* t->m->n_fragments flags: covered[i] iff i is in fragments */
     uint64_t n_rows;
     uint64_t *row_ids;          /* ascending, unique: candidate stable row ids inside those fragments */
+    uint64_t *offsets;          /* the same candidates as physical offsets, grouped by fragment: those of
+                                   fragments[i] are offsets[offset_start[i] .. offset_start[i + 1]),
+                                   ascending (a scan reads exactly these rows of the fragment) */
+    uint64_t *offset_start;     /* n_fragments + 1 entries */
     uint32_t n_used;
     char **used;                /* names of the indexes used, for EXPLAIN */
 } fl_index_selection;

@@ -20,6 +20,7 @@
 #include "ixfile.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 enum { CAP_NONE = 0, CAP_SUPERSET = 1, CAP_EXACT = 2 };
 
@@ -575,11 +576,62 @@ static int eval(planner *p, const fl_expr_node *n, result *r) {
 /* ---- entry point ---- */
 
 void fl_index_selection_clear(fl_index_selection *s) {
+    fl_free(s->offsets);
+    fl_free(s->offset_start);
     fl_free(s->fragments);
     fl_free(s->covered);
     fl_free(s->row_ids);
     fl_strings_free(s->used, s->n_used);
     memset(s, 0, sizeof *s);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Fills s->offsets and s->offset_start from the sorted candidates (one pass over the row id runs). */
+static int group_offsets(const fl_table *t, fl_index_selection *s, fl_error *err) {
+    uint32_t nf = t->m->n_fragments;
+    int32_t *slot = fl_malloc((nf + 1) * sizeof *slot);
+    uint32_t *frag = fl_malloc((s->n_rows + 1) * sizeof *frag);
+    uint64_t *off = fl_malloc((s->n_rows + 1) * sizeof *off);
+    s->offsets = fl_malloc((s->n_rows + 1) * sizeof *s->offsets);
+    s->offset_start = fl_calloc((size_t)s->n_fragments + 1, sizeof *s->offset_start);
+    int rc = slot && frag && off && s->offsets && s->offset_start ? FL_OK : oom(err);
+    for (uint32_t i = 0; rc == FL_OK && i < nf; i++) slot[i] = -1;
+    for (uint32_t i = 0; rc == FL_OK && i < s->n_fragments; i++) slot[s->fragments[i]] = (int32_t)i;
+    size_t e = 0;
+    for (uint64_t i = 0; rc == FL_OK && i < s->n_rows; i++) {
+        uint64_t id = s->row_ids[i];
+        while (e < t->n_rids && id >= t->rids[e].start + t->rids[e].count) e++;
+        if (e == t->n_rids || id < t->rids[e].start || slot[t->rids[e].fragment] < 0) {
+            rc = fl_error_set(err, FL_EINVAL, "index selection: row id %llu is outside its fragments", (unsigned long long)id);
+            break;
+        }
+        frag[i] = t->rids[e].fragment;
+        off[i] = t->rids[e].offset + (id - t->rids[e].start);
+        s->offset_start[slot[frag[i]] + 1]++;
+    }
+    for (uint32_t i = 0; rc == FL_OK && i < s->n_fragments; i++) s->offset_start[i + 1] += s->offset_start[i];
+    if (rc == FL_OK) {
+        uint64_t *fill = fl_malloc(((size_t)s->n_fragments + 1) * sizeof *fill);
+        if (!fill) rc = oom(err);
+        for (uint32_t i = 0; rc == FL_OK && i < s->n_fragments; i++) fill[i] = s->offset_start[i];
+        for (uint64_t i = 0; rc == FL_OK && i < s->n_rows; i++) s->offsets[fill[slot[frag[i]]]++] = off[i];
+        /* Runs of a compacted fragment need not ascend with the row ids. */
+        for (uint32_t i = 0; rc == FL_OK && i < s->n_fragments; i++) {
+            uint64_t a = s->offset_start[i], b = s->offset_start[i + 1];
+            bool sorted = true;
+            for (uint64_t k = a + 1; k < b && sorted; k++) sorted = s->offsets[k] > s->offsets[k - 1];
+            if (!sorted) qsort(s->offsets + a, (size_t)(b - a), sizeof *s->offsets, cmp_u64);
+        }
+        fl_free(fill);
+    }
+    fl_free(slot);
+    fl_free(frag);
+    fl_free(off);
+    return rc;
 }
 
 static void planner_free(planner *p) {
@@ -676,7 +728,8 @@ int fl_index_select(fl_table *t, const fl_expr_node *filter, fl_index_selection 
             out->fragments[out->n_fragments++] = f;
             out->covered[f] = true;
         }
-    for (uint32_t i = 0; i < p.n_views; i++) {
+    rc = group_offsets(t, out, err);
+    for (uint32_t i = 0; rc == FL_OK && i < p.n_views; i++) {
         if (!p.views[i].used) continue;
         if (!(out->used[out->n_used] = fl_strdup(p.views[i].ref->name))) {
             rc = oom(err);
