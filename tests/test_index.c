@@ -8,6 +8,7 @@
 #include "testlib.h"
 #include "index/index.h"
 #include "index/ixfile.h"
+#include "table/txn.h"
 
 #include <math.h>
 #include <dirent.h>
@@ -641,6 +642,38 @@ static void test_errors(void) {
     CHECK_EQ_INT(list[0].fragments_covered, 1);
     fl_index_info_free(list, n);
     CHECK_EQ_INT(check_where(t, "k2 > 3", NULL), 1);
+    /* An index entry of another kind (no coverage parameter) passes through commits untouched and is
+     * ignored by the planner. */
+    txn x = {.kind = OP_INDEX};
+    fl_index_ref *foreign = fl_calloc(1, sizeof *foreign);
+    foreign->name = fl_strdup("emb_idx");
+    foreign->type = fl_strdup("ivf_pq");
+    foreign->field_ids = fl_malloc(sizeof(int32_t));
+    foreign->field_ids[0] = t->m->schema->fields[fl_schema_find(t->m->schema, "x")].id;
+    foreign->n_field_ids = 1;
+    foreign->files = fl_calloc(1, sizeof(char *));
+    foreign->files[0] = fl_strdup("_indexes/vectors.ivf");
+    foreign->n_files = 1;
+    foreign->fragment_ids = fl_malloc(sizeof(uint64_t));
+    foreign->fragment_ids[0] = t->m->fragments[0].id;
+    foreign->n_fragment_ids = 1;
+    x.index_changes = fl_calloc(1, sizeof *x.index_changes);
+    x.index_changes[0].name = fl_strdup("emb_idx");
+    x.index_changes[0].after = foreign;
+    x.n_index_changes = 1;
+    CHECK_OK(txn_commit(t, &x, &tl_err));
+    txn_clear(&x);
+    append_rows(t, 10, 100);
+    CHECK_EQ_INT(t->m->n_indexes, 3);
+    CHECK_EQ_STR(t->m->indexes[2].type, "ivf_pq");
+    CHECK_EQ_INT(t->m->indexes[2].n_fragment_ids, 1);
+    CHECK_EQ_INT(t->m->indexes[2].n_files, 1);
+    CHECK_EQ_INT(check_where(t, "x > 1", NULL), 0);
+    CHECK_OK(fl_index_list(t, &list, &n, &tl_err));
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_INT(list[2].fragments_covered, 0);
+    fl_index_info_free(list, n);
+    CHECK_OK(fl_index_drop(t, "emb_idx", &tl_err));
     const char *drop[] = {"k2"};
     CHECK_OK(fl_table_drop_columns(t, drop, 1, &tl_err));
     CHECK_EQ_INT(t->m->n_indexes, 1);

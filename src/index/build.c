@@ -51,7 +51,8 @@ int fl_index_field(const fl_table *t, const fl_index_ref *x) {
 int fl_index_coverage(const fl_table *t, const fl_index_ref *x, int32_t *file_of, fl_error *err) {
     const fl_manifest *m = t->m;
     for (uint32_t i = 0; i < m->n_fragments; i++) file_of[i] = -1;
-    if (fl_index_field(t, x) < 0 || x->n_fragment_ids == 0) return FL_OK;
+    /* Other kinds of index (vector indexes) describe their coverage their own way: none here. */
+    if (!kind_of(x->type) || fl_index_field(t, x) < 0 || x->n_fragment_ids == 0) return FL_OK;
     uint32_t *file = fl_calloc(x->n_fragment_ids, sizeof *file);
     uint64_t *version = fl_calloc(x->n_fragment_ids, sizeof *version);
     int rc = file && version ? fl_index_coverage_get(x, file, version, err) : oom(err);

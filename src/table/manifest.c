@@ -542,9 +542,11 @@ static bool schema_has_id(const fl_schema *s, int32_t id) {
 }
 
 /* Keeps the coverage entries of x whose fragment still exists in m with the indexed column unchanged, and
- * the files those entries use (renumbered). False when x must go (its column is gone). */
+ * the files those entries use (renumbered). *keep false when x must go (its column is gone). */
 static int prune_index(fl_index_ref *x, const fl_manifest *m, bool *keep) {
     *keep = true;
+    /* Entries that do not describe their coverage this way (other kinds of index) are left alone. */
+    if (!param_get(x, FL_INDEX_COVERAGE_KEY)) return FL_OK;
     for (uint32_t i = 0; i < x->n_field_ids; i++)
         if (!schema_has_id(m->schema, x->field_ids[i])) {
             *keep = false;
