@@ -236,7 +236,10 @@ static uint64_t next_row_id(rid_cursor *c) {
 static int collect_fragment(fl_table *t, uint32_t fi, const fl_field *field, builder *bd, fl_error *err) {
     const fl_fragment *f = &t->m->fragments[fi];
     fl_array a;
-    if (fl_array_init(&a, field) != FL_OK) return oom(err);
+    if (fl_array_init(&a, field) != FL_OK) {
+        fl_array_clear(&a);
+        return oom(err);
+    }
     rid_cursor cur = {f, 0, 0};
     int rc = FL_OK;
     for (uint64_t start = 0; rc == FL_OK && start < f->physical_rows; start += BUILD_CHUNK_ROWS) {
@@ -456,9 +459,11 @@ static int add_change(txn *x, const char *name, const fl_index_ref *before, fl_i
     return FL_OK;
 }
 
-static int add_written_file(txn *x, char *rel, fl_error *err) {
+/* Records a written file in x (which then owns the name); removes it when that fails. */
+static int add_written_file(fl_table *t, txn *x, char *rel, fl_error *err) {
     char **grown = fl_realloc(x->index_files, ((size_t)x->n_index_files + 1) * sizeof *grown);
     if (!grown) {
+        delete_files(t, &rel, 1);
         fl_free(rel);
         return oom(err);
     }
@@ -512,8 +517,8 @@ static int make_ref(const char *name, const char *type, int32_t field_id, const 
         x->n_field_ids = 1;
         x->params[0].key = fl_strdup("column");
         x->params[0].value = fl_strdup(column);
-        if (x->params[0].key && x->params[0].value) x->n_params = 1;
-        else ok = false;
+        x->n_params = 1;
+        ok = x->params[0].key && x->params[0].value;
     }
     for (uint32_t i = 0; ok && i < n_files; i++) {
         if (!(x->files[i] = fl_strdup(files[i]))) ok = false;
@@ -574,7 +579,7 @@ int fl_index_create(fl_table *t, const char *column, const char *type, const cha
         if (!coverage_add(&cov, m->fragments[i].id, 0, fl_fragment_column_version(&m->fragments[i], field->id))) rc = oom(err);
     }
     if (rc == FL_OK) rc = build_file(t, field, kind, frags, m->n_fragments, &rel, err);
-    if (rc == FL_OK) rc = add_written_file(&x, rel, err);
+    if (rc == FL_OK) rc = add_written_file(t, &x, rel, err);
     fl_index_ref *ref = NULL;
     if (rc == FL_OK) rc = make_ref(own_name, type, field->id, field->name, &rel, 1, &cov, &ref, err);
     if (rc == FL_OK && (rc = add_change(&x, own_name, NULL, ref, err)) != FL_OK) {
@@ -642,7 +647,7 @@ static int plan_update(fl_table *t, uint32_t idx, txn *x, bool *changed, fl_erro
             rc = oom(err);
     char *rel = NULL;
     if (rc == FL_OK) rc = build_file(t, field, kind, todo, n_todo, &rel, err);
-    if (rc == FL_OK && (rc = add_written_file(x, rel, err)) == FL_OK) {
+    if (rc == FL_OK && (rc = add_written_file(t, x, rel, err)) == FL_OK) {
         files[n_files] = rel;
         for (uint32_t j = 0; rc == FL_OK && j < n_todo; j++)
             if (!coverage_add(&cov, m->fragments[todo[j]].id, n_files, fl_fragment_column_version(&m->fragments[todo[j]], field->id))) rc = oom(err);
