@@ -9,6 +9,7 @@
 #include "index/index.h"
 #include "index/ixfile.h"
 #include "table/txn.h"
+#include "io/io.h"
 
 #include <math.h>
 #include <dirent.h>
@@ -540,15 +541,14 @@ static void test_drop_and_cleanup(void) {
     fl_db_close(db);
 }
 
-/* Exact row sets on a small table written by hand. */
-static void test_exact_rows(void) {
-    fl_db *db;
+/* A small table written by hand: 5 rows in 3 fragments, with NULLs, an empty list and a NULL element. */
+static fl_table *exact_table(const char *tag, fl_db **db) {
     fl_schema *s;
-    fl_table *t;
+    fl_table *t = NULL;
     ref_reset();
-    CHECK_OK(fl_db_open(tl_tmpdir("index-exact"), FL_OPEN_CREATE, &db, &tl_err));
+    CHECK_OK(fl_db_open(tl_tmpdir(tag), FL_OPEN_CREATE, db, &tl_err));
     CHECK_OK(fl_schema_parse("id int64, weather string, n int64, cats list<string>, ok bool", &s, &tl_err));
-    CHECK_OK(fl_table_create(db, "t", s, &t, &tl_err));
+    CHECK_OK(fl_table_create(*db, "t", s, &t, &tl_err));
     const char *rows = "{\"id\":0,\"weather\":\"rainy\",\"n\":5,\"cats\":[\"car\",\"person\"],\"ok\":true}\n"
                        "{\"id\":1,\"weather\":null,\"n\":null,\"cats\":null,\"ok\":null}\n"
                        "{\"id\":2,\"weather\":\"clear\",\"n\":-3,\"cats\":[],\"ok\":false}\n"
@@ -564,6 +564,14 @@ static void test_exact_rows(void) {
     CHECK_OK(fl_index_create(t, "n", "btree", NULL, &tl_err));
     CHECK_OK(fl_index_create(t, "cats", "label_list", NULL, &tl_err));
     CHECK_OK(fl_index_create(t, "ok", "bitmap", NULL, &tl_err));
+    CHECK_OK(fl_index_create(t, "weather", "btree", "weather_tree", &tl_err));
+    return t;
+}
+
+/* Exact row sets on the hand-written table. */
+static void test_exact_rows(void) {
+    fl_db *db;
+    fl_table *t = exact_table("index-exact", &db);
     struct {
         const char *where;
         const char *rows;
@@ -942,8 +950,90 @@ static void test_allocation_failures(void) {
     fl_db_close(db);
 }
 
+/* Golden index files (tests/golden/index, written by FL_GOLDEN_WRITE=1 build/tests/test_index with the
+ * format-1 writer): this build must write the same bytes and read them back with exact answers. */
+static void test_golden_files(void) {
+    static const char *names[] = {"weather_idx", "n_idx", "cats_idx", "ok_idx", "weather_tree"};
+    const char *dir = getenv("FL_GOLDEN_INDEX_DIR") ? getenv("FL_GOLDEN_INDEX_DIR") : "tests/golden/index";
+    bool write = getenv("FL_GOLDEN_WRITE") != NULL;
+    fl_db *db;
+    fl_table *t = exact_table("index-golden", &db);
+    for (uint32_t i = 0; i < 5; i++) {
+        CHECK_EQ_STR(t->m->indexes[i].name, names[i]);
+        char *path = index_file(t, i);
+        char golden[4096];
+        snprintf(golden, sizeof golden, "%s/%s.idx", dir, names[i]);
+        uint8_t *mine, *theirs;
+        size_t n_mine, n_theirs;
+        CHECK_OK(fl_io_read_file(path, &mine, &n_mine, &tl_err));
+        if (write) tl_write_file(golden, mine, n_mine);
+        CHECK_OK(fl_io_read_file(golden, &theirs, &n_theirs, &tl_err));
+        CHECK(n_mine == n_theirs && !memcmp(mine, theirs, n_mine));
+        fl_free(mine);
+        fl_free(theirs);
+        fl_free(path);
+    }
+    fl_table_close(t);
+    fl_db_close(db);
+    /* Reading the committed bytes directly. */
+    struct {
+        const char *name;
+        const char *lo, *hi;    /* inclusive bounds as text ("" unbounded) */
+        int set;                /* or a special set */
+        const char *rows;
+    } cases[] = {
+        {"weather_idx", "rainy", "rainy", -1, "0,3"},
+        {"weather_idx", "", "foggy", -1, "2,4"},
+        {"weather_idx", "", "", IX_SET_NULL, "1"},
+        {"n_idx", "5", "5", -1, "0,4"},
+        {"n_idx", "-10", "8", -1, "0,2,4"},
+        {"n_idx", "", "", IX_SET_NULL, "1"},
+        {"cats_idx", "car", "car", -1, "0,4"},
+        {"cats_idx", "", "", -1, "0,0,3,4"},
+        {"cats_idx", "", "", IX_SET_EMPTY, "2"},
+        {"cats_idx", "", "", IX_SET_NULL, "1"},
+        {"ok_idx", "1", "1", -1, "0,3"},
+        {"weather_tree", "clear", "foggy", -1, "2,4"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[4096], got[256] = "";
+        snprintf(path, sizeof path, "%s/%s.idx", dir, cases[i].name);
+        ix_file *f;
+        CHECK_OK(ix_file_open(path, &f, &tl_err));
+        if (!f) continue;
+        ix_rows rows = {0};
+        if (cases[i].set >= 0) CHECK_OK(ix_file_read_set(f, cases[i].set, &rows, &tl_err));
+        else {
+            ix_key lo = {.type = ix_file_key_type(f)}, hi = lo;
+            if (lo.type == IX_KEY_STRING) {
+                lo.s = (const uint8_t *)cases[i].lo;
+                lo.len = strlen(cases[i].lo);
+                hi.s = (const uint8_t *)cases[i].hi;
+                hi.len = strlen(cases[i].hi);
+            } else {
+                lo.i = atoll(cases[i].lo);
+                hi.i = atoll(cases[i].hi);
+            }
+            CHECK_OK(ix_file_range(f, cases[i].lo[0] ? &lo : NULL, true, cases[i].hi[0] ? &hi : NULL, true, &rows, &tl_err));
+        }
+        /* Sorted without removing duplicates: a row appears once per key it has. */
+        for (size_t a = 1; a < rows.n; a++)
+            for (size_t b = a; b > 0 && rows.ids[b] < rows.ids[b - 1]; b--) {
+                uint64_t x = rows.ids[b];
+                rows.ids[b] = rows.ids[b - 1];
+                rows.ids[b - 1] = x;
+            }
+        for (size_t k = 0; k < rows.n; k++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu", k ? "," : "", (unsigned long long)rows.ids[k]);
+        if (strcmp(got, cases[i].rows)) fprintf(stderr, "  golden %s [%s, %s]\n", cases[i].name, cases[i].lo, cases[i].hi);
+        CHECK_EQ_STR(got, cases[i].rows);
+        ix_rows_free(&rows);
+        ix_file_close(f);
+    }
+}
+
 int main(void) {
     RUN(test_exact_rows);
+    RUN(test_golden_files);
     RUN(test_random_predicates);
     RUN(test_coverage);
     RUN(test_drop_and_cleanup);
