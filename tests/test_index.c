@@ -196,6 +196,8 @@ static int check_where(fl_table *t, const char *where, tally *tl) {
         for (uint32_t f = 0; f < t->m->n_fragments; f++) n_frag += sel.covered[f];
         CHECK_EQ_INT(n_frag, sel.n_fragments);
         /* The offsets name the same rows, grouped by fragment and ascending. */
+        CHECK(sel.offsets == NULL);
+        CHECK_OK(fl_index_selection_group(t, &sel, &tl_err));
         CHECK_EQ_INT(sel.offset_start[sel.n_fragments], sel.n_rows);
         ix_rows again = {0};
         for (uint32_t i = 0; i < sel.n_fragments; i++)

@@ -55,16 +55,14 @@ int fl_index_coverage(const fl_table *t, const fl_index_ref *x, int32_t *file_of
     if (!kind_of(x->type) || fl_index_field(t, x) < 0 || x->n_fragment_ids == 0) return FL_OK;
     uint32_t *file = fl_calloc(x->n_fragment_ids, sizeof *file);
     uint64_t *version = fl_calloc(x->n_fragment_ids, sizeof *version);
+    fl_fragment_lookup frags = {0};
     int rc = file && version ? fl_index_coverage_get(x, file, version, err) : oom(err);
+    if (rc == FL_OK && fl_fragment_lookup_init(m, &frags) != FL_OK) rc = oom(err);
     for (uint32_t k = 0; rc == FL_OK && k < x->n_fragment_ids; k++) {
-        /* Fragments are few compared with rows; a linear search per entry keeps this simple. */
-        for (uint32_t i = 0; i < m->n_fragments; i++) {
-            const fl_fragment *f = &m->fragments[i];
-            if (f->id != x->fragment_ids[k]) continue;
-            if (fl_fragment_column_version(f, x->field_ids[0]) == version[k]) file_of[i] = (int32_t)file[k];
-            break;
-        }
+        int i = fl_fragment_lookup_find(&frags, x->fragment_ids[k]);
+        if (i >= 0 && fl_fragment_column_version(&m->fragments[i], x->field_ids[0]) == version[k]) file_of[i] = (int32_t)file[k];
     }
+    fl_fragment_lookup_free(&frags);
     fl_free(file);
     fl_free(version);
     return rc;

@@ -590,8 +590,8 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Fills s->offsets and s->offset_start from the sorted candidates (one pass over the row id runs). */
-static int group_offsets(const fl_table *t, fl_index_selection *s, fl_error *err) {
+int fl_index_selection_group(const fl_table *t, fl_index_selection *s, fl_error *err) {
+    if (s->offsets || !s->applies) return FL_OK;
     uint32_t nf = t->m->n_fragments;
     int32_t *slot = fl_malloc((nf + 1) * sizeof *slot);
     uint32_t *frag = fl_malloc((s->n_rows + 1) * sizeof *frag);
@@ -631,6 +631,12 @@ static int group_offsets(const fl_table *t, fl_index_selection *s, fl_error *err
     fl_free(slot);
     fl_free(frag);
     fl_free(off);
+    if (rc != FL_OK) {
+        fl_free(s->offsets);
+        fl_free(s->offset_start);
+        s->offsets = NULL;
+        s->offset_start = NULL;
+    }
     return rc;
 }
 
@@ -728,7 +734,6 @@ int fl_index_select(fl_table *t, const fl_expr_node *filter, fl_index_selection 
             out->fragments[out->n_fragments++] = f;
             out->covered[f] = true;
         }
-    rc = group_offsets(t, out, err);
     for (uint32_t i = 0; rc == FL_OK && i < p.n_views; i++) {
         if (!p.views[i].used) continue;
         if (!(out->used[out->n_used] = fl_strdup(p.views[i].ref->name))) {

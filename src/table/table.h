@@ -127,6 +127,16 @@ int fl_index_coverage_set(fl_index_ref *x, const uint32_t *file, const uint64_t 
  * never claims stale coverage. Entries without the parameter are left as they are. */
 int fl_manifest_prune_indexes(fl_manifest *m);
 
+/* Fragment index by fragment id, in O(log n) (a sorted copy of the ids). */
+typedef struct fl_fragment_lookup {
+    struct id_slot *slots;
+    uint32_t n;
+} fl_fragment_lookup;
+int fl_fragment_lookup_init(const fl_manifest *m, fl_fragment_lookup *out);
+/* Index into m->fragments of fragment `id`, or -1. */
+int fl_fragment_lookup_find(const fl_fragment_lookup *l, uint64_t id);
+void fl_fragment_lookup_free(fl_fragment_lookup *l);
+
 /* Deletion files: sorted unique offsets. */
 int fl_deletion_encode(const uint32_t *offsets, uint64_t n, fl_buf *out);
 int fl_deletion_decode(const uint8_t *data, size_t size, uint64_t physical_rows, const char *what, uint32_t **offsets,
