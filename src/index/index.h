@@ -41,6 +41,11 @@ typedef struct fl_index_selection {
 } fl_index_selection;
 
 /*
+ * How the filtered scan uses a selection: fragments with covered[i] false are scanned as without indexes.
+ * In the covered ones only the candidates can match: a count with `exact` adds n_rows and reads nothing;
+ * otherwise fl_index_selection_group gives each covered fragment's candidate offsets, and the scan reads
+ * and re-evaluates just those rows (dropping the fragments without candidates entirely).
+ *
  * Decides which indexes apply to `filter` (a bound boolean expression of the table's schema, or NULL) and
  * computes the candidates. On FL_OK *out is filled (out->applies says whether anything applied); the caller
  * releases it with fl_index_selection_clear. Errors: FL_ECORRUPT for a damaged index file (naming the file
