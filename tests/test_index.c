@@ -1063,6 +1063,58 @@ static void test_golden_files(void) {
     }
 }
 
+/* Index commits racing other writers (two handles): a build rebases over an append (the new fragment is not
+ * covered) and over an update of its column (the rewritten fragment is not covered); concurrent creates of
+ * one name and updates of a changed index conflict cleanly. */
+static void test_concurrent_writers(void) {
+    fl_db *db;
+    rng_state = 2024;
+    next_id = 0;
+    fl_table *a = open_table("index-concurrent", &db);
+    append_rows(a, 600, 200); /* fragments 0-2 */
+    fl_table *b;
+    CHECK_OK(fl_table_open(db, "t", NULL, &b, &tl_err));
+    /* b appends and rewrites k in fragment 1 while a (still at the old version) builds. */
+    append_rows(b, 100, 200);
+    fl_schema *ks;
+    CHECK_OK(fl_schema_parse("k int32", &ks, &tl_err));
+    fl_batch *kb = fl_batch_new(ks);
+    uint64_t id = 250;
+    fl_array_append_int(&kb->columns[0], 4242);
+    CHECK_OK(fl_batch_finish(kb, &tl_err));
+    CHECK_OK(fl_batch_set_row_ids(kb, &id, 1));
+    CHECK_OK(fl_table_update(b, kb, &tl_err));
+    fl_batch_free(kb);
+    fl_schema_free(ks);
+    uint64_t v_before = fl_table_version(a);
+    CHECK_OK(fl_index_create(a, "k", "btree", NULL, &tl_err));
+    CHECK_OK(fl_index_create(a, "w", "bitmap", NULL, &tl_err));
+    CHECK_EQ_INT(fl_table_version(a), v_before + 4);
+    uint32_t cov, total;
+    coverage_of(a, "k_idx", &cov, &total);
+    CHECK_EQ_INT(cov, 2); /* fragments 0 and 2: 1 was rewritten, 3 is new */
+    CHECK_EQ_INT(total, 4);
+    coverage_of(a, "w_idx", &cov, &total); /* built after a's commit moved it to the latest version */
+    CHECK_EQ_INT(cov, 4);
+    CHECK_EQ_INT(check_where(a, "k = 4242", NULL), 1);
+    random_predicates(a, 200, NULL);
+    /* b (behind) creates the same name: the name is taken by the time it commits. */
+    CHECK_EQ_INT(fl_index_create(b, "k", "bitmap", "k_idx", &tl_err), FL_EEXIST);
+    /* b, at a version with k_idx, updates it after a dropped and recreated it: the entry changed. */
+    CHECK_OK(fl_table_checkout(b, 0, &tl_err));
+    CHECK_OK(fl_index_drop(a, "k_idx", &tl_err));
+    CHECK_OK(fl_index_create(a, "k", "btree", NULL, &tl_err));
+    append_rows(a, 10, 200);
+    CHECK_EQ_INT(fl_index_update(b, "k_idx", &tl_err), FL_ECONFLICT);
+    CHECK_OK(fl_table_checkout(b, 0, &tl_err));
+    CHECK_OK(fl_index_update(b, "k_idx", &tl_err));
+    coverage_of(b, "k_idx", &cov, &total);
+    CHECK_EQ_INT(cov, total);
+    fl_table_close(b);
+    fl_table_close(a);
+    fl_db_close(db);
+}
+
 int main(void) {
     RUN(test_exact_rows);
     RUN(test_golden_files);
@@ -1072,6 +1124,7 @@ int main(void) {
     RUN(test_errors);
     RUN(test_corrupt);
     RUN(test_point_lookup_cost);
+    RUN(test_concurrent_writers);
     RUN(test_kill_during_builds);
     RUN(test_allocation_failures);
     ref_reset();
