@@ -642,6 +642,23 @@ static void test_errors(void) {
     CHECK_EQ_STR(tl_err.message, "table 't': index 'k_idx' already exists");
     CHECK_EQ_INT(fl_index_update(t, "nope", &tl_err), FL_ENOTFOUND);
     CHECK_OK(fl_index_create(t, "id", "bitmap", NULL, &tl_err));
+    /* A string longer than an index key may be is refused at build time, not found corrupt later. */
+    fl_schema *ws;
+    CHECK_OK(fl_schema_parse("w string", &ws, &tl_err));
+    fl_batch *wb = fl_batch_new(ws);
+    char *huge = malloc(FL_IX_MAX_KEY + 2);
+    memset(huge, 'x', FL_IX_MAX_KEY + 1);
+    huge[FL_IX_MAX_KEY + 1] = 0;
+    fl_array_append_string(&wb->columns[0], huge);
+    free(huge);
+    uint64_t wid = 7;
+    CHECK_OK(fl_batch_finish(wb, &tl_err));
+    CHECK_OK(fl_batch_set_row_ids(wb, &wid, 1));
+    CHECK_OK(fl_table_update(t, wb, &tl_err));
+    fl_batch_free(wb);
+    fl_schema_free(ws);
+    CHECK_EQ_INT(fl_index_create(t, "w", "btree", NULL, &tl_err), FL_EINVAL);
+    CHECK_EQ_STR(tl_err.message, "column 'w': row id 7 holds a value of 1048577 bytes, longer than an index key may be (1048576)");
     /* Dropping the column drops its index; renaming keeps it. */
     CHECK_OK(fl_table_rename_column(t, "k", "k2", &tl_err));
     fl_index_info *list;

@@ -172,6 +172,9 @@ static int intern(builder *bd, const ix_key *k, const uint8_t *s, size_t *id, bo
 static int add_key(builder *bd, const ix_key *k, const uint8_t *s, uint64_t row, fl_error *err) {
     size_t id;
     bool added;
+    if (k->type == IX_KEY_STRING && k->len > FL_IX_MAX_KEY)
+        return fl_error_set(err, FL_EINVAL, "column '%s': row id %llu holds a value of %zu bytes, longer than an index key may be (%d)", bd->column,
+                            (unsigned long long)row, k->len, FL_IX_MAX_KEY);
     if (bd->b.kind == IX_BTREE) {
         uint64_t sk;
         if (k->type == IX_KEY_STRING) {
