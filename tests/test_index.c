@@ -475,6 +475,21 @@ static void test_coverage(void) {
     CHECK_EQ_INT(cov, 1);
     random_predicates(t, 300, &tl);
 
+    /* Many small updates: at most 8 files, then everything is rebuilt into one. */
+    int rebuilt = 0;
+    for (int i = 0; i < 10; i++) {
+        append_rows(t, 40, 300);
+        uint32_t before = t->m->indexes[0].n_files;
+        CHECK_OK(fl_index_update(t, "k_idx", &tl_err));
+        CHECK(t->m->indexes[0].n_files <= 8);
+        rebuilt += t->m->indexes[0].n_files < before;
+    }
+    CHECK_EQ_STR(t->m->indexes[0].name, "k_idx");
+    CHECK_EQ_INT(rebuilt, 1);
+    coverage_of(t, "k_idx", &cov, &total);
+    CHECK_EQ_INT(cov, total);
+    random_predicates(t, 200, &tl);
+
     /* Time travel: the version before the indexes has none. */
     CHECK_OK(fl_table_checkout(t, before_index, &tl_err));
     CHECK_EQ_INT(t->m->n_indexes, 0);
