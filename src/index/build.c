@@ -51,19 +51,18 @@ int fl_index_field(const fl_table *t, const fl_index_ref *x) {
 int fl_index_coverage(const fl_table *t, const fl_index_ref *x, int32_t *file_of, fl_error *err) {
     const fl_manifest *m = t->m;
     for (uint32_t i = 0; i < m->n_fragments; i++) file_of[i] = -1;
-    if (fl_index_field(t, x) < 0 || x->n_fragment_ids == 0) return FL_OK;
+    /* Other kinds of index (vector indexes) describe their coverage their own way: none here. */
+    if (!kind_of(x->type) || fl_index_field(t, x) < 0 || x->n_fragment_ids == 0) return FL_OK;
     uint32_t *file = fl_calloc(x->n_fragment_ids, sizeof *file);
     uint64_t *version = fl_calloc(x->n_fragment_ids, sizeof *version);
+    fl_fragment_lookup frags = {0};
     int rc = file && version ? fl_index_coverage_get(x, file, version, err) : oom(err);
+    if (rc == FL_OK && fl_fragment_lookup_init(m, &frags) != FL_OK) rc = oom(err);
     for (uint32_t k = 0; rc == FL_OK && k < x->n_fragment_ids; k++) {
-        /* Fragments are few compared with rows; a linear search per entry keeps this simple. */
-        for (uint32_t i = 0; i < m->n_fragments; i++) {
-            const fl_fragment *f = &m->fragments[i];
-            if (f->id != x->fragment_ids[k]) continue;
-            if (fl_fragment_column_version(f, x->field_ids[0]) == version[k]) file_of[i] = (int32_t)file[k];
-            break;
-        }
+        int i = fl_fragment_lookup_find(&frags, x->fragment_ids[k]);
+        if (i >= 0 && fl_fragment_column_version(&m->fragments[i], x->field_ids[0]) == version[k]) file_of[i] = (int32_t)file[k];
     }
+    fl_fragment_lookup_free(&frags);
     fl_free(file);
     fl_free(version);
     return rc;
@@ -73,9 +72,11 @@ int fl_index_coverage(const fl_table *t, const fl_index_ref *x, int32_t *file_of
 
 typedef struct builder {
     ix_build b;
-    fl_buf strings;             /* string key bytes; keys hold offsets (in .i) until resolved */
-    size_t cap_entries;
-    uint32_t *slots;            /* postings: open-addressing table of entry index + 1 */
+    fl_buf strings;             /* string key bytes; distinct keys hold offsets (in .i) until resolved */
+    ix_key *distinct;           /* distinct keys: postings keys, or the btree string dictionary */
+    size_t n_distinct, cap_distinct;
+    size_t cap_entries;         /* btree pairs */
+    uint32_t *slots;            /* open-addressing table of distinct index + 1 */
     size_t n_slots;
     size_t max_keys;
     const char *column;
@@ -84,10 +85,11 @@ typedef struct builder {
 static void builder_free(builder *bd) {
     for (int s = 0; s < IX_N_SETS; s++) ix_rows_free(&bd->b.sets[s]);
     if (bd->b.postings)
-        for (size_t i = 0; i < bd->b.n_entries; i++) ix_rows_free(&bd->b.postings[i]);
+        for (size_t i = 0; i < bd->n_distinct; i++) ix_rows_free(&bd->b.postings[i]);
     fl_free(bd->b.postings);
-    fl_free(bd->b.keys);
+    fl_free(bd->b.sort_keys);
     fl_free(bd->b.row_ids);
+    fl_free(bd->distinct);
     fl_free(bd->slots);
     fl_buf_free(&bd->strings);
 }
@@ -100,54 +102,18 @@ static uint64_t mix64(uint64_t x) {
     return x ^ (x >> 33);
 }
 
-static uint64_t key_hash(const builder *bd, const ix_key *k) {
-    if (k->type == IX_KEY_STRING) return fl_hash64(bd->strings.data + k->i, k->len);
-    if (k->type == IX_KEY_INT) return mix64((uint64_t)k->i);
-    uint64_t bits;
-    memcpy(&bits, &k->f, sizeof bits);
-    return mix64(bits);
-}
-
-static bool key_equal(const builder *bd, const ix_key *a, const uint8_t *s, const ix_key *b) {
-    if (a->type == IX_KEY_STRING) return a->len == b->len && (a->len == 0 || !memcmp(bd->strings.data + a->i, s, a->len));
-    if (a->type == IX_KEY_INT) return a->i == b->i;
-    return a->f == b->f;
-}
-
-/* Makes room for one more entry in the parallel arrays. */
-static bool grow_entries(builder *bd) {
-    if (bd->b.n_entries < bd->cap_entries) return true;
-    size_t cap = bd->cap_entries ? bd->cap_entries * 2 : 1024;
-    ix_key *keys = fl_realloc(bd->b.keys, cap * sizeof *keys);
-    if (!keys) return false;
-    bd->b.keys = keys;
-    if (bd->b.kind == IX_BTREE) {
-        uint64_t *rows = fl_realloc(bd->b.row_ids, cap * sizeof *rows);
-        if (!rows) return false;
-        bd->b.row_ids = rows;
-    } else {
-        ix_rows *p = fl_realloc(bd->b.postings, cap * sizeof *p);
-        if (!p) return false;
-        bd->b.postings = p;
-    }
-    bd->cap_entries = cap;
-    return true;
-}
-
-/* The key to store: string bytes are copied into the arena (offset in .i). */
-static bool stage_key(builder *bd, ix_key *k, const uint8_t *s) {
-    if (k->type != IX_KEY_STRING) return true;
-    k->i = (int64_t)bd->strings.size;
-    fl_buf_append(&bd->strings, s, k->len);
-    return !bd->strings.failed;
+/* Hash of a key (strings: of bytes s, or of the arena copy when s is NULL). */
+static uint64_t key_hash(const builder *bd, const ix_key *k, const uint8_t *s) {
+    if (k->type == IX_KEY_STRING) return fl_hash64(s ? s : bd->strings.data + k->i, k->len);
+    return mix64(ix_sortable(k));
 }
 
 static int rehash(builder *bd, fl_error *err) {
     size_t n = bd->n_slots ? bd->n_slots * 2 : 1024;
     uint32_t *slots = fl_calloc(n, sizeof *slots);
     if (!slots) return oom(err);
-    for (size_t e = 0; e < bd->b.n_entries; e++) {
-        size_t h = (size_t)key_hash(bd, &bd->b.keys[e]) & (n - 1);
+    for (size_t e = 0; e < bd->n_distinct; e++) {
+        size_t h = (size_t)key_hash(bd, &bd->distinct[e], NULL) & (n - 1);
         while (slots[h]) h = (h + 1) & (n - 1);
         slots[h] = (uint32_t)(e + 1);
     }
@@ -157,40 +123,83 @@ static int rehash(builder *bd, fl_error *err) {
     return FL_OK;
 }
 
-/* Adds (key, row) to a postings builder; a row repeated for the same key (a label twice in one list) is
- * recorded once. */
-static int add_posting(builder *bd, ix_key *k, const uint8_t *s, uint64_t row, fl_error *err) {
-    if (bd->b.n_entries * 2 >= bd->n_slots) FL_RETURN_NOT_OK(rehash(bd, err));
-    uint64_t h;
-    if (k->type == IX_KEY_STRING) h = fl_hash64(s, k->len);
-    else h = key_hash(bd, k);
-    size_t i = (size_t)h & (bd->n_slots - 1);
+/* Finds or adds key k (string bytes s) among the distinct keys; *added says it is new. */
+static int intern(builder *bd, const ix_key *k, const uint8_t *s, size_t *id, bool *added, fl_error *err) {
+    *added = false;
+    if (bd->n_distinct * 2 >= bd->n_slots) FL_RETURN_NOT_OK(rehash(bd, err));
+    size_t i = (size_t)key_hash(bd, k, s) & (bd->n_slots - 1);
     while (bd->slots[i]) {
-        size_t e = bd->slots[i] - 1;
-        if (key_equal(bd, &bd->b.keys[e], s, k)) {
-            ix_rows *p = &bd->b.postings[e];
-            if (p->n && p->ids[p->n - 1] == row) return FL_OK;
-            return ix_rows_push(p, row) ? FL_OK : oom(err);
+        const ix_key *d = &bd->distinct[bd->slots[i] - 1];
+        bool same = k->type == IX_KEY_STRING ? d->len == k->len && (k->len == 0 || !memcmp(bd->strings.data + d->i, s, k->len))
+                                             : ix_sortable(d) == ix_sortable(k);
+        if (same) {
+            *id = bd->slots[i] - 1;
+            return FL_OK;
         }
         i = (i + 1) & (bd->n_slots - 1);
     }
-    if (bd->b.n_entries >= bd->max_keys)
+    if (bd->n_distinct >= bd->max_keys)
         return fl_error_set(err, FL_EINVAL, "column '%s' has more than %zu distinct values, too many for a %s index%s", bd->column, bd->max_keys,
                             bd->b.kind == IX_BITMAP ? "bitmap" : "label_list", bd->b.kind == IX_BITMAP ? " (use btree)" : "");
-    if (!grow_entries(bd) || !stage_key(bd, k, s)) return oom(err);
-    size_t e = bd->b.n_entries++;
-    bd->b.keys[e] = *k;
-    memset(&bd->b.postings[e], 0, sizeof bd->b.postings[e]);
-    bd->slots[i] = (uint32_t)(e + 1);
-    return ix_rows_push(&bd->b.postings[e], row) ? FL_OK : oom(err);
+    if (bd->n_distinct == bd->cap_distinct) {
+        size_t cap = bd->cap_distinct ? bd->cap_distinct * 2 : 64;
+        ix_key *grown = fl_realloc(bd->distinct, cap * sizeof *grown);
+        if (!grown) return oom(err);
+        bd->distinct = grown;
+        if (bd->b.kind != IX_BTREE) {
+            ix_rows *p = fl_realloc(bd->b.postings, cap * sizeof *p);
+            if (!p) return oom(err);
+            bd->b.postings = p;
+        }
+        bd->cap_distinct = cap;
+    }
+    ix_key copy = *k;
+    if (k->type == IX_KEY_STRING) {
+        copy.i = (int64_t)bd->strings.size;
+        copy.s = NULL;
+        fl_buf_append(&bd->strings, s, k->len);
+        if (bd->strings.failed) return oom(err);
+    }
+    *id = bd->n_distinct++;
+    bd->distinct[*id] = copy;
+    if (bd->b.kind != IX_BTREE) memset(&bd->b.postings[*id], 0, sizeof bd->b.postings[*id]);
+    bd->slots[i] = (uint32_t)(*id + 1);
+    *added = true;
+    return FL_OK;
 }
 
-static int add_key(builder *bd, ix_key *k, const uint8_t *s, uint64_t row, fl_error *err) {
-    if (bd->b.kind != IX_BTREE) return add_posting(bd, k, s, row, err);
-    if (!grow_entries(bd) || !stage_key(bd, k, s)) return oom(err);
-    bd->b.keys[bd->b.n_entries] = *k;
-    bd->b.row_ids[bd->b.n_entries++] = row;
-    return FL_OK;
+/* Adds (key, row): a btree pair, or the row to the key's postings (once per row). */
+static int add_key(builder *bd, const ix_key *k, const uint8_t *s, uint64_t row, fl_error *err) {
+    size_t id;
+    bool added;
+    if (k->type == IX_KEY_STRING && k->len > FL_IX_MAX_KEY)
+        return fl_error_set(err, FL_EINVAL, "column '%s': row id %llu holds a value of %zu bytes, longer than an index key may be (%d)", bd->column,
+                            (unsigned long long)row, k->len, FL_IX_MAX_KEY);
+    if (bd->b.kind == IX_BTREE) {
+        uint64_t sk;
+        if (k->type == IX_KEY_STRING) {
+            FL_RETURN_NOT_OK(intern(bd, k, s, &id, &added, err));
+            sk = id;
+        } else {
+            sk = ix_sortable(k);
+        }
+        if (bd->b.n_entries == bd->cap_entries) {
+            size_t cap = bd->cap_entries ? bd->cap_entries * 2 : 4096;
+            uint64_t *keys = fl_realloc(bd->b.sort_keys, cap * sizeof *keys);
+            if (keys) bd->b.sort_keys = keys;
+            uint64_t *rows = keys ? fl_realloc(bd->b.row_ids, cap * sizeof *rows) : NULL;
+            if (!rows) return oom(err);
+            bd->b.row_ids = rows;
+            bd->cap_entries = cap;
+        }
+        bd->b.sort_keys[bd->b.n_entries] = sk;
+        bd->b.row_ids[bd->b.n_entries++] = row;
+        return FL_OK;
+    }
+    FL_RETURN_NOT_OK(intern(bd, k, s, &id, &added, err));
+    ix_rows *p = &bd->b.postings[id];
+    if (p->n && p->ids[p->n - 1] == row) return FL_OK;
+    return ix_rows_push(p, row) ? FL_OK : oom(err);
 }
 
 /* The canonical key of value i of a scalar column (expr.h invariant 3); false for NaN. */
@@ -228,7 +237,10 @@ static uint64_t next_row_id(rid_cursor *c) {
 static int collect_fragment(fl_table *t, uint32_t fi, const fl_field *field, builder *bd, fl_error *err) {
     const fl_fragment *f = &t->m->fragments[fi];
     fl_array a;
-    if (fl_array_init(&a, field) != FL_OK) return oom(err);
+    if (fl_array_init(&a, field) != FL_OK) {
+        fl_array_clear(&a);
+        return oom(err);
+    }
     rid_cursor cur = {f, 0, 0};
     int rc = FL_OK;
     for (uint64_t start = 0; rc == FL_OK && start < f->physical_rows; start += BUILD_CHUNK_ROWS) {
@@ -264,64 +276,105 @@ static int collect_fragment(fl_table *t, uint32_t fi, const fl_field *field, bui
     return rc;
 }
 
-typedef struct sort_item {
+/* Stable LSD radix sort of pairs by primary[] (11-bit digits, only over the bits that vary). */
+static bool radix_pairs(uint64_t *primary, uint64_t *secondary, size_t n) {
+    uint64_t varying = 0;
+    for (size_t i = 1; i < n; i++) varying |= primary[i] ^ primary[0];
+    if (!varying) return true;
+    uint64_t *tp = fl_malloc(n * sizeof *tp), *ts = fl_malloc(n * sizeof *ts);
+    size_t *count = fl_malloc((2048 + 1) * sizeof *count);
+    if (!tp || !ts || !count) {
+        fl_free(tp);
+        fl_free(ts);
+        fl_free(count);
+        return false;
+    }
+    uint64_t *sp = primary, *ss = secondary, *dp = tp, *ds = ts;
+    for (int shift = 0; shift < 64; shift += 11) {
+        if (!((varying >> shift) & 2047)) continue;
+        memset(count, 0, (2048 + 1) * sizeof *count);
+        for (size_t i = 0; i < n; i++) count[((sp[i] >> shift) & 2047) + 1]++;
+        for (int b = 0; b < 2048; b++) count[b + 1] += count[b];
+        for (size_t i = 0; i < n; i++) {
+            size_t at = count[(sp[i] >> shift) & 2047]++;
+            dp[at] = sp[i];
+            ds[at] = ss[i];
+        }
+        uint64_t *x = sp, *y = ss;
+        sp = dp;
+        ss = ds;
+        dp = x;
+        ds = y;
+    }
+    if (sp != primary) {
+        memcpy(primary, sp, n * sizeof *sp);
+        memcpy(secondary, ss, n * sizeof *ss);
+    }
+    fl_free(tp);
+    fl_free(ts);
+    fl_free(count);
+    return true;
+}
+
+typedef struct ranked {
     ix_key key;
-    uint64_t row;               /* btree: the row id; postings: the entry index */
-} sort_item;
+    size_t id;
+} ranked;
 
-static int cmp_item(const void *pa, const void *pb) {
-    const sort_item *a = pa, *b = pb;
-    int c = ix_key_cmp(&a->key, &b->key);
-    if (c) return c;
-    return (a->row > b->row) - (a->row < b->row);
+static int cmp_ranked(const void *pa, const void *pb) { return ix_key_cmp(&((const ranked *)pa)->key, &((const ranked *)pb)->key); }
+
+/* Sorts the distinct keys; rank[id] receives each key's position. */
+static int sort_distinct(builder *bd, size_t *rank, fl_error *err) {
+    size_t n = bd->n_distinct;
+    ranked *r = fl_malloc((n ? n : 1) * sizeof *r);
+    if (!r) return oom(err);
+    for (size_t i = 0; i < n; i++) {
+        r[i].key = bd->distinct[i];
+        if (r[i].key.type == IX_KEY_STRING) r[i].key.s = bd->strings.data + r[i].key.i;
+        r[i].id = i;
+    }
+    qsort(r, n, sizeof *r, cmp_ranked);
+    for (size_t i = 0; i < n; i++) {
+        bd->distinct[i] = r[i].key;
+        rank[r[i].id] = i;
+    }
+    fl_free(r);
+    return FL_OK;
 }
 
-static int cmp_int_item(const void *pa, const void *pb) {
-    const sort_item *a = pa, *b = pb;
-    if (a->key.i != b->key.i) return a->key.i < b->key.i ? -1 : 1;
-    return (a->row > b->row) - (a->row < b->row);
-}
-
-/* Resolves string offsets to pointers, sorts entries (btree pairs, or dictionary keys) and row sets. */
+/* Resolves and sorts: btree pairs by (key, row), postings keys ascending with sorted row sets. */
 static int finish_build(builder *bd, fl_error *err) {
     ix_build *b = &bd->b;
     for (int s = 0; s < IX_N_SETS; s++)
         if (!ix_rows_sort_unique(&b->sets[s])) return oom(err);
-    size_t n = b->n_entries;
-    if (!n) return FL_OK;
-    sort_item *items = fl_malloc(n * sizeof *items);
-    if (!items) return oom(err);
-    for (size_t i = 0; i < n; i++) {
-        items[i].key = b->keys[i];
-        if (b->key_type == IX_KEY_STRING) items[i].key.s = bd->strings.data + b->keys[i].i;
-        items[i].row = b->kind == IX_BTREE ? b->row_ids[i] : i;
+    size_t *rank = fl_malloc((bd->n_distinct + 1) * sizeof *rank);
+    if (!rank) return oom(err);
+    int rc = sort_distinct(bd, rank, err);
+    if (rc == FL_OK && b->kind == IX_BTREE) {
+        if (b->key_type == IX_KEY_STRING)
+            for (size_t i = 0; i < b->n_entries; i++) b->sort_keys[i] = rank[b->sort_keys[i]];
+        bool rows_sorted = true;
+        for (size_t i = 1; i < b->n_entries && rows_sorted; i++) rows_sorted = b->row_ids[i] >= b->row_ids[i - 1];
+        /* Stable by key after (if needed) by row: (key, row) order. */
+        if ((!rows_sorted && !radix_pairs(b->row_ids, b->sort_keys, b->n_entries)) || !radix_pairs(b->sort_keys, b->row_ids, b->n_entries))
+            rc = oom(err);
+        b->dict = bd->distinct;
+        b->n_dict = bd->n_distinct;
+    } else if (rc == FL_OK) {
+        ix_rows *sorted = fl_malloc((bd->n_distinct + 1) * sizeof *sorted);
+        if (!sorted) rc = oom(err);
+        for (size_t i = 0; rc == FL_OK && i < bd->n_distinct; i++) sorted[rank[i]] = b->postings[i];
+        if (rc == FL_OK) {
+            fl_free(b->postings);
+            b->postings = sorted;
+        }
+        for (size_t i = 0; rc == FL_OK && i < bd->n_distinct; i++)
+            if (!ix_rows_sort_unique(&b->postings[i])) rc = oom(err);
+        b->keys = bd->distinct;
+        b->n_entries = bd->n_distinct;
     }
-    qsort(items, n, sizeof *items, b->key_type == IX_KEY_INT ? cmp_int_item : cmp_item);
-    if (b->kind == IX_BTREE) {
-        for (size_t i = 0; i < n; i++) {
-            b->keys[i] = items[i].key;
-            b->row_ids[i] = items[i].row;
-        }
-    } else {
-        ix_rows *sorted = fl_malloc(n * sizeof *sorted);
-        if (!sorted) {
-            fl_free(items);
-            return oom(err);
-        }
-        for (size_t i = 0; i < n; i++) {
-            b->keys[i] = items[i].key;
-            sorted[i] = b->postings[items[i].row];
-        }
-        fl_free(b->postings);
-        b->postings = sorted;
-        for (size_t i = 0; i < n; i++)
-            if (!ix_rows_sort_unique(&b->postings[i])) {
-                fl_free(items);
-                return oom(err);
-            }
-    }
-    fl_free(items);
-    return FL_OK;
+    fl_free(rank);
+    return rc;
 }
 
 /* Writes one index file over fragments `frags` (indexes into t->m->fragments); *rel receives its
@@ -333,7 +386,7 @@ static int build_file(fl_table *t, const fl_field *field, ix_kind kind, const ui
     fl_buf_init(&bd.strings);
     bd.b.kind = kind;
     bd.b.key_type = key_type_for(field, kind);
-    bd.max_keys = kind == IX_BITMAP ? BITMAP_MAX_KEYS : LABEL_MAX_KEYS;
+    bd.max_keys = kind == IX_BTREE ? SIZE_MAX : kind == IX_BITMAP ? BITMAP_MAX_KEYS : LABEL_MAX_KEYS;
     bd.column = field->name;
     int rc = FL_OK;
     for (uint32_t i = 0; rc == FL_OK && i < n_frags; i++) rc = collect_fragment(t, frags[i], field, &bd, err);
@@ -407,9 +460,11 @@ static int add_change(txn *x, const char *name, const fl_index_ref *before, fl_i
     return FL_OK;
 }
 
-static int add_written_file(txn *x, char *rel, fl_error *err) {
+/* Records a written file in x (which then owns the name); removes it when that fails. */
+static int add_written_file(fl_table *t, txn *x, char *rel, fl_error *err) {
     char **grown = fl_realloc(x->index_files, ((size_t)x->n_index_files + 1) * sizeof *grown);
     if (!grown) {
+        delete_files(t, &rel, 1);
         fl_free(rel);
         return oom(err);
     }
@@ -463,8 +518,8 @@ static int make_ref(const char *name, const char *type, int32_t field_id, const 
         x->n_field_ids = 1;
         x->params[0].key = fl_strdup("column");
         x->params[0].value = fl_strdup(column);
-        if (x->params[0].key && x->params[0].value) x->n_params = 1;
-        else ok = false;
+        x->n_params = 1;
+        ok = x->params[0].key && x->params[0].value;
     }
     for (uint32_t i = 0; ok && i < n_files; i++) {
         if (!(x->files[i] = fl_strdup(files[i]))) ok = false;
@@ -525,7 +580,7 @@ int fl_index_create(fl_table *t, const char *column, const char *type, const cha
         if (!coverage_add(&cov, m->fragments[i].id, 0, fl_fragment_column_version(&m->fragments[i], field->id))) rc = oom(err);
     }
     if (rc == FL_OK) rc = build_file(t, field, kind, frags, m->n_fragments, &rel, err);
-    if (rc == FL_OK) rc = add_written_file(&x, rel, err);
+    if (rc == FL_OK) rc = add_written_file(t, &x, rel, err);
     fl_index_ref *ref = NULL;
     if (rc == FL_OK) rc = make_ref(own_name, type, field->id, field->name, &rel, 1, &cov, &ref, err);
     if (rc == FL_OK && (rc = add_change(&x, own_name, NULL, ref, err)) != FL_OK) {
@@ -593,7 +648,7 @@ static int plan_update(fl_table *t, uint32_t idx, txn *x, bool *changed, fl_erro
             rc = oom(err);
     char *rel = NULL;
     if (rc == FL_OK) rc = build_file(t, field, kind, todo, n_todo, &rel, err);
-    if (rc == FL_OK && (rc = add_written_file(x, rel, err)) == FL_OK) {
+    if (rc == FL_OK && (rc = add_written_file(t, x, rel, err)) == FL_OK) {
         files[n_files] = rel;
         for (uint32_t j = 0; rc == FL_OK && j < n_todo; j++)
             if (!coverage_add(&cov, m->fragments[todo[j]].id, n_files, fl_fragment_column_version(&m->fragments[todo[j]], field->id))) rc = oom(err);

@@ -31,11 +31,21 @@ typedef struct fl_index_selection {
     bool *covered;              /* t->m->n_fragments flags: covered[i] iff i is in fragments */
     uint64_t n_rows;
     uint64_t *row_ids;          /* ascending, unique: candidate stable row ids inside those fragments */
+    uint64_t *offsets;          /* after fl_index_selection_group (NULL before): the same candidates as
+                                   physical offsets, grouped by fragment: those of fragments[i] are
+                                   offsets[offset_start[i] .. offset_start[i + 1]), ascending (a scan
+                                   reads exactly these rows of the fragment) */
+    uint64_t *offset_start;     /* n_fragments + 1 entries, with offsets */
     uint32_t n_used;
     char **used;                /* names of the indexes used, for EXPLAIN */
 } fl_index_selection;
 
 /*
+ * How the filtered scan uses a selection: fragments with covered[i] false are scanned as without indexes.
+ * In the covered ones only the candidates can match: a count with `exact` adds n_rows and reads nothing;
+ * otherwise fl_index_selection_group gives each covered fragment's candidate offsets, and the scan reads
+ * and re-evaluates just those rows (dropping the fragments without candidates entirely).
+ *
  * Decides which indexes apply to `filter` (a bound boolean expression of the table's schema, or NULL) and
  * computes the candidates. On FL_OK *out is filled (out->applies says whether anything applied); the caller
  * releases it with fl_index_selection_clear. Errors: FL_ECORRUPT for a damaged index file (naming the file
@@ -43,6 +53,9 @@ typedef struct fl_index_selection {
  */
 int fl_index_select(fl_table *t, const fl_expr_node *filter, fl_index_selection *out, fl_error *err);
 void fl_index_selection_clear(fl_index_selection *s);
+/* Fills s->offsets and s->offset_start (one pass over the candidates; a count does not need it). `t` must
+ * be at the version the selection was made on. */
+int fl_index_selection_group(const fl_table *t, fl_index_selection *s, fl_error *err);
 
 /* Kind names as stored in fl_index_ref.type. */
 #define FL_INDEX_BTREE "btree"

@@ -22,6 +22,31 @@ int ix_key_cmp(const ix_key *a, const ix_key *b) {
     return (x > y) - (x < y);
 }
 
+uint64_t ix_sortable(const ix_key *k) {
+    if (k->type == IX_KEY_INT) return (uint64_t)k->i ^ (1ULL << 63);
+    double f = k->f == 0 ? 0.0 : k->f; /* -0.0 sorts with 0.0 */
+    uint64_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return bits >> 63 ? ~bits : bits | (1ULL << 63);
+}
+
+void ix_unsortable(uint64_t v, ix_key_type type, ix_key *out) {
+    memset(out, 0, sizeof *out);
+    out->type = type;
+    if (type == IX_KEY_INT) {
+        out->i = (int64_t)(v ^ (1ULL << 63));
+        return;
+    }
+    uint64_t bits = v >> 63 ? v & ~(1ULL << 63) : ~v;
+    memcpy(&out->f, &bits, sizeof bits);
+}
+
+/* The key of btree entry i. */
+static void btree_key(const ix_build *b, size_t i, ix_key *k) {
+    if (b->key_type == IX_KEY_STRING) *k = b->dict[b->sort_keys[i]];
+    else ix_unsortable(b->sort_keys[i], b->key_type, k);
+}
+
 static void put_key(fl_buf *b, const ix_key *k) {
     if (k->type == IX_KEY_INT) fl_buf_put_i64(b, k->i);
     else if (k->type == IX_KEY_FLOAT) fl_buf_put_f64(b, k->f);
@@ -127,16 +152,19 @@ int ix_file_write(const char *path, const ix_build *b, uint64_t *size, fl_error 
         uint32_t n_pages = 0;
         for (size_t i = 0; rc == FL_OK && i < b->n_entries;) {
             size_t j = i;
+            ix_key k, first;
+            btree_key(b, i, &first);
             while (j < b->n_entries && j - i < FL_IX_PAGE_ENTRIES && wr.block.size < FL_IX_PAGE_BYTES) {
-                put_key(&wr.block, &b->keys[j]);
+                btree_key(b, j, &k);
+                put_key(&wr.block, &k);
                 fl_buf_put_u64(&wr.block, b->row_ids[j]);
                 j++;
             }
             block_ref ref;
             rc = flush_block(&wr, (uint32_t)(j - i), &ref);
             put_ref(&pages, &ref);
-            put_key(&pages, &b->keys[i]);
-            put_key(&pages, &b->keys[j - 1]);
+            put_key(&pages, &first);
+            put_key(&pages, &k);
             n_pages++;
             i = j;
         }

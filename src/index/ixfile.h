@@ -66,18 +66,28 @@ void ix_rows_move(ix_rows *dst, ix_rows *src);
 
 /* ---- writing ---- */
 
-/* Everything one file holds, in memory. Btree: n_entries (key, row id) pairs sorted by key then row id.
- * Postings: n_entries distinct keys in ascending order, each with its sorted unique row ids. */
+/* Everything one file holds, in memory.
+ * Btree: n_entries (key, row id) pairs sorted by key then row id; each key is sort_keys[i], the
+ * order-preserving encoding of ix_sortable (numbers), or for strings a rank into the sorted, distinct
+ * dictionary dict[0..n_dict).
+ * Postings: n_entries distinct keys[] in ascending order, each with its sorted unique row ids. */
 typedef struct ix_build {
     ix_kind kind;
     ix_key_type key_type;
     uint64_t rows_indexed;      /* physical rows read (informative) */
     ix_rows sets[IX_N_SETS];    /* sorted unique */
     size_t n_entries;
-    ix_key *keys;
+    uint64_t *sort_keys;        /* btree */
     uint64_t *row_ids;          /* btree */
+    ix_key *dict;               /* btree on strings */
+    size_t n_dict;
+    ix_key *keys;               /* bitmap, label_list */
     ix_rows *postings;          /* bitmap, label_list */
 } ix_build;
+
+/* An unsigned encoding of an INT or FLOAT key whose order is the keys' order, and back. */
+uint64_t ix_sortable(const ix_key *k);
+void ix_unsortable(uint64_t v, ix_key_type type, ix_key *out);
 
 /* Writes b to a new file at `path` (exclusive create) and syncs it; *size receives its length. */
 int ix_file_write(const char *path, const ix_build *b, uint64_t *size, fl_error *err);

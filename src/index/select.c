@@ -20,6 +20,7 @@
 #include "ixfile.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 enum { CAP_NONE = 0, CAP_SUPERSET = 1, CAP_EXACT = 2 };
 
@@ -182,7 +183,7 @@ static bool as_leaf(const planner *p, const fl_expr_node *n, leaf *out) {
         out->kind = L_CMP;
         out->op = op;
         out->lit = lit;
-        out->view = pick_view(p, col->name, L_CMP, op != FL_OP_EQ);
+        out->view = pick_view(p, col->name, L_CMP, op != FL_OP_EQ && op != FL_OP_NE);
         return out->view >= 0 && literals_fit(p, out->view, &lit, 1, false);
     }
     if (n->kind == FL_EXPR_IN && n->n_args >= 2 && is_column(n->args[0])) {
@@ -319,17 +320,29 @@ static int lookup_key(planner *p, int vi, const ix_key *k, ix_rows *out) { retur
 static int universe(planner *p, const ix_rows **out) {
     if (!p->have_universe) {
         const fl_manifest *m = p->t->m;
+        size_t total = 0;
+        for (uint32_t fi = 0; fi < m->n_fragments; fi++)
+            if (p->domain[fi]) total += m->fragments[fi].physical_rows - m->fragments[fi].deleted_rows;
+        ix_rows *u = &p->universe;
+        if (!(u->ids = fl_malloc((total ? total : 1) * sizeof *u->ids))) return oom(p->err);
+        u->cap = total ? total : 1;
         for (uint32_t fi = 0; fi < m->n_fragments; fi++) {
             if (!p->domain[fi]) continue;
             const fl_fragment *f = &m->fragments[fi];
             const deletion_set *d;
             FL_RETURN_NOT_OK(fl_table_deletions(p->t, fi, &d, p->err));
-            uint64_t off = 0;
+            uint64_t off = 0, next_del = 0;
             for (uint32_t r = 0; r < f->n_runs; r++)
-                for (uint64_t k = 0; k < f->runs[r].count; k++, off++)
-                    if ((!d->n || !fl_deletion_contains(d, off)) && !ix_rows_push(&p->universe, f->runs[r].start + k)) return oom(p->err);
+                for (uint64_t k = 0; k < f->runs[r].count; k++, off++) {
+                    /* Deletion offsets are sorted: walk them alongside. */
+                    if (next_del < d->n && d->offsets[next_del] == off) {
+                        next_del++;
+                        continue;
+                    }
+                    if (u->n < u->cap) u->ids[u->n++] = f->runs[r].start + k;
+                }
         }
-        if (!ix_rows_sort_unique(&p->universe)) return oom(p->err);
+        if (!ix_rows_sort_unique(u)) return oom(p->err);
         p->have_universe = true;
     }
     *out = &p->universe;
@@ -338,11 +351,18 @@ static int universe(planner *p, const ix_rows **out) {
 
 /* dst = a − b − c (sorted sets). */
 static int minus2(planner *p, const ix_rows *a, const ix_rows *b, const ix_rows *c, ix_rows *dst) {
-    ix_rows tmp;
-    if (!ix_rows_minus(a, b, &tmp)) return oom(p->err);
-    bool ok = ix_rows_minus(&tmp, c, dst);
-    ix_rows_free(&tmp);
-    return ok ? FL_OK : oom(p->err);
+    memset(dst, 0, sizeof *dst);
+    if (a->n && !(dst->ids = fl_malloc(a->n * sizeof *dst->ids))) return oom(p->err);
+    dst->cap = a->n;
+    size_t j = 0, k = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        uint64_t x = a->ids[i];
+        while (j < b->n && b->ids[j] < x) j++;
+        while (k < c->n && c->ids[k] < x) k++;
+        if ((j < b->n && b->ids[j] == x) || (k < c->n && c->ids[k] == x)) continue;
+        dst->ids[dst->n++] = x;
+    }
+    return FL_OK;
 }
 
 /* The rows of a comparison `column op key` (key not NaN). NaN sorts above every number in the evaluator
@@ -354,10 +374,6 @@ static int eval_cmp(planner *p, int vi, fl_expr_op op, const ix_key *k, ix_rows 
     case FL_OP_LE: return lookup(p, vi, -1, NULL, false, k, true, out);
     case FL_OP_GT: FL_RETURN_NOT_OK(lookup(p, vi, -1, k, false, NULL, false, out)); break;
     case FL_OP_GE: FL_RETURN_NOT_OK(lookup(p, vi, -1, k, true, NULL, false, out)); break;
-    case FL_OP_NE:
-        FL_RETURN_NOT_OK(lookup(p, vi, -1, NULL, false, k, false, out));
-        FL_RETURN_NOT_OK(lookup(p, vi, -1, k, false, NULL, false, out));
-        break;
     default: return FL_OK;
     }
     return lookup(p, vi, IX_SET_NAN, NULL, false, NULL, false, out);
@@ -370,8 +386,18 @@ static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, result *r
     switch (l->kind) {
     case L_CMP:
         literal_key(l->lit, &k);
-        FL_RETURN_NOT_OK(eval_cmp(p, vi, l->op, &k, &r->t));
-        return lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n);
+        FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n));
+        if (l->op == FL_OP_NE) {
+            /* Usually most rows: the complement of the equal (and NaN) rows is cheaper than two ranges. */
+            const ix_rows *u;
+            ix_rows eq = {0};
+            int rc = eval_cmp(p, vi, FL_OP_EQ, &k, &eq);
+            if (rc == FL_OK) rc = universe(p, &u);
+            if (rc == FL_OK) rc = minus2(p, u, &eq, &r->n, &r->t);
+            ix_rows_free(&eq);
+            return rc;
+        }
+        return eval_cmp(p, vi, l->op, &k, &r->t);
     case L_BETWEEN:
     case L_IN: {
         bool has_null = false;
@@ -549,11 +575,68 @@ static int eval(planner *p, const fl_expr_node *n, result *r) {
 /* ---- entry point ---- */
 
 void fl_index_selection_clear(fl_index_selection *s) {
+    fl_free(s->offsets);
+    fl_free(s->offset_start);
     fl_free(s->fragments);
     fl_free(s->covered);
     fl_free(s->row_ids);
     fl_strings_free(s->used, s->n_used);
     memset(s, 0, sizeof *s);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int fl_index_selection_group(const fl_table *t, fl_index_selection *s, fl_error *err) {
+    if (s->offsets || !s->applies) return FL_OK;
+    uint32_t nf = t->m->n_fragments;
+    int32_t *slot = fl_malloc((nf + 1) * sizeof *slot);
+    uint32_t *frag = fl_malloc((s->n_rows + 1) * sizeof *frag);
+    uint64_t *off = fl_malloc((s->n_rows + 1) * sizeof *off);
+    s->offsets = fl_malloc((s->n_rows + 1) * sizeof *s->offsets);
+    s->offset_start = fl_calloc((size_t)s->n_fragments + 1, sizeof *s->offset_start);
+    int rc = slot && frag && off && s->offsets && s->offset_start ? FL_OK : oom(err);
+    for (uint32_t i = 0; rc == FL_OK && i < nf; i++) slot[i] = -1;
+    for (uint32_t i = 0; rc == FL_OK && i < s->n_fragments; i++) slot[s->fragments[i]] = (int32_t)i;
+    size_t e = 0;
+    for (uint64_t i = 0; rc == FL_OK && i < s->n_rows; i++) {
+        uint64_t id = s->row_ids[i];
+        while (e < t->n_rids && id >= t->rids[e].start + t->rids[e].count) e++;
+        if (e == t->n_rids || id < t->rids[e].start || slot[t->rids[e].fragment] < 0) {
+            rc = fl_error_set(err, FL_EINVAL, "index selection: row id %llu is outside its fragments", (unsigned long long)id);
+            break;
+        }
+        frag[i] = t->rids[e].fragment;
+        off[i] = t->rids[e].offset + (id - t->rids[e].start);
+        s->offset_start[slot[frag[i]] + 1]++;
+    }
+    for (uint32_t i = 0; rc == FL_OK && i < s->n_fragments; i++) s->offset_start[i + 1] += s->offset_start[i];
+    if (rc == FL_OK) {
+        uint64_t *fill = fl_malloc(((size_t)s->n_fragments + 1) * sizeof *fill);
+        if (!fill) rc = oom(err);
+        for (uint32_t i = 0; rc == FL_OK && i < s->n_fragments; i++) fill[i] = s->offset_start[i];
+        for (uint64_t i = 0; rc == FL_OK && i < s->n_rows; i++) s->offsets[fill[slot[frag[i]]]++] = off[i];
+        /* Runs of a compacted fragment need not ascend with the row ids. */
+        for (uint32_t i = 0; rc == FL_OK && i < s->n_fragments; i++) {
+            uint64_t a = s->offset_start[i], b = s->offset_start[i + 1];
+            bool sorted = true;
+            for (uint64_t k = a + 1; k < b && sorted; k++) sorted = s->offsets[k] > s->offsets[k - 1];
+            if (!sorted) qsort(s->offsets + a, (size_t)(b - a), sizeof *s->offsets, cmp_u64);
+        }
+        fl_free(fill);
+    }
+    fl_free(slot);
+    fl_free(frag);
+    fl_free(off);
+    if (rc != FL_OK) {
+        fl_free(s->offsets);
+        fl_free(s->offset_start);
+        s->offsets = NULL;
+        s->offset_start = NULL;
+    }
+    return rc;
 }
 
 static void planner_free(planner *p) {
@@ -650,7 +733,7 @@ int fl_index_select(fl_table *t, const fl_expr_node *filter, fl_index_selection 
             out->fragments[out->n_fragments++] = f;
             out->covered[f] = true;
         }
-    for (uint32_t i = 0; i < p.n_views; i++) {
+    for (uint32_t i = 0; rc == FL_OK && i < p.n_views; i++) {
         if (!p.views[i].used) continue;
         if (!(out->used[out->n_used] = fl_strdup(p.views[i].ref->name))) {
             rc = oom(err);

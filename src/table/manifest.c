@@ -541,10 +541,46 @@ static bool schema_has_id(const fl_schema *s, int32_t id) {
     return false;
 }
 
+typedef struct id_slot {
+    uint64_t id;
+    uint32_t index;
+} id_slot;
+
+static int cmp_slot(const void *a, const void *b) {
+    uint64_t x = ((const id_slot *)a)->id, y = ((const id_slot *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+int fl_fragment_lookup_init(const fl_manifest *m, fl_fragment_lookup *out) {
+    out->n = m->n_fragments;
+    out->slots = fl_malloc(((size_t)m->n_fragments + 1) * sizeof *out->slots);
+    if (!out->slots) return FL_ENOMEM;
+    for (uint32_t i = 0; i < m->n_fragments; i++) out->slots[i] = (id_slot){m->fragments[i].id, i};
+    qsort(out->slots, out->n, sizeof *out->slots, cmp_slot);
+    return FL_OK;
+}
+
+int fl_fragment_lookup_find(const fl_fragment_lookup *l, uint64_t id) {
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (l->slots[mid].id < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < l->n && l->slots[lo].id == id ? (int)l->slots[lo].index : -1;
+}
+
+void fl_fragment_lookup_free(fl_fragment_lookup *l) {
+    fl_free(l->slots);
+    memset(l, 0, sizeof *l);
+}
+
 /* Keeps the coverage entries of x whose fragment still exists in m with the indexed column unchanged, and
- * the files those entries use (renumbered). False when x must go (its column is gone). */
-static int prune_index(fl_index_ref *x, const fl_manifest *m, bool *keep) {
+ * the files those entries use (renumbered). *keep false when x must go (its column is gone). */
+static int prune_index(fl_index_ref *x, const fl_manifest *m, const fl_fragment_lookup *frags, bool *keep) {
     *keep = true;
+    /* Entries that do not describe their coverage this way (other kinds of index) are left alone. */
+    if (!param_get(x, FL_INDEX_COVERAGE_KEY)) return FL_OK;
     for (uint32_t i = 0; i < x->n_field_ids; i++)
         if (!schema_has_id(m->schema, x->field_ids[i])) {
             *keep = false;
@@ -560,9 +596,8 @@ static int prune_index(fl_index_ref *x, const fl_manifest *m, bool *keep) {
     }
     uint32_t kept = 0;
     for (uint32_t i = 0; rc == FL_OK && i < n; i++) {
-        const fl_fragment *f = NULL;
-        for (uint32_t k = 0; k < m->n_fragments && !f; k++)
-            if (m->fragments[k].id == x->fragment_ids[i]) f = &m->fragments[k];
+        int fi = fl_fragment_lookup_find(frags, x->fragment_ids[i]);
+        const fl_fragment *f = fi >= 0 ? &m->fragments[fi] : NULL;
         if (!f || x->n_field_ids != 1 || fl_fragment_column_version(f, x->field_ids[0]) != version[i]) continue;
         x->fragment_ids[kept] = x->fragment_ids[i];
         file[kept] = file[i];
@@ -592,10 +627,17 @@ static int prune_index(fl_index_ref *x, const fl_manifest *m, bool *keep) {
 }
 
 int fl_manifest_prune_indexes(fl_manifest *m) {
+    if (m->n_indexes == 0) return FL_OK;
+    fl_fragment_lookup frags;
+    FL_RETURN_NOT_OK(fl_fragment_lookup_init(m, &frags));
     uint32_t kept = 0;
     for (uint32_t i = 0; i < m->n_indexes; i++) {
         bool keep;
-        FL_RETURN_NOT_OK(prune_index(&m->indexes[i], m, &keep));
+        int rc = prune_index(&m->indexes[i], m, &frags, &keep);
+        if (rc != FL_OK) {
+            fl_fragment_lookup_free(&frags);
+            return rc;
+        }
         if (!keep) {
             fl_index_ref_clear(&m->indexes[i]);
             continue;
@@ -604,5 +646,6 @@ int fl_manifest_prune_indexes(fl_manifest *m) {
         kept++;
     }
     m->n_indexes = kept;
+    fl_fragment_lookup_free(&frags);
     return FL_OK;
 }

@@ -121,10 +121,21 @@ uint64_t fl_fragment_column_version(const fl_fragment *f, int32_t field_id);
  * malformed or names a file the entry does not list); writes it back from such arrays. */
 int fl_index_coverage_get(const fl_index_ref *x, uint32_t *file, uint64_t *version, fl_error *err);
 int fl_index_coverage_set(fl_index_ref *x, const uint32_t *file, const uint64_t *version);
-/* Brings the index entries of m in line with its fragments and schema: coverage of fragments that are
- * gone or whose indexed column was rewritten is dropped (and files no entry uses any more), entries on a
- * dropped column are removed. Every commit applies it, so a manifest never claims stale coverage. */
+/* Brings the index entries of m that carry a coverage parameter in line with its fragments and schema:
+ * coverage of fragments that are gone or whose indexed column was rewritten is dropped (and files no
+ * entry uses any more), entries on a dropped column are removed. Every commit applies it, so a manifest
+ * never claims stale coverage. Entries without the parameter are left as they are. */
 int fl_manifest_prune_indexes(fl_manifest *m);
+
+/* Fragment index by fragment id, in O(log n) (a sorted copy of the ids). */
+typedef struct fl_fragment_lookup {
+    struct id_slot *slots;
+    uint32_t n;
+} fl_fragment_lookup;
+int fl_fragment_lookup_init(const fl_manifest *m, fl_fragment_lookup *out);
+/* Index into m->fragments of fragment `id`, or -1. */
+int fl_fragment_lookup_find(const fl_fragment_lookup *l, uint64_t id);
+void fl_fragment_lookup_free(fl_fragment_lookup *l);
 
 /* Deletion files: sorted unique offsets. */
 int fl_deletion_encode(const uint32_t *offsets, uint64_t n, fl_buf *out);
