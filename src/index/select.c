@@ -8,7 +8,9 @@
  *      the set of fragments every used index covers (index.h invariant 1);
  *   3. evaluation: leaves read their index files (only the blocks their keys need) and keep the rows that
  *      lie in the domain, are served by the file that was read, and are not deleted; inner nodes combine
- *      sorted row sets under SQL three-valued logic:
+ *      row sets under SQL three-valued logic. Sets are bitsets over the row id space (one bit per id below
+ *      next_row_id: 125 KB for a million rows), so every combination is a pass of word operations and
+ *      each leaf costs its postings; the root's TRUE set becomes the sorted candidate ids at the end:
  *
  *        AND  T = Ta ∩ Tb                    N = ((Ta ∪ Na) ∩ (Tb ∪ Nb)) − T        one side NONE: SUPERSET
  *        OR   T = Ta ∪ Tb                    N = (Na ∪ Nb) − T                      one side NONE: NONE
@@ -35,27 +37,87 @@ typedef struct view {
     bool used;
 } view;
 
+/* A set of row ids as a bitset over [0, 64 * n_words); w NULL is the empty set. */
+typedef struct bits {
+    uint64_t *w;
+} bits;
+
+/* Row id spaces above this many ids are not planned with bitsets (the scan answers instead). */
+#define MAX_BITSET_IDS (UINT64_C(1) << 32)
+
 typedef struct planner {
     fl_table *t;
     fl_error *err;
     view *views;
     uint32_t n_views;
     bool *domain;               /* per fragment */
-    ix_rows universe;
+    size_t n_words;             /* of every bitset */
+    bits universe;              /* live rows of the domain */
     bool have_universe;
+    bits **served;              /* per view, per file: live domain rows that file serves (lazily) */
 } planner;
 
 typedef struct result {
     int cap;
-    ix_rows t;                  /* rows where TRUE (a superset unless EXACT) */
-    ix_rows n;                  /* EXACT: rows where NULL */
+    bits t;                     /* rows where TRUE (a superset unless EXACT) */
+    bits n;                     /* EXACT: rows where NULL */
 } result;
 
 static int oom(fl_error *err) { return fl_error_set(err, FL_ENOMEM, "out of memory"); }
 
+static void bits_free(bits *b) {
+    fl_free(b->w);
+    b->w = NULL;
+}
+
+static void bits_move(bits *dst, bits *src) {
+    bits_free(dst);
+    *dst = *src;
+    src->w = NULL;
+}
+
+/* A zeroed set (allocated, so that it can be written). */
+static int bits_new(planner *p, bits *b) {
+    if (!(b->w = fl_calloc(p->n_words ? p->n_words : 1, sizeof *b->w))) return oom(p->err);
+    return FL_OK;
+}
+
+static inline void bit_on(bits *b, uint64_t id) { b->w[id >> 6] |= UINT64_C(1) << (id & 63); }
+static inline bool bit_is(const bits *b, uint64_t id) { return b->w && (b->w[id >> 6] >> (id & 63)) & 1; }
+
+/* Sets bits [lo, hi). */
+static void bits_set_range(bits *b, uint64_t lo, uint64_t hi) {
+    while (lo < hi && (lo & 63)) bit_on(b, lo++);
+    for (; lo + 64 <= hi; lo += 64) b->w[lo >> 6] = ~UINT64_C(0);
+    while (lo < hi) bit_on(b, lo++);
+}
+
+/* dst = a op (b [op2 c]) word by word; NULL operands are empty sets. */
+enum { B_AND, B_OR, B_ANDNOT };
+static int bits_op(planner *p, int op, const bits *a, const bits *b, bits *dst) {
+    bits out = {0};
+    FL_RETURN_NOT_OK(bits_new(p, &out));
+    const uint64_t *x = a->w, *y = b->w;
+    for (size_t i = 0; i < p->n_words; i++) {
+        uint64_t u = x ? x[i] : 0, v = y ? y[i] : 0;
+        out.w[i] = op == B_AND ? u & v : op == B_OR ? u | v : u & ~v;
+    }
+    bits_move(dst, &out);
+    return FL_OK;
+}
+
+/* dst = a − b − c. */
+static int bits_minus2(planner *p, const bits *a, const bits *b, const bits *c, bits *dst) {
+    bits out = {0};
+    FL_RETURN_NOT_OK(bits_new(p, &out));
+    for (size_t i = 0; i < p->n_words; i++) out.w[i] = (a->w ? a->w[i] : 0) & ~(b->w ? b->w[i] : 0) & ~(c->w ? c->w[i] : 0);
+    bits_move(dst, &out);
+    return FL_OK;
+}
+
 static void result_free(result *r) {
-    ix_rows_free(&r->t);
-    ix_rows_free(&r->n);
+    bits_free(&r->t);
+    bits_free(&r->n);
     r->cap = CAP_NONE;
 }
 
@@ -271,103 +333,81 @@ static int open_file(planner *p, view *v, uint32_t file, ix_file **out) {
     return FL_OK;
 }
 
-/* Keeps the rows of `raw` (any order) that belong to a domain fragment served by `file` of v and are not
- * deleted; the result is sorted and unique. */
-static int restrict_rows(planner *p, const view *v, uint32_t file, ix_rows *raw) {
-    if (!ix_rows_sort_unique(raw)) return oom(p->err);
-    const fl_table *t = p->t;
-    size_t e = 0, k = 0;
-    for (size_t i = 0; i < raw->n; i++) {
-        uint64_t id = raw->ids[i];
-        while (e < t->n_rids && id >= t->rids[e].start + t->rids[e].count) e++;
-        if (e == t->n_rids) break;
-        const rid_entry *r = &t->rids[e];
-        if (id < r->start) continue;
-        uint32_t fi = r->fragment;
-        if (!p->domain[fi] || v->file_of[fi] != (int32_t)file) continue;
-        const deletion_set *d;
-        FL_RETURN_NOT_OK(fl_table_deletions(p->t, fi, &d, p->err));
-        if (d->n && fl_deletion_contains(d, r->offset + (id - r->start))) continue;
-        raw->ids[k++] = id;
-    }
-    raw->n = k;
-    return FL_OK;
-}
-
-/* Rows of v in [lo, hi] (or special set `set` >= 0) over the domain, sorted, unioned into *out. */
-static int lookup(planner *p, int vi, int set, const ix_key *lo, bool lo_incl, const ix_key *hi, bool hi_incl, ix_rows *out) {
-    view *v = &p->views[vi];
-    for (uint32_t f = 0; f < v->ref->n_files; f++) {
-        bool serves = false;
-        for (uint32_t i = 0; i < p->t->m->n_fragments && !serves; i++) serves = p->domain[i] && v->file_of[i] == (int32_t)f;
-        if (!serves) continue;
-        ix_file *file = NULL;
-        FL_RETURN_NOT_OK(open_file(p, v, f, &file));
-        ix_rows raw = {0}, merged;
-        int rc = set >= 0 ? ix_file_read_set(file, set, &raw, p->err) : ix_file_range(file, lo, lo_incl, hi, hi_incl, &raw, p->err);
-        if (rc == FL_OK) rc = restrict_rows(p, v, f, &raw);
-        if (rc == FL_OK && !ix_rows_union(out, &raw, &merged)) rc = oom(p->err);
-        ix_rows_free(&raw);
-        FL_RETURN_NOT_OK(rc);
-        ix_rows_move(out, &merged);
-    }
-    return FL_OK;
-}
-
-static int lookup_key(planner *p, int vi, const ix_key *k, ix_rows *out) { return lookup(p, vi, -1, k, true, k, true, out); }
-
-/* Every live row of the domain, sorted. */
-static int universe(planner *p, const ix_rows **out) {
-    if (!p->have_universe) {
-        const fl_manifest *m = p->t->m;
-        size_t total = 0;
-        for (uint32_t fi = 0; fi < m->n_fragments; fi++)
-            if (p->domain[fi]) total += m->fragments[fi].physical_rows - m->fragments[fi].deleted_rows;
-        ix_rows *u = &p->universe;
-        if (!(u->ids = fl_malloc((total ? total : 1) * sizeof *u->ids))) return oom(p->err);
-        u->cap = total ? total : 1;
-        for (uint32_t fi = 0; fi < m->n_fragments; fi++) {
-            if (!p->domain[fi]) continue;
-            const fl_fragment *f = &m->fragments[fi];
-            const deletion_set *d;
-            FL_RETURN_NOT_OK(fl_table_deletions(p->t, fi, &d, p->err));
-            uint64_t off = 0, next_del = 0;
-            for (uint32_t r = 0; r < f->n_runs; r++)
-                for (uint64_t k = 0; k < f->runs[r].count; k++, off++) {
-                    /* Deletion offsets are sorted: walk them alongside. */
-                    if (next_del < d->n && d->offsets[next_del] == off) {
-                        next_del++;
-                        continue;
-                    }
-                    if (u->n < u->cap) u->ids[u->n++] = f->runs[r].start + k;
-                }
+/* Sets the live rows of fragment fi in b. */
+static int add_live_rows(planner *p, uint32_t fi, bits *b) {
+    const fl_fragment *f = &p->t->m->fragments[fi];
+    const deletion_set *d;
+    FL_RETURN_NOT_OK(fl_table_deletions(p->t, fi, &d, p->err));
+    uint64_t off = 0, next_del = 0;
+    for (uint32_t r = 0; r < f->n_runs; r++) {
+        const fl_row_run *run = &f->runs[r];
+        bits_set_range(b, run->start, run->start + run->count);
+        /* Deletion offsets are sorted: clear the ones inside this run. */
+        for (; next_del < d->n && d->offsets[next_del] < off + run->count; next_del++) {
+            uint64_t id = run->start + (d->offsets[next_del] - off);
+            b->w[id >> 6] &= ~(UINT64_C(1) << (id & 63));
         }
-        if (!ix_rows_sort_unique(u)) return oom(p->err);
+        off += run->count;
+    }
+    return FL_OK;
+}
+
+/* Every live row of the domain. */
+static int universe(planner *p, const bits **out) {
+    if (!p->have_universe) {
+        FL_RETURN_NOT_OK(bits_new(p, &p->universe));
+        for (uint32_t fi = 0; fi < p->t->m->n_fragments; fi++)
+            if (p->domain[fi]) FL_RETURN_NOT_OK(add_live_rows(p, fi, &p->universe));
         p->have_universe = true;
     }
     *out = &p->universe;
     return FL_OK;
 }
 
-/* dst = a − b − c (sorted sets). */
-static int minus2(planner *p, const ix_rows *a, const ix_rows *b, const ix_rows *c, ix_rows *dst) {
-    memset(dst, 0, sizeof *dst);
-    if (a->n && !(dst->ids = fl_malloc(a->n * sizeof *dst->ids))) return oom(p->err);
-    dst->cap = a->n;
-    size_t j = 0, k = 0;
-    for (size_t i = 0; i < a->n; i++) {
-        uint64_t x = a->ids[i];
-        while (j < b->n && b->ids[j] < x) j++;
-        while (k < c->n && c->ids[k] < x) k++;
-        if ((j < b->n && b->ids[j] == x) || (k < c->n && c->ids[k] == x)) continue;
-        dst->ids[dst->n++] = x;
+/* The live domain rows that file `file` of view vi serves. */
+static int served(planner *p, int vi, uint32_t file, const bits **out) {
+    view *v = &p->views[vi];
+    if (!p->served[vi] && !(p->served[vi] = fl_calloc((size_t)v->ref->n_files + 1, sizeof **p->served))) return oom(p->err);
+    bits *b = &p->served[vi][file];
+    if (!b->w) {
+        FL_RETURN_NOT_OK(bits_new(p, b));
+        for (uint32_t fi = 0; fi < p->t->m->n_fragments; fi++)
+            if (p->domain[fi] && v->file_of[fi] == (int32_t)file) FL_RETURN_NOT_OK(add_live_rows(p, fi, b));
+    }
+    *out = b;
+    return FL_OK;
+}
+
+/* Rows of v in [lo, hi] (or special set `set` >= 0) that its files serve in the domain, added to *out. */
+static int lookup(planner *p, int vi, int set, const ix_key *lo, bool lo_incl, const ix_key *hi, bool hi_incl, bits *out) {
+    view *v = &p->views[vi];
+    if (!out->w) FL_RETURN_NOT_OK(bits_new(p, out));
+    for (uint32_t f = 0; f < v->ref->n_files; f++) {
+        bool serves = false;
+        for (uint32_t i = 0; i < p->t->m->n_fragments && !serves; i++) serves = p->domain[i] && v->file_of[i] == (int32_t)f;
+        if (!serves) continue;
+        ix_file *file = NULL;
+        const bits *mask = NULL;
+        FL_RETURN_NOT_OK(open_file(p, v, f, &file));
+        FL_RETURN_NOT_OK(served(p, vi, f, &mask));
+        ix_rows raw = {0};
+        int rc = set >= 0 ? ix_file_read_set(file, set, &raw, p->err) : ix_file_range(file, lo, lo_incl, hi, hi_incl, &raw, p->err);
+        /* Ids beyond the table's id space cannot be served rows (mask bits are only set below it). */
+        for (size_t i = 0; rc == FL_OK && i < raw.n; i++) {
+            uint64_t id = raw.ids[i];
+            if ((id >> 6) < p->n_words && bit_is(mask, id)) bit_on(out, id);
+        }
+        ix_rows_free(&raw);
+        FL_RETURN_NOT_OK(rc);
     }
     return FL_OK;
 }
 
+static int lookup_key(planner *p, int vi, const ix_key *k, bits *out) { return lookup(p, vi, -1, k, true, k, true, out); }
+
 /* The rows of a comparison `column op key` (key not NaN). NaN sorts above every number in the evaluator
  * (eval.c), so NaN rows satisfy >, >= and <> and nothing else. */
-static int eval_cmp(planner *p, int vi, fl_expr_op op, const ix_key *k, ix_rows *out) {
+static int eval_cmp(planner *p, int vi, fl_expr_op op, const ix_key *k, bits *out) {
     switch (op) {
     case FL_OP_EQ: return lookup_key(p, vi, k, out);
     case FL_OP_LT: return lookup(p, vi, -1, NULL, false, k, false, out);
@@ -388,13 +428,13 @@ static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, result *r
         literal_key(l->lit, &k);
         FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n));
         if (l->op == FL_OP_NE) {
-            /* Usually most rows: the complement of the equal (and NaN) rows is cheaper than two ranges. */
-            const ix_rows *u;
-            ix_rows eq = {0};
+            /* Usually most rows: the complement of the equal rows and the NULL rows (NaN <> k holds). */
+            const bits *u;
+            bits eq = {0};
             int rc = eval_cmp(p, vi, FL_OP_EQ, &k, &eq);
             if (rc == FL_OK) rc = universe(p, &u);
-            if (rc == FL_OK) rc = minus2(p, u, &eq, &r->n, &r->t);
-            ix_rows_free(&eq);
+            if (rc == FL_OK) rc = bits_minus2(p, u, &eq, &r->n, &r->t);
+            bits_free(&eq);
             return rc;
         }
         return eval_cmp(p, vi, l->op, &k, &r->t);
@@ -417,31 +457,24 @@ static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, result *r
             }
         }
         FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n));
+        const bits *u;
         if (has_null) {
             /* x IN (.., NULL) is NULL wherever it is not true. */
-            const ix_rows *u;
             FL_RETURN_NOT_OK(universe(p, &u));
-            ix_rows rest;
-            if (!ix_rows_minus(u, &r->t, &rest)) return oom(p->err);
-            ix_rows_move(&r->n, &rest);
+            FL_RETURN_NOT_OK(bits_op(p, B_ANDNOT, u, &r->t, &r->n));
         }
         if (n->negated) {
-            const ix_rows *u;
-            ix_rows neg;
             FL_RETURN_NOT_OK(universe(p, &u));
-            FL_RETURN_NOT_OK(minus2(p, u, &r->t, &r->n, &neg));
-            ix_rows_move(&r->t, &neg);
+            FL_RETURN_NOT_OK(bits_minus2(p, u, &r->t, &r->n, &r->t));
         }
         return FL_OK;
     }
     case L_IS_NULL: {
         FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->t));
         if (n->negated) {
-            const ix_rows *u;
-            ix_rows rest;
+            const bits *u;
             FL_RETURN_NOT_OK(universe(p, &u));
-            if (!ix_rows_minus(u, &r->t, &rest)) return oom(p->err);
-            ix_rows_move(&r->t, &rest);
+            FL_RETURN_NOT_OK(bits_op(p, B_ANDNOT, u, &r->t, &r->t));
         }
         return FL_OK;
     }
@@ -465,21 +498,27 @@ static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, result *r
                 continue;
             }
             literal_key(list->args[i], &k);
-            ix_rows one = {0}, merged;
-            int rc = lookup_key(p, vi, &k, &one);
-            bool ok = rc != FL_OK || (all && !first ? ix_rows_intersect(&r->t, &one, &merged) : ix_rows_union(&r->t, &one, &merged));
-            ix_rows_free(&one);
-            FL_RETURN_NOT_OK(rc);
-            if (!ok) return oom(p->err);
-            ix_rows_move(&r->t, &merged);
+            if (!all) {
+                /* ANY: every needle's rows go into the one set. */
+                FL_RETURN_NOT_OK(lookup_key(p, vi, &k, &r->t));
+            } else {
+                bits one = {0};
+                int rc = lookup_key(p, vi, &k, &one);
+                if (rc == FL_OK) {
+                    if (first) bits_move(&r->t, &one);
+                    else rc = bits_op(p, B_AND, &r->t, &one, &r->t);
+                }
+                bits_free(&one);
+                FL_RETURN_NOT_OK(rc);
+            }
             first = false;
         }
-        if (empty_result) ix_rows_free(&r->t);
+        if (empty_result) bits_free(&r->t);
         else if (all && first) {
             /* array_has_all(col, []) is true for every non-NULL list. */
-            const ix_rows *u;
+            const bits *u;
             FL_RETURN_NOT_OK(universe(p, &u));
-            if (!ix_rows_minus(u, &r->n, &r->t)) return oom(p->err);
+            FL_RETURN_NOT_OK(bits_op(p, B_ANDNOT, u, &r->n, &r->t));
         }
         return FL_OK;
     }
@@ -497,42 +536,60 @@ static int eval(planner *p, const fl_expr_node *n, result *r) {
         if (rc != FL_OK) result_free(r);
         return rc;
     }
-    const ix_rows *u;
+    const bits *u;
+    if (n->kind == FL_EXPR_BINARY && n->op == FL_OP_AND) {
+        /* A lower and an upper bound on one btree column (ts >= a AND ts < b): one range read, instead of
+         * two half-open ranges that each read to an end of the index. */
+        leaf la, lb;
+        if (as_leaf(p, n->args[0], &la) && as_leaf(p, n->args[1], &lb) && la.kind == L_CMP && lb.kind == L_CMP && la.view == lb.view) {
+            bool la_low = la.op == FL_OP_GT || la.op == FL_OP_GE, lb_low = lb.op == FL_OP_GT || lb.op == FL_OP_GE;
+            bool la_high = la.op == FL_OP_LT || la.op == FL_OP_LE, lb_high = lb.op == FL_OP_LT || lb.op == FL_OP_LE;
+            if ((la_low && lb_high) || (la_high && lb_low)) {
+                const leaf *lo = la_low ? &la : &lb, *hi = la_low ? &lb : &la;
+                ix_key klo, khi;
+                literal_key(lo->lit, &klo);
+                literal_key(hi->lit, &khi);
+                /* NaN rows pass the lower bound but not the upper one, so the range is the whole answer;
+                 * NULL rows are NULL on both sides. */
+                int rc = lookup(p, la.view, -1, &klo, lo->op == FL_OP_GE, &khi, hi->op == FL_OP_LE, &r->t);
+                if (rc == FL_OK) rc = lookup(p, la.view, IX_SET_NULL, NULL, false, NULL, false, &r->n);
+                if (rc != FL_OK) {
+                    result_free(r);
+                    return rc;
+                }
+                r->cap = CAP_EXACT;
+                return FL_OK;
+            }
+        }
+    }
     if (n->kind == FL_EXPR_BINARY) {
         result a, b;
         int rc = eval(p, n->args[0], &a);
         if (rc == FL_OK) rc = eval(p, n->args[1], &b);
         else memset(&b, 0, sizeof b);
-        bool ok = true;
         if (rc == FL_OK && n->op == FL_OP_AND && (a.cap == CAP_NONE || b.cap == CAP_NONE)) {
-            ix_rows_move(&r->t, a.cap != CAP_NONE ? &a.t : &b.t);
+            bits_move(&r->t, a.cap != CAP_NONE ? &a.t : &b.t);
         } else if (rc == FL_OK && n->op == FL_OP_AND) {
-            ok = ix_rows_intersect(&a.t, &b.t, &r->t);
-            if (ok && cap == CAP_EXACT) {
-                ix_rows ta, tb, both;
-                ok = ix_rows_union(&a.t, &a.n, &ta);
-                if (ok && !ix_rows_union(&b.t, &b.n, &tb)) {
-                    ix_rows_free(&ta);
-                    ok = false;
-                }
-                if (ok) {
-                    ok = ix_rows_intersect(&ta, &tb, &both) && ix_rows_minus(&both, &r->t, &r->n);
-                    ix_rows_free(&both);
-                    ix_rows_free(&ta);
-                    ix_rows_free(&tb);
-                }
+            rc = bits_op(p, B_AND, &a.t, &b.t, &r->t);
+            if (rc == FL_OK && cap == CAP_EXACT) {
+                /* NULL where both sides are TRUE or NULL, but not both TRUE. */
+                bits ta = {0}, tb = {0};
+                rc = bits_op(p, B_OR, &a.t, &a.n, &ta);
+                if (rc == FL_OK) rc = bits_op(p, B_OR, &b.t, &b.n, &tb);
+                if (rc == FL_OK) rc = bits_op(p, B_AND, &ta, &tb, &r->n);
+                if (rc == FL_OK) rc = bits_op(p, B_ANDNOT, &r->n, &r->t, &r->n);
+                bits_free(&ta);
+                bits_free(&tb);
             }
         } else if (rc == FL_OK) {
-            ok = ix_rows_union(&a.t, &b.t, &r->t);
-            if (ok && cap == CAP_EXACT) {
-                ix_rows nn;
-                ok = ix_rows_union(&a.n, &b.n, &nn) && ix_rows_minus(&nn, &r->t, &r->n);
-                ix_rows_free(&nn);
+            rc = bits_op(p, B_OR, &a.t, &b.t, &r->t);
+            if (rc == FL_OK && cap == CAP_EXACT) {
+                rc = bits_op(p, B_OR, &a.n, &b.n, &r->n);
+                if (rc == FL_OK) rc = bits_op(p, B_ANDNOT, &r->n, &r->t, &r->n);
             }
         }
         result_free(&a);
         result_free(&b);
-        if (rc == FL_OK && !ok) rc = oom(p->err);
         if (rc != FL_OK) {
             result_free(r);
             return rc;
@@ -542,26 +599,19 @@ static int eval(planner *p, const fl_expr_node *n, result *r) {
     }
     result c;
     FL_RETURN_NOT_OK(eval(p, n->args[0], &c));
-    int rc = FL_OK;
+    int rc = universe(p, &u);
     if (n->kind == FL_EXPR_UNARY) { /* NOT */
-        rc = universe(p, &u);
-        if (rc == FL_OK) rc = minus2(p, u, &c.t, &c.n, &r->t);
-        if (rc == FL_OK) ix_rows_move(&r->n, &c.n);
+        if (rc == FL_OK) rc = bits_minus2(p, u, &c.t, &c.n, &r->t);
+        if (rc == FL_OK) bits_move(&r->n, &c.n);
     } else { /* IS [NOT] TRUE / FALSE / NULL over a boolean expression */
-        ix_rows hit = {0};
-        if (n->test == FL_TEST_TRUE) ix_rows_move(&hit, &c.t);
-        else if (n->test == FL_TEST_NULL) ix_rows_move(&hit, &c.n);
-        else {
-            rc = universe(p, &u);
-            if (rc == FL_OK) rc = minus2(p, u, &c.t, &c.n, &hit);
-        }
-        if (rc == FL_OK && n->negated) {
-            rc = universe(p, &u);
-            if (rc == FL_OK && !ix_rows_minus(u, &hit, &r->t)) rc = oom(p->err);
-            ix_rows_free(&hit);
-        } else {
-            ix_rows_move(&r->t, &hit);
-        }
+        bits hit = {0};
+        if (rc != FL_OK) {
+        } else if (n->test == FL_TEST_TRUE) bits_move(&hit, &c.t);
+        else if (n->test == FL_TEST_NULL) bits_move(&hit, &c.n);
+        else rc = bits_minus2(p, u, &c.t, &c.n, &hit);
+        if (rc == FL_OK && n->negated) rc = bits_op(p, B_ANDNOT, u, &hit, &r->t);
+        else bits_move(&r->t, &hit);
+        bits_free(&hit);
     }
     result_free(&c);
     if (rc != FL_OK) {
@@ -569,6 +619,21 @@ static int eval(planner *p, const fl_expr_node *n, result *r) {
         return rc;
     }
     r->cap = cap;
+    return FL_OK;
+}
+
+/* The ids of a set in ascending order. */
+static int bits_to_ids(planner *p, const bits *b, uint64_t **ids, uint64_t *n) {
+    *ids = NULL;
+    *n = 0;
+    if (!b->w) return FL_OK;
+    uint64_t count = 0;
+    for (size_t i = 0; i < p->n_words; i++) count += (uint64_t)__builtin_popcountll(b->w[i]);
+    if (!(*ids = fl_malloc((count ? count : 1) * sizeof **ids))) return oom(p->err);
+    uint64_t k = 0;
+    for (size_t i = 0; i < p->n_words; i++)
+        for (uint64_t w = b->w[i]; w; w &= w - 1) (*ids)[k++] = ((uint64_t)i << 6) + (uint64_t)__builtin_ctzll(w);
+    *n = k;
     return FL_OK;
 }
 
@@ -646,9 +711,14 @@ static void planner_free(planner *p) {
         fl_free(v->files);
         fl_free(v->file_of);
     }
+    for (uint32_t i = 0; p->served && i < p->n_views; i++) {
+        for (uint32_t f = 0; p->served[i] && f < p->views[i].ref->n_files; f++) bits_free(&p->served[i][f]);
+        fl_free(p->served[i]);
+    }
+    fl_free(p->served);
     fl_free(p->views);
     fl_free(p->domain);
-    ix_rows_free(&p->universe);
+    bits_free(&p->universe);
 }
 
 static ix_kind kind_named(const char *type) {
@@ -692,8 +762,8 @@ static int load_views(planner *p) {
 
 int fl_index_select(fl_table *t, const fl_expr_node *filter, fl_index_selection *out, fl_error *err) {
     memset(out, 0, sizeof *out);
-    if (!filter || t->m->n_indexes == 0 || t->m->n_fragments == 0) return FL_OK;
-    planner p = {.t = t, .err = err};
+    if (!filter || t->m->n_indexes == 0 || t->m->n_fragments == 0 || t->m->next_row_id > MAX_BITSET_IDS) return FL_OK;
+    planner p = {.t = t, .err = err, .n_words = (size_t)((t->m->next_row_id + 63) / 64)};
     const fl_manifest *m = t->m;
     int rc = load_views(&p);
     if (rc == FL_OK && (p.n_views == 0 || capability(&p, filter) == CAP_NONE)) goto done;
@@ -711,14 +781,17 @@ int fl_index_select(fl_table *t, const fl_expr_node *filter, fl_index_selection 
         n_domain += in;
     }
     if (n_domain == 0) goto done;
+    if (!(p.served = fl_calloc((size_t)p.n_views + 1, sizeof *p.served))) {
+        rc = oom(err);
+        goto done;
+    }
     result r;
     FL_GOTO_NOT_OK(rc, eval(&p, filter, &r), done);
-    out->applies = true;
+    rc = bits_to_ids(&p, &r.t, &out->row_ids, &out->n_rows);
+    out->applies = rc == FL_OK;
     out->exact = r.cap == CAP_EXACT;
-    out->n_rows = r.t.n;
-    out->row_ids = r.t.ids;
-    memset(&r.t, 0, sizeof r.t);
     result_free(&r);
+    if (rc != FL_OK) goto done;
     out->fragments = fl_calloc(n_domain, sizeof *out->fragments);
     out->covered = fl_calloc(m->n_fragments, sizeof *out->covered);
     uint32_t n_used = 0;
