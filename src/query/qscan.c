@@ -37,12 +37,11 @@ struct fl_qscan {
     fl_schema *out_schema;      /* the output projection */
     fl_schema *filter_schema;   /* the filter's columns, in filter->columns order */
     int32_t *out_from_filter;   /* output column i is filter column out_from_filter[i], or -1 */
-    /* index candidates, grouped by fragment: offsets of fragment f are cand_off[cand_start[f] ..
-     * cand_start[f + 1]) in ascending order */
+    /* index candidates: the selection, grouped by fragment on first use (fl_index_selection_group) */
     fl_index_selection sel;
-    uint64_t *cand_off;
-    uint64_t *cand_start;
-    uint64_t cand_i;            /* next candidate of the current fragment */
+    int32_t *slot;              /* per fragment: its index in sel.fragments, or -1 */
+    const uint64_t *cand_off;   /* sel.offsets */
+    uint64_t cand_i, cand_end;  /* the current fragment's candidates: cand_off[cand_i .. cand_end) */
     bool covered_counted;       /* an exact count took the covered fragments' candidates whole */
     char *index_names;          /* stats.index_used */
     /* position */
@@ -85,11 +84,6 @@ static int check_columns(const fl_table *t, const char *const *columns, size_t n
     return FL_OK;
 }
 
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Asks the indexes for candidates. Grouping them by fragment waits until a covered fragment is read
  * (an exact count never needs it). */
 static int select_candidates(fl_qscan *q, fl_error *err) {
@@ -108,49 +102,14 @@ static int select_candidates(fl_qscan *q, fl_error *err) {
     return FL_OK;
 }
 
-/* First index in ids[0..n) whose value is >= v. */
-static uint64_t lower_bound(const uint64_t *ids, uint64_t n, uint64_t v) {
-    uint64_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (ids[mid] < v) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
-
-/* Groups the candidates by fragment as physical offsets, walking each covered fragment's row id runs
- * against the sorted candidate ids (binary search per run, then a linear walk). */
+/* Groups the candidates by fragment (physical offsets) and maps fragments to their group. */
 static int group_candidates(fl_qscan *q, fl_error *err) {
-    const fl_manifest *m = q->table->m;
-    const uint64_t *ids = q->sel.row_ids;
-    uint64_t n = q->sel.n_rows;
-    q->cand_off = fl_malloc((n ? n : 1) * sizeof *q->cand_off);
-    q->cand_start = fl_calloc((size_t)m->n_fragments + 1, sizeof *q->cand_start);
-    if (!q->cand_off || !q->cand_start) return oom(err);
-    uint64_t w = 0;
-    for (uint32_t fi = 0; fi < m->n_fragments; fi++) {
-        q->cand_start[fi] = w;
-        if (!q->sel.covered[fi]) continue;
-        const fl_fragment *f = &m->fragments[fi];
-        uint64_t base = 0, first = w;
-        bool ascending = true;
-        for (uint32_t r = 0; r < f->n_runs; r++) {
-            const fl_row_run *run = &f->runs[r];
-            for (uint64_t k = lower_bound(ids, n, run->start); k < n && ids[k] < run->start + run->count; k++) {
-                if (w == n) return fl_error_set(err, FL_ECORRUPT, "table '%s': index candidates map to more rows than selected", q->table->name);
-                uint64_t off = base + (ids[k] - run->start);
-                if (w > first && off < q->cand_off[w - 1]) ascending = false;
-                q->cand_off[w++] = off;
-            }
-            base += run->count;
-        }
-        if (!ascending) qsort(q->cand_off + first, (size_t)(w - first), sizeof *q->cand_off, cmp_u64);
-    }
-    q->cand_start[m->n_fragments] = w;
-    if (w != n)
-        return fl_error_set(err, FL_ECORRUPT, "table '%s': %llu index candidates are not in the covered fragments of version %llu", q->table->name,
-                            (unsigned long long)(n - w), (unsigned long long)m->version);
+    FL_RETURN_NOT_OK(fl_index_selection_group(q->table, &q->sel, err));
+    uint32_t nf = q->table->m->n_fragments;
+    if (!(q->slot = fl_malloc(((size_t)nf + 1) * sizeof *q->slot))) return oom(err);
+    for (uint32_t f = 0; f < nf; f++) q->slot[f] = -1;
+    for (uint32_t i = 0; i < q->sel.n_fragments; i++) q->slot[q->sel.fragments[i]] = (int32_t)i;
+    q->cand_off = q->sel.offsets;
     return FL_OK;
 }
 
@@ -196,8 +155,7 @@ void fl_qscan_close(fl_qscan *q) {
     fl_free(q->spans);
     fl_index_selection_clear(&q->sel);
     fl_free(q->index_names);
-    fl_free(q->cand_off);
-    fl_free(q->cand_start);
+    fl_free(q->slot);
     fl_batch_free(q->fb);
     fl_free(q->rows);
     fl_array_clear(&q->tmp);
@@ -333,9 +291,11 @@ static int next_fragment(fl_qscan *q, bool *more, fl_error *err) {
                 q->fragment++;
                 continue;
             }
-            if (!q->cand_start) FL_RETURN_NOT_OK(group_candidates(q, err));
-            q->cand_i = q->cand_start[q->fragment];
-            if (q->cand_i < q->cand_start[q->fragment + 1]) {
+            if (!q->slot) FL_RETURN_NOT_OK(group_candidates(q, err));
+            int32_t g = q->slot[q->fragment];
+            q->cand_i = q->sel.offset_start[g];
+            q->cand_end = q->sel.offset_start[g + 1];
+            if (q->cand_i < q->cand_end) {
                 q->fragment_ready = true;
                 *more = true;
                 return FL_OK;
@@ -392,7 +352,7 @@ static int eval_window(fl_qscan *q, int64_t start, int64_t count, int64_t *m, fl
  * and only rows that are also candidates match. count = 0 when the fragment's candidates are exhausted.
  */
 static int candidate_window(fl_qscan *q, int64_t *start, int64_t *count, fl_batch **filtered, int64_t *m, fl_error *err) {
-    uint64_t end = q->cand_start[q->fragment + 1];
+    uint64_t end = q->cand_end;
     *count = 0;
     *m = 0;
     *filtered = NULL;
