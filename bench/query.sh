@@ -61,13 +61,13 @@ grep '^lancedb:' "$OUT/lance.log" >&2 || true
 
 {
     echo "query benchmark: $ROWS rows, median of $REPS runs, $(date -u +%Y-%m-%d), LanceDB $(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).version' "$BENCH/node_modules/@lancedb/lancedb/package.json")"
-    printf '%-8s %-20s %12s %12s %8s  %s\n' phase query "framelake ms" "LanceDB ms" ratio "results (framelake / LanceDB)"
-    while IFS=$'\t' read -r phase name ms result; do
-        peer=$(awk -F'\t' -v p="$phase" -v n="$name" '$1 == p && $2 == n {print $3 "\t" $4}' "$OUT/lance.txt")
-        pms=${peer%%$'\t'*}
-        pres=${peer#*$'\t'}
+    printf '%-8s %-20s %12s %12s %8s %14s %14s  %s\n' phase query "framelake ms" "LanceDB ms" ratio "fl first ms" "Lance first ms" "results (framelake / LanceDB)"
+    while IFS=$'\t' read -r phase name ms result first; do
+        peer=$(awk -F'\t' -v p="$phase" -v n="$name" '$1 == p && $2 == n {print $3 "\t" $4 "\t" $5}' "$OUT/lance.txt")
+        IFS=$'\t' read -r pms pres pfirst <<< "$peer"
         ratio=$(echo "$pms / $ms" | bc -l 2>/dev/null | cut -c1-5)
-        printf '%-8s %-20s %12s %12s %7sx  %s / %s\n' "$phase" "$name" "$ms" "${pms:-?}" "${ratio:-?}" "$result" "${pres:-?}"
+        printf '%-8s %-20s %12s %12s %7sx %14s %14s  %s / %s\n' "$phase" "$name" "$ms" "${pms:-?}" "${ratio:-?}" "${first:--}" "${pfirst:--}" "$result" "${pres:-?}"
     done < "$OUT/fl.txt"
+    echo "ms: median of the timed runs on one open table; first ms: the first (untimed) run, before caches (index postings) fill"
     echo "ratio = LanceDB time / framelake time (above 1: framelake is faster)"
 } | tee "$OUT/results.txt"

@@ -378,6 +378,108 @@ static int served(planner *p, int vi, uint32_t file, const bits **out) {
     return FL_OK;
 }
 
+/*
+ * The postings cache: what an index file answered for a set or key range, as a bitset over the row ids
+ * it names, kept with the table handle (fl_table.ext) so that a repeated query or a query sharing a
+ * predicate decodes nothing. Index files never change once written, so an entry stays true for every
+ * version that still references its file; the domain and deletions of the current version are applied
+ * afterwards (the served mask). Entries are evicted oldest first beyond POSTINGS_CACHE_BYTES.
+ */
+#define POSTINGS_CACHE_BYTES (UINT64_C(64) << 20)
+
+typedef struct postings_entry {
+    char *key;                  /* file path, then the set or range */
+    uint64_t *w;
+    size_t n_words;
+} postings_entry;
+
+typedef struct postings_cache {
+    postings_entry *entries;    /* oldest first */
+    size_t n, cap;
+    uint64_t bytes;
+} postings_cache;
+
+static void postings_cache_free(void *ext) {
+    postings_cache *c = ext;
+    for (size_t i = 0; i < c->n; i++) {
+        fl_free(c->entries[i].key);
+        fl_free(c->entries[i].w);
+    }
+    fl_free(c->entries);
+    fl_free(c);
+}
+
+/* Appends a key's identity to the cache key text. */
+static void key_text(fl_buf *b, const ix_key *k, bool incl) {
+    if (!k) {
+        fl_buf_append(b, "|-", 2);
+        return;
+    }
+    char tmp[64];
+    int n = k->type == IX_KEY_INT ? snprintf(tmp, sizeof tmp, "|%c i%lld", incl ? '[' : '(', (long long)k->i)
+            : k->type == IX_KEY_FLOAT ? snprintf(tmp, sizeof tmp, "|%c f%.17g", incl ? '[' : '(', k->f)
+                                      : snprintf(tmp, sizeof tmp, "|%c s%zu:", incl ? '[' : '(', k->len);
+    fl_buf_append(b, tmp, (size_t)n);
+    if (k->type == IX_KEY_STRING && k->len) fl_buf_append(b, k->s, k->len);
+}
+
+/* The rows file `f` of view v names for a set or range, from the cache or decoded (and cached). */
+static int raw_postings(planner *p, view *v, uint32_t f, int set, const ix_key *lo, bool lo_incl, const ix_key *hi, bool hi_incl,
+                        const postings_entry **out) {
+    fl_table *t = p->t;
+    if (!t->ext) {
+        if (!(t->ext = fl_calloc(1, sizeof(postings_cache)))) return oom(p->err);
+        t->ext_free = postings_cache_free;
+    }
+    postings_cache *c = t->ext;
+    fl_buf key = {0};
+    const char *path = v->ref->files[f];
+    fl_buf_append(&key, path, strlen(path));
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "|set%d", set);
+    fl_buf_append(&key, tmp, (size_t)n);
+    key_text(&key, lo, lo_incl);
+    key_text(&key, hi, hi_incl);
+    fl_buf_append(&key, "", 1);
+    if (key.failed) {
+        fl_buf_free(&key);
+        return oom(p->err);
+    }
+    for (size_t i = c->n; i-- > 0;)
+        if (!strcmp(c->entries[i].key, (const char *)key.data)) {
+            fl_buf_free(&key);
+            *out = &c->entries[i];
+            return FL_OK;
+        }
+    ix_file *file = NULL;
+    int rc = open_file(p, v, f, &file);
+    ix_rows raw = {0};
+    if (rc == FL_OK) rc = set >= 0 ? ix_file_read_set(file, set, &raw, p->err) : ix_file_range(file, lo, lo_incl, hi, hi_incl, &raw, p->err);
+    postings_entry e = {.key = (char *)key.data, .n_words = p->n_words};
+    if (rc == FL_OK && !(e.w = fl_calloc(e.n_words ? e.n_words : 1, sizeof *e.w))) rc = oom(p->err);
+    /* Ids beyond the current id space cannot be rows of this version. */
+    for (size_t i = 0; rc == FL_OK && i < raw.n; i++)
+        if ((raw.ids[i] >> 6) < e.n_words) e.w[raw.ids[i] >> 6] |= UINT64_C(1) << (raw.ids[i] & 63);
+    ix_rows_free(&raw);
+    if (rc == FL_OK && c->n == c->cap && !fl_reserve((void **)&c->entries, &c->cap, c->n + 1, sizeof *c->entries, 16)) rc = oom(p->err);
+    if (rc != FL_OK) {
+        fl_free(e.key);
+        fl_free(e.w);
+        return rc;
+    }
+    uint64_t size = e.n_words * 8 + strlen(e.key);
+    while (c->n && c->bytes + size > POSTINGS_CACHE_BYTES) {
+        c->bytes -= c->entries[0].n_words * 8 + strlen(c->entries[0].key);
+        fl_free(c->entries[0].key);
+        fl_free(c->entries[0].w);
+        memmove(c->entries, c->entries + 1, --c->n * sizeof *c->entries);
+    }
+    c->entries[c->n++] = e;
+    c->bytes += size;
+    *out = &c->entries[c->n - 1];
+    return FL_OK;
+}
+
 /* Rows of v in [lo, hi] (or special set `set` >= 0) that its files serve in the domain, added to *out. */
 static int lookup(planner *p, int vi, int set, const ix_key *lo, bool lo_incl, const ix_key *hi, bool hi_incl, bits *out) {
     view *v = &p->views[vi];
@@ -386,19 +488,12 @@ static int lookup(planner *p, int vi, int set, const ix_key *lo, bool lo_incl, c
         bool serves = false;
         for (uint32_t i = 0; i < p->t->m->n_fragments && !serves; i++) serves = p->domain[i] && v->file_of[i] == (int32_t)f;
         if (!serves) continue;
-        ix_file *file = NULL;
         const bits *mask = NULL;
-        FL_RETURN_NOT_OK(open_file(p, v, f, &file));
+        const postings_entry *raw = NULL;
         FL_RETURN_NOT_OK(served(p, vi, f, &mask));
-        ix_rows raw = {0};
-        int rc = set >= 0 ? ix_file_read_set(file, set, &raw, p->err) : ix_file_range(file, lo, lo_incl, hi, hi_incl, &raw, p->err);
-        /* Ids beyond the table's id space cannot be served rows (mask bits are only set below it). */
-        for (size_t i = 0; rc == FL_OK && i < raw.n; i++) {
-            uint64_t id = raw.ids[i];
-            if ((id >> 6) < p->n_words && bit_is(mask, id)) bit_on(out, id);
-        }
-        ix_rows_free(&raw);
-        FL_RETURN_NOT_OK(rc);
+        FL_RETURN_NOT_OK(raw_postings(p, v, f, set, lo, lo_incl, hi, hi_incl, &raw));
+        size_t words = raw->n_words < p->n_words ? raw->n_words : p->n_words;
+        for (size_t i = 0; i < words; i++) out->w[i] |= raw->w[i] & mask->w[i];
     }
     return FL_OK;
 }

@@ -448,6 +448,7 @@ int fl_table_open(fl_db *db, const char *name, const fl_open_options *opts, fl_t
 
 void fl_table_close(fl_table *t) {
     if (!t) return;
+    if (t->ext && t->ext_free) t->ext_free(t->ext);
     free_derived(t);
     fl_manifest_free(t->m);
     for (int i = 0; i < FL_DF_CACHE_SIZE; i++) {

@@ -179,6 +179,10 @@ struct fl_table {
     deletion_set *deletions;    /* per fragment, lazily loaded */
     df_cache_entry cache[FL_DF_CACHE_SIZE];
     uint64_t cache_clock;
+    /* State a higher layer keeps with the handle (the index layer's cache of decoded postings), released
+     * by its destructor when the handle closes. Its content must depend only on immutable files. */
+    void *ext;
+    void (*ext_free)(void *ext);
 };
 
 /* Path of a table-relative file, in a new string. */
