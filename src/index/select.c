@@ -15,6 +15,7 @@
  *        NOT  T = U − Ta − Na                N = Na                                 needs EXACT
  *
  *      where U is every live row of the domain. A NOT, IS FALSE or IS NOT TRUE over a SUPERSET is NONE.
+ *      N is computed only where a NOT or IS above needs it, so a plain conjunction never reads NULL sets.
  */
 #include "index.h"
 #include "ixfile.h"
@@ -378,14 +379,14 @@ static int eval_cmp(planner *p, int vi, fl_expr_op op, const ix_key *k, ix_rows 
     return lookup(p, vi, IX_SET_NAN, NULL, false, NULL, false, out);
 }
 
-static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, result *r) {
+static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, bool need_n, result *r) {
     int vi = l->view;
     ix_key k, k2;
     r->cap = CAP_EXACT;
     switch (l->kind) {
     case L_CMP:
         literal_key(l->lit, &k);
-        FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n));
+        if (need_n || l->op == FL_OP_NE) FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n));
         if (l->op == FL_OP_NE) {
             /* Usually most rows: the complement of the equal (and NaN) rows is cheaper than two ranges. */
             const ix_rows *u;
@@ -417,6 +418,7 @@ static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, result *r
             }
         }
         if (any) FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NAN, NULL, false, NULL, false, &r->t));
+        if (!need_n && !n->negated) return FL_OK;
         FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n));
         if (has_null) {
             /* x IN (.., NULL) is NULL wherever it is not true. */
@@ -449,16 +451,16 @@ static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, result *r
     case L_BOOL_COLUMN:
         k = (ix_key){.type = IX_KEY_INT, .i = 1};
         FL_RETURN_NOT_OK(lookup_key(p, vi, &k, &r->t));
-        return lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n);
+        return need_n ? lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n) : FL_OK;
     case L_HAS:
         literal_key(n->args[1], &k);
         FL_RETURN_NOT_OK(lookup_key(p, vi, &k, &r->t));
-        return lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n);
+        return need_n ? lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n) : FL_OK;
     case L_HAS_ANY:
     case L_HAS_ALL: {
         const fl_expr_node *list = n->args[1];
         bool all = l->kind == L_HAS_ALL, first = true, empty_result = false;
-        FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n));
+        if (need_n || (all && list->n_args == 0)) FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n));
         for (int32_t i = 0; i < list->n_args && !empty_result; i++) {
             if (is_null_literal(list->args[i])) {
                 /* A NULL needle is found in no list: ANY ignores it, ALL fails everywhere. */
@@ -488,28 +490,29 @@ static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, result *r
     return FL_OK;
 }
 
-static int eval(planner *p, const fl_expr_node *n, result *r) {
+/* Evaluates n; its NULL rows (r->n) are computed only when need_n (a NOT or IS above needs them). */
+static int eval(planner *p, const fl_expr_node *n, bool need_n, result *r) {
     memset(r, 0, sizeof *r);
     int cap = capability(p, n);
     if (cap == CAP_NONE) return FL_OK;
     leaf l;
     if (as_leaf(p, n, &l)) {
-        int rc = eval_leaf(p, n, &l, r);
+        int rc = eval_leaf(p, n, &l, need_n, r);
         if (rc != FL_OK) result_free(r);
         return rc;
     }
     const ix_rows *u;
     if (n->kind == FL_EXPR_BINARY) {
         result a, b;
-        int rc = eval(p, n->args[0], &a);
-        if (rc == FL_OK) rc = eval(p, n->args[1], &b);
+        int rc = eval(p, n->args[0], need_n, &a);
+        if (rc == FL_OK) rc = eval(p, n->args[1], need_n, &b);
         else memset(&b, 0, sizeof b);
         bool ok = true;
         if (rc == FL_OK && n->op == FL_OP_AND && (a.cap == CAP_NONE || b.cap == CAP_NONE)) {
             ix_rows_move(&r->t, a.cap != CAP_NONE ? &a.t : &b.t);
         } else if (rc == FL_OK && n->op == FL_OP_AND) {
             ok = ix_rows_intersect(&a.t, &b.t, &r->t);
-            if (ok && cap == CAP_EXACT) {
+            if (ok && cap == CAP_EXACT && need_n) {
                 ix_rows ta, tb, both;
                 ok = ix_rows_union(&a.t, &a.n, &ta);
                 if (ok && !ix_rows_union(&b.t, &b.n, &tb)) {
@@ -525,7 +528,7 @@ static int eval(planner *p, const fl_expr_node *n, result *r) {
             }
         } else if (rc == FL_OK) {
             ok = ix_rows_union(&a.t, &b.t, &r->t);
-            if (ok && cap == CAP_EXACT) {
+            if (ok && cap == CAP_EXACT && need_n) {
                 ix_rows nn;
                 ok = ix_rows_union(&a.n, &b.n, &nn) && ix_rows_minus(&nn, &r->t, &r->n);
                 ix_rows_free(&nn);
@@ -542,7 +545,8 @@ static int eval(planner *p, const fl_expr_node *n, result *r) {
         return FL_OK;
     }
     result c;
-    FL_RETURN_NOT_OK(eval(p, n->args[0], &c));
+    bool child_n = n->kind == FL_EXPR_UNARY || n->test != FL_TEST_TRUE || n->negated;
+    FL_RETURN_NOT_OK(eval(p, n->args[0], child_n, &c));
     int rc = FL_OK;
     if (n->kind == FL_EXPR_UNARY) { /* NOT */
         rc = universe(p, &u);
@@ -713,7 +717,7 @@ int fl_index_select(fl_table *t, const fl_expr_node *filter, fl_index_selection 
     }
     if (n_domain == 0) goto done;
     result r;
-    FL_GOTO_NOT_OK(rc, eval(&p, filter, &r), done);
+    FL_GOTO_NOT_OK(rc, eval(&p, filter, false, &r), done);
     out->applies = true;
     out->exact = r.cap == CAP_EXACT;
     out->n_rows = r.t.n;
