@@ -228,7 +228,13 @@ static void leaf(char *out, size_t size) {
     static const char *ops[] = {"=", "!=", "<", "<=", ">", ">="};
     const char *op = ops[rnd() % 6];
     int v = rnd_in(-22, 22);
-    switch (rnd() % 24) {
+    switch (rnd() % 26) {
+    case 24: {
+        static const char *pat[] = {"r%", "rain%", "c%%", "rainy", "rain_", "%y", "s_o%", "", "fog\\gy%", "o%t"};
+        snprintf(out, size, "w %s '%s'", rnd() % 3 ? "LIKE" : "NOT LIKE", pat[rnd() % 10]);
+        break;
+    }
+    case 25: snprintf(out, size, "w ILIKE 'R%%'"); break;
     case 0: snprintf(out, size, "k %s %d", op, v); break;
     case 1: snprintf(out, size, "%d %s k", v, op); break;
     case 2: snprintf(out, size, "k %s %d.5", op, v); break;
@@ -616,6 +622,9 @@ static void test_exact_rows(void) {
         {"(weather = 'rainy') IS NOT FALSE", "0,1,3"},
         {"weather = 'rainy' OR n = 5", "0,3,4"},
         {"weather = 'rainy' AND NOT (n > 6)", "0"},
+        {"weather LIKE 'rai%'", "0,3"},
+        {"weather NOT LIKE 'rai%'", "2,4"},
+        {"weather LIKE 'foggy'", "4"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fl_expr *e;
@@ -632,6 +641,17 @@ static void test_exact_rows(void) {
         fl_index_selection_clear(&sel);
         fl_expr_free(e);
     }
+    /* A pattern with a wildcard inside: the prefix range is a superset; ILIKE and a leading % use no index. */
+    fl_expr *e;
+    fl_index_selection sel;
+    CHECK_OK(fl_expr_compile_filter("weather LIKE 'ra_ny'", fl_table_schema(t), &e, &tl_err));
+    CHECK_OK(fl_index_select(t, e->root, &sel, &tl_err));
+    CHECK(sel.applies && !sel.exact && sel.n_rows == 2);
+    fl_index_selection_clear(&sel);
+    fl_expr_free(e);
+    CHECK_EQ_INT(check_where(t, "weather ILIKE 'ra%'", NULL), 0);
+    CHECK_EQ_INT(check_where(t, "weather LIKE '%y'", NULL), 0);
+    CHECK_EQ_INT(check_where(t, "weather NOT LIKE 'r_iny'", NULL), 0);
     fl_table_close(t);
     fl_db_close(db);
 }

@@ -25,7 +25,7 @@
 
 enum { CAP_NONE = 0, CAP_SUPERSET = 1, CAP_EXACT = 2 };
 
-typedef enum leaf_kind { L_CMP, L_IN, L_BETWEEN, L_IS_NULL, L_BOOL_COLUMN, L_HAS, L_HAS_ANY, L_HAS_ALL } leaf_kind;
+typedef enum leaf_kind { L_CMP, L_IN, L_BETWEEN, L_LIKE, L_IS_NULL, L_BOOL_COLUMN, L_HAS, L_HAS_ANY, L_HAS_ALL } leaf_kind;
 
 typedef struct view {
     const fl_index_ref *ref;
@@ -110,7 +110,8 @@ static bool kind_serves(ix_kind kind, leaf_kind leaf) {
     switch (leaf) {
     case L_CMP:
     case L_IN:
-    case L_BETWEEN: return kind == IX_BTREE || kind == IX_BITMAP;
+    case L_BETWEEN:
+    case L_LIKE: return kind == IX_BTREE || kind == IX_BITMAP;
     case L_BOOL_COLUMN: return kind == IX_BITMAP;
     case L_IS_NULL: return true;
     default: return kind == IX_LABEL_LIST;
@@ -164,14 +165,36 @@ typedef struct leaf {
     int view;
     fl_expr_op op;              /* L_CMP: column op key */
     const fl_expr_node *lit;    /* L_CMP: the literal */
+    int cap;                    /* CAP_EXACT, or CAP_SUPERSET (a LIKE pattern with wildcards inside) */
 } leaf;
 
 static bool is_column(const fl_expr_node *n) { return n->kind == FL_EXPR_COLUMN; }
+
+enum { LIKE_EQUAL, LIKE_PREFIX, LIKE_OTHER };
+
+/* The shape of a LIKE pattern (the evaluator's syntax: % any run, _ one character, \x a literal x): no
+ * wildcard at all (LIKE_EQUAL), a literal prefix then only %s (LIKE_PREFIX), or anything else. The literal
+ * prefix (unescaped) goes to buf (when not NULL; room for strlen(pattern) bytes), its length to *len. */
+static int like_shape(const char *pattern, char *buf, size_t *len) {
+    size_t n = 0, i = 0, pl = strlen(pattern);
+    while (i < pl && pattern[i] != '%' && pattern[i] != '_') {
+        char c = pattern[i];
+        if (c == '\\' && i + 1 < pl) c = pattern[++i];
+        if (buf) buf[n] = c;
+        n++;
+        i++;
+    }
+    *len = n;
+    if (i == pl) return LIKE_EQUAL;
+    while (i < pl && pattern[i] == '%') i++;
+    return i == pl ? LIKE_PREFIX : LIKE_OTHER;
+}
 
 /* Recognises a node an index answers by itself. */
 static bool as_leaf(const planner *p, const fl_expr_node *n, leaf *out) {
     memset(out, 0, sizeof *out);
     out->view = -1;
+    out->cap = CAP_EXACT;
     if (n->kind == FL_EXPR_BINARY && n->op <= FL_OP_GE) {
         const fl_expr_node *col = n->args[0], *lit = n->args[1];
         fl_expr_op op = n->op;
@@ -196,6 +219,17 @@ static bool as_leaf(const planner *p, const fl_expr_node *n, leaf *out) {
         out->kind = L_BETWEEN;
         out->view = pick_view(p, n->args[0]->name, L_BETWEEN, true);
         return out->view >= 0 && literals_fit(p, out->view, (const fl_expr_node *const *)n->args + 1, 2, false);
+    }
+    if (n->kind == FL_EXPR_LIKE && !n->case_insensitive && is_column(n->args[0]) && n->args[1]->kind == FL_EXPR_LITERAL &&
+        n->args[1]->type == FL_EXPR_T_STRING) {
+        /* The literal prefix of the pattern bounds a key range; the rest decides exactness. */
+        size_t prefix;
+        int shape = like_shape(n->args[1]->lit_string, NULL, &prefix);
+        out->kind = L_LIKE;
+        out->cap = shape == LIKE_OTHER ? CAP_SUPERSET : CAP_EXACT;
+        if ((shape == LIKE_OTHER && (prefix == 0 || n->negated)) || (shape == LIKE_PREFIX && prefix == 0)) return false;
+        out->view = pick_view(p, n->args[0]->name, L_LIKE, true);
+        return out->view >= 0 && stored_key_type(p->t, &p->views[out->view]) == IX_KEY_STRING;
     }
     if (n->kind == FL_EXPR_IS && n->test == FL_TEST_NULL && is_column(n->args[0])) {
         out->kind = L_IS_NULL;
@@ -228,7 +262,7 @@ static bool as_leaf(const planner *p, const fl_expr_node *n, leaf *out) {
 
 static int capability(const planner *p, const fl_expr_node *n) {
     leaf l;
-    if (as_leaf(p, n, &l)) return CAP_EXACT;
+    if (as_leaf(p, n, &l)) return l.cap;
     if (n->kind == FL_EXPR_BINARY && (n->op == FL_OP_AND || n->op == FL_OP_OR)) {
         int a = capability(p, n->args[0]), b = capability(p, n->args[1]);
         if (n->op == FL_OP_OR) return a < b ? a : b;
@@ -428,6 +462,39 @@ static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, bool need
             if (!ix_rows_minus(u, &r->t, &rest)) return oom(p->err);
             ix_rows_move(&r->n, &rest);
         }
+        if (n->negated) {
+            const ix_rows *u;
+            ix_rows neg;
+            FL_RETURN_NOT_OK(universe(p, &u));
+            FL_RETURN_NOT_OK(minus2(p, u, &r->t, &r->n, &neg));
+            ix_rows_move(&r->t, &neg);
+        }
+        return FL_OK;
+    }
+    case L_LIKE: {
+        const char *pattern = n->args[1]->lit_string;
+        char *buf = fl_malloc(strlen(pattern) + 2);
+        if (!buf) return oom(p->err);
+        size_t len;
+        int shape = like_shape(pattern, buf, &len), rc;
+        ix_key lo = {.type = IX_KEY_STRING, .s = (const uint8_t *)buf, .len = len};
+        r->cap = l->cap;
+        if (shape == LIKE_EQUAL) rc = lookup_key(p, vi, &lo, &r->t);
+        else {
+            /* Keys starting with the prefix: [prefix, the prefix with its last non-0xFF byte incremented). */
+            char *up = fl_malloc(len + 1);
+            size_t ul = len;
+            if (up) memcpy(up, buf, len);
+            while (up && ul > 0 && (uint8_t)up[ul - 1] == 0xFF) ul--;
+            if (up && ul > 0) up[ul - 1] = (char)((uint8_t)up[ul - 1] + 1);
+            ix_key hi = {.type = IX_KEY_STRING, .s = (const uint8_t *)up, .len = ul};
+            rc = up ? lookup(p, vi, -1, &lo, true, ul ? &hi : NULL, false, &r->t) : oom(p->err);
+            fl_free(up);
+        }
+        fl_free(buf);
+        FL_RETURN_NOT_OK(rc);
+        if (!need_n && !n->negated) return FL_OK;
+        FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n));
         if (n->negated) {
             const ix_rows *u;
             ix_rows neg;
