@@ -1169,6 +1169,47 @@ static void test_concurrent_writers(void) {
     fl_db_close(db);
 }
 
+/* Compaction keeps coverage when one index file served every fragment it merges (their rows keep ids
+ * and values), and drops it otherwise. */
+static void test_compaction_remap(void) {
+    fl_db *db;
+    rng_state = 777;
+    next_id = 0;
+    fl_table *t = open_table("index-remap", &db);
+    append_rows(t, 2000, 2000);
+    CHECK_OK(fl_index_create(t, "k", "btree", NULL, &tl_err));
+    CHECK_OK(fl_index_create(t, "tags", "label_list", NULL, &tl_err));
+    for (int i = 0; i < 3; i++) append_rows(t, 100, 1000);
+    CHECK_OK(fl_index_update(t, NULL, &tl_err));
+    uint64_t del[3] = {5, 2010, 2150};
+    CHECK_OK(fl_table_delete_rows(t, del, 3, &tl_err));
+    fl_compact_options co = {.target_rows_per_fragment = 1000};
+    fl_compact_stats cs;
+    CHECK_OK(fl_table_compact(t, &co, &cs, &tl_err));
+    CHECK_EQ_INT(cs.fragments_removed, 3);
+    CHECK_EQ_INT(cs.fragments_added, 1);
+    uint32_t cov, total;
+    coverage_of(t, "k_idx", &cov, &total);
+    CHECK_EQ_INT(cov, 2);
+    CHECK_EQ_INT(total, 2);
+    coverage_of(t, "tags_idx", &cov, &total);
+    CHECK_EQ_INT(cov, 2);
+    CHECK_EQ_INT(t->m->indexes[0].n_files, 2);
+    CHECK_EQ_INT(check_where(t, "k > -100 OR k IS NULL", NULL), 1);
+    random_predicates(t, 300, NULL);
+    /* Merging covered and uncovered fragments: the result is not covered. */
+    append_rows(t, 50, 1000);
+    CHECK_OK(fl_table_compact(t, &co, &cs, &tl_err));
+    CHECK_EQ_INT(cs.fragments_added, 1);
+    coverage_of(t, "k_idx", &cov, &total);
+    CHECK_EQ_INT(cov, 1);
+    CHECK_EQ_INT(total, 2);
+    CHECK_EQ_INT(t->m->indexes[0].n_files, 1);
+    random_predicates(t, 300, NULL);
+    fl_table_close(t);
+    fl_db_close(db);
+}
+
 int main(void) {
     RUN(test_exact_rows);
     RUN(test_golden_files);
@@ -1178,6 +1219,7 @@ int main(void) {
     RUN(test_errors);
     RUN(test_corrupt);
     RUN(test_point_lookup_cost);
+    RUN(test_compaction_remap);
     RUN(test_concurrent_writers);
     RUN(test_kill_during_builds);
     RUN(test_allocation_failures);
