@@ -21,7 +21,7 @@
 
 static int oom(fl_error *err) { return fl_error_set(err, FL_ENOMEM, "out of memory"); }
 
-static ix_kind kind_of(const char *type) {
+ix_kind ix_kind_of(const char *type) {
     if (!type) return 0;
     if (!strcmp(type, FL_INDEX_BTREE)) return IX_BTREE;
     if (!strcmp(type, FL_INDEX_BITMAP)) return IX_BITMAP;
@@ -52,7 +52,7 @@ int fl_index_coverage(const fl_table *t, const fl_index_ref *x, int32_t *file_of
     const fl_manifest *m = t->m;
     for (uint32_t i = 0; i < m->n_fragments; i++) file_of[i] = -1;
     /* Other kinds of index (vector indexes) describe their coverage their own way: none here. */
-    if (!kind_of(x->type) || fl_index_field(t, x) < 0 || x->n_fragment_ids == 0) return FL_OK;
+    if (!ix_kind_of(x->type) || fl_index_field(t, x) < 0 || x->n_fragment_ids == 0) return FL_OK;
     uint32_t *file = fl_calloc(x->n_fragment_ids, sizeof *file);
     uint64_t *version = fl_calloc(x->n_fragment_ids, sizeof *version);
     fl_fragment_lookup frags = {0};
@@ -657,7 +657,7 @@ static int resolve_column(fl_table *t, const char *column, ix_kind kind, const c
 }
 
 int fl_index_create(fl_table *t, const char *column, const char *type, const char *name, fl_error *err) {
-    ix_kind kind = kind_of(type);
+    ix_kind kind = ix_kind_of(type);
     if (!kind) return fl_error_set(err, FL_EINVAL, "unknown index type '%s' (use btree, bitmap or label_list)", type ? type : "");
     int k = 0;
     FL_RETURN_NOT_OK(resolve_column(t, column, kind, type, &k, err));
@@ -703,7 +703,7 @@ static int plan_update(fl_table *t, uint32_t idx, txn *x, bool *changed, fl_erro
     const fl_index_ref *old = &m->indexes[idx];
     *changed = false;
     int k = fl_index_field(t, old);
-    ix_kind kind = kind_of(old->type);
+    ix_kind kind = ix_kind_of(old->type);
     if (k < 0 || !kind) return fl_error_set(err, FL_EINVAL, "table '%s': index '%s' cannot be updated (its column is gone or its type is unknown)",
                                             t->name, old->name);
     const fl_field *field = &m->schema->fields[k];

@@ -723,13 +723,6 @@ static void planner_free(planner *p) {
     ix_rows_free(&p->universe);
 }
 
-static ix_kind kind_named(const char *type) {
-    if (!strcmp(type, FL_INDEX_BTREE)) return IX_BTREE;
-    if (!strcmp(type, FL_INDEX_BITMAP)) return IX_BITMAP;
-    if (!strcmp(type, FL_INDEX_LABEL_LIST)) return IX_LABEL_LIST;
-    return 0;
-}
-
 /* The version's indexes that cover at least one fragment. */
 static int load_views(planner *p) {
     const fl_manifest *m = p->t->m;
@@ -739,7 +732,7 @@ static int load_views(planner *p) {
         const fl_index_ref *x = &m->indexes[i];
         view *v = &p->views[p->n_views];
         v->ref = x;
-        v->kind = kind_named(x->type);
+        v->kind = ix_kind_of(x->type);
         v->field = fl_index_field(p->t, x);
         if (!v->kind || v->field < 0) continue;
         v->file_of = fl_calloc((size_t)m->n_fragments + 1, sizeof *v->file_of);
