@@ -21,7 +21,7 @@
 
 static int oom(fl_error *err) { return fl_error_set(err, FL_ENOMEM, "out of memory"); }
 
-static ix_kind kind_of(const char *type) {
+ix_kind ix_kind_of(const char *type) {
     if (!type) return 0;
     if (!strcmp(type, FL_INDEX_BTREE)) return IX_BTREE;
     if (!strcmp(type, FL_INDEX_BITMAP)) return IX_BITMAP;
@@ -52,7 +52,7 @@ int fl_index_coverage(const fl_table *t, const fl_index_ref *x, int32_t *file_of
     const fl_manifest *m = t->m;
     for (uint32_t i = 0; i < m->n_fragments; i++) file_of[i] = -1;
     /* Other kinds of index (vector indexes) describe their coverage their own way: none here. */
-    if (!kind_of(x->type) || fl_index_field(t, x) < 0 || x->n_fragment_ids == 0) return FL_OK;
+    if (!ix_kind_of(x->type) || fl_index_field(t, x) < 0 || x->n_fragment_ids == 0) return FL_OK;
     uint32_t *file = fl_calloc(x->n_fragment_ids, sizeof *file);
     uint64_t *version = fl_calloc(x->n_fragment_ids, sizeof *version);
     fl_fragment_lookup frags = {0};
@@ -70,13 +70,22 @@ int fl_index_coverage(const fl_table *t, const fl_index_ref *x, int32_t *file_of
 
 /* ---- collecting keys ---- */
 
+/* A hash table slot: distinct key index + 1 (0: empty) and 32 bits of the key's hash, so a probe rarely
+ * has to look at the key itself. */
+typedef struct hash_slot {
+    uint32_t entry;
+    uint32_t hash;
+} hash_slot;
+
 typedef struct builder {
     ix_build b;
     fl_buf strings;             /* string key bytes; distinct keys hold offsets (in .i) until resolved */
     ix_key *distinct;           /* distinct keys: postings keys, or the btree string dictionary */
     size_t n_distinct, cap_distinct;
     size_t cap_entries;         /* btree pairs */
-    uint32_t *slots;            /* open-addressing table of distinct index + 1 */
+    uint32_t *lens;             /* btree on strings: byte length of each entry's key (sort_keys hold arena
+                                   offsets until the sort) */
+    hash_slot *slots;           /* open-addressing table of the distinct keys */
     size_t n_slots;
     size_t max_keys;
     const char *column;
@@ -89,6 +98,8 @@ static void builder_free(builder *bd) {
     fl_free(bd->b.postings);
     fl_free(bd->b.sort_keys);
     fl_free(bd->b.row_ids);
+    fl_free(bd->lens);
+    fl_free(bd->b.dict);
     fl_free(bd->distinct);
     fl_free(bd->slots);
     fl_buf_free(&bd->strings);
@@ -110,12 +121,13 @@ static uint64_t key_hash(const builder *bd, const ix_key *k, const uint8_t *s) {
 
 static int rehash(builder *bd, fl_error *err) {
     size_t n = bd->n_slots ? bd->n_slots * 2 : 1024;
-    uint32_t *slots = fl_calloc(n, sizeof *slots);
+    hash_slot *slots = fl_calloc(n, sizeof *slots);
     if (!slots) return oom(err);
-    for (size_t e = 0; e < bd->n_distinct; e++) {
-        size_t h = (size_t)key_hash(bd, &bd->distinct[e], NULL) & (n - 1);
-        while (slots[h]) h = (h + 1) & (n - 1);
-        slots[h] = (uint32_t)(e + 1);
+    for (size_t i = 0; i < bd->n_slots; i++) {
+        if (!bd->slots[i].entry) continue;
+        size_t h = bd->slots[i].hash & (n - 1);
+        while (slots[h].entry) h = (h + 1) & (n - 1);
+        slots[h] = bd->slots[i];
     }
     fl_free(bd->slots);
     bd->slots = slots;
@@ -127,14 +139,17 @@ static int rehash(builder *bd, fl_error *err) {
 static int intern(builder *bd, const ix_key *k, const uint8_t *s, size_t *id, bool *added, fl_error *err) {
     *added = false;
     if (bd->n_distinct * 2 >= bd->n_slots) FL_RETURN_NOT_OK(rehash(bd, err));
-    size_t i = (size_t)key_hash(bd, k, s) & (bd->n_slots - 1);
-    while (bd->slots[i]) {
-        const ix_key *d = &bd->distinct[bd->slots[i] - 1];
-        bool same = k->type == IX_KEY_STRING ? d->len == k->len && (k->len == 0 || !memcmp(bd->strings.data + d->i, s, k->len))
-                                             : ix_sortable(d) == ix_sortable(k);
-        if (same) {
-            *id = bd->slots[i] - 1;
-            return FL_OK;
+    uint32_t hash = (uint32_t)key_hash(bd, k, s);
+    size_t i = hash & (bd->n_slots - 1);
+    while (bd->slots[i].entry) {
+        if (bd->slots[i].hash == hash) {
+            const ix_key *d = &bd->distinct[bd->slots[i].entry - 1];
+            bool same = k->type == IX_KEY_STRING ? d->len == k->len && (k->len == 0 || !memcmp(bd->strings.data + d->i, s, k->len))
+                                                 : ix_sortable(d) == ix_sortable(k);
+            if (same) {
+                *id = bd->slots[i].entry - 1;
+                return FL_OK;
+            }
         }
         i = (i + 1) & (bd->n_slots - 1);
     }
@@ -163,39 +178,44 @@ static int intern(builder *bd, const ix_key *k, const uint8_t *s, size_t *id, bo
     *id = bd->n_distinct++;
     bd->distinct[*id] = copy;
     if (bd->b.kind != IX_BTREE) memset(&bd->b.postings[*id], 0, sizeof bd->b.postings[*id]);
-    bd->slots[i] = (uint32_t)(*id + 1);
+    bd->slots[i] = (hash_slot){(uint32_t)(*id + 1), hash};
     *added = true;
     return FL_OK;
 }
 
 /* Adds (key, row): a btree pair, or the row to the key's postings (once per row). */
 static int add_key(builder *bd, const ix_key *k, const uint8_t *s, uint64_t row, fl_error *err) {
-    size_t id;
-    bool added;
     if (k->type == IX_KEY_STRING && k->len > FL_IX_MAX_KEY)
         return fl_error_set(err, FL_EINVAL, "column '%s': row id %llu holds a value of %zu bytes, longer than an index key may be (%d)", bd->column,
                             (unsigned long long)row, k->len, FL_IX_MAX_KEY);
     if (bd->b.kind == IX_BTREE) {
-        uint64_t sk;
-        if (k->type == IX_KEY_STRING) {
-            FL_RETURN_NOT_OK(intern(bd, k, s, &id, &added, err));
-            sk = id;
-        } else {
-            sk = ix_sortable(k);
-        }
         if (bd->b.n_entries == bd->cap_entries) {
             size_t cap = bd->cap_entries ? bd->cap_entries * 2 : 4096;
             uint64_t *keys = fl_realloc(bd->b.sort_keys, cap * sizeof *keys);
             if (keys) bd->b.sort_keys = keys;
             uint64_t *rows = keys ? fl_realloc(bd->b.row_ids, cap * sizeof *rows) : NULL;
-            if (!rows) return oom(err);
-            bd->b.row_ids = rows;
+            if (rows) bd->b.row_ids = rows;
+            uint32_t *lens = rows && k->type == IX_KEY_STRING ? fl_realloc(bd->lens, cap * sizeof *lens) : NULL;
+            if (lens) bd->lens = lens;
+            if (!rows || (k->type == IX_KEY_STRING && !lens)) return oom(err);
             bd->cap_entries = cap;
+        }
+        uint64_t sk;
+        if (k->type == IX_KEY_STRING) {
+            /* Strings are sorted directly (sort_strings), not interned: index columns are often unique. */
+            sk = bd->strings.size;
+            bd->lens[bd->b.n_entries] = (uint32_t)k->len;
+            fl_buf_append(&bd->strings, s, k->len);
+            if (bd->strings.failed) return oom(err);
+        } else {
+            sk = ix_sortable(k);
         }
         bd->b.sort_keys[bd->b.n_entries] = sk;
         bd->b.row_ids[bd->b.n_entries++] = row;
         return FL_OK;
     }
+    size_t id = 0;
+    bool added;
     FL_RETURN_NOT_OK(intern(bd, k, s, &id, &added, err));
     ix_rows *p = &bd->b.postings[id];
     if (p->n && p->ids[p->n - 1] == row) return FL_OK;
@@ -342,6 +362,86 @@ static int sort_distinct(builder *bd, size_t *rank, fl_error *err) {
     return FL_OK;
 }
 
+/* Order of btree string entries, for qsort_r over entry numbers: bytes (after the common prefix), then
+ * length, then row id. */
+typedef struct string_order {
+    const uint8_t *arena;
+    const uint64_t *offset;
+    const uint32_t *len;
+    const uint64_t *row;
+    size_t skip;                /* bytes every key shares */
+} string_order;
+
+static int cmp_entries(const void *pa, const void *pb, void *ctx) {
+    const string_order *o = ctx;
+    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+    size_t la = o->len[a] - o->skip, lb = o->len[b] - o->skip, m = la < lb ? la : lb;
+    int c = m ? memcmp(o->arena + o->offset[a] + o->skip, o->arena + o->offset[b] + o->skip, m) : 0;
+    if (c) return c;
+    if (la != lb) return la < lb ? -1 : 1;
+    return (o->row[a] > o->row[b]) - (o->row[a] < o->row[b]);
+}
+
+/* Sorts btree string entries by (key, row): a radix sort on the 8 bytes after the keys' common prefix
+ * (most keys end up alone in their bucket, which is then done), the rest by comparison. Leaves the keys
+ * in sorted order in b->dict, one per entry, and sort_keys[i] = i. */
+static int sort_strings(builder *bd, fl_error *err) {
+    ix_build *b = &bd->b;
+    size_t n = b->n_entries;
+    const uint8_t *arena = bd->strings.data;
+    size_t skip = n ? bd->lens[0] : 0;
+    for (size_t i = 1; i < n && skip; i++) {
+        size_t m = bd->lens[i] < skip ? bd->lens[i] : skip, k = 0;
+        const uint8_t *x = arena + b->sort_keys[0], *y = arena + b->sort_keys[i];
+        while (k < m && x[k] == y[k]) k++;
+        skip = k;
+    }
+    uint64_t *prefix = fl_malloc((n + 1) * sizeof *prefix), *order = fl_malloc((n + 1) * sizeof *order);
+    uint64_t *rows = fl_malloc((n + 1) * sizeof *rows);
+    ix_key *dict = fl_malloc((n + 1) * sizeof *dict);
+    if (!prefix || !order || !rows || !dict) {
+        fl_free(prefix);
+        fl_free(order);
+        fl_free(rows);
+        fl_free(dict);
+        return oom(err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = 0;
+        const uint8_t *p = arena + b->sort_keys[i] + skip;
+        size_t avail = bd->lens[i] - skip;
+        for (size_t k = 0; k < 8; k++) v = (v << 8) | (k < avail ? p[k] : 0);
+        prefix[i] = v;
+        order[i] = i;
+    }
+    int rc = radix_pairs(prefix, order, n) ? FL_OK : oom(err);
+    string_order o = {arena, b->sort_keys, bd->lens, b->row_ids, skip};
+    for (size_t i = 0; rc == FL_OK && i < n;) {
+        size_t j = i + 1;
+        while (j < n && prefix[j] == prefix[i]) j++;
+        if (j - i > 1) qsort_r(order + i, j - i, sizeof *order, cmp_entries, &o);
+        i = j;
+    }
+    for (size_t i = 0; rc == FL_OK && i < n; i++) {
+        uint64_t e = order[i];
+        dict[i] = (ix_key){.type = IX_KEY_STRING, .s = arena + b->sort_keys[e], .len = bd->lens[e]};
+        rows[i] = b->row_ids[e];
+    }
+    for (size_t i = 0; rc == FL_OK && i < n; i++) b->sort_keys[i] = i;
+    fl_free(prefix);
+    fl_free(order);
+    if (rc != FL_OK) {
+        fl_free(rows);
+        fl_free(dict);
+        return rc;
+    }
+    fl_free(b->row_ids);
+    b->row_ids = rows;
+    b->dict = dict;
+    b->n_dict = n;
+    return FL_OK;
+}
+
 /* Resolves and sorts: btree pairs by (key, row), postings keys ascending with sorted row sets. */
 static int finish_build(builder *bd, fl_error *err) {
     ix_build *b = &bd->b;
@@ -350,16 +450,14 @@ static int finish_build(builder *bd, fl_error *err) {
     size_t *rank = fl_malloc((bd->n_distinct + 1) * sizeof *rank);
     if (!rank) return oom(err);
     int rc = sort_distinct(bd, rank, err);
-    if (rc == FL_OK && b->kind == IX_BTREE) {
-        if (b->key_type == IX_KEY_STRING)
-            for (size_t i = 0; i < b->n_entries; i++) b->sort_keys[i] = rank[b->sort_keys[i]];
+    if (rc == FL_OK && b->kind == IX_BTREE && b->key_type == IX_KEY_STRING) {
+        rc = sort_strings(bd, err);
+    } else if (rc == FL_OK && b->kind == IX_BTREE) {
         bool rows_sorted = true;
         for (size_t i = 1; i < b->n_entries && rows_sorted; i++) rows_sorted = b->row_ids[i] >= b->row_ids[i - 1];
         /* Stable by key after (if needed) by row: (key, row) order. */
         if ((!rows_sorted && !radix_pairs(b->row_ids, b->sort_keys, b->n_entries)) || !radix_pairs(b->sort_keys, b->row_ids, b->n_entries))
             rc = oom(err);
-        b->dict = bd->distinct;
-        b->n_dict = bd->n_distinct;
     } else if (rc == FL_OK) {
         ix_rows *sorted = fl_malloc((bd->n_distinct + 1) * sizeof *sorted);
         if (!sorted) rc = oom(err);
@@ -559,7 +657,7 @@ static int resolve_column(fl_table *t, const char *column, ix_kind kind, const c
 }
 
 int fl_index_create(fl_table *t, const char *column, const char *type, const char *name, fl_error *err) {
-    ix_kind kind = kind_of(type);
+    ix_kind kind = ix_kind_of(type);
     if (!kind) return fl_error_set(err, FL_EINVAL, "unknown index type '%s' (use btree, bitmap or label_list)", type ? type : "");
     int k = 0;
     FL_RETURN_NOT_OK(resolve_column(t, column, kind, type, &k, err));
@@ -605,7 +703,7 @@ static int plan_update(fl_table *t, uint32_t idx, txn *x, bool *changed, fl_erro
     const fl_index_ref *old = &m->indexes[idx];
     *changed = false;
     int k = fl_index_field(t, old);
-    ix_kind kind = kind_of(old->type);
+    ix_kind kind = ix_kind_of(old->type);
     if (k < 0 || !kind) return fl_error_set(err, FL_EINVAL, "table '%s': index '%s' cannot be updated (its column is gone or its type is unknown)",
                                             t->name, old->name);
     const fl_field *field = &m->schema->fields[k];

@@ -17,6 +17,7 @@
  *        NOT  T = U − Ta − Na                N = Na                                 needs EXACT
  *
  *      where U is every live row of the domain. A NOT, IS FALSE or IS NOT TRUE over a SUPERSET is NONE.
+ *      N is computed only where a NOT or IS above needs it, so a plain conjunction never reads NULL sets.
  */
 #include "index.h"
 #include "ixfile.h"
@@ -26,7 +27,7 @@
 
 enum { CAP_NONE = 0, CAP_SUPERSET = 1, CAP_EXACT = 2 };
 
-typedef enum leaf_kind { L_CMP, L_IN, L_BETWEEN, L_IS_NULL, L_BOOL_COLUMN, L_HAS, L_HAS_ANY, L_HAS_ALL } leaf_kind;
+typedef enum leaf_kind { L_CMP, L_IN, L_BETWEEN, L_LIKE, L_IS_NULL, L_BOOL_COLUMN, L_HAS, L_HAS_ANY, L_HAS_ALL } leaf_kind;
 
 typedef struct view {
     const fl_index_ref *ref;
@@ -171,7 +172,8 @@ static bool kind_serves(ix_kind kind, leaf_kind leaf) {
     switch (leaf) {
     case L_CMP:
     case L_IN:
-    case L_BETWEEN: return kind == IX_BTREE || kind == IX_BITMAP;
+    case L_BETWEEN:
+    case L_LIKE: return kind == IX_BTREE || kind == IX_BITMAP;
     case L_BOOL_COLUMN: return kind == IX_BITMAP;
     case L_IS_NULL: return true;
     default: return kind == IX_LABEL_LIST;
@@ -225,14 +227,36 @@ typedef struct leaf {
     int view;
     fl_expr_op op;              /* L_CMP: column op key */
     const fl_expr_node *lit;    /* L_CMP: the literal */
+    int cap;                    /* CAP_EXACT, or CAP_SUPERSET (a LIKE pattern with wildcards inside) */
 } leaf;
 
 static bool is_column(const fl_expr_node *n) { return n->kind == FL_EXPR_COLUMN; }
+
+enum { LIKE_EQUAL, LIKE_PREFIX, LIKE_OTHER };
+
+/* The shape of a LIKE pattern (the evaluator's syntax: % any run, _ one character, \x a literal x): no
+ * wildcard at all (LIKE_EQUAL), a literal prefix then only %s (LIKE_PREFIX), or anything else. The literal
+ * prefix (unescaped) goes to buf (when not NULL; room for strlen(pattern) bytes), its length to *len. */
+static int like_shape(const char *pattern, char *buf, size_t *len) {
+    size_t n = 0, i = 0, pl = strlen(pattern);
+    while (i < pl && pattern[i] != '%' && pattern[i] != '_') {
+        char c = pattern[i];
+        if (c == '\\' && i + 1 < pl) c = pattern[++i];
+        if (buf) buf[n] = c;
+        n++;
+        i++;
+    }
+    *len = n;
+    if (i == pl) return LIKE_EQUAL;
+    while (i < pl && pattern[i] == '%') i++;
+    return i == pl ? LIKE_PREFIX : LIKE_OTHER;
+}
 
 /* Recognises a node an index answers by itself. */
 static bool as_leaf(const planner *p, const fl_expr_node *n, leaf *out) {
     memset(out, 0, sizeof *out);
     out->view = -1;
+    out->cap = CAP_EXACT;
     if (n->kind == FL_EXPR_BINARY && n->op <= FL_OP_GE) {
         const fl_expr_node *col = n->args[0], *lit = n->args[1];
         fl_expr_op op = n->op;
@@ -257,6 +281,17 @@ static bool as_leaf(const planner *p, const fl_expr_node *n, leaf *out) {
         out->kind = L_BETWEEN;
         out->view = pick_view(p, n->args[0]->name, L_BETWEEN, true);
         return out->view >= 0 && literals_fit(p, out->view, (const fl_expr_node *const *)n->args + 1, 2, false);
+    }
+    if (n->kind == FL_EXPR_LIKE && !n->case_insensitive && is_column(n->args[0]) && n->args[1]->kind == FL_EXPR_LITERAL &&
+        n->args[1]->type == FL_EXPR_T_STRING) {
+        /* The literal prefix of the pattern bounds a key range; the rest decides exactness. */
+        size_t prefix;
+        int shape = like_shape(n->args[1]->lit_string, NULL, &prefix);
+        out->kind = L_LIKE;
+        out->cap = shape == LIKE_OTHER ? CAP_SUPERSET : CAP_EXACT;
+        if ((shape == LIKE_OTHER && (prefix == 0 || n->negated)) || (shape == LIKE_PREFIX && prefix == 0)) return false;
+        out->view = pick_view(p, n->args[0]->name, L_LIKE, true);
+        return out->view >= 0 && stored_key_type(p->t, &p->views[out->view]) == IX_KEY_STRING;
     }
     if (n->kind == FL_EXPR_IS && n->test == FL_TEST_NULL && is_column(n->args[0])) {
         out->kind = L_IS_NULL;
@@ -289,7 +324,7 @@ static bool as_leaf(const planner *p, const fl_expr_node *n, leaf *out) {
 
 static int capability(const planner *p, const fl_expr_node *n) {
     leaf l;
-    if (as_leaf(p, n, &l)) return CAP_EXACT;
+    if (as_leaf(p, n, &l)) return l.cap;
     if (n->kind == FL_EXPR_BINARY && (n->op == FL_OP_AND || n->op == FL_OP_OR)) {
         int a = capability(p, n->args[0]), b = capability(p, n->args[1]);
         if (n->op == FL_OP_OR) return a < b ? a : b;
@@ -514,14 +549,14 @@ static int eval_cmp(planner *p, int vi, fl_expr_op op, const ix_key *k, bits *ou
     return lookup(p, vi, IX_SET_NAN, NULL, false, NULL, false, out);
 }
 
-static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, result *r) {
+static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, bool need_n, result *r) {
     int vi = l->view;
     ix_key k, k2;
     r->cap = CAP_EXACT;
     switch (l->kind) {
     case L_CMP:
         literal_key(l->lit, &k);
-        FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n));
+        if (need_n || l->op == FL_OP_NE) FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n));
         if (l->op == FL_OP_NE) {
             /* Usually most rows: the complement of the equal rows and the NULL rows (NaN <> k holds). */
             const bits *u;
@@ -551,6 +586,7 @@ static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, result *r
                 FL_RETURN_NOT_OK(lookup_key(p, vi, &k, &r->t));
             }
         }
+        if (!need_n && !n->negated) return FL_OK;
         FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n));
         const bits *u;
         if (has_null) {
@@ -559,6 +595,37 @@ static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, result *r
             FL_RETURN_NOT_OK(bits_op(p, B_ANDNOT, u, &r->t, &r->n));
         }
         if (n->negated) {
+            FL_RETURN_NOT_OK(universe(p, &u));
+            FL_RETURN_NOT_OK(bits_minus2(p, u, &r->t, &r->n, &r->t));
+        }
+        return FL_OK;
+    }
+    case L_LIKE: {
+        const char *pattern = n->args[1]->lit_string;
+        char *buf = fl_malloc(strlen(pattern) + 2);
+        if (!buf) return oom(p->err);
+        size_t len;
+        int shape = like_shape(pattern, buf, &len), rc;
+        ix_key lo = {.type = IX_KEY_STRING, .s = (const uint8_t *)buf, .len = len};
+        r->cap = l->cap;
+        if (shape == LIKE_EQUAL) rc = lookup_key(p, vi, &lo, &r->t);
+        else {
+            /* Keys starting with the prefix: [prefix, the prefix with its last non-0xFF byte incremented). */
+            char *up = fl_malloc(len + 1);
+            size_t ul = len;
+            if (up) memcpy(up, buf, len);
+            while (up && ul > 0 && (uint8_t)up[ul - 1] == 0xFF) ul--;
+            if (up && ul > 0) up[ul - 1] = (char)((uint8_t)up[ul - 1] + 1);
+            ix_key hi = {.type = IX_KEY_STRING, .s = (const uint8_t *)up, .len = ul};
+            rc = up ? lookup(p, vi, -1, &lo, true, ul ? &hi : NULL, false, &r->t) : oom(p->err);
+            fl_free(up);
+        }
+        fl_free(buf);
+        FL_RETURN_NOT_OK(rc);
+        if (!need_n && !n->negated) return FL_OK;
+        FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n));
+        if (n->negated) {
+            const bits *u;
             FL_RETURN_NOT_OK(universe(p, &u));
             FL_RETURN_NOT_OK(bits_minus2(p, u, &r->t, &r->n, &r->t));
         }
@@ -576,16 +643,16 @@ static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, result *r
     case L_BOOL_COLUMN:
         k = (ix_key){.type = IX_KEY_INT, .i = 1};
         FL_RETURN_NOT_OK(lookup_key(p, vi, &k, &r->t));
-        return lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n);
+        return need_n ? lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n) : FL_OK;
     case L_HAS:
         literal_key(n->args[1], &k);
         FL_RETURN_NOT_OK(lookup_key(p, vi, &k, &r->t));
-        return lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n);
+        return need_n ? lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n) : FL_OK;
     case L_HAS_ANY:
     case L_HAS_ALL: {
         const fl_expr_node *list = n->args[1];
         bool all = l->kind == L_HAS_ALL, first = true, empty_result = false;
-        FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n));
+        if (need_n || (all && list->n_args == 0)) FL_RETURN_NOT_OK(lookup(p, vi, IX_SET_NULL, NULL, false, NULL, false, &r->n));
         for (int32_t i = 0; i < list->n_args && !empty_result; i++) {
             if (is_null_literal(list->args[i])) {
                 /* A NULL needle is found in no list: ANY ignores it, ALL fails everywhere. */
@@ -621,13 +688,14 @@ static int eval_leaf(planner *p, const fl_expr_node *n, const leaf *l, result *r
     return FL_OK;
 }
 
-static int eval(planner *p, const fl_expr_node *n, result *r) {
+/* Evaluates n; its NULL rows (r->n) are computed only when need_n (a NOT or IS above needs them). */
+static int eval(planner *p, const fl_expr_node *n, bool need_n, result *r) {
     memset(r, 0, sizeof *r);
     int cap = capability(p, n);
     if (cap == CAP_NONE) return FL_OK;
     leaf l;
     if (as_leaf(p, n, &l)) {
-        int rc = eval_leaf(p, n, &l, r);
+        int rc = eval_leaf(p, n, &l, need_n, r);
         if (rc != FL_OK) result_free(r);
         return rc;
     }
@@ -647,7 +715,7 @@ static int eval(planner *p, const fl_expr_node *n, result *r) {
                 /* NaN rows pass the lower bound but not the upper one, so the range is the whole answer;
                  * NULL rows are NULL on both sides. */
                 int rc = lookup(p, la.view, -1, &klo, lo->op == FL_OP_GE, &khi, hi->op == FL_OP_LE, &r->t);
-                if (rc == FL_OK) rc = lookup(p, la.view, IX_SET_NULL, NULL, false, NULL, false, &r->n);
+                if (rc == FL_OK && need_n) rc = lookup(p, la.view, IX_SET_NULL, NULL, false, NULL, false, &r->n);
                 if (rc != FL_OK) {
                     result_free(r);
                     return rc;
@@ -659,14 +727,14 @@ static int eval(planner *p, const fl_expr_node *n, result *r) {
     }
     if (n->kind == FL_EXPR_BINARY) {
         result a, b;
-        int rc = eval(p, n->args[0], &a);
-        if (rc == FL_OK) rc = eval(p, n->args[1], &b);
+        int rc = eval(p, n->args[0], need_n, &a);
+        if (rc == FL_OK) rc = eval(p, n->args[1], need_n, &b);
         else memset(&b, 0, sizeof b);
         if (rc == FL_OK && n->op == FL_OP_AND && (a.cap == CAP_NONE || b.cap == CAP_NONE)) {
             bits_move(&r->t, a.cap != CAP_NONE ? &a.t : &b.t);
         } else if (rc == FL_OK && n->op == FL_OP_AND) {
             rc = bits_op(p, B_AND, &a.t, &b.t, &r->t);
-            if (rc == FL_OK && cap == CAP_EXACT) {
+            if (rc == FL_OK && cap == CAP_EXACT && need_n) {
                 /* NULL where both sides are TRUE or NULL, but not both TRUE. */
                 bits ta = {0}, tb = {0};
                 rc = bits_op(p, B_OR, &a.t, &a.n, &ta);
@@ -678,7 +746,7 @@ static int eval(planner *p, const fl_expr_node *n, result *r) {
             }
         } else if (rc == FL_OK) {
             rc = bits_op(p, B_OR, &a.t, &b.t, &r->t);
-            if (rc == FL_OK && cap == CAP_EXACT) {
+            if (rc == FL_OK && cap == CAP_EXACT && need_n) {
                 rc = bits_op(p, B_OR, &a.n, &b.n, &r->n);
                 if (rc == FL_OK) rc = bits_op(p, B_ANDNOT, &r->n, &r->t, &r->n);
             }
@@ -693,7 +761,8 @@ static int eval(planner *p, const fl_expr_node *n, result *r) {
         return FL_OK;
     }
     result c;
-    FL_RETURN_NOT_OK(eval(p, n->args[0], &c));
+    bool child_n = n->kind == FL_EXPR_UNARY || n->test != FL_TEST_TRUE || n->negated;
+    FL_RETURN_NOT_OK(eval(p, n->args[0], child_n, &c));
     int rc = universe(p, &u);
     if (n->kind == FL_EXPR_UNARY) { /* NOT */
         if (rc == FL_OK) rc = bits_minus2(p, u, &c.t, &c.n, &r->t);
@@ -816,13 +885,6 @@ static void planner_free(planner *p) {
     bits_free(&p->universe);
 }
 
-static ix_kind kind_named(const char *type) {
-    if (!strcmp(type, FL_INDEX_BTREE)) return IX_BTREE;
-    if (!strcmp(type, FL_INDEX_BITMAP)) return IX_BITMAP;
-    if (!strcmp(type, FL_INDEX_LABEL_LIST)) return IX_LABEL_LIST;
-    return 0;
-}
-
 /* The version's indexes that cover at least one fragment. */
 static int load_views(planner *p) {
     const fl_manifest *m = p->t->m;
@@ -832,7 +894,7 @@ static int load_views(planner *p) {
         const fl_index_ref *x = &m->indexes[i];
         view *v = &p->views[p->n_views];
         v->ref = x;
-        v->kind = kind_named(x->type);
+        v->kind = ix_kind_of(x->type);
         v->field = fl_index_field(p->t, x);
         if (!v->kind || v->field < 0) continue;
         v->file_of = fl_calloc((size_t)m->n_fragments + 1, sizeof *v->file_of);
@@ -881,7 +943,7 @@ int fl_index_select(fl_table *t, const fl_expr_node *filter, fl_index_selection 
         goto done;
     }
     result r;
-    FL_GOTO_NOT_OK(rc, eval(&p, filter, &r), done);
+    FL_GOTO_NOT_OK(rc, eval(&p, filter, false, &r), done);
     rc = bits_to_ids(&p, &r.t, &out->row_ids, &out->n_rows);
     out->applies = rc == FL_OK;
     out->exact = r.cap == CAP_EXACT;

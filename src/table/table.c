@@ -729,6 +729,76 @@ static int apply_index_changes(const fl_table *t, const txn *x, fl_manifest *m, 
     return FL_OK;
 }
 
+static bool runs_overlap(const fl_fragment *a, const fl_fragment *b) {
+    for (uint32_t i = 0; i < a->n_runs; i++)
+        for (uint32_t k = 0; k < b->n_runs; k++)
+            if (a->runs[i].start < b->runs[k].start + b->runs[k].count && b->runs[k].start < a->runs[i].start + a->runs[i].count) return true;
+    return false;
+}
+
+/*
+ * COMPACT: a new fragment holds exactly the live rows of the fragments it replaced, with the same row ids
+ * and values. When one index file served all of those fragments with their current column data, its
+ * entries for these rows are still right (deleted rows are gone from the new fragment, so readers skip
+ * them), and the new fragment is covered by that file. Otherwise the fragment is left uncovered.
+ * New fragments are m->fragments[first_new ..]; the replaced ones are in base.
+ */
+static int remap_index_coverage(const txn *x, const fl_manifest *base, fl_manifest *m, uint32_t first_new) {
+    for (uint32_t ix = 0; ix < m->n_indexes; ix++) {
+        fl_index_ref *r = &m->indexes[ix];
+        bool has_coverage = false;
+        for (int32_t p = 0; p < r->n_params; p++) has_coverage |= !strcmp(r->params[p].key, FL_INDEX_COVERAGE_KEY);
+        if (!has_coverage || r->n_field_ids != 1) continue;
+        uint32_t n = r->n_fragment_ids, cap = n + x->n_new;
+        uint32_t *file = fl_calloc((size_t)cap + 1, sizeof *file);
+        uint64_t *ver = fl_calloc((size_t)cap + 1, sizeof *ver), *ids = fl_calloc((size_t)cap + 1, sizeof *ids);
+        if (!file || !ver || !ids) {
+            fl_free(file);
+            fl_free(ver);
+            fl_free(ids);
+            return FL_ENOMEM;
+        }
+        bool added = false;
+        if (fl_index_coverage_get(r, file, ver, NULL) == FL_OK) {
+            memcpy(ids, r->fragment_ids, (size_t)n * sizeof *ids);
+            for (uint32_t k = first_new; k < m->n_fragments; k++) {
+                const fl_fragment *nf = &m->fragments[k];
+                int32_t from = -1;
+                bool ok = true, any = false;
+                for (uint32_t i = 0; i < x->n_removed && ok; i++) {
+                    int bi = find_fragment(base, x->removed[i]);
+                    if (bi < 0 || !runs_overlap(&base->fragments[bi], nf)) continue;
+                    any = true;
+                    uint64_t want = fl_fragment_column_version(&base->fragments[bi], r->field_ids[0]);
+                    int32_t served = -1;
+                    for (uint32_t j = 0; j < r->n_fragment_ids && served < 0; j++)
+                        if (r->fragment_ids[j] == x->removed[i] && ver[j] == want) served = (int32_t)file[j];
+                    ok = served >= 0 && (from < 0 || from == served);
+                    from = served;
+                }
+                if (!ok || !any) continue;
+                ids[n] = nf->id;
+                file[n] = (uint32_t)from;
+                ver[n++] = fl_fragment_column_version(nf, r->field_ids[0]);
+                added = true;
+            }
+        }
+        int rc = FL_OK;
+        if (added) {
+            fl_free(r->fragment_ids);
+            r->fragment_ids = ids;
+            r->n_fragment_ids = n;
+            ids = NULL;
+            rc = fl_index_coverage_set(r, file, ver);
+        }
+        fl_free(file);
+        fl_free(ver);
+        fl_free(ids);
+        FL_RETURN_NOT_OK(rc);
+    }
+    return FL_OK;
+}
+
 /* Builds the manifest of `version` by applying x to base. */
 static int apply(const fl_table *t, const txn *x, const fl_manifest *base, uint64_t version, fl_manifest **out, fl_error *err) {
     /* The version the writer read (the handle's), not the base it was rebased onto. */
@@ -785,6 +855,7 @@ static int apply(const fl_table *t, const txn *x, const fl_manifest *base, uint6
             fl_fragment *nf = &m->fragments[m->n_fragments - 1];
             for (uint32_t k = 0; k < nf->n_files; k++) nf->files[k].created_version = version;
         }
+        if (x->kind == OP_COMPACT && remap_index_coverage(x, base, m, m->n_fragments - x->n_new) != FL_OK) goto oom;
         break;
     case OP_DELETE:
     case OP_UPDATE:
