@@ -84,7 +84,6 @@ static int bits_new(planner *p, bits *b) {
 }
 
 static inline void bit_on(bits *b, uint64_t id) { b->w[id >> 6] |= UINT64_C(1) << (id & 63); }
-static inline bool bit_is(const bits *b, uint64_t id) { return b->w && (b->w[id >> 6] >> (id & 63)) & 1; }
 
 /* Sets bits [lo, hi). */
 static void bits_set_range(bits *b, uint64_t lo, uint64_t hi) {
