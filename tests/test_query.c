@@ -6,6 +6,7 @@
 #include "testlib.h"
 #include "query/expr.h"
 
+#include <math.h>
 #include <stdint.h>
 
 #define SCHEMA "id int64, a int32, b int64, x float64, s string, f bool, ts timestamp, cats list<string>, nums list<int32>"
@@ -303,10 +304,12 @@ static int pick(int n) { return (int)(next_rand() % (uint64_t)n); }
 
 #define PROP_ROWS 300
 typedef struct prow {
-    bool a_null, b_null, s_null, f_null;
+    bool a_null, b_null, s_null, f_null, x_null, u_null;
     int64_t a, b;
     char s[8];
     bool f;
+    double x;                   /* with NaN and -0.0 */
+    int64_t u;                  /* a uint16 column */
 } prow;
 static prow prows[PROP_ROWS];
 
@@ -345,8 +348,11 @@ static int64_t term_eval(const term *t, const prow *r, bool *null) {
 
 /* A predicate tree kept as SQL plus a reference evaluator closure (recursive struct). */
 typedef struct pred {
-    int kind;                   /* 0 cmp, 1 is null, 2 between, 3 in, 4 like, 5 bare f, 6 and, 7 or, 8 not */
+    int kind;                   /* 0 cmp, 1 is null, 2 between, 3 in, 4 like, 5 bare f, 6 and, 7 or, 8 not,
+                                 * 9 x against a constant, 10 u against a constant, 11 x between / u in constants */
     int op;
+    int c1, c2;                 /* constants of kinds 9-11 (indexes into fconst/uconst) */
+    bool swap;                  /* the constant on the left */
     term t1, t2, t3;
     char pattern[8];
     bool negated;
@@ -359,8 +365,12 @@ static int pool_used;
 static pred *random_pred(int depth) {
     pred *p = &pool[pool_used++];
     memset(p, 0, sizeof *p);
-    p->kind = depth > 0 && pick(2) ? 6 + pick(3) : pick(6);
+    int leaf = pick(9);
+    p->kind = depth > 0 && pick(2) ? 6 + pick(3) : leaf < 6 ? leaf : leaf + 3;
     p->op = pick(6);
+    p->c1 = pick(8);
+    p->c2 = pick(8);
+    p->swap = pick(2);
     p->negated = pick(2);
     random_term(&p->t1);
     random_term(&p->t2);
@@ -374,10 +384,27 @@ static pred *random_pred(int depth) {
     return p;
 }
 
+/* Constants for the float column x and the unsigned column u, as SQL and as values. */
+static const char *fconst_sql[8] = {"-1.5", "-0.0", "0.0", "0", "0.5", "2", "'NaN'::float8", "-2"};
+static const double fconst[8] = {-1.5, -0.0, 0.0, 0, 0.5, 2, NAN, -2};
+static const char *uconst_sql[8] = {"-1", "0", "3", "7.5", "20", "65535", "1", "2.0"};
+static const double uconst[8] = {-1, 0, 3, 7.5, 20, 65535, 1, 2};
+
 static void pred_sql(const pred *p, char *out, size_t size) {
     static const char *ops[] = {"=", "<>", "<", "<=", ">", ">="};
     char l[2048], r[2048];
     switch (p->kind) {
+    case 9:
+    case 10: {
+        const char *col = p->kind == 9 ? "x" : "u", *c = p->kind == 9 ? fconst_sql[p->c1] : uconst_sql[p->c1];
+        if (p->swap) snprintf(out, size, "%s %s %s", c, ops[p->op], col);
+        else snprintf(out, size, "%s %s %s", col, ops[p->op], c);
+        break;
+    }
+    case 11:
+        if (p->swap) snprintf(out, size, "u %sIN (%s, %s)", p->negated ? "NOT " : "", uconst_sql[p->c1], uconst_sql[p->c2]);
+        else snprintf(out, size, "x %sBETWEEN %s AND %s", p->negated ? "NOT " : "", fconst_sql[p->c1], fconst_sql[p->c2]);
+        break;
     case 0: snprintf(out, size, "%s %s %s", p->t1.sql, ops[p->op], p->t2.sql); break;
     case 1: snprintf(out, size, "%s IS %sNULL", p->t1.sql, p->negated ? "NOT " : ""); break;
     case 2: snprintf(out, size, "%s %sBETWEEN %s AND %s", p->t1.sql, p->negated ? "NOT " : "", p->t2.sql, p->t3.sql); break;
@@ -408,6 +435,12 @@ static int cmp_ref(int op, int64_t x, int64_t y) {
     return op == 0 ? x == y : op == 1 ? x != y : op == 2 ? x < y : op == 3 ? x <= y : op == 4 ? x > y : x >= y;
 }
 
+/* Comparison with the engine's float order: NaN equals NaN and sorts above every number. */
+static int cmpf_ref(int op, double x, double y) {
+    int c = isnan(x) || isnan(y) ? (isnan(x) && isnan(y) ? 0 : isnan(x) ? 1 : -1) : (x > y) - (x < y);
+    return cmp_ref(op, c, 0);
+}
+
 static int pred_eval(const pred *p, const prow *r) {
     bool n1, n2, n3;
     int64_t v1 = term_eval(&p->t1, r, &n1), v2 = term_eval(&p->t2, r, &n2), v3 = term_eval(&p->t3, r, &n3);
@@ -429,6 +462,22 @@ static int pred_eval(const pred *p, const prow *r) {
     }
     case 4: return r->s_null ? V_NULL : like_ref(r->s, p->pattern) != p->negated;
     case 5: return r->f_null ? V_NULL : r->f != p->negated;
+    case 9:
+    case 10: {
+        bool null = p->kind == 9 ? r->x_null : r->u_null;
+        double col = p->kind == 9 ? r->x : (double)r->u, c = p->kind == 9 ? fconst[p->c1] : uconst[p->c1];
+        if (null) return V_NULL;
+        return p->swap ? cmpf_ref(p->op, c, col) : cmpf_ref(p->op, col, c);
+    }
+    case 11:
+        if (p->swap) {
+            if (r->u_null) return V_NULL;
+            v = (double)r->u == uconst[p->c1] || (double)r->u == uconst[p->c2];
+        } else {
+            if (r->x_null) return V_NULL;
+            v = cmpf_ref(5, r->x, fconst[p->c1]) && cmpf_ref(3, r->x, fconst[p->c2]);
+        }
+        return p->negated ? tv_not(v) : v;
     case 8: return tv_not(pred_eval(p->l, r));
     default: {
         int a = pred_eval(p->l, r), b = pred_eval(p->r, r);
@@ -440,7 +489,7 @@ static int pred_eval(const pred *p, const prow *r) {
 
 static void test_property(void) {
     fl_schema *s;
-    CHECK_OK(fl_schema_parse("a int32, b int64, s string, f bool", &s, &tl_err));
+    CHECK_OK(fl_schema_parse("a int32, b int64, s string, f bool, x float64, u uint16", &s, &tl_err));
     fl_batch *b = fl_batch_new(s);
     static const char *words[] = {"car", "bat", "cab", "", "abc", "bus", "cat"};
     for (int i = 0; i < PROP_ROWS; i++) {
@@ -452,6 +501,11 @@ static void test_property(void) {
         CHECK_OK(r->b_null ? fl_array_append_null(&b->columns[1]) : fl_array_append_int(&b->columns[1], r->b));
         CHECK_OK(r->s_null ? fl_array_append_null(&b->columns[2]) : fl_array_append_string(&b->columns[2], r->s));
         CHECK_OK(r->f_null ? fl_array_append_null(&b->columns[3]) : fl_array_append_bool(&b->columns[3], r->f));
+        static const double xs[] = {-1.5, -0.0, 0.0, 0.5, 2, NAN, -2, 7};
+        r->x_null = pick(8) == 0, r->u_null = pick(8) == 0;
+        r->x = xs[pick(8)], r->u = pick(22);
+        CHECK_OK(r->x_null ? fl_array_append_null(&b->columns[4]) : fl_array_append_float(&b->columns[4], r->x));
+        CHECK_OK(r->u_null ? fl_array_append_null(&b->columns[5]) : fl_array_append_uint(&b->columns[5], (uint64_t)r->u));
     }
     CHECK_OK(fl_batch_finish(b, &tl_err));
     int mismatches = 0;
