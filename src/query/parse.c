@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <pg_query.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #define PREFIX "SELECT 1 FROM t WHERE "
 #define PREFIX_LEN ((int)sizeof PREFIX - 1)
@@ -76,10 +77,23 @@ static size_t past_quoted(const char *s, size_t i) {
     return i;
 }
 
+/* Whether the word ending at s[end] (inclusive) is a reserved keyword that an expression may follow: a
+ * '[' after it opens a list literal, as no unquoted column can be named so. */
+static bool keyword_before(const char *s, size_t start, size_t end) {
+    static const char *const words[] = {"SELECT", "DISTINCT", "WHERE", "AND", "OR", "NOT", "HAVING", "WHEN", "THEN", "ELSE", "CASE"};
+    size_t b = end + 1;
+    while (b > start && (isalnum((unsigned char)s[b - 1]) || s[b - 1] == '_')) b--;
+    if (b > start && (s[b - 1] == '.' || s[b - 1] == '$')) return false;
+    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++)
+        if (strlen(words[k]) == end + 1 - b && !strncasecmp(s + b, words[k], end + 1 - b)) return true;
+    return false;
+}
+
 int fl_xlate_bracket_arrays(fl_xlate *x, char **sql) {
     static const char word[] = "ARRAY";
     const int64_t wl = (int64_t)sizeof word - 1;
     char prev = 0;                 /* the last significant character before s[i] */
+    size_t prev_at = 0;            /* its index, when it ends a word */
     for (size_t i = (size_t)x->user_start; (*sql)[i];) {
         char *s = *sql;
         size_t after = past_quoted(s, i);
@@ -89,7 +103,9 @@ int fl_xlate_bracket_arrays(fl_xlate *x, char **sql) {
             continue;
         }
         char ch = s[i];
-        if (ch == '[' && !(isalnum((unsigned char)prev) || prev == '_' || prev == ')' || prev == ']' || prev == '"' || prev == '$')) {
+        bool word_before = isalnum((unsigned char)prev) || prev == '_';
+        if (ch == '[' && (word_before ? keyword_before(s, (size_t)x->user_start, prev_at)
+                                      : !(prev == ')' || prev == ']' || prev == '"' || prev == '$'))) {
             size_t len = strlen(s);
             char *grown = fl_malloc(len + (size_t)wl + 1);
             if (!grown) return fl_error_set(x->err, FL_ENOMEM, "out of memory");
@@ -104,7 +120,7 @@ int fl_xlate_bracket_arrays(fl_xlate *x, char **sql) {
             *sql = grown;
             i += (size_t)wl;
         }
-        if (!isspace((unsigned char)ch)) prev = ch;
+        if (!isspace((unsigned char)ch)) prev = ch, prev_at = i;
         i++;
     }
     return FL_OK;
