@@ -333,8 +333,64 @@ static void test_update_where(void) {
     fl_db_close(db);
 }
 
+/* update --set with list literals for list columns: items converted to the element type, range-checked. */
+static void test_update_where_lists(void) {
+    fl_db *db;
+    fl_table *t;
+    CHECK_OK(fl_db_open(tl_tmpdir("dml_update_lists"), FL_OPEN_CREATE, &db, &tl_err));
+    fl_schema *s;
+    CHECK_OK(fl_schema_parse("id int64, cats list<string>, nums list<int32>", &s, &tl_err));
+    CHECK_OK(fl_table_create(db, "t", s, &t, &tl_err));
+    fl_schema_free(s);
+    static const char *rows = "{\"id\":0,\"cats\":[\"car\"],\"nums\":[1]}\n{\"id\":1,\"cats\":null,\"nums\":[]}\n";
+    fl_batch *b;
+    CHECK_OK(fl_batch_from_jsonl(fl_table_schema(t), rows, strlen(rows), "rows", &b, &tl_err));
+    CHECK_OK(fl_table_append(t, b, NULL, &tl_err));
+    fl_batch_free(b);
+    int64_t n, c;
+    CHECK_OK(fl_table_update_where(t, "cats = ['bus', 'rider'], nums = [7, NULL, -2]", "id = 1", &n, &tl_err));
+    CHECK_EQ_INT(n, 1);
+    CHECK_OK(fl_table_update_where(t, "cats = [], nums = ARRAY[5]", "id = 0", &n, &tl_err));
+    CHECK_EQ_INT(n, 1);
+    static const char *const cols[] = {"cats", "nums"};
+    uint64_t ids[2] = {0, 1};
+    fl_batch *got;
+    CHECK_OK(fl_table_take(t, ids, 2, cols, 2, &got, &tl_err));
+    int64_t st, en;
+    fl_array_get_list(&got->columns[0], 0, &st, &en);
+    CHECK_EQ_INT(en - st, 0);
+    fl_array_get_list(&got->columns[0], 1, &st, &en);
+    CHECK_EQ_INT(en - st, 2);
+    size_t len;
+    const uint8_t *item = fl_array_get_bytes(&got->columns[0].children[0], st + 1, &len);
+    CHECK_EQ_INT((int64_t)len, 5);
+    CHECK(!memcmp(item, "rider", 5));
+    fl_array_get_list(&got->columns[1], 0, &st, &en);
+    CHECK_EQ_INT(en - st, 1);
+    CHECK_EQ_INT(fl_array_get_int(&got->columns[1].children[0], st), 5);
+    fl_array_get_list(&got->columns[1], 1, &st, &en);
+    CHECK_EQ_INT(en - st, 3);
+    CHECK_EQ_INT(fl_array_get_int(&got->columns[1].children[0], st), 7);
+    CHECK(fl_array_is_null(&got->columns[1].children[0], st + 1));
+    CHECK_EQ_INT(fl_array_get_int(&got->columns[1].children[0], st + 2), -2);
+    fl_batch_free(got);
+    CHECK_OK(fl_table_count_where(t, "array_has_all(cats, ['bus', 'rider']) AND array_has(nums, -2)", &c, &tl_err));
+    CHECK_EQ_INT(c, 1);
+    /* Items that do not fit the element type are errors, nothing committed. */
+    uint64_t v = fl_table_version(t);
+    fl_error err = {0};
+    CHECK_EQ_INT(fl_table_update_where(t, "nums = [1, 3000000000]", NULL, &n, &err), FL_EINVAL);
+    CHECK_EQ_STR(err.message, "value 3000000000 does not fit column \"nums\" (list<int32>) at row 0");
+    CHECK_EQ_INT(fl_table_update_where(t, "nums = ['a']", NULL, &n, &err), FL_EINVAL);
+    CHECK_EQ_STR(err.message, "cannot assign list to column \"nums\" (list<int32>) (position 8)");
+    CHECK_EQ_INT((int64_t)fl_table_version(t), (int64_t)v);
+    fl_table_close(t);
+    fl_db_close(db);
+}
+
 int main(void) {
     RUN(test_update_where);
+    RUN(test_update_where_lists);
     RUN(test_pruning);
     RUN(test_delete_where);
     RUN(test_qscan_property);
