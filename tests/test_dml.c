@@ -333,13 +333,14 @@ static void test_update_where(void) {
     fl_db_close(db);
 }
 
-/* update --set with list literals for list columns: items converted to the element type, range-checked. */
-static void test_update_where_lists(void) {
+/* update --set with list literals for list columns (items converted to the element type, range-checked)
+ * and time strings for timestamp columns (read as in filters). */
+static void test_update_where_values(void) {
     fl_db *db;
     fl_table *t;
     CHECK_OK(fl_db_open(tl_tmpdir("dml_update_lists"), FL_OPEN_CREATE, &db, &tl_err));
     fl_schema *s;
-    CHECK_OK(fl_schema_parse("id int64, cats list<string>, nums list<int32>", &s, &tl_err));
+    CHECK_OK(fl_schema_parse("id int64, cats list<string>, nums list<int32>, ts timestamp", &s, &tl_err));
     CHECK_OK(fl_table_create(db, "t", s, &t, &tl_err));
     fl_schema_free(s);
     static const char *rows = "{\"id\":0,\"cats\":[\"car\"],\"nums\":[1]}\n{\"id\":1,\"cats\":null,\"nums\":[]}\n";
@@ -384,13 +385,20 @@ static void test_update_where_lists(void) {
     CHECK_EQ_INT(fl_table_update_where(t, "nums = ['a']", NULL, &n, &err), FL_EINVAL);
     CHECK_EQ_STR(err.message, "cannot assign list to column \"nums\" (list<int32>) (position 8)");
     CHECK_EQ_INT((int64_t)fl_table_version(t), (int64_t)v);
+    /* A time string for a timestamp column, as a filter reads it. */
+    CHECK_OK(fl_table_update_where(t, "ts = '1970-01-01 00:00:09'", "id = 0", &n, &tl_err));
+    CHECK_EQ_INT(n, 1);
+    CHECK_OK(fl_table_count_where(t, "ts = 9000 AND id = 0", &c, &tl_err));
+    CHECK_EQ_INT(c, 1);
+    CHECK_EQ_INT(fl_table_update_where(t, "id = 2, ts = 'soon'", NULL, &n, &err), FL_EINVAL);
+    CHECK_EQ_STR(err.message, "'soon' is not a timestamp (expected RFC 3339, e.g. '2017-07-01 08:30:00' or '2017-07-01T08:30:00Z') (position 14)");
     fl_table_close(t);
     fl_db_close(db);
 }
 
 int main(void) {
     RUN(test_update_where);
-    RUN(test_update_where_lists);
+    RUN(test_update_where_values);
     RUN(test_pruning);
     RUN(test_delete_where);
     RUN(test_qscan_property);

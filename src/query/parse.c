@@ -258,6 +258,8 @@ static int fold_time_literal(translator *t, fl_expr_node *n) {
     return FL_OK;
 }
 
+int fl_xlate_fold_time(fl_xlate *x, fl_expr_node *literal) { return fold_time_literal(x, literal); }
+
 static bool is_string_literal(const fl_expr_node *n) { return n->kind == FL_EXPR_LITERAL && n->type == FL_EXPR_T_STRING; }
 
 /* Checks that a and b compare; a string literal against a timestamp is read as a time first. */

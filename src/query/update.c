@@ -138,6 +138,10 @@ static int compile_set(fl_table *t, const char *text, update_plan *p, fl_error *
             break;
         }
         if ((rc = fl_xlate_expr(&x, val, &a->value)) != FL_OK) break;
+        /* A time string for a timestamp column reads as in a filter's comparison. */
+        if (a->target->type == FL_TYPE_TIMESTAMP_MS && a->value->kind == FL_EXPR_LITERAL && a->value->type == FL_EXPR_T_STRING &&
+            (rc = fl_xlate_fold_time(&x, a->value)) != FL_OK)
+            break;
         bool ok = assignable(a->value->type, a->target);
         if (!ok && a->value->kind == FL_EXPR_LIST_LITERAL && a->target->type == FL_TYPE_LIST) {
             /* A list literal fits a list column whose element type takes every item. */
