@@ -212,6 +212,11 @@ static void test_functions(void) {
     W("ts IN ('1970-01-01 00:00:01.000')", "0");
     W("'1970-01-02' > ts", "0,1,3,4,5");
     W("CAST(a AS timestamp) = '1970-01-01 00:00:00.001'", "0");
+    /* A date is the day's midnight (UTC); only constants convert, as there is no per-row truncation. */
+    W("ts >= DATE '1970-01-01 00:00:03'", "0,1,3,4,5");
+    W("ts < CAST('1970-01-01 00:00:04' AS date)", "");
+    W("'1969-12-31 12:00:00'::date = CAST(-86400000 AS timestamp)", "0,1,2,3,4,5");
+    W("CAST(ts AS date) = '1970-01-01'", "error: cannot cast timestamp to date (only constants) (position 1)");
     W("ts = 'yesterday'", "error: 'yesterday' is not a timestamp (expected RFC 3339, e.g. '2017-07-01 08:30:00' or '2017-07-01T08:30:00Z') (position 6)");
     W("s || 'x' = 'carx'", "0");
     W("(s || 'x') IS NULL", "2");          /* || is strict */

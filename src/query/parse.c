@@ -630,6 +630,18 @@ static int translate_cast(translator *t, const fl_json *body, int32_t pos, fl_ex
     n->type = types[k].type;
     FL_RETURN_NOT_OK(translate(t, fl_json_get(body, "arg"), &n->args[0]));
     fl_expr_type from = n->args[0]->type;
+    if (n->type == FL_EXPR_T_TIMESTAMP && !strcmp(type, "date")) {
+        /* DATE '2017-07-01': the day's midnight (UTC), folded now; there is no per-row truncation. */
+        if (!is_string_literal(n->args[0]) && from != FL_EXPR_T_NULL)
+            return terr(t, pos, "cannot cast %s to date (only constants)", fl_expr_type_name(from));
+        if (from == FL_EXPR_T_NULL) return *out = n->args[0], FL_OK;
+        FL_RETURN_NOT_OK(fold_time_literal(t, n->args[0]));
+        const int64_t day = 86400000;
+        n->args[0]->lit_int -= ((n->args[0]->lit_int % day) + day) % day;
+        n->args[0]->pos = n->args[0]->pos ? n->args[0]->pos : pos;
+        *out = n->args[0];
+        return FL_OK;
+    }
     if (n->type == FL_EXPR_T_TIMESTAMP) {
         /* TIMESTAMP '2017-07-01 08:00:00' (a constant, folded now), integer milliseconds, or a timestamp. */
         if (is_string_literal(n->args[0])) {
