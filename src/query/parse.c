@@ -711,7 +711,8 @@ static int translate_array(translator *t, const fl_json *body, int32_t pos, fl_e
     }
     fl_field *elem = fl_arena_alloc(t->arena, sizeof *elem);
     if (!elem) return oom(t);
-    elem->type = et == FL_EXPR_T_INT ? FL_TYPE_INT64 : et == FL_EXPR_T_FLOAT ? FL_TYPE_FLOAT64 : et == FL_EXPR_T_BOOL ? FL_TYPE_BOOL : FL_TYPE_STRING;
+    elem->type = et == FL_EXPR_T_INT ? FL_TYPE_INT64 : et == FL_EXPR_T_FLOAT ? FL_TYPE_FLOAT64 : et == FL_EXPR_T_BOOL ? FL_TYPE_BOOL
+                 : et == FL_EXPR_T_TIMESTAMP ? FL_TYPE_TIMESTAMP_MS : FL_TYPE_STRING;
     elem->nullable = true;
     elem->id = -1;
     n->elem = elem;
