@@ -171,6 +171,8 @@ static void test_functions(void) {
     W("array_has_all(cats,['car','person']) AND cats[1] = 'car'", "0");
     W("array_has_any(cats, ['bus']) AND zzz = 1", "error: column \"zzz\" not found (position 34)");
     W("s = '[x]' OR array_has(cats, 'x[')", "");
+    W("array_has_any(cats, NULL)", "");                        /* a NULL list of needles: NULL */
+    W("array_has_all(cats, NULL) IS NULL", "0,1,2,3,4,5");
     W("array_has_any(nums, [TIMESTAMP '1970-01-01 00:00:00.003', NULL])", "3");  /* timestamp items keep their type */
     W("array_has_any(cats, [TIMESTAMP '1970-01-01'])", "error: array_has_any: cannot compare a list of string with a list of timestamp (position 1)");
     W("array_has_any(cats, ['bus',)", "error: syntax error at or near \")\" (position 28)");
