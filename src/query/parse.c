@@ -67,9 +67,16 @@ static size_t past_quoted(const char *s, size_t i) {
         for (i += 2; s[i] && !(s[i] == '*' && s[i + 1] == '/'); i++) {}
         return s[i] ? i + 2 : i;
     }
+    /* E'...' (not the end of a name): a backslash escapes the next character, a quote too. */
+    bool escapes = (s[i] == 'E' || s[i] == 'e') && s[i + 1] == '\'' && !(i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_'));
+    if (escapes) i++;
     if (s[i] != '\'' && s[i] != '"') return i;
     char q = s[i];
     for (i++; s[i]; i++) {
+        if (escapes && s[i] == '\\' && s[i + 1]) {
+            i++;
+            continue;
+        }
         if (s[i] != q) continue;
         if (s[i + 1] != q) return i + 1;
         i++;
