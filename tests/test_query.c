@@ -173,6 +173,7 @@ static void test_functions(void) {
     W("s = '[x]' OR array_has(cats, 'x[')", "");
     W("s = E'it\\'s [' OR array_has_any(cats, ['bus'])", "3");  /* an escaped quote does not end the string */
     W("s = 'a''b' OR array_has_any(cats, ['bus'])", "3");
+    W("s = $$it's [$$ OR s = $q$car$q$ OR array_has_any(cats, ['bus'])", "0,3");  /* dollar quoting */
     W("array_has_any(cats, NULL)", "");                        /* a NULL list of needles: NULL */
     W("array_has_all(cats, NULL) IS NULL", "0,1,2,3,4,5");
     W("array_has_any(nums, [TIMESTAMP '1970-01-01 00:00:00.003', NULL])", "3");  /* timestamp items keep their type */

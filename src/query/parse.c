@@ -57,7 +57,8 @@ bool fl_xlate_insert(fl_xlate *x, int64_t at, int64_t len) {
     return true;
 }
 
-/* Past the quoted item (string, quoted name, comment) starting at s[i], or i when none starts there. */
+/* Past the quoted item (string, E'' or $$ string, quoted name, comment) starting at s[i], or i when none
+ * starts there. */
 static size_t past_quoted(const char *s, size_t i) {
     if (s[i] == '-' && s[i + 1] == '-') {
         while (s[i] && s[i] != '\n') i++;
@@ -67,8 +68,19 @@ static size_t past_quoted(const char *s, size_t i) {
         for (i += 2; s[i] && !(s[i] == '*' && s[i + 1] == '/'); i++) {}
         return s[i] ? i + 2 : i;
     }
+    bool after_name = i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_' || s[i - 1] == '$');
+    if (s[i] == '$' && !after_name) {
+        /* $tag$...$tag$ (tag possibly empty): ends at the same delimiter, nothing inside is special. */
+        size_t t = i + 1;
+        while (isalpha((unsigned char)s[t]) || s[t] == '_' || (t > i + 1 && isdigit((unsigned char)s[t]))) t++;
+        if (s[t] != '$') return i;
+        size_t tag = t + 1 - i;
+        const char *end = strchr(s + t + 1, '$');
+        while (end && strncmp(end, s + i, tag)) end = strchr(end + 1, '$');
+        return end ? (size_t)(end - s) + tag : strlen(s);
+    }
     /* E'...' (not the end of a name): a backslash escapes the next character, a quote too. */
-    bool escapes = (s[i] == 'E' || s[i] == 'e') && s[i + 1] == '\'' && !(i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_'));
+    bool escapes = (s[i] == 'E' || s[i] == 'e') && s[i + 1] == '\'' && !after_name;
     if (escapes) i++;
     if (s[i] != '\'' && s[i] != '"') return i;
     char q = s[i];
