@@ -340,7 +340,7 @@ static void test_update_where_values(void) {
     fl_table *t;
     CHECK_OK(fl_db_open(tl_tmpdir("dml_update_lists"), FL_OPEN_CREATE, &db, &tl_err));
     fl_schema *s;
-    CHECK_OK(fl_schema_parse("id int64, cats list<string>, nums list<int32>, ts timestamp", &s, &tl_err));
+    CHECK_OK(fl_schema_parse("id int64, cats list<string>, nums list<int32>, ts timestamp, g float32", &s, &tl_err));
     CHECK_OK(fl_table_create(db, "t", s, &t, &tl_err));
     fl_schema_free(s);
     static const char *rows = "{\"id\":0,\"cats\":[\"car\"],\"nums\":[1]}\n{\"id\":1,\"cats\":null,\"nums\":[]}\n";
@@ -392,6 +392,12 @@ static void test_update_where_values(void) {
     CHECK_EQ_INT(c, 1);
     CHECK_EQ_INT(fl_table_update_where(t, "id = 2, ts = 'soon'", NULL, &n, &err), FL_EINVAL);
     CHECK_EQ_STR(err.message, "'soon' is not a timestamp (expected RFC 3339, e.g. '2017-07-01 08:30:00' or '2017-07-01T08:30:00Z') (position 14)");
+    /* A float32 column takes what it can hold; beyond its range is an error, not infinity. */
+    CHECK_OK(fl_table_update_where(t, "g = 1.5", "id = 1", &n, &tl_err));
+    CHECK_OK(fl_table_count_where(t, "g = 1.5", &c, &tl_err));
+    CHECK_EQ_INT(c, 1);
+    CHECK_EQ_INT(fl_table_update_where(t, "g = 1e300", "id = 1", &n, &err), FL_EINVAL);
+    CHECK_EQ_STR(err.message, "value 1e+300 does not fit column \"g\" (float32) at row 1");
     fl_table_close(t);
     fl_db_close(db);
 }

@@ -17,6 +17,7 @@
 #include "translate.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <pg_query.h>
 #include <stdlib.h>
@@ -198,6 +199,13 @@ static int store_value(const fl_field *column, const fl_field *f, const fl_array
         rc = fl_type_is_signed(t) ? fl_array_append_int(dst, x) : fl_array_append_uint(dst, (uint64_t)x);
     } else if (fl_type_is_float(t)) {
         double x = v->type == FL_TYPE_FLOAT64 ? ((const double *)v->values)[at] : (double)((const int64_t *)v->values)[at];
+        if (t == FL_TYPE_FLOAT32 && isfinite(x) && fabs(x) > FLT_MAX) {
+            char *type = fl_field_type_format(column);
+            rc = fl_error_set(err, FL_EINVAL, "value %g does not fit column \"%s\" (%s) at row %llu", x, column->name, type ? type : "?",
+                              (unsigned long long)row_id);
+            free(type);
+            return rc;
+        }
         rc = fl_array_append_float(dst, x);
     } else if (t == FL_TYPE_TIMESTAMP_MS) {
         rc = fl_array_append_int(dst, ((const int64_t *)v->values)[at]);
