@@ -198,6 +198,7 @@ static void test_functions(void) {
     W("a::float = 1", "0");
     W("CAST(x AS int) = 1", "0");          /* toward zero, as DataFusion: 1.5 -> 1 */
     W("CAST(x AS int) = -2", "1");
+    W("CAST('TRUE' AS bool) AND NOT CAST('No' AS bool) AND CAST('on' AS bool) AND NOT CAST('F' AS bool)", "0,1,2,3,4,5");  /* as PostgreSQL */
     W("strpos(s, 'a') = 2", "0,5");
     W("strpos(s, 'stop') = 5", "3");
     W("strpos(s, '') = 1", "0,1,3,4,5");
@@ -281,6 +282,7 @@ static void test_errors(void) {
     CHECK_EQ_STR(where(w, "\"Has_person\""), "error: column \"Has_person\" not found; did you mean \"has_person\"? (position 1)");
     CHECK_EQ_STR(where(w, "HAS_PERSON"), "");   /* unquoted names fold to lower case */
     CHECK_EQ_STR(where(b, "CAST(s AS int) = 1"), "error: cannot cast 'car' to integer (position 1)");
+    CHECK_EQ_STR(where(b, "CAST(s AS bool)"), "error: cannot cast 'car' to boolean (position 1)");
     fl_batch_free(w);
     fl_batch_free(b);
 }
