@@ -333,8 +333,78 @@ static void test_update_where(void) {
     fl_db_close(db);
 }
 
+/* update --set with list literals for list columns (items converted to the element type, range-checked)
+ * and time strings for timestamp columns (read as in filters). */
+static void test_update_where_values(void) {
+    fl_db *db;
+    fl_table *t;
+    CHECK_OK(fl_db_open(tl_tmpdir("dml_update_lists"), FL_OPEN_CREATE, &db, &tl_err));
+    fl_schema *s;
+    CHECK_OK(fl_schema_parse("id int64, cats list<string>, nums list<int32>, ts timestamp, g float32", &s, &tl_err));
+    CHECK_OK(fl_table_create(db, "t", s, &t, &tl_err));
+    fl_schema_free(s);
+    static const char *rows = "{\"id\":0,\"cats\":[\"car\"],\"nums\":[1]}\n{\"id\":1,\"cats\":null,\"nums\":[]}\n";
+    fl_batch *b;
+    CHECK_OK(fl_batch_from_jsonl(fl_table_schema(t), rows, strlen(rows), "rows", &b, &tl_err));
+    CHECK_OK(fl_table_append(t, b, NULL, &tl_err));
+    fl_batch_free(b);
+    int64_t n, c;
+    CHECK_OK(fl_table_update_where(t, "cats = ['bus', 'rider'], nums = [7, NULL, -2]", "id = 1", &n, &tl_err));
+    CHECK_EQ_INT(n, 1);
+    CHECK_OK(fl_table_update_where(t, "cats = [], nums = ARRAY[5]", "id = 0", &n, &tl_err));
+    CHECK_EQ_INT(n, 1);
+    static const char *const cols[] = {"cats", "nums"};
+    uint64_t ids[2] = {0, 1};
+    fl_batch *got;
+    CHECK_OK(fl_table_take(t, ids, 2, cols, 2, &got, &tl_err));
+    int64_t st, en;
+    fl_array_get_list(&got->columns[0], 0, &st, &en);
+    CHECK_EQ_INT(en - st, 0);
+    fl_array_get_list(&got->columns[0], 1, &st, &en);
+    CHECK_EQ_INT(en - st, 2);
+    size_t len;
+    const uint8_t *item = fl_array_get_bytes(&got->columns[0].children[0], st + 1, &len);
+    CHECK_EQ_INT((int64_t)len, 5);
+    CHECK(!memcmp(item, "rider", 5));
+    fl_array_get_list(&got->columns[1], 0, &st, &en);
+    CHECK_EQ_INT(en - st, 1);
+    CHECK_EQ_INT(fl_array_get_int(&got->columns[1].children[0], st), 5);
+    fl_array_get_list(&got->columns[1], 1, &st, &en);
+    CHECK_EQ_INT(en - st, 3);
+    CHECK_EQ_INT(fl_array_get_int(&got->columns[1].children[0], st), 7);
+    CHECK(fl_array_is_null(&got->columns[1].children[0], st + 1));
+    CHECK_EQ_INT(fl_array_get_int(&got->columns[1].children[0], st + 2), -2);
+    fl_batch_free(got);
+    CHECK_OK(fl_table_count_where(t, "array_has_all(cats, ['bus', 'rider']) AND array_has(nums, -2)", &c, &tl_err));
+    CHECK_EQ_INT(c, 1);
+    /* Items that do not fit the element type are errors, nothing committed. */
+    uint64_t v = fl_table_version(t);
+    fl_error err = {0};
+    CHECK_EQ_INT(fl_table_update_where(t, "nums = [1, 3000000000]", NULL, &n, &err), FL_EINVAL);
+    CHECK_EQ_STR(err.message, "value 3000000000 does not fit column \"nums\" (list<int32>) at row 0");
+    CHECK_EQ_INT(fl_table_update_where(t, "nums = ['a']", NULL, &n, &err), FL_EINVAL);
+    CHECK_EQ_STR(err.message, "cannot assign list to column \"nums\" (list<int32>) (position 8)");
+    CHECK_EQ_INT((int64_t)fl_table_version(t), (int64_t)v);
+    /* A time string for a timestamp column, as a filter reads it. */
+    CHECK_OK(fl_table_update_where(t, "ts = '1970-01-01 00:00:09'", "id = 0", &n, &tl_err));
+    CHECK_EQ_INT(n, 1);
+    CHECK_OK(fl_table_count_where(t, "ts = 9000 AND id = 0", &c, &tl_err));
+    CHECK_EQ_INT(c, 1);
+    CHECK_EQ_INT(fl_table_update_where(t, "id = 2, ts = 'soon'", NULL, &n, &err), FL_EINVAL);
+    CHECK_EQ_STR(err.message, "'soon' is not a timestamp (expected RFC 3339, e.g. '2017-07-01 08:30:00' or '2017-07-01T08:30:00Z') (position 14)");
+    /* A float32 column takes what it can hold; beyond its range is an error, not infinity. */
+    CHECK_OK(fl_table_update_where(t, "g = 1.5", "id = 1", &n, &tl_err));
+    CHECK_OK(fl_table_count_where(t, "g = 1.5", &c, &tl_err));
+    CHECK_EQ_INT(c, 1);
+    CHECK_EQ_INT(fl_table_update_where(t, "g = 1e300", "id = 1", &n, &err), FL_EINVAL);
+    CHECK_EQ_STR(err.message, "value 1e+300 does not fit column \"g\" (float32) at row 1");
+    fl_table_close(t);
+    fl_db_close(db);
+}
+
 int main(void) {
     RUN(test_update_where);
+    RUN(test_update_where_values);
     RUN(test_pruning);
     RUN(test_delete_where);
     RUN(test_qscan_property);

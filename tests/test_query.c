@@ -6,6 +6,7 @@
 #include "testlib.h"
 #include "query/expr.h"
 
+#include <math.h>
 #include <stdint.h>
 
 #define SCHEMA "id int64, a int32, b int64, x float64, s string, f bool, ts timestamp, cats list<string>, nums list<int32>"
@@ -170,6 +171,13 @@ static void test_functions(void) {
     W("array_has_all(cats,['car','person']) AND cats[1] = 'car'", "0");
     W("array_has_any(cats, ['bus']) AND zzz = 1", "error: column \"zzz\" not found (position 34)");
     W("s = '[x]' OR array_has(cats, 'x[')", "");
+    W("s = E'it\\'s [' OR array_has_any(cats, ['bus'])", "3");  /* an escaped quote does not end the string */
+    W("s = 'a''b' OR array_has_any(cats, ['bus'])", "3");
+    W("s = $$it's [$$ OR s = $q$car$q$ OR array_has_any(cats, ['bus'])", "0,3");  /* dollar quoting */
+    W("array_has_any(cats, NULL)", "");                        /* a NULL list of needles: NULL */
+    W("array_has_all(cats, NULL) IS NULL", "0,1,2,3,4,5");
+    W("array_has_any(nums, [TIMESTAMP '1970-01-01 00:00:00.003', NULL])", "3");  /* timestamp items keep their type */
+    W("array_has_any(cats, [TIMESTAMP '1970-01-01'])", "error: array_has_any: cannot compare a list of string with a list of timestamp (position 1)");
     W("array_has_any(cats, ['bus',)", "error: syntax error at or near \")\" (position 28)");
     W("array_length(cats) = 0", "1");
     W("cardinality(nums) >= 2", "0,4");
@@ -190,6 +198,7 @@ static void test_functions(void) {
     W("a::float = 1", "0");
     W("CAST(x AS int) = 1", "0");          /* toward zero, as DataFusion: 1.5 -> 1 */
     W("CAST(x AS int) = -2", "1");
+    W("CAST('TRUE' AS bool) AND NOT CAST('No' AS bool) AND CAST('on' AS bool) AND NOT CAST('F' AS bool)", "0,1,2,3,4,5");  /* as PostgreSQL */
     W("strpos(s, 'a') = 2", "0,5");
     W("strpos(s, 'stop') = 5", "3");
     W("strpos(s, '') = 1", "0,1,3,4,5");
@@ -211,6 +220,11 @@ static void test_functions(void) {
     W("ts IN ('1970-01-01 00:00:01.000')", "0");
     W("'1970-01-02' > ts", "0,1,3,4,5");
     W("CAST(a AS timestamp) = '1970-01-01 00:00:00.001'", "0");
+    /* A date is the day's midnight (UTC); only constants convert, as there is no per-row truncation. */
+    W("ts >= DATE '1970-01-01 00:00:03'", "0,1,3,4,5");
+    W("ts < CAST('1970-01-01 00:00:04' AS date)", "");
+    W("'1969-12-31 12:00:00'::date = CAST(-86400000 AS timestamp)", "0,1,2,3,4,5");
+    W("CAST(ts AS date) = '1970-01-01'", "error: cannot cast timestamp to date (only constants) (position 1)");
     W("ts = 'yesterday'", "error: 'yesterday' is not a timestamp (expected RFC 3339, e.g. '2017-07-01 08:30:00' or '2017-07-01T08:30:00Z') (position 6)");
     W("s || 'x' = 'carx'", "0");
     W("(s || 'x') IS NULL", "2");          /* || is strict */
@@ -268,6 +282,7 @@ static void test_errors(void) {
     CHECK_EQ_STR(where(w, "\"Has_person\""), "error: column \"Has_person\" not found; did you mean \"has_person\"? (position 1)");
     CHECK_EQ_STR(where(w, "HAS_PERSON"), "");   /* unquoted names fold to lower case */
     CHECK_EQ_STR(where(b, "CAST(s AS int) = 1"), "error: cannot cast 'car' to integer (position 1)");
+    CHECK_EQ_STR(where(b, "CAST(s AS bool)"), "error: cannot cast 'car' to boolean (position 1)");
     fl_batch_free(w);
     fl_batch_free(b);
 }
@@ -303,10 +318,12 @@ static int pick(int n) { return (int)(next_rand() % (uint64_t)n); }
 
 #define PROP_ROWS 300
 typedef struct prow {
-    bool a_null, b_null, s_null, f_null;
+    bool a_null, b_null, s_null, f_null, x_null, u_null;
     int64_t a, b;
     char s[8];
     bool f;
+    double x;                   /* with NaN and -0.0 */
+    int64_t u;                  /* a uint16 column */
 } prow;
 static prow prows[PROP_ROWS];
 
@@ -345,8 +362,11 @@ static int64_t term_eval(const term *t, const prow *r, bool *null) {
 
 /* A predicate tree kept as SQL plus a reference evaluator closure (recursive struct). */
 typedef struct pred {
-    int kind;                   /* 0 cmp, 1 is null, 2 between, 3 in, 4 like, 5 bare f, 6 and, 7 or, 8 not */
+    int kind;                   /* 0 cmp, 1 is null, 2 between, 3 in, 4 like, 5 bare f, 6 and, 7 or, 8 not,
+                                 * 9 x against a constant, 10 u against a constant, 11 x between / u in constants */
     int op;
+    int c1, c2;                 /* constants of kinds 9-11 (indexes into fconst/uconst) */
+    bool swap;                  /* the constant on the left */
     term t1, t2, t3;
     char pattern[8];
     bool negated;
@@ -359,8 +379,12 @@ static int pool_used;
 static pred *random_pred(int depth) {
     pred *p = &pool[pool_used++];
     memset(p, 0, sizeof *p);
-    p->kind = depth > 0 && pick(2) ? 6 + pick(3) : pick(6);
+    int leaf = pick(9);
+    p->kind = depth > 0 && pick(2) ? 6 + pick(3) : leaf < 6 ? leaf : leaf + 3;
     p->op = pick(6);
+    p->c1 = pick(8);
+    p->c2 = pick(8);
+    p->swap = pick(2);
     p->negated = pick(2);
     random_term(&p->t1);
     random_term(&p->t2);
@@ -374,10 +398,27 @@ static pred *random_pred(int depth) {
     return p;
 }
 
+/* Constants for the float column x and the unsigned column u, as SQL and as values. */
+static const char *fconst_sql[8] = {"-1.5", "-0.0", "0.0", "0", "0.5", "2", "'NaN'::float8", "-2"};
+static const double fconst[8] = {-1.5, -0.0, 0.0, 0, 0.5, 2, NAN, -2};
+static const char *uconst_sql[8] = {"-1", "0", "3", "7.5", "20", "65535", "1", "2.0"};
+static const double uconst[8] = {-1, 0, 3, 7.5, 20, 65535, 1, 2};
+
 static void pred_sql(const pred *p, char *out, size_t size) {
     static const char *ops[] = {"=", "<>", "<", "<=", ">", ">="};
     char l[2048], r[2048];
     switch (p->kind) {
+    case 9:
+    case 10: {
+        const char *col = p->kind == 9 ? "x" : "u", *c = p->kind == 9 ? fconst_sql[p->c1] : uconst_sql[p->c1];
+        if (p->swap) snprintf(out, size, "%s %s %s", c, ops[p->op], col);
+        else snprintf(out, size, "%s %s %s", col, ops[p->op], c);
+        break;
+    }
+    case 11:
+        if (p->swap) snprintf(out, size, "u %sIN (%s, %s)", p->negated ? "NOT " : "", uconst_sql[p->c1], uconst_sql[p->c2]);
+        else snprintf(out, size, "x %sBETWEEN %s AND %s", p->negated ? "NOT " : "", fconst_sql[p->c1], fconst_sql[p->c2]);
+        break;
     case 0: snprintf(out, size, "%s %s %s", p->t1.sql, ops[p->op], p->t2.sql); break;
     case 1: snprintf(out, size, "%s IS %sNULL", p->t1.sql, p->negated ? "NOT " : ""); break;
     case 2: snprintf(out, size, "%s %sBETWEEN %s AND %s", p->t1.sql, p->negated ? "NOT " : "", p->t2.sql, p->t3.sql); break;
@@ -408,6 +449,12 @@ static int cmp_ref(int op, int64_t x, int64_t y) {
     return op == 0 ? x == y : op == 1 ? x != y : op == 2 ? x < y : op == 3 ? x <= y : op == 4 ? x > y : x >= y;
 }
 
+/* Comparison with the engine's float order: NaN equals NaN and sorts above every number. */
+static int cmpf_ref(int op, double x, double y) {
+    int c = isnan(x) || isnan(y) ? (isnan(x) && isnan(y) ? 0 : isnan(x) ? 1 : -1) : (x > y) - (x < y);
+    return cmp_ref(op, c, 0);
+}
+
 static int pred_eval(const pred *p, const prow *r) {
     bool n1, n2, n3;
     int64_t v1 = term_eval(&p->t1, r, &n1), v2 = term_eval(&p->t2, r, &n2), v3 = term_eval(&p->t3, r, &n3);
@@ -429,6 +476,22 @@ static int pred_eval(const pred *p, const prow *r) {
     }
     case 4: return r->s_null ? V_NULL : like_ref(r->s, p->pattern) != p->negated;
     case 5: return r->f_null ? V_NULL : r->f != p->negated;
+    case 9:
+    case 10: {
+        bool null = p->kind == 9 ? r->x_null : r->u_null;
+        double col = p->kind == 9 ? r->x : (double)r->u, c = p->kind == 9 ? fconst[p->c1] : uconst[p->c1];
+        if (null) return V_NULL;
+        return p->swap ? cmpf_ref(p->op, c, col) : cmpf_ref(p->op, col, c);
+    }
+    case 11:
+        if (p->swap) {
+            if (r->u_null) return V_NULL;
+            v = (double)r->u == uconst[p->c1] || (double)r->u == uconst[p->c2];
+        } else {
+            if (r->x_null) return V_NULL;
+            v = cmpf_ref(5, r->x, fconst[p->c1]) && cmpf_ref(3, r->x, fconst[p->c2]);
+        }
+        return p->negated ? tv_not(v) : v;
     case 8: return tv_not(pred_eval(p->l, r));
     default: {
         int a = pred_eval(p->l, r), b = pred_eval(p->r, r);
@@ -440,7 +503,7 @@ static int pred_eval(const pred *p, const prow *r) {
 
 static void test_property(void) {
     fl_schema *s;
-    CHECK_OK(fl_schema_parse("a int32, b int64, s string, f bool", &s, &tl_err));
+    CHECK_OK(fl_schema_parse("a int32, b int64, s string, f bool, x float64, u uint16", &s, &tl_err));
     fl_batch *b = fl_batch_new(s);
     static const char *words[] = {"car", "bat", "cab", "", "abc", "bus", "cat"};
     for (int i = 0; i < PROP_ROWS; i++) {
@@ -452,6 +515,11 @@ static void test_property(void) {
         CHECK_OK(r->b_null ? fl_array_append_null(&b->columns[1]) : fl_array_append_int(&b->columns[1], r->b));
         CHECK_OK(r->s_null ? fl_array_append_null(&b->columns[2]) : fl_array_append_string(&b->columns[2], r->s));
         CHECK_OK(r->f_null ? fl_array_append_null(&b->columns[3]) : fl_array_append_bool(&b->columns[3], r->f));
+        static const double xs[] = {-1.5, -0.0, 0.0, 0.5, 2, NAN, -2, 7};
+        r->x_null = pick(8) == 0, r->u_null = pick(8) == 0;
+        r->x = xs[pick(8)], r->u = pick(22);
+        CHECK_OK(r->x_null ? fl_array_append_null(&b->columns[4]) : fl_array_append_float(&b->columns[4], r->x));
+        CHECK_OK(r->u_null ? fl_array_append_null(&b->columns[5]) : fl_array_append_uint(&b->columns[5], (uint64_t)r->u));
     }
     CHECK_OK(fl_batch_finish(b, &tl_err));
     int mismatches = 0;

@@ -236,6 +236,12 @@ static void test_projection(void) {
     CHECK_EQ_STR(schema_text, "id int64, id_2 int64");
     Q("SELECT id, NULL AS nothing, 'x' AS lit, 1.5 AS f2, cats[2] FROM t WHERE id = 0", "0|NULL|x|1.5|person");
     Q("SELECT id FROM \"t\" WHERE s LIKE 'a%' ORDER BY id", "1;5");
+    /* A bracket list right after a keyword is a list literal (a keyword is never a subscripted column). */
+    Q("SELECT ['a', 'b'] AS l FROM t WHERE id = 0", "[a,b]");
+    Q("SELECT DISTINCT ['x'] FROM t", "[x]");
+    Q("SELECT id FROM t WHERE id = 0 AND array_has(cats, 'car') AND cats[1] = 'car'", "0");
+    Q("SELECT unnest(['p', 'q']) AS v FROM t WHERE id = 1", "p;q");
+    Q("SELECT ['a'] AS l, zz FROM t", "error: column \"zz\" not found (position 20)");
 }
 
 static void test_unnest(void) {

@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
+#include <strings.h>
 
 typedef struct qval {
     fl_array own;               /* owned result, when a == &own */
@@ -545,8 +546,11 @@ static int eval_cast(const fl_expr_node *node, const fl_array *a, int64_t n, fl_
             buf[len] = 0;
             char *end;
             if (rt == FL_TYPE_BOOL) {
-                bool t = !strcmp(buf, "true") || !strcmp(buf, "t") || !strcmp(buf, "1");
-                if (!t && strcmp(buf, "false") && strcmp(buf, "f") && strcmp(buf, "0")) {
+                /* PostgreSQL's spellings, in any case. */
+                bool t = !strcasecmp(buf, "true") || !strcasecmp(buf, "t") || !strcasecmp(buf, "yes") || !strcasecmp(buf, "y") ||
+                         !strcasecmp(buf, "on") || !strcmp(buf, "1");
+                if (!t && strcasecmp(buf, "false") && strcasecmp(buf, "f") && strcasecmp(buf, "no") && strcasecmp(buf, "n") &&
+                    strcasecmp(buf, "off") && strcmp(buf, "0")) {
                     fl_array_clear(out);
                     return fl_error_set(err, FL_EINVAL, "cannot cast '%s' to boolean (position %d)", buf, (int)node->pos);
                 }

@@ -389,8 +389,10 @@ static int bind_array_has_any(fl_expr_node *n, fl_error *err) {
  */
 static bool has_any_constant_strings(bool all, const fl_array *args, int64_t rows, fl_array *out, int *rc) {
     const fl_array *list = &args[0], *nlist = &args[1];
+    /* A NULL argument arrives as an all-NULL column without children: the general path takes it. */
+    if (rows <= 1 || nlist->length != 1 || list->length != rows || list->type != FL_TYPE_LIST || nlist->type != FL_TYPE_LIST) return false;
     const fl_array *items = &list->children[0], *needles = &nlist->children[0];
-    if (rows <= 1 || nlist->length != 1 || list->length != rows || items->type != FL_TYPE_STRING || needles->type != FL_TYPE_STRING) return false;
+    if (items->type != FL_TYPE_STRING || needles->type != FL_TYPE_STRING) return false;
     *rc = FL_OK;
     if (isnull(nlist, 0)) {
         for (int64_t i = 0; i < rows; i++)

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <pg_query.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #define PREFIX "SELECT 1 FROM t WHERE "
 #define PREFIX_LEN ((int)sizeof PREFIX - 1)
@@ -56,7 +57,8 @@ bool fl_xlate_insert(fl_xlate *x, int64_t at, int64_t len) {
     return true;
 }
 
-/* Past the quoted item (string, quoted name, comment) starting at s[i], or i when none starts there. */
+/* Past the quoted item (string, E'' or $$ string, quoted name, comment) starting at s[i], or i when none
+ * starts there. */
 static size_t past_quoted(const char *s, size_t i) {
     if (s[i] == '-' && s[i + 1] == '-') {
         while (s[i] && s[i] != '\n') i++;
@@ -66,9 +68,27 @@ static size_t past_quoted(const char *s, size_t i) {
         for (i += 2; s[i] && !(s[i] == '*' && s[i + 1] == '/'); i++) {}
         return s[i] ? i + 2 : i;
     }
+    bool after_name = i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_' || s[i - 1] == '$');
+    if (s[i] == '$' && !after_name) {
+        /* $tag$...$tag$ (tag possibly empty): ends at the same delimiter, nothing inside is special. */
+        size_t t = i + 1;
+        while (isalpha((unsigned char)s[t]) || s[t] == '_' || (t > i + 1 && isdigit((unsigned char)s[t]))) t++;
+        if (s[t] != '$') return i;
+        size_t tag = t + 1 - i;
+        const char *end = strchr(s + t + 1, '$');
+        while (end && strncmp(end, s + i, tag)) end = strchr(end + 1, '$');
+        return end ? (size_t)(end - s) + tag : strlen(s);
+    }
+    /* E'...' (not the end of a name): a backslash escapes the next character, a quote too. */
+    bool escapes = (s[i] == 'E' || s[i] == 'e') && s[i + 1] == '\'' && !after_name;
+    if (escapes) i++;
     if (s[i] != '\'' && s[i] != '"') return i;
     char q = s[i];
     for (i++; s[i]; i++) {
+        if (escapes && s[i] == '\\' && s[i + 1]) {
+            i++;
+            continue;
+        }
         if (s[i] != q) continue;
         if (s[i + 1] != q) return i + 1;
         i++;
@@ -76,10 +96,23 @@ static size_t past_quoted(const char *s, size_t i) {
     return i;
 }
 
+/* Whether the word ending at s[end] (inclusive) is a reserved keyword that an expression may follow: a
+ * '[' after it opens a list literal, as no unquoted column can be named so. */
+static bool keyword_before(const char *s, size_t start, size_t end) {
+    static const char *const words[] = {"SELECT", "DISTINCT", "WHERE", "AND", "OR", "NOT", "HAVING", "WHEN", "THEN", "ELSE", "CASE"};
+    size_t b = end + 1;
+    while (b > start && (isalnum((unsigned char)s[b - 1]) || s[b - 1] == '_')) b--;
+    if (b > start && (s[b - 1] == '.' || s[b - 1] == '$')) return false;
+    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++)
+        if (strlen(words[k]) == end + 1 - b && !strncasecmp(s + b, words[k], end + 1 - b)) return true;
+    return false;
+}
+
 int fl_xlate_bracket_arrays(fl_xlate *x, char **sql) {
     static const char word[] = "ARRAY";
     const int64_t wl = (int64_t)sizeof word - 1;
     char prev = 0;                 /* the last significant character before s[i] */
+    size_t prev_at = 0;            /* its index, when it ends a word */
     for (size_t i = (size_t)x->user_start; (*sql)[i];) {
         char *s = *sql;
         size_t after = past_quoted(s, i);
@@ -89,7 +122,9 @@ int fl_xlate_bracket_arrays(fl_xlate *x, char **sql) {
             continue;
         }
         char ch = s[i];
-        if (ch == '[' && !(isalnum((unsigned char)prev) || prev == '_' || prev == ')' || prev == ']' || prev == '"' || prev == '$')) {
+        bool word_before = isalnum((unsigned char)prev) || prev == '_';
+        if (ch == '[' && (word_before ? keyword_before(s, (size_t)x->user_start, prev_at)
+                                      : !(prev == ')' || prev == ']' || prev == '"' || prev == '$'))) {
             size_t len = strlen(s);
             char *grown = fl_malloc(len + (size_t)wl + 1);
             if (!grown) return fl_error_set(x->err, FL_ENOMEM, "out of memory");
@@ -104,7 +139,7 @@ int fl_xlate_bracket_arrays(fl_xlate *x, char **sql) {
             *sql = grown;
             i += (size_t)wl;
         }
-        if (!isspace((unsigned char)ch)) prev = ch;
+        if (!isspace((unsigned char)ch)) prev = ch, prev_at = i;
         i++;
     }
     return FL_OK;
@@ -241,6 +276,8 @@ static int fold_time_literal(translator *t, fl_expr_node *n) {
     n->lit_string = NULL;
     return FL_OK;
 }
+
+int fl_xlate_fold_time(fl_xlate *x, fl_expr_node *literal) { return fold_time_literal(x, literal); }
 
 static bool is_string_literal(const fl_expr_node *n) { return n->kind == FL_EXPR_LITERAL && n->type == FL_EXPR_T_STRING; }
 
@@ -612,6 +649,18 @@ static int translate_cast(translator *t, const fl_json *body, int32_t pos, fl_ex
     n->type = types[k].type;
     FL_RETURN_NOT_OK(translate(t, fl_json_get(body, "arg"), &n->args[0]));
     fl_expr_type from = n->args[0]->type;
+    if (n->type == FL_EXPR_T_TIMESTAMP && !strcmp(type, "date")) {
+        /* DATE '2017-07-01': the day's midnight (UTC), folded now; there is no per-row truncation. */
+        if (!is_string_literal(n->args[0]) && from != FL_EXPR_T_NULL)
+            return terr(t, pos, "cannot cast %s to date (only constants)", fl_expr_type_name(from));
+        if (from == FL_EXPR_T_NULL) return *out = n->args[0], FL_OK;
+        FL_RETURN_NOT_OK(fold_time_literal(t, n->args[0]));
+        const int64_t day = 86400000;
+        n->args[0]->lit_int -= ((n->args[0]->lit_int % day) + day) % day;
+        n->args[0]->pos = n->args[0]->pos ? n->args[0]->pos : pos;
+        *out = n->args[0];
+        return FL_OK;
+    }
     if (n->type == FL_EXPR_T_TIMESTAMP) {
         /* TIMESTAMP '2017-07-01 08:00:00' (a constant, folded now), integer milliseconds, or a timestamp. */
         if (is_string_literal(n->args[0])) {
@@ -681,7 +730,8 @@ static int translate_array(translator *t, const fl_json *body, int32_t pos, fl_e
     }
     fl_field *elem = fl_arena_alloc(t->arena, sizeof *elem);
     if (!elem) return oom(t);
-    elem->type = et == FL_EXPR_T_INT ? FL_TYPE_INT64 : et == FL_EXPR_T_FLOAT ? FL_TYPE_FLOAT64 : et == FL_EXPR_T_BOOL ? FL_TYPE_BOOL : FL_TYPE_STRING;
+    elem->type = et == FL_EXPR_T_INT ? FL_TYPE_INT64 : et == FL_EXPR_T_FLOAT ? FL_TYPE_FLOAT64 : et == FL_EXPR_T_BOOL ? FL_TYPE_BOOL
+                 : et == FL_EXPR_T_TIMESTAMP ? FL_TYPE_TIMESTAMP_MS : FL_TYPE_STRING;
     elem->nullable = true;
     elem->id = -1;
     n->elem = elem;

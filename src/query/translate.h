@@ -49,11 +49,15 @@ struct fl_xlate {
 bool fl_xlate_insert(fl_xlate *x, int64_t at, int64_t len);
 /* Rewrites list literals written the LanceDB/DataFusion way, ['a', 'b'], into the PostgreSQL form
  * ARRAY['a', 'b'] in *sql (reallocated) from x->user_start on, recording the insertions. A '[' counts as a
- * list literal unless it follows a name, ')', ']' or a quoted item (then it is element access). */
+ * list literal unless it follows a name (other than a keyword such as SELECT), ')', ']' or a quoted item
+ * (then it is element access). */
 int fl_xlate_bracket_arrays(fl_xlate *x, char **sql);
 
 /* Translates one expression node (any {"Kind": {...}} of the parse tree) into a bound IR tree. */
 int fl_xlate_expr(fl_xlate *x, const fl_json *json, fl_expr_node **out);
+/* Turns a string literal node into a timestamp literal in place, as comparisons with a timestamp read it
+ * (RFC 3339, a date alone, no zone meaning UTC); a positioned error when it is not a time. */
+int fl_xlate_fold_time(fl_xlate *x, fl_expr_node *literal);
 /* The user's 1-based position of a parse-tree location (0: none). */
 int32_t fl_xlate_pos(const fl_xlate *x, int64_t location);
 /* FL_EINVAL for a parser error message at 1-based position `pos`: messages that quote the rest of the

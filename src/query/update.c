@@ -17,6 +17,7 @@
 #include "translate.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <pg_query.h>
 #include <stdlib.h>
@@ -138,7 +139,16 @@ static int compile_set(fl_table *t, const char *text, update_plan *p, fl_error *
             break;
         }
         if ((rc = fl_xlate_expr(&x, val, &a->value)) != FL_OK) break;
+        /* A time string for a timestamp column reads as in a filter's comparison. */
+        if (a->target->type == FL_TYPE_TIMESTAMP_MS && a->value->kind == FL_EXPR_LITERAL && a->value->type == FL_EXPR_T_STRING &&
+            (rc = fl_xlate_fold_time(&x, a->value)) != FL_OK)
+            break;
         bool ok = assignable(a->value->type, a->target);
+        if (!ok && a->value->kind == FL_EXPR_LIST_LITERAL && a->target->type == FL_TYPE_LIST) {
+            /* A list literal fits a list column whose element type takes every item. */
+            ok = true;
+            for (int32_t j = 0; ok && j < a->value->n_args; j++) ok = assignable(a->value->args[j]->type, &a->target->children[0]);
+        }
         if (!ok && a->value->kind == FL_EXPR_COLUMN) {
             int src = fl_schema_find(p->exprs.schema, a->value->name);
             ok = src >= 0 && same_field_type(&p->exprs.schema->fields[src], a->target);
@@ -157,13 +167,11 @@ static int compile_set(fl_table *t, const char *text, update_plan *p, fl_error *
     return rc;
 }
 
-/* Appends value i of an evaluated expression (canonical, expr.h invariant 3) to the target column. */
-static int store(const assignment *a, const fl_array *v, int64_t i, uint64_t row_id, fl_array *dst, fl_error *err) {
-    const fl_field *f = a->target;
-    bool null = v->validity && !fl_bit_get(v->validity, v->length == 1 ? 0 : i);
-    int64_t at = v->length == 1 ? 0 : i;
-    if (null) {
-        if (!f->nullable) return fl_error_set(err, FL_EINVAL, "column \"%s\" is not nullable: row %llu would be NULL", f->name, (unsigned long long)row_id);
+/* Appends value `at` of an evaluated array (canonical, expr.h invariant 3) to dst, typed like f: the target
+ * column itself, or its element type for the items of a list literal. Errors name the column. */
+static int store_value(const fl_field *column, const fl_field *f, const fl_array *v, int64_t at, uint64_t row_id, fl_array *dst, fl_error *err) {
+    if (v->validity && !fl_bit_get(v->validity, at)) {
+        if (!f->nullable) return fl_error_set(err, FL_EINVAL, "column \"%s\" is not nullable: row %llu would be NULL", column->name, (unsigned long long)row_id);
         return fl_array_append_null(dst) == FL_OK ? FL_OK : fl_error_set(err, FL_ENOMEM, "out of memory");
     }
     int rc;
@@ -182,8 +190,8 @@ static int store(const assignment *a, const fl_array *v, int64_t i, uint64_t row
         default: fits = true; break;
         }
         if (!fits) {
-            char *type = fl_field_type_format(f);
-            rc = fl_error_set(err, FL_EINVAL, "value %lld does not fit column \"%s\" (%s) at row %llu", (long long)x, f->name, type ? type : "?",
+            char *type = fl_field_type_format(column);
+            rc = fl_error_set(err, FL_EINVAL, "value %lld does not fit column \"%s\" (%s) at row %llu", (long long)x, column->name, type ? type : "?",
                               (unsigned long long)row_id);
             free(type);
             return rc;
@@ -191,6 +199,13 @@ static int store(const assignment *a, const fl_array *v, int64_t i, uint64_t row
         rc = fl_type_is_signed(t) ? fl_array_append_int(dst, x) : fl_array_append_uint(dst, (uint64_t)x);
     } else if (fl_type_is_float(t)) {
         double x = v->type == FL_TYPE_FLOAT64 ? ((const double *)v->values)[at] : (double)((const int64_t *)v->values)[at];
+        if (t == FL_TYPE_FLOAT32 && isfinite(x) && fabs(x) > FLT_MAX) {
+            char *type = fl_field_type_format(column);
+            rc = fl_error_set(err, FL_EINVAL, "value %g does not fit column \"%s\" (%s) at row %llu", x, column->name, type ? type : "?",
+                              (unsigned long long)row_id);
+            free(type);
+            return rc;
+        }
         rc = fl_array_append_float(dst, x);
     } else if (t == FL_TYPE_TIMESTAMP_MS) {
         rc = fl_array_append_int(dst, ((const int64_t *)v->values)[at]);
@@ -203,6 +218,18 @@ static int store(const assignment *a, const fl_array *v, int64_t i, uint64_t row
         rc = fl_array_append_from(dst, v, at); /* same-typed column (checked at bind) */
     }
     return rc == FL_OK ? FL_OK : fl_error_set(err, FL_ENOMEM, "out of memory");
+}
+
+/* Appends row i of an assignment's evaluated value (a constant: its one value) to the target column. */
+static int store(const assignment *a, const fl_array *v, int64_t i, uint64_t row_id, fl_array *dst, fl_error *err) {
+    int64_t at = v->length == 1 ? 0 : i;
+    if (a->value->kind != FL_EXPR_LIST_LITERAL) return store_value(a->target, a->target, v, at, row_id, dst, err);
+    /* A list literal holds canonical items (int64, float64, …): each is converted to the element type. */
+    int64_t s, e;
+    fl_array_get_list(v, at, &s, &e);
+    for (int64_t k = s; k < e; k++)
+        FL_RETURN_NOT_OK(store_value(a->target, &a->target->children[0], &v->children[0], k, row_id, &dst->children[0], err));
+    return fl_array_end_list(dst) == FL_OK ? FL_OK : fl_error_set(err, FL_ENOMEM, "out of memory");
 }
 
 int fl_table_update_where(fl_table *t, const char *set, const char *where, int64_t *updated, fl_error *err) {
