@@ -208,6 +208,11 @@ static void test_functions(void) {
     W("NOT regexp_match(s, '_')", "0,1,4,5");
     W("regexp_match(s, 'x', 'q')", "error: regexp_match: unknown flag 'q' (position 22)");
     CHECK(strstr(where(b, "regexp_match(s, '(')"), "regexp_match: invalid regular expression '(': ") != NULL);
+    /* Found by fuzz_filter: stacked repetitions made regcomp take gigabytes; refused up front. */
+    W("regexp_match(s, 'c++++')", "error: regexp_match: the pattern is too complex (at most 1024 bytes, 8 bounded repetitions, no repetition of a repetition) (position 17)");
+    W("regexp_match(s, '(a+)+')", "error: regexp_match: the pattern is too complex (at most 1024 bytes, 8 bounded repetitions, no repetition of a repetition) (position 17)");
+    W("regexp_match(s, '^[+*]+a{1,3}(b|c)*$')", "");
+    W("regexp_match(s, '^c[a-z]+$')", "0");
     W("round(x) = 2", "0");                /* half away from zero */
     W("round(x) = -2", "1");
     W("round(x, 1) = 7.3", "4");

@@ -179,6 +179,48 @@ typedef struct regex_cache {
     bool icase;
 } regex_cache;
 
+/*
+ * Patterns the C library compiles in bounded time and memory. glibc's regcomp copies the subtree of every
+ * repetition, so stacked repetitions ("a+++…", "(x{9}){9}{9}") grow exponentially: a filter must not be
+ * able to exhaust memory. Refused: repetition of a repetition, more than REGEX_MAX_BOUNDS {m,n} bounds,
+ * more than REGEX_MAX_BYTES bytes.
+ */
+#define REGEX_MAX_BYTES 1024
+#define REGEX_MAX_BOUNDS 8
+static bool regex_tame(const char *p) {
+    if (strlen(p) > REGEX_MAX_BYTES) return false;
+    int bounds = 0;
+    bool after_repeat = false;      /* the previous item was a repetition operator */
+    for (size_t i = 0; p[i]; i++) {
+        char ch = p[i];
+        if (ch == '\\' && p[i + 1]) {
+            i++;
+            after_repeat = false;
+            continue;
+        }
+        if (ch == '[') {
+            /* A bracket expression is one item: skip to its closing ']' (a leading ']' is literal). */
+            size_t j = i + 1;
+            if (p[j] == '^') j++;
+            if (p[j] == ']') j++;
+            while (p[j] && p[j] != ']') j++;
+            i = p[j] ? j : i;
+            after_repeat = false;
+            continue;
+        }
+        bool repeat = ch == '*' || ch == '+' || ch == '?' || ch == '{';
+        if (repeat && after_repeat) return false;
+        if (ch == '{') {
+            if (++bounds > REGEX_MAX_BOUNDS) return false;
+            while (p[i] && p[i] != '}') i++;
+            if (!p[i]) return true; /* regcomp reports the unclosed bound */
+        }
+        /* A repeated group counts as a repetition too: "(a+)+" is refused like "a++". */
+        after_repeat = repeat || (ch == ')' && i > 0 && (p[i - 1] == '*' || p[i - 1] == '+' || p[i - 1] == '?' || p[i - 1] == '}'));
+    }
+    return true;
+}
+
 static int regex_prepare(regex_cache *c, const fl_expr_node *n, const uint8_t *p, size_t pl, bool icase, fl_error *err) {
     if (c->ready && c->icase == icase && strlen(c->pattern) == pl && !memcmp(c->pattern, p, pl)) return FL_OK;
     if (c->ready) regfree(&c->re);
@@ -188,6 +230,9 @@ static int regex_prepare(regex_cache *c, const fl_expr_node *n, const uint8_t *p
     memcpy(c->pattern, p, pl);
     c->pattern[pl] = '\0';
     if (memchr(p, '\0', pl)) return fl_error_set(err, FL_EINVAL, "%s: the pattern contains a NUL byte (position %d)", n->name, (int)n->args[1]->pos);
+    if (!regex_tame(c->pattern))
+        return fl_error_set(err, FL_EINVAL, "%s: the pattern is too complex (at most %d bytes, %d bounded repetitions, no repetition of a repetition) (position %d)",
+                            n->name, REGEX_MAX_BYTES, REGEX_MAX_BOUNDS, (int)(n->args[1]->pos ? n->args[1]->pos : n->pos));
     int rc = regcomp(&c->re, c->pattern, REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0));
     if (rc != 0) {
         char why[128];
