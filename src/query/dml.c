@@ -4,7 +4,9 @@
  */
 #include "qscan.h"
 
+#include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 static bool blank(const char *s) {
     if (!s) return true;
@@ -19,6 +21,52 @@ static int compile_where(fl_table *t, const char *where, fl_expr **out, fl_error
     return fl_expr_compile_filter(where, t->m->schema, out, err);
 }
 
+/* Counting splits a scan between threads from this many rows to read on (below, starting threads and
+ * opening their handles costs more than it saves). */
+int64_t fl_count_parallel_rows = 262144;
+#define MAX_COUNT_THREADS 4
+
+typedef struct count_part {
+    const fl_table *t;          /* the caller's handle: only its db path, name and version are read */
+    const fl_expr *e;
+    uint32_t part, parts;
+    int64_t count;
+    int rc;
+    fl_error err;
+} count_part;
+
+/* One share of a parallel count, on its own database and table handles at the caller's version. */
+static void *count_worker(void *arg) {
+    count_part *c = arg;
+    static const char *const none[1] = {NULL};
+    fl_db *db = NULL;
+    fl_table *t = NULL;
+    fl_qscan *q = NULL;
+    fl_open_options o = {.version = c->t->m->version};
+    c->rc = fl_db_open(c->t->db->path, 0, &db, &c->err);
+    if (c->rc == FL_OK) c->rc = fl_table_open(db, c->t->name, &o, &t, &c->err);
+    if (c->rc == FL_OK) c->rc = fl_qscan_open(t, c->e, none, 0, false, 0, &q, &c->err);
+    if (c->rc == FL_OK) {
+        fl_qscan_set_partition(q, c->part, c->parts);
+        c->rc = fl_qscan_count(q, &c->count, &c->err);
+    }
+    fl_qscan_close(q);
+    fl_table_close(t);
+    fl_db_close(db);
+    return NULL;
+}
+
+/* Threads for a count: one per core (at most MAX_COUNT_THREADS) when the scan reads many rows, else 1. */
+static int count_threads(fl_table *t, fl_qscan *q, uint32_t *parts, fl_error *err) {
+    *parts = 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 2 || fl_qscan_uses_index(q) || fl_table_count_rows(t) < fl_count_parallel_rows) return FL_OK;
+    uint64_t rows;
+    FL_RETURN_NOT_OK(fl_qscan_estimate(q, &rows, err));
+    if (rows >= (uint64_t)fl_count_parallel_rows) *parts = cores > MAX_COUNT_THREADS ? MAX_COUNT_THREADS : (uint32_t)cores;
+    return FL_OK;
+}
+
 int fl_table_count_where(fl_table *t, const char *where, int64_t *count, fl_error *err) {
     *count = 0;
     fl_expr *e;
@@ -30,7 +78,33 @@ int fl_table_count_where(fl_table *t, const char *where, int64_t *count, fl_erro
     static const char *const none[1] = {NULL};
     fl_qscan *q;
     int rc = fl_qscan_open(t, e, none, 0, false, 0, &q, err);
-    if (rc == FL_OK) rc = fl_qscan_count(q, count, err);
+    uint32_t parts = 1;
+    if (rc == FL_OK) rc = count_threads(t, q, &parts, err);
+    /* A scan of a big table: the caller's thread takes share 0, workers on their own handles the rest. */
+    count_part jobs[MAX_COUNT_THREADS];
+    pthread_t threads[MAX_COUNT_THREADS];
+    uint32_t started = 1;
+    for (uint32_t i = 1; rc == FL_OK && i < parts; i++) {
+        jobs[i] = (count_part){.t = t, .e = e, .part = i, .parts = parts};
+        if (pthread_create(&threads[i], NULL, count_worker, &jobs[i]) != 0) break;
+        started = i + 1;
+    }
+    /* Without every thread, this thread reads everything and the started ones' counts are dropped. */
+    bool split = started == parts;
+    if (rc == FL_OK) {
+        fl_qscan_set_partition(q, 0, split ? parts : 1);
+        rc = fl_qscan_count(q, count, err);
+    }
+    for (uint32_t i = 1; i < started; i++) {
+        pthread_join(threads[i], NULL);
+        if (!split) continue;
+        if (rc == FL_OK && jobs[i].rc != FL_OK) {
+            rc = jobs[i].rc;
+            if (err) *err = jobs[i].err;
+        }
+        if (rc == FL_OK) *count += jobs[i].count;
+    }
+    if (rc != FL_OK) *count = 0;
     fl_qscan_close(q);
     fl_expr_free(e);
     return rc;

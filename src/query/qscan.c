@@ -43,6 +43,8 @@ struct fl_qscan {
     const uint64_t *cand_off;   /* sel.offsets */
     uint64_t cand_i, cand_end;  /* the current fragment's candidates: cand_off[cand_i .. cand_end) */
     bool covered_counted;       /* an exact count took the covered fragments' candidates whole */
+    uint32_t part, parts;       /* fl_qscan_set_partition: read windows part, part + parts, … (parts 0: all) */
+    uint64_t window_seq;        /* windows of scanned fragments seen so far */
     char *index_names;          /* stats.index_used */
     /* position */
     uint32_t fragment;
@@ -164,6 +166,13 @@ void fl_qscan_close(fl_qscan *q) {
 
 const fl_qscan_stats *fl_qscan_get_stats(const fl_qscan *q) { return &q->stats; }
 
+void fl_qscan_set_partition(fl_qscan *q, uint32_t part, uint32_t parts) {
+    q->part = part;
+    q->parts = parts;
+}
+
+bool fl_qscan_uses_index(const fl_qscan *q) { return q->sel.applies; }
+
 /* ---- pruning: spans of the current fragment that may hold matches ---- */
 
 static int add_span(fl_qscan *q, int64_t lo, int64_t hi, fl_error *err) {
@@ -275,6 +284,28 @@ static int prune_fragment(fl_qscan *q, uint32_t fi, fl_error *err) {
     fl_free(at);
     fl_free(all_null);
     return rc;
+}
+
+int fl_qscan_estimate(fl_qscan *q, uint64_t *rows, fl_error *err) {
+    *rows = 0;
+    const fl_manifest *m = q->table->m;
+    for (uint32_t fi = 0; fi < m->n_fragments; fi++) {
+        const fl_fragment *f = &m->fragments[fi];
+        if (q->sel.applies && q->sel.covered[fi]) continue;
+        if (!q->prune) {
+            *rows += f->physical_rows;
+            continue;
+        }
+        q->n_spans = q->span_i = 0;
+        FL_RETURN_NOT_OK(prune_fragment(q, fi, err));
+        for (size_t i = 0; i < q->n_spans; i++) *rows += (uint64_t)(q->spans[i].hi - q->spans[i].lo);
+    }
+    /* Leave the scan as opened: statistics counted here are counted again when it runs. */
+    q->n_spans = q->span_i = 0;
+    memset(&q->stats, 0, sizeof q->stats);
+    q->stats.fragments = m->n_fragments;
+    q->stats.index_used = q->index_names;
+    return FL_OK;
 }
 
 /* Positions the scan on the next fragment with something to read; false at the end. */
@@ -429,6 +460,7 @@ static int next_window(fl_qscan *q, int64_t *lo, int64_t *len, fl_batch **filter
         int64_t start = q->pos, count = sp->hi - start < q->batch_size ? sp->hi - start : q->batch_size;
         q->pos += count;
         if (q->pos >= sp->hi && ++q->span_i < q->n_spans) q->pos = q->spans[q->span_i].lo;
+        if (q->parts > 1 && q->window_seq++ % q->parts != q->part) continue; /* another scan's window */
         FL_RETURN_NOT_OK(ensure_rows(q, count, err));
         int64_t m = 0;
         if (q->filter) {

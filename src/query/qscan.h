@@ -42,6 +42,20 @@ int fl_qscan_open(fl_table *table, const fl_expr *filter, const char *const *col
 int fl_qscan_next(fl_qscan *scan, fl_batch **out, fl_error *err);
 /* Counts the matching rows to the end without materializing the output columns. */
 int fl_qscan_count(fl_qscan *scan, int64_t *count, fl_error *err);
+/*
+ * Makes the scan read only every parts-th window of the fragments it scans (windows part, part + parts,
+ * …), so that `parts` scans of the same version on separate handles split the work between threads. Set
+ * before the first batch; applies to scanned fragments, not to ones the indexes answer (check
+ * fl_qscan_uses_index first: index answers are not worth splitting).
+ */
+void fl_qscan_set_partition(fl_qscan *scan, uint32_t part, uint32_t parts);
+/* Rows the scan will read in fragments the indexes do not answer, after pruning by statistics (reads
+ * page statistics only). Call before the first batch. */
+int fl_qscan_estimate(fl_qscan *scan, uint64_t *rows, fl_error *err);
+/* Rows from which fl_table_count_where splits a scan between threads (tests lower it). */
+extern int64_t fl_count_parallel_rows;
+/* Whether the indexes answer part of this scan. */
+bool fl_qscan_uses_index(const fl_qscan *scan);
 /* What the scan did so far (complete after the end was reached). */
 const fl_qscan_stats *fl_qscan_get_stats(const fl_qscan *scan);
 void fl_qscan_close(fl_qscan *scan);
