@@ -10,12 +10,7 @@
 #include <stdint.h>
 
 static uint64_t rng = 0x243F6A8885A308D3ull;
-static uint64_t next_rand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+static uint64_t next_rand(void) { return tl_rand(&rng); }
 static int pick(int n) { return (int)(next_rand() % (uint64_t)n); }
 
 #define SCHEMA "seq int64, a int32, x float64, f bool, u uint16, s string"

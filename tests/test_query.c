@@ -313,12 +313,7 @@ static void test_json(void) {
 
 enum { V_NULL = -1, V_FALSE = 0, V_TRUE = 1 };
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint64_t next_rand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+static uint64_t next_rand(void) { return tl_rand(&rng); }
 static int pick(int n) { return (int)(next_rand() % (uint64_t)n); }
 
 #define PROP_ROWS 300

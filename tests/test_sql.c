@@ -489,12 +489,7 @@ typedef struct rrow {
 } rrow;
 static rrow rrows[R_ROWS];
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static uint64_t next_rand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+static uint64_t next_rand(void) { return tl_rand(&rng); }
 static int pick(int n) { return (int)(next_rand() % (uint64_t)n); }
 
 typedef struct rkey {

@@ -68,6 +68,13 @@ int tl_sh(const char *fmt, ...);
  * early and late in the child's work; after(ctx), if not NULL, runs after each round. A child that ends on
  * its own must exit 0. Returns the number of rounds that ended by the kill. */
 int tl_kill_rounds(int rounds, uint64_t max_us, uint64_t seed, void (*child)(void *ctx), void (*after)(void *ctx), void *ctx);
+/* A xorshift64 step: deterministic pseudo-random numbers for property tests (state must not be 0). */
+static inline uint64_t tl_rand(uint64_t *state) {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
 /* Writes a whole file (a CHECK fails if it cannot). */
 void tl_write_file(const char *path, const void *data, size_t size);
 

@@ -211,16 +211,6 @@ static bool literals_fit(const planner *p, int vi, const fl_expr_node *const *li
     return true;
 }
 
-static fl_expr_op flip(fl_expr_op op) {
-    switch (op) {
-    case FL_OP_LT: return FL_OP_GT;
-    case FL_OP_LE: return FL_OP_GE;
-    case FL_OP_GT: return FL_OP_LT;
-    case FL_OP_GE: return FL_OP_LE;
-    default: return op;
-    }
-}
-
 typedef struct leaf {
     leaf_kind kind;
     int view;
@@ -262,7 +252,7 @@ static bool as_leaf(const planner *p, const fl_expr_node *n, leaf *out) {
         if (!is_column(col)) {
             col = n->args[1];
             lit = n->args[0];
-            op = flip(op);
+            op = fl_expr_op_flip(op);
         }
         if (!is_column(col)) return false;
         out->kind = L_CMP;

@@ -325,7 +325,7 @@ static bool in_constants(const fl_expr_node *node, const qval *args, int64_t n, 
     return true;
 }
 
-static fl_expr_op flip_op(fl_expr_op op) {
+fl_expr_op fl_expr_op_flip(fl_expr_op op) {
     return op == FL_OP_LT ? FL_OP_GT : op == FL_OP_GT ? FL_OP_LT : op == FL_OP_LE ? FL_OP_GE : op == FL_OP_GE ? FL_OP_LE : op;
 }
 
@@ -335,7 +335,7 @@ static int compare(fl_expr_op op, const fl_array *a, const fl_array *b, int64_t 
     bool a_const = a->length == 1 && n != 1, b_const = b->length == 1 && n != 1;
     bool done = false;
     if (b_const && !a_const && !is_null(b, 0)) done = compare_scalar(op, a, b, n, out);
-    else if (a_const && !b_const && !is_null(a, 0)) done = compare_scalar(flip_op(op), b, a, n, out);
+    else if (a_const && !b_const && !is_null(a, 0)) done = compare_scalar(fl_expr_op_flip(op), b, a, n, out);
     if (!done) BITLOOP(n, out, !is_null(a, i) && !is_null(b, i) && op_holds(op, compare_at(a, b, i)));
     finish(out);
     return FL_OK;

@@ -99,6 +99,9 @@ typedef struct fl_expr {
 int fl_expr_compile_filter(const char *text, const fl_schema *schema, fl_expr **out, fl_error *err);
 void fl_expr_free(fl_expr *expr);
 
+/* The operator with its operands swapped: a < b is b > a (=, <> and the others stay). */
+fl_expr_op fl_expr_op_flip(fl_expr_op op);
+
 /* Short name of a type for messages ("integer", "string", "list<string>"); static or arena storage. */
 const char *fl_expr_type_name(fl_expr_type type);
 

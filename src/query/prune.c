@@ -85,16 +85,6 @@ static int relations(const fl_col_range *r, const number *lit) {
     return rel;
 }
 
-static fl_expr_op flip(fl_expr_op op) {
-    switch (op) {
-    case FL_OP_LT: return FL_OP_GT;
-    case FL_OP_LE: return FL_OP_GE;
-    case FL_OP_GT: return FL_OP_LT;
-    case FL_OP_GE: return FL_OP_LE;
-    default: return op;
-    }
-}
-
 static bool satisfies(fl_expr_op op, int rel) {
     switch (op) {
     case FL_OP_EQ: return rel == EQUAL;
@@ -114,7 +104,7 @@ static int compare_outcomes(const fl_expr *f, fl_expr_op op, const fl_expr_node 
     if (!r) {
         r = range_of(f, b, ranges);
         lit = a;
-        op = flip(op);
+        op = fl_expr_op_flip(op);
     }
     if (!r) return FL_PV_ALL;
     if (lit->kind == FL_EXPR_LITERAL && lit->type == FL_EXPR_T_NULL) return FL_PV_NULL;
