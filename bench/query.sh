@@ -23,7 +23,7 @@ log() { printf '== %s\n' "$*" >&2; }
 
 command -v node >/dev/null || { echo "query.sh: node (>= 20) is required" >&2; exit 1; }
 (cd "$ROOT" && make -s all)
-[ -d "$BENCH/node_modules/@lancedb/lancedb" ] || (cd "$BENCH" && npm install --no-audit --no-fund --silent)
+[ -d "$BENCH/node_modules/@lancedb/lancedb" ] || (cd "$BENCH" && npm install --no-audit --no-fund --no-package-lock --silent)
 mkdir -p "$OUT"
 cc -std=c11 -O2 -Wall -Wextra -I"$ROOT/include" -o "$OUT/query_bench" "$BENCH/query_bench.c" "$ROOT/build/libframelake.a" $LIBS
 

@@ -11,7 +11,7 @@ FL=${FRAMELAKE:-$ROOT/build/framelake}
 ROWS=${1:-4000}
 SEED=${2:-11}
 if [ ! -d "$ROOT/bench/node_modules/@lancedb/lancedb" ]; then
-    (cd "$ROOT/bench" && npm install --no-audit --no-fund --silent) || { echo "differential: npm install of the LanceDB peer failed" >&2; exit 1; }
+    (cd "$ROOT/bench" && npm install --no-audit --no-fund --no-package-lock --silent) || { echo "differential: npm install of the LanceDB peer failed" >&2; exit 1; }
 fi
 [ -e "$HERE/node_modules" ] || ln -s ../../bench/node_modules "$HERE/node_modules"
 WORK=$(mktemp -d)
