@@ -526,10 +526,30 @@ static int cmd_rename_column(const args *a) {
     return rc;
 }
 
-static const option_spec add_column_opts[] = {{"type", true}, {NULL, false}};
+/* add-column NAME --expr SQL: a computed column, values for every row in one commit. */
+static int add_expr_column(const args *a, const char *expr) {
+    fl_db *db;
+    fl_table *t;
+    fl_error err = {0};
+    int rc = open_table(a, false, &db, &t, false);
+    if (rc) return rc;
+    if (fl_table_add_expr_column(t, a->positional[2], expr, &err) != FL_OK) rc = fail(&err);
+    else {
+        const fl_schema *s = fl_table_schema(t);
+        char *type = fl_field_type_format(&s->fields[fl_schema_find(s, a->positional[2])]);
+        printf("added column '%s' %s = %s: version %llu, %lld rows\n", a->positional[2], type ? type : "?", expr,
+               (unsigned long long)fl_table_version(t), (long long)fl_table_count_rows(t));
+        free(type);
+    }
+    close_all(db, t);
+    return rc;
+}
+
+static const option_spec add_column_opts[] = {{"type", true}, {"expr", true}, {NULL, false}};
 static int cmd_add_column(const args *a) {
-    const char *type = args_get(a, "type");
-    if (!type) return usage_error("add-column needs --type T (computed columns arrive with --expr/--udf)%s", "");
+    const char *type = args_get(a, "type"), *expr = args_get(a, "expr");
+    if (!type == !expr) return usage_error("add-column needs exactly one of --type T or --expr SQL%s", "");
+    if (expr) return add_expr_column(a, expr);
     char *text = malloc(strlen(a->positional[2]) + strlen(type) + 8);
     sprintf(text, "\"%s\" %s", a->positional[2], type);
     fl_error err = {0};
@@ -611,7 +631,8 @@ static const command commands[] = {
     {"compact", "framelake compact DB TABLE [--target-rows N]", "merge small fragments and drop deleted rows", compact_opts, 2, 2, cmd_compact},
     {"cleanup", "framelake cleanup DB TABLE [--keep-versions N] [--older-than 7d] [--grace 1h]",
      "delete old versions (not tagged, not latest) and unreferenced files", cleanup_opts, 2, 2, cmd_cleanup},
-    {"add-column", "framelake add-column DB TABLE NAME --type T", "add a nullable column (no data rewritten)", add_column_opts, 3, 3, cmd_add_column},
+    {"add-column", "framelake add-column DB TABLE NAME (--type T | --expr SQL)",
+     "add a nullable column (no data rewritten), or one computed from a SQL expression", add_column_opts, 3, 3, cmd_add_column},
     {"drop-column", "framelake drop-column DB TABLE NAME[,NAME...]", "remove columns (metadata only)", NULL, 3, 8, cmd_drop_column},
     {"rename-column", "framelake rename-column DB TABLE FROM TO", "rename a column (metadata only)", NULL, 4, 4, cmd_rename_column},
     {"ingest",

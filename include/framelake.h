@@ -453,6 +453,13 @@ int fl_table_delete_where(fl_table *table, const char *where, int64_t *deleted, 
  * update. *updated (may be NULL) receives the count. */
 int fl_table_update_where(fl_table *table, const char *set, const char *where, int64_t *updated, fl_error *err);
 
+/* Adds column `name` computed from a SQL expression over the row's other columns (`array_has_any(
+ * ann_categories, ['pedestrian', 'other person'])`, `width * height`), values for every live row, in one
+ * commit that rewrites no existing data file. The column's type follows the expression (integers
+ * int64, floats float64, strings, booleans, timestamps, lists); the definition is kept in the field's
+ * metadata ("expr"). A constant NULL must be CAST to give it a type. */
+int fl_table_add_expr_column(fl_table *table, const char *name, const char *expr, fl_error *err);
+
 /* A stream of result batches (rows of a query or a SQL statement). Single-threaded like every handle. */
 typedef struct fl_cursor fl_cursor;
 

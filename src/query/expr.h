@@ -97,6 +97,8 @@ typedef struct fl_expr {
  * type mismatches, non-boolean filters. On success the caller frees *out with fl_expr_free.
  */
 int fl_expr_compile_filter(const char *text, const fl_schema *schema, fl_expr **out, fl_error *err);
+/* The same for an expression of any type (a computed column's definition). */
+int fl_expr_compile_value(const char *text, const fl_schema *schema, fl_expr **out, fl_error *err);
 void fl_expr_free(fl_expr *expr);
 
 /* The operator with its operands swapped: a < b is b > a (=, <> and the others stay). */

@@ -778,7 +778,18 @@ static int where_clause(translator *t, const fl_json *tree, const fl_json **out)
     return FL_OK;
 }
 
+/* Compiles one expression (parsed as the WHERE clause of a fixed prefix); a filter must be boolean. */
+static int compile_expression(const char *text, const fl_schema *schema, bool filter, fl_expr **out, fl_error *err);
+
 int fl_expr_compile_filter(const char *text, const fl_schema *schema, fl_expr **out, fl_error *err) {
+    return compile_expression(text, schema, true, out, err);
+}
+
+int fl_expr_compile_value(const char *text, const fl_schema *schema, fl_expr **out, fl_error *err) {
+    return compile_expression(text, schema, false, out, err);
+}
+
+static int compile_expression(const char *text, const fl_schema *schema, bool filter, fl_expr **out, fl_error *err) {
     *out = NULL;
     fl_expr *e = fl_calloc(1, sizeof *e);
     if (!e) return fl_error_set(err, FL_ENOMEM, "out of memory");
@@ -789,7 +800,7 @@ int fl_expr_compile_filter(const char *text, const fl_schema *schema, fl_expr **
     char *sql = NULL;
     bool blank = true;
     for (const char *p = text; *p; p++) blank &= isspace((unsigned char)*p) != 0;
-    if (blank) rc = fl_error_set(err, FL_EINVAL, "empty filter");
+    if (blank) rc = fl_error_set(err, FL_EINVAL, filter ? "empty filter" : "empty expression");
     else if (!(e->schema = fl_schema_copy(schema)) || !(sql = fl_malloc(PREFIX_LEN + len + 1))) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
     t.schema = e->schema;
     PgQueryParseResult pr = {0};
@@ -814,7 +825,7 @@ int fl_expr_compile_filter(const char *text, const fl_schema *schema, fl_expr **
     if (rc != FL_OK && rc != FL_ENOMEM && rc != FL_EINVAL) rc = fl_error_set(err, FL_EINVAL, "expression nested too deeply (position 1)");
     if (rc == FL_OK) rc = where_clause(&t, tree, &where);
     if (rc == FL_OK) rc = translate(&t, where, &e->root);
-    if (rc == FL_OK && e->root->type != FL_EXPR_T_BOOL && e->root->type != FL_EXPR_T_NULL)
+    if (rc == FL_OK && filter && e->root->type != FL_EXPR_T_BOOL && e->root->type != FL_EXPR_T_NULL)
         rc = terr(&t, e->root->pos ? e->root->pos : 1, "a filter must be boolean, not %s", fl_expr_type_name(e->root->type));
     if (pr.parse_tree || pr.error) pg_query_free_parse_result(pr);
     fl_free(sql);

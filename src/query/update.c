@@ -291,3 +291,91 @@ int fl_table_update_where(fl_table *t, const char *set, const char *where, int64
     plan_clear(&p);
     return rc;
 }
+
+/* ---- computed columns ---- */
+
+/* The stored field for an expression's result type, named `name` (nullable). */
+static int field_for(const fl_expr *e, const char *name, fl_field *out, fl_error *err) {
+    const fl_expr_node *root = e->root;
+    memset(out, 0, sizeof *out);
+    switch (root->type) {
+    case FL_EXPR_T_BOOL: out->type = FL_TYPE_BOOL; break;
+    case FL_EXPR_T_INT: out->type = FL_TYPE_INT64; break;
+    case FL_EXPR_T_FLOAT: out->type = FL_TYPE_FLOAT64; break;
+    case FL_EXPR_T_STRING: out->type = FL_TYPE_STRING; break;
+    case FL_EXPR_T_BINARY: out->type = FL_TYPE_BINARY; break;
+    case FL_EXPR_T_TIMESTAMP: out->type = FL_TYPE_TIMESTAMP_MS; break;
+    case FL_EXPR_T_LIST:
+    case FL_EXPR_T_OTHER: {
+        /* Lists and nested values keep the shape of where they come from: a column, or a list's items. */
+        if (root->kind == FL_EXPR_COLUMN) {
+            int k = fl_schema_find(e->schema, root->name);
+            if (k < 0) return fl_error_set(err, FL_EINVAL, "column \"%s\" not found", root->name);
+            if (fl_field_copy_into(out, &e->schema->fields[k]) != FL_OK) return fl_error_set(err, FL_ENOMEM, "out of memory");
+            fl_free(out->name);
+            out->name = NULL;
+            break;
+        }
+        if (root->type != FL_EXPR_T_LIST || !root->elem) return fl_error_set(err, FL_EINVAL, "cannot store the value of this expression in a column");
+        if (!(out->children = fl_calloc(1, sizeof *out->children))) return fl_error_set(err, FL_ENOMEM, "out of memory");
+        out->type = FL_TYPE_LIST;
+        out->n_children = 1;
+        if (fl_field_copy_into(&out->children[0], root->elem) != FL_OK) return fl_error_set(err, FL_ENOMEM, "out of memory");
+        break;
+    }
+    default:
+        return fl_error_set(err, FL_EINVAL, "the expression is the constant NULL: CAST it to give the column a type (CAST(NULL AS int))");
+    }
+    out->nullable = true;
+    if (!(out->name = fl_strdup(name))) return fl_error_set(err, FL_ENOMEM, "out of memory");
+    return FL_OK;
+}
+
+int fl_table_add_expr_column(fl_table *t, const char *name, const char *expr, fl_error *err) {
+    if (!name || !*name) return fl_error_set(err, FL_EINVAL, "add-column: the column needs a name");
+    if (fl_schema_find(t->m->schema, name) >= 0) return fl_error_set(err, FL_EEXIST, "table '%s': column '%s' already exists", t->name, name);
+    fl_expr *e;
+    FL_RETURN_NOT_OK(fl_expr_compile_value(expr ? expr : "", t->m->schema, &e, err));
+    fl_schema *cs = fl_calloc(1, sizeof *cs);
+    fl_field f = {0};
+    int rc = cs ? field_for(e, name, &f, err) : fl_error_set(err, FL_ENOMEM, "out of memory");
+    if (rc == FL_OK && (fl_field_set_metadata(&f, "expr", expr) != FL_OK || fl_schema_append_field(cs, &f) != FL_OK))
+        rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    fl_field_clear(&f);
+    /* Every live row's value, in storage order, keyed by row id. */
+    fl_batch *vb = rc == FL_OK ? fl_batch_new_empty(cs) : NULL;
+    if (rc == FL_OK && !vb) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    uint64_t *ids = NULL;
+    size_t n_ids = 0, cap_ids = 0;
+    fl_qscan *q = NULL;
+    static const char *const none[1] = {NULL};
+    if (rc == FL_OK) rc = fl_qscan_open(t, NULL, e->n_columns ? e->columns : none, (size_t)e->n_columns, true, 0, &q, err);
+    assignment a = {.target = rc == FL_OK ? &cs->fields[0] : NULL, .value = e->root};
+    while (rc == FL_OK) {
+        fl_batch *b;
+        if ((rc = fl_qscan_next(q, &b, err)) != FL_OK || !b) break;
+        fl_array v;
+        memset(&v, 0, sizeof v);
+        rc = fl_expr_eval(e->root, b, &v, err);
+        for (int64_t i = 0; rc == FL_OK && i < b->num_rows; i++) rc = store(&a, &v, i, b->row_ids[i], &vb->columns[0], err);
+        if (rc == FL_OK && n_ids + (size_t)b->num_rows > cap_ids) {
+            size_t c = cap_ids ? cap_ids : 1024;
+            while (c < n_ids + (size_t)b->num_rows) c *= 2;
+            uint64_t *grown = fl_realloc(ids, c * sizeof *grown);
+            if (!grown) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+            else ids = grown, cap_ids = c;
+        }
+        if (rc == FL_OK) memcpy(ids + n_ids, b->row_ids, (size_t)b->num_rows * sizeof *ids), n_ids += (size_t)b->num_rows;
+        fl_array_clear(&v);
+        fl_batch_free(b);
+    }
+    fl_qscan_close(q);
+    if (rc == FL_OK) rc = fl_batch_finish(vb, err);
+    if (rc == FL_OK && n_ids) rc = fl_batch_set_row_ids(vb, ids, n_ids) == FL_OK ? FL_OK : fl_error_set(err, FL_ENOMEM, "out of memory");
+    if (rc == FL_OK) rc = fl_table_add_columns(t, cs, n_ids ? vb : NULL, err);
+    fl_free(ids);
+    fl_batch_free(vb);
+    fl_schema_free(cs);
+    fl_expr_free(e);
+    return rc;
+}

@@ -36,3 +36,9 @@ expect update-bad-column 1 "framelake: error: column \"wether\" not found; did y
 expect update-bad-type 1 "framelake: error: cannot assign string to column \"width\" (int32) (position 9)" -- \
     "$FL" update "$QDB" bdd100k --set "width = 'wide'"
 expect update-no-set 2 "framelake: update needs --set \"col = expr, ...\"" -- "$FL" update "$QDB" bdd100k --where "true"
+expect add-column-expr 0 "added column 'area' int64 = width * height: version $((V + 2)), $((40 - ALL_NIGHT)) rows" -- \
+    "$FL" add-column "$QDB" bdd100k area --expr "width * height"
+expect add-column-expr-values 0 "$((40 - ALL_NIGHT))" -- "$FL" count "$QDB" bdd100k --where "area = width * height"
+expect add-column-expr-null 1 "framelake: error: the expression is the constant NULL: CAST it to give the column a type (CAST(NULL AS int))" -- \
+    "$FL" add-column "$QDB" bdd100k nothing --expr "NULL"
+expect add-column-both 2 "framelake: add-column needs exactly one of --type T or --expr SQL" -- "$FL" add-column "$QDB" bdd100k y --type int32 --expr "1"
