@@ -52,6 +52,9 @@ typedef struct fl_index_selection {
  * and byte), FL_ENOMEM. The selection lives independently of the handle but describes its current version.
  */
 int fl_index_select(fl_table *t, const fl_expr_node *filter, fl_index_selection *out, fl_error *err);
+/* The same without the candidate list: row_ids stays NULL and n_rows is the number of candidates (all a
+ * count needs when the selection is exact). fl_index_selection_group does not apply to it. */
+int fl_index_select_count(fl_table *t, const fl_expr_node *filter, fl_index_selection *out, fl_error *err);
 void fl_index_selection_clear(fl_index_selection *s);
 /* Fills s->offsets and s->offset_start (one pass over the candidates; a count does not need it). `t` must
  * be at the version the selection was made on. */

@@ -775,13 +775,17 @@ static int eval(planner *p, const fl_expr_node *n, bool need_n, result *r) {
     return FL_OK;
 }
 
-/* The ids of a set in ascending order. */
+/* The ids of a set in ascending order (ids NULL: only their number). */
 static int bits_to_ids(planner *p, const bits *b, uint64_t **ids, uint64_t *n) {
-    *ids = NULL;
+    if (ids) *ids = NULL;
     *n = 0;
     if (!b->w) return FL_OK;
     uint64_t count = 0;
     for (size_t i = 0; i < p->n_words; i++) count += (uint64_t)__builtin_popcountll(b->w[i]);
+    if (!ids) {
+        *n = count;
+        return FL_OK;
+    }
     if (!(*ids = fl_malloc((count ? count : 1) * sizeof **ids))) return oom(p->err);
     uint64_t k = 0;
     for (size_t i = 0; i < p->n_words; i++)
@@ -906,7 +910,17 @@ static int load_views(planner *p) {
     return FL_OK;
 }
 
+static int select_rows(fl_table *t, const fl_expr_node *filter, bool want_ids, fl_index_selection *out, fl_error *err);
+
 int fl_index_select(fl_table *t, const fl_expr_node *filter, fl_index_selection *out, fl_error *err) {
+    return select_rows(t, filter, true, out, err);
+}
+
+int fl_index_select_count(fl_table *t, const fl_expr_node *filter, fl_index_selection *out, fl_error *err) {
+    return select_rows(t, filter, false, out, err);
+}
+
+static int select_rows(fl_table *t, const fl_expr_node *filter, bool want_ids, fl_index_selection *out, fl_error *err) {
     memset(out, 0, sizeof *out);
     if (!filter || t->m->n_indexes == 0 || t->m->n_fragments == 0 || t->m->next_row_id > MAX_BITSET_IDS) return FL_OK;
     planner p = {.t = t, .err = err, .n_words = (size_t)((t->m->next_row_id + 63) / 64)};
@@ -933,7 +947,7 @@ int fl_index_select(fl_table *t, const fl_expr_node *filter, fl_index_selection 
     }
     result r;
     FL_GOTO_NOT_OK(rc, eval(&p, filter, false, &r), done);
-    rc = bits_to_ids(&p, &r.t, &out->row_ids, &out->n_rows);
+    rc = bits_to_ids(&p, &r.t, want_ids ? &out->row_ids : NULL, &out->n_rows);
     out->applies = rc == FL_OK;
     out->exact = r.cap == CAP_EXACT;
     result_free(&r);

@@ -60,7 +60,10 @@ static void *count_worker(void *arg) {
 static int count_threads(fl_table *t, fl_qscan *q, uint32_t *parts, fl_error *err) {
     *parts = 1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cores < 2 || fl_qscan_uses_index(q) || fl_table_count_rows(t) < fl_count_parallel_rows) return FL_OK;
+    if (cores < 2 || fl_table_count_rows(t) < fl_count_parallel_rows) return FL_OK;
+    bool indexed;
+    FL_RETURN_NOT_OK(fl_qscan_uses_index(q, &indexed, err));
+    if (indexed) return FL_OK;
     uint64_t rows;
     FL_RETURN_NOT_OK(fl_qscan_estimate(q, &rows, err));
     if (rows >= (uint64_t)fl_count_parallel_rows) *parts = cores > MAX_COUNT_THREADS ? MAX_COUNT_THREADS : (uint32_t)cores;

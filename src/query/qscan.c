@@ -43,6 +43,7 @@ struct fl_qscan {
     const uint64_t *cand_off;   /* sel.offsets */
     uint64_t cand_i, cand_end;  /* the current fragment's candidates: cand_off[cand_i .. cand_end) */
     bool covered_counted;       /* an exact count took the covered fragments' candidates whole */
+    bool selected, have_ids;    /* the indexes were asked (ensure_selected), with the candidate list */
     uint32_t part, parts;       /* fl_qscan_set_partition: read windows part, part + parts, … (parts 0: all) */
     uint64_t window_seq;        /* windows of scanned fragments seen so far */
     char *index_names;          /* stats.index_used */
@@ -86,10 +87,20 @@ static int check_columns(const fl_table *t, const char *const *columns, size_t n
     return FL_OK;
 }
 
-/* Asks the indexes for candidates. Grouping them by fragment waits until a covered fragment is read
- * (an exact count never needs it). */
-static int select_candidates(fl_qscan *q, fl_error *err) {
-    FL_RETURN_NOT_OK(fl_index_select(q->table, q->filter->root, &q->sel, err));
+/* Asks the indexes, once, when the scan first needs them: with the candidate list (want_ids) or, for a
+ * count, only its size; a count whose selection turns out inexact asks again for the list. Grouping the
+ * candidates by fragment waits until a covered fragment is read. */
+static int ensure_selected(fl_qscan *q, bool want_ids, fl_error *err) {
+    if (!q->filter || (q->selected && (q->have_ids || !want_ids))) return FL_OK;
+    if (q->selected) {
+        fl_index_selection_clear(&q->sel);
+        fl_free(q->index_names);
+        q->index_names = NULL;
+    }
+    q->selected = true;
+    q->have_ids = want_ids;
+    int rc = want_ids ? fl_index_select(q->table, q->filter->root, &q->sel, err) : fl_index_select_count(q->table, q->filter->root, &q->sel, err);
+    FL_RETURN_NOT_OK(rc);
     if (!q->sel.applies || !q->sel.n_used) return FL_OK;
     /* Every index the selection used, for EXPLAIN: "a_idx, b_idx". */
     size_t len = 1;
@@ -140,7 +151,6 @@ int fl_qscan_open(fl_table *t, const fl_expr *filter, const char *const *columns
         rc = append_field_by_name(q->out_schema, s, name, err);
         q->out_from_filter[i] = rc == FL_OK ? fl_schema_find(q->filter_schema, name) : -1;
     }
-    if (rc == FL_OK && q->filter) rc = select_candidates(q, err);
     if (rc != FL_OK) {
         fl_qscan_close(q);
         return rc;
@@ -171,7 +181,12 @@ void fl_qscan_set_partition(fl_qscan *q, uint32_t part, uint32_t parts) {
     q->parts = parts;
 }
 
-bool fl_qscan_uses_index(const fl_qscan *q) { return q->sel.applies; }
+int fl_qscan_uses_index(fl_qscan *q, bool *uses, fl_error *err) {
+    *uses = false;
+    FL_RETURN_NOT_OK(ensure_selected(q, false, err));
+    *uses = q->sel.applies;
+    return FL_OK;
+}
 
 /* ---- pruning: spans of the current fragment that may hold matches ---- */
 
@@ -288,6 +303,7 @@ static int prune_fragment(fl_qscan *q, uint32_t fi, fl_error *err) {
 
 int fl_qscan_estimate(fl_qscan *q, uint64_t *rows, fl_error *err) {
     *rows = 0;
+    FL_RETURN_NOT_OK(ensure_selected(q, false, err));
     const fl_manifest *m = q->table->m;
     for (uint32_t fi = 0; fi < m->n_fragments; fi++) {
         const fl_fragment *f = &m->fragments[fi];
@@ -428,6 +444,8 @@ static int next_window(fl_qscan *q, int64_t *lo, int64_t *len, fl_batch **filter
     *len = 0;
     *n = 0;
     *filtered = NULL;
+    /* Candidates are needed unless an exact count already took the covered fragments. */
+    FL_RETURN_NOT_OK(ensure_selected(q, !q->covered_counted, err));
     for (;;) {
         if (!q->fragment_ready) {
             bool more;
@@ -557,6 +575,7 @@ int fl_qscan_next(fl_qscan *q, fl_batch **out, fl_error *err) {
 
 int fl_qscan_count(fl_qscan *q, int64_t *count, fl_error *err) {
     *count = 0;
+    FL_RETURN_NOT_OK(ensure_selected(q, false, err));
     if (q->sel.applies && q->sel.exact && q->fragment == 0 && !q->fragment_ready) {
         /* Exact candidates are the live matches of the covered fragments: count them without reading. */
         *count = (int64_t)q->sel.n_rows;

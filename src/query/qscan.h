@@ -54,8 +54,8 @@ void fl_qscan_set_partition(fl_qscan *scan, uint32_t part, uint32_t parts);
 int fl_qscan_estimate(fl_qscan *scan, uint64_t *rows, fl_error *err);
 /* Rows from which fl_table_count_where splits a scan between threads (tests lower it). */
 extern int64_t fl_count_parallel_rows;
-/* Whether the indexes answer part of this scan. */
-bool fl_qscan_uses_index(const fl_qscan *scan);
+/* Whether the indexes answer part of this scan (asks them if the scan has not yet). */
+int fl_qscan_uses_index(fl_qscan *scan, bool *uses, fl_error *err);
 /* What the scan did so far (complete after the end was reached). */
 const fl_qscan_stats *fl_qscan_get_stats(const fl_qscan *scan);
 void fl_qscan_close(fl_qscan *scan);
