@@ -54,6 +54,7 @@ step "6. Curate: drop bad frames, fix labels, add a feature column without rewri
 run "$FL" delete "$DB" bdd100k --row-ids 3,4,5,250
 run "$FL" delete "$DB" bdd100k --where "brightness < 30 AND NOT has_person"
 run "$FL" update "$DB" bdd100k --set "weather = 'clear'" --where "weather = 'undefined' AND timeofday = 'daytime'"
+run "$FL" add-column "$DB" bdd100k person_or_rider --expr "has_person OR has_rider"
 run "$FL" add-column "$DB" bdd100k is_duplicate --type bool
 run "$FL" tag "$DB" bdd100k curated-v1
 run "$FL" schema "$DB" bdd100k
