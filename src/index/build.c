@@ -708,13 +708,13 @@ static int plan_update(fl_table *t, uint32_t idx, txn *x, bool *changed, fl_erro
                                             t->name, old->name);
     const fl_field *field = &m->schema->fields[k];
     int32_t *file_of = fl_calloc((size_t)m->n_fragments + 1, sizeof *file_of);
-    uint32_t *todo = fl_calloc((size_t)m->n_fragments + 1, sizeof *todo);
-    uint32_t n_todo = 0;
+    uint32_t *pending = fl_calloc((size_t)m->n_fragments + 1, sizeof *pending);
+    uint32_t n_pending = 0;
     coverage cov = {0};
-    int rc = file_of && todo ? fl_index_coverage(t, old, file_of, err) : oom(err);
+    int rc = file_of && pending ? fl_index_coverage(t, old, file_of, err) : oom(err);
     for (uint32_t i = 0; rc == FL_OK && i < m->n_fragments; i++)
-        if (file_of[i] < 0) todo[n_todo++] = i;
-    if (rc != FL_OK || n_todo == 0) goto done;
+        if (file_of[i] < 0) pending[n_pending++] = i;
+    if (rc != FL_OK || n_pending == 0) goto done;
     /* Files still serving some fragment keep their numbers; past MAX_INDEX_FILES everything is rebuilt. */
     bool *used = fl_calloc((size_t)old->n_files + 1, sizeof *used);
     uint32_t n_used = 0;
@@ -729,8 +729,8 @@ static int plan_update(fl_table *t, uint32_t idx, txn *x, bool *changed, fl_erro
         }
     bool rebuild = n_used + 1 > MAX_INDEX_FILES;
     if (rebuild) {
-        n_todo = 0;
-        for (uint32_t i = 0; i < m->n_fragments; i++) todo[n_todo++] = i;
+        n_pending = 0;
+        for (uint32_t i = 0; i < m->n_fragments; i++) pending[n_pending++] = i;
     }
     char **files = fl_calloc((size_t)old->n_files + 2, sizeof *files);
     uint32_t *renum = fl_calloc((size_t)old->n_files + 1, sizeof *renum);
@@ -745,11 +745,11 @@ static int plan_update(fl_table *t, uint32_t idx, txn *x, bool *changed, fl_erro
         if (file_of[i] >= 0 && !coverage_add(&cov, m->fragments[i].id, renum[file_of[i]], fl_fragment_column_version(&m->fragments[i], field->id)))
             rc = oom(err);
     char *rel = NULL;
-    if (rc == FL_OK) rc = build_file(t, field, kind, todo, n_todo, &rel, err);
+    if (rc == FL_OK) rc = build_file(t, field, kind, pending, n_pending, &rel, err);
     if (rc == FL_OK && (rc = add_written_file(t, x, rel, err)) == FL_OK) {
         files[n_files] = rel;
-        for (uint32_t j = 0; rc == FL_OK && j < n_todo; j++)
-            if (!coverage_add(&cov, m->fragments[todo[j]].id, n_files, fl_fragment_column_version(&m->fragments[todo[j]], field->id))) rc = oom(err);
+        for (uint32_t j = 0; rc == FL_OK && j < n_pending; j++)
+            if (!coverage_add(&cov, m->fragments[pending[j]].id, n_files, fl_fragment_column_version(&m->fragments[pending[j]], field->id))) rc = oom(err);
         n_files++;
     }
     fl_index_ref *ref = NULL;
@@ -768,7 +768,7 @@ static int plan_update(fl_table *t, uint32_t idx, txn *x, bool *changed, fl_erro
 done:
     coverage_free(&cov);
     fl_free(file_of);
-    fl_free(todo);
+    fl_free(pending);
     return rc;
 }
 
