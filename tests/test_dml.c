@@ -36,6 +36,18 @@ static fl_batch *make_rows(int64_t first, int64_t n) {
     return b;
 }
 
+/* A fresh table "t" of make_rows(0, rows) in fragments of frag_rows rows (0: one fragment). */
+static fl_table *rows_table(const char *tag, int64_t rows, int64_t frag_rows, fl_db **db) {
+    fl_table *t = NULL;
+    CHECK_OK(fl_db_open(tl_tmpdir(tag), FL_OPEN_CREATE, db, &tl_err));
+    fl_batch *b = make_rows(0, rows);
+    CHECK_OK(fl_table_create(*db, "t", b->schema, &t, &tl_err));
+    fl_write_options wo = {.max_rows_per_fragment = frag_rows};
+    CHECK_OK(fl_table_append(t, b, &wo, &tl_err));
+    fl_batch_free(b);
+    return t;
+}
+
 /* A random predicate over the table's columns, as SQL. */
 static void random_pred(int depth, char *out, size_t size) {
     static const char *ops[] = {"=", "<>", "<", "<=", ">", ">="};
@@ -137,15 +149,8 @@ static void test_qscan_property(void) {
     /* Counts of more than 500 rows to read split between threads (one per core), so every count below
      * compares the threaded count with the plain scan; qscan_ids stays single-threaded. */
     fl_count_parallel_rows = 500;
-    const char *base = tl_tmpdir("dml_prop");
     fl_db *db;
-    fl_table *t;
-    CHECK_OK(fl_db_open(base, FL_OPEN_CREATE, &db, &tl_err));
-    fl_batch *b = make_rows(0, 24000);
-    CHECK_OK(fl_table_create(db, "t", b->schema, &t, &tl_err));
-    fl_write_options wo = {.max_rows_per_fragment = 10000};
-    CHECK_OK(fl_table_append(t, b, &wo, &tl_err));
-    fl_batch_free(b);
+    fl_table *t = rows_table("dml_prop", 24000, 10000, &db);
     uint64_t pruned = 0;
     check_predicates(t, 300, &pruned);
     CHECK(pruned > 0);
@@ -164,7 +169,7 @@ static void test_qscan_property(void) {
     for (uint64_t i = 0; i < 24000 && nd < 3000; i += 1 + (uint64_t)pick(20)) del[nd++] = i;
     CHECK_OK(fl_table_delete_rows(t, del, nd, &tl_err));
     /* A new fragment, then a rewritten column in the first one (new data file, new statistics). */
-    b = make_rows(24000, 2000);
+    fl_batch *b = make_rows(24000, 2000);
     CHECK_OK(fl_table_append(t, b, NULL, &tl_err));
     fl_batch_free(b);
     fl_schema *us;
@@ -200,14 +205,8 @@ static void test_qscan_property(void) {
 
 /* Statistics prune exactly the pages they should; the result stays exact. */
 static void test_pruning(void) {
-    const char *base = tl_tmpdir("dml_prune");
     fl_db *db;
-    fl_table *t;
-    CHECK_OK(fl_db_open(base, FL_OPEN_CREATE, &db, &tl_err));
-    fl_batch *b = make_rows(0, 32768);
-    CHECK_OK(fl_table_create(db, "t", b->schema, &t, &tl_err));
-    CHECK_OK(fl_table_append(t, b, NULL, &tl_err));
-    fl_batch_free(b);
+    fl_table *t = rows_table("dml_prune", 32768, 0, &db);
     /* seq is int64: 8192 rows per page, so 4 pages; seq >= 30000 can only be in the last one. */
     fl_qscan_stats st;
     size_t n = qscan_ids(t, "seq >= 30000", got, CAP, &st);
@@ -236,14 +235,8 @@ static void test_pruning(void) {
 
 /* delete --where: one commit, exact rows, time travel sees the rows before. */
 static void test_delete_where(void) {
-    const char *base = tl_tmpdir("dml_delete");
     fl_db *db;
-    fl_table *t;
-    CHECK_OK(fl_db_open(base, FL_OPEN_CREATE, &db, &tl_err));
-    fl_batch *b = make_rows(0, 5000);
-    CHECK_OK(fl_table_create(db, "t", b->schema, &t, &tl_err));
-    CHECK_OK(fl_table_append(t, b, NULL, &tl_err));
-    fl_batch_free(b);
+    fl_table *t = rows_table("dml_delete", 5000, 0, &db);
     uint64_t v0 = fl_table_version(t);
     int64_t before, n, deleted;
     CHECK_OK(fl_table_count_where(t, "seq < 1000 OR f IS NULL", &before, &tl_err));
@@ -273,15 +266,8 @@ static void test_delete_where(void) {
 
 /* update --set --where: expressions see the values before the update, row ids stay, one commit. */
 static void test_update_where(void) {
-    const char *base = tl_tmpdir("dml_update");
     fl_db *db;
-    fl_table *t;
-    CHECK_OK(fl_db_open(base, FL_OPEN_CREATE, &db, &tl_err));
-    fl_batch *b = make_rows(0, 3000);
-    CHECK_OK(fl_table_create(db, "t", b->schema, &t, &tl_err));
-    fl_write_options wo = {.max_rows_per_fragment = 1000};
-    CHECK_OK(fl_table_append(t, b, &wo, &tl_err));
-    fl_batch_free(b);
+    fl_table *t = rows_table("dml_update", 3000, 1000, &db);
     uint64_t v0 = fl_table_version(t);
     int64_t n, c;
     /* seq < 10 → a = seq * 100 + a (old a), s = 'updated', u = NULL-free arithmetic; the rest untouched. */
@@ -403,15 +389,8 @@ static void test_update_where_values(void) {
 
 /* add-column --expr: one commit, values for every live row across fragments, types from the expression. */
 static void test_add_expr_column(void) {
-    const char *base = tl_tmpdir("dml_expr");
     fl_db *db;
-    fl_table *t;
-    CHECK_OK(fl_db_open(base, FL_OPEN_CREATE, &db, &tl_err));
-    fl_batch *b = make_rows(0, 3000);
-    CHECK_OK(fl_table_create(db, "t", b->schema, &t, &tl_err));
-    fl_write_options wo = {.max_rows_per_fragment = 1000};
-    CHECK_OK(fl_table_append(t, b, &wo, &tl_err));
-    fl_batch_free(b);
+    fl_table *t = rows_table("dml_expr", 3000, 1000, &db);
     uint64_t del[2] = {5, 1500};
     CHECK_OK(fl_table_delete_rows(t, del, 2, &tl_err));
     uint64_t v0 = fl_table_version(t);

@@ -125,14 +125,8 @@ static int matching_ids(fl_table *t, const fl_expr *e, uint64_t **ids, size_t *n
     for (;;) {
         fl_batch *b;
         if ((rc = fl_qscan_next(q, &b, err)) != FL_OK || !b) break;
-        if (*n + (size_t)b->num_rows > cap) {
-            size_t c = cap ? cap : 1024;
-            while (c < *n + (size_t)b->num_rows) c *= 2;
-            uint64_t *p = fl_realloc(*ids, c * sizeof *p);
-            if (!p) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-            else *ids = p, cap = c;
-        }
-        if (rc == FL_OK) memcpy(*ids + *n, b->row_ids, (size_t)b->num_rows * sizeof **ids), *n += (size_t)b->num_rows;
+        if (!fl_reserve((void **)ids, &cap, *n + (size_t)b->num_rows, sizeof **ids, 1024)) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+        else memcpy(*ids + *n, b->row_ids, (size_t)b->num_rows * sizeof **ids), *n += (size_t)b->num_rows;
         fl_batch_free(b);
         if (rc != FL_OK) break;
     }

@@ -67,6 +67,14 @@ static bool same_field_type(const fl_field *a, const fl_field *b) {
     return same;
 }
 
+/* Appends a batch's row ids to a growing list. */
+static int append_ids(uint64_t **ids, size_t *n, size_t *cap, const fl_batch *b, fl_error *err) {
+    if (!fl_reserve((void **)ids, cap, *n + (size_t)b->num_rows, sizeof **ids, 1024)) return fl_error_set(err, FL_ENOMEM, "out of memory");
+    memcpy(*ids + *n, b->row_ids, (size_t)b->num_rows * sizeof **ids);
+    *n += (size_t)b->num_rows;
+    return FL_OK;
+}
+
 /* Parses and binds the SET list. */
 static int compile_set(fl_table *t, const char *text, update_plan *p, fl_error *err) {
     const fl_schema *s = t->m->schema;
@@ -265,14 +273,7 @@ int fl_table_update_where(fl_table *t, const char *set, const char *where, int64
         for (int32_t k = 0; rc == FL_OK && k < p.n_set; k++) rc = fl_expr_eval(p.set[k].value, b, &vals[k], err);
         for (int32_t k = 0; rc == FL_OK && k < p.n_set; k++)
             for (int64_t i = 0; rc == FL_OK && i < b->num_rows; i++) rc = store(&p.set[k], &vals[k], i, b->row_ids[i], &ub->columns[k], err);
-        if (rc == FL_OK && n_ids + (size_t)b->num_rows > cap_ids) {
-            size_t c = cap_ids ? cap_ids : 1024;
-            while (c < n_ids + (size_t)b->num_rows) c *= 2;
-            uint64_t *grown = fl_realloc(ids, c * sizeof *grown);
-            if (!grown) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-            else ids = grown, cap_ids = c;
-        }
-        if (rc == FL_OK) memcpy(ids + n_ids, b->row_ids, (size_t)b->num_rows * sizeof *ids), n_ids += (size_t)b->num_rows;
+        if (rc == FL_OK) rc = append_ids(&ids, &n_ids, &cap_ids, b, err);
         for (int32_t k = 0; k < p.n_set; k++) fl_array_clear(&vals[k]);
         fl_batch_free(b);
     }
@@ -358,14 +359,7 @@ int fl_table_add_expr_column(fl_table *t, const char *name, const char *expr, fl
         memset(&v, 0, sizeof v);
         rc = fl_expr_eval(e->root, b, &v, err);
         for (int64_t i = 0; rc == FL_OK && i < b->num_rows; i++) rc = store(&a, &v, i, b->row_ids[i], &vb->columns[0], err);
-        if (rc == FL_OK && n_ids + (size_t)b->num_rows > cap_ids) {
-            size_t c = cap_ids ? cap_ids : 1024;
-            while (c < n_ids + (size_t)b->num_rows) c *= 2;
-            uint64_t *grown = fl_realloc(ids, c * sizeof *grown);
-            if (!grown) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-            else ids = grown, cap_ids = c;
-        }
-        if (rc == FL_OK) memcpy(ids + n_ids, b->row_ids, (size_t)b->num_rows * sizeof *ids), n_ids += (size_t)b->num_rows;
+        if (rc == FL_OK) rc = append_ids(&ids, &n_ids, &cap_ids, b, err);
         fl_array_clear(&v);
         fl_batch_free(b);
     }
