@@ -44,7 +44,7 @@ static fl_array *run(const char *name, const fl_batch *in) {
     const fl_udf_def *def = fl_udf_find(name);
     CHECK(def != NULL);
     void *state = NULL;
-    if (def->init) CHECK_OK(def->init(def, &state, &tl_err));
+    if (def->init) CHECK_OK(def->init(def, NULL, &state, &tl_err));
     fl_array *out = NULL;
     CHECK_OK(fl_udf_apply(def, state, in, &out, &tl_err));
     if (def->fini) def->fini(state);
@@ -235,7 +235,7 @@ static void test_image_udfs(void) {
     CHECK_OK(fl_batch_finish(in, &tl_err));
     const fl_udf_def *dh = fl_udf_find("dhash");
     void *state;
-    CHECK_OK(dh->init(dh, &state, &tl_err));
+    CHECK_OK(dh->init(dh, NULL, &state, &tl_err));
     fl_array *out;
     fl_error err = {0};
     CHECK_EQ_INT(fl_udf_apply(dh, state, in, &out, &err), FL_ECORRUPT);
@@ -256,7 +256,7 @@ static int short_call(void *state, const fl_batch *in, fl_array *out, fl_error *
 }
 
 static void test_apply_checks(void) {
-    fl_udf_def bad = {"short", 1, "x int32", "bool", "returns one value whatever the batch", NULL, short_call, NULL};
+    fl_udf_def bad = {.name = "short", .version = 1, .inputs = "x int32", .output_type = "bool", .description = "returns one value whatever the batch", .call = short_call};
     fl_batch *in = inputs(&bad, "{\"x\": 1}\n{\"x\": 2}\n");
     fl_array *out = NULL;
     fl_error err = {0};

@@ -22,24 +22,6 @@
 
 #define DEFAULT_CHECKPOINT_ROWS 10000
 
-int fl_udf_count(void) {
-    size_t n;
-    fl_udf_builtins(&n);
-    return (int)n;
-}
-
-bool fl_udf_info(int i, const char **name, const char **inputs, const char **output_type, int *version, const char **description) {
-    size_t n;
-    const fl_udf_def *const *all = fl_udf_builtins(&n);
-    if (i < 0 || (size_t)i >= n) return false;
-    if (name) *name = all[i]->name;
-    if (inputs) *inputs = all[i]->inputs;
-    if (output_type) *output_type = all[i]->output_type;
-    if (version) *version = all[i]->version;
-    if (description) *description = all[i]->description;
-    return true;
-}
-
 /* The table-level metadata value of `key`, or NULL. */
 static const char *table_meta(const fl_schema *schema, const char *key) {
     for (int32_t i = 0; i < schema->n_metadata; i++)
@@ -235,7 +217,7 @@ int fl_backfill(fl_db *db, const char *table, const char *column, const char *ud
     bool stale = false;
     if (rc == FL_OK) rc = prepare_column(&b, &stale);
     report->stale = stale;
-    if (rc == FL_OK && b.def->init) rc = b.def->init(b.def, &b.state, err);
+    if (rc == FL_OK && b.def->init) rc = b.def->init(b.def, &(fl_udf_context){.db = db, .table = table}, &b.state, err);
     if (rc == FL_OK) rc = scan_and_compute(&b, db, table, b.o.overwrite || stale);
     if (rc == FL_OK && stale) rc = record_definition(&b); /* every row now has this version's value */
     if (b.state && b.def->fini) b.def->fini(b.state);

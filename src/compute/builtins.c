@@ -193,8 +193,8 @@ double fl_white_balance_rgb(const uint8_t *rgb, int w, int h) {
 
 typedef enum { IMAGE_DHASH, IMAGE_BRIGHTNESS, IMAGE_WHITE_BALANCE } image_kind;
 
-static int image_init(const fl_udf_def *def, void **state, fl_error *err) {
-    (void)def;
+static int image_init(const fl_udf_def *def, const fl_udf_context *ctx, void **state, fl_error *err) {
+    (void)def, (void)ctx;
     if (!(*state = tjInitDecompress())) return fl_error_set(err, FL_ENOMEM, "cannot start a JPEG decoder: %s", tjGetErrorStr2(NULL));
     return FL_OK;
 }
@@ -244,22 +244,25 @@ static int call_white_balance(void *state, const fl_batch *in, fl_array *out, fl
 
 /* ---- the registry ---- */
 
+#define IMAGE_UDF .init = image_init, .fini = image_fini
 static const fl_udf_def BUILTINS[] = {
-    {"has_person", 1, "ann_categories list<string>", "bool", "ann_categories holds 'pedestrian' or 'other person'", NULL,
-     call_has_person, NULL},
-    {"has_rider", 1, "ann_categories list<string>", "bool", "ann_categories holds 'rider'", NULL, call_has_rider, NULL},
-    {"scene_description", 1, "timeofday string, weather string, scene string", "string",
-     "\"{timeofday} {weather} scene on a {scene}\"; NULL when an attribute is NULL", NULL, call_scene_description, NULL},
-    {"person_bbox_area_pct", 1, "ann_categories list<string>, ann_bboxes list<list<float32>>, width int32, height int32", "float32",
-     "largest pedestrian/other person box area as % of the frame; 0 without a person", NULL, call_person_bbox_area_pct, NULL},
-    {"white_balance", 1, "image_bytes binary", "float32",
-     "gray-world colour temperature (K): mean RGB of the 1/8-scale decode -> linear sRGB -> XYZ -> McCamy CCT", image_init,
-     call_white_balance, image_fini},
-    {"brightness", 1, "image_bytes binary", "float32", "mean luma (0.299R + 0.587G + 0.114B) of the 1/8-scale decode", image_init,
-     call_brightness, image_fini},
-    {"dhash", 1, "image_bytes binary", "fixed_size_list<uint8, 8>",
-     "64-bit difference hash: DCT-scaled decode, gray, area resize to 9x8, bit = left > right, MSB first", image_init, call_dhash,
-     image_fini},
+    {.name = "has_person", .version = 1, .inputs = "ann_categories list<string>", .output_type = "bool",
+     .description = "ann_categories holds 'pedestrian' or 'other person'", .call = call_has_person},
+    {.name = "has_rider", .version = 1, .inputs = "ann_categories list<string>", .output_type = "bool",
+     .description = "ann_categories holds 'rider'", .call = call_has_rider},
+    {.name = "scene_description", .version = 1, .inputs = "timeofday string, weather string, scene string", .output_type = "string",
+     .description = "\"{timeofday} {weather} scene on a {scene}\"; NULL when an attribute is NULL", .call = call_scene_description},
+    {.name = "person_bbox_area_pct", .version = 1,
+     .inputs = "ann_categories list<string>, ann_bboxes list<list<float32>>, width int32, height int32", .output_type = "float32",
+     .description = "largest pedestrian/other person box area as % of the frame; 0 without a person", .call = call_person_bbox_area_pct},
+    {.name = "white_balance", .version = 1, .inputs = "image_bytes binary", .output_type = "float32",
+     .description = "gray-world colour temperature (K): mean RGB of the 1/8-scale decode -> linear sRGB -> XYZ -> McCamy CCT",
+     .call = call_white_balance, IMAGE_UDF},
+    {.name = "brightness", .version = 1, .inputs = "image_bytes binary", .output_type = "float32",
+     .description = "mean luma (0.299R + 0.587G + 0.114B) of the 1/8-scale decode", .call = call_brightness, IMAGE_UDF},
+    {.name = "dhash", .version = 1, .inputs = "image_bytes binary", .output_type = "fixed_size_list<uint8, 8>",
+     .description = "64-bit difference hash: DCT-scaled decode, gray, area resize to 9x8, bit = left > right, MSB first",
+     .call = call_dhash, IMAGE_UDF},
 };
 
 const fl_udf_def *const *fl_udf_builtins(size_t *n) {
@@ -269,10 +272,25 @@ const fl_udf_def *const *fl_udf_builtins(size_t *n) {
     return list;
 }
 
+/* UDFs registered in-process (fl_udf_register). */
+#define MAX_REGISTERED 64
+static const fl_udf_def *registered[MAX_REGISTERED];
+static size_t n_registered;
+
 const fl_udf_def *fl_udf_find(const char *name) {
     for (size_t i = 0; i < sizeof BUILTINS / sizeof *BUILTINS; i++)
         if (!strcmp(BUILTINS[i].name, name)) return &BUILTINS[i];
+    for (size_t i = 0; i < n_registered; i++)
+        if (!strcmp(registered[i]->name, name)) return registered[i];
     return NULL;
+}
+
+int fl_udf_register(const fl_udf_def *def) {
+    if (!def || !def->name || !def->call || !def->inputs || !def->output_type) return FL_EINVAL;
+    if (fl_udf_find(def->name)) return FL_EEXIST;
+    if (n_registered == MAX_REGISTERED) return FL_ENOMEM;
+    registered[n_registered++] = def;
+    return FL_OK;
 }
 
 int fl_udf_apply(const fl_udf_def *def, void *state, const fl_batch *inputs, fl_array **out, fl_error *err) {

@@ -1,20 +1,23 @@
 /*
- * udf.h — the compute layer's UDF contract and the built-in C UDFs.
+ * udf.h — the compute layer's UDF contract, the registry of UDF kinds and the built-in C UDFs.
  *
  * A UDF turns a batch of input columns into one output column of the same length. Every kind of UDF —
- * built-in C functions (builtins.c), C plugins and external worker processes (to come) — implements this
- * one descriptor, so the backfill executor never needs to know which kind it runs:
+ * built-in C functions (builtins.c), C plugins (plugin.c, ABI in include/framelake_udf.h) and external
+ * worker processes (external.c, protocol in docs/UDF_PROTOCOL.md) — is resolved into this one descriptor,
+ * so the backfill executor never needs to know which kind it runs:
  *
- *     init(def, params) → state      once per worker (load a model once)
- *     call(state, inputs) → column   per batch; inputs are the columns named by `inputs`, in that order
+ *     init(def, ctx) → state         once per worker (load a model once, start a process)
+ *     call(state, inputs) → column   per batch; inputs are the UDF's declared inputs, in order, with
+ *                                    batch->row_ids set (a UDF may read other rows through ctx's table)
  *     fini(state)
  *
  * Invariants:
  *  1. call appends exactly inputs->num_rows values to `out`, an empty array of the output type;
- *     fl_udf_apply checks length and type, so a wrong UDF is an error, never memory corruption.
- *  2. call is pure per row: the same input row gives the same value whatever the batch around it, so a
- *     backfill may cut the table into any units of work.
- *  3. Built-in state is per worker; nothing is shared between threads.
+ *     fl_udf_apply checks length and structure, so a wrong UDF is an error, never memory corruption.
+ *  2. call gives a row the same value whatever the batch around it, so a backfill may cut the table into
+ *     any units of work.
+ *  3. State is per worker; nothing is shared between threads. init/call/fini of one state run on one thread
+ *     at a time (not necessarily the same thread).
  */
 #ifndef FL_COMPUTE_UDF_H
 #define FL_COMPUTE_UDF_H
@@ -23,22 +26,56 @@
 
 typedef struct fl_udf_def fl_udf_def;
 
+/* What a UDF is told when it starts: its parameters, and the table version the backfill reads (db and
+ * table may be NULL when a UDF is only resolved, not run). */
+typedef struct fl_udf_context {
+    fl_db *db;
+    const char *table;
+    uint64_t version;
+    const char *const *param_keys;  /* --param k=v, in the order given */
+    const char *const *param_values;
+    size_t n_params;
+    int timeout_ms;                 /* external workers: a batch taking longer is a hang; 0: 60000 */
+    int worker;                     /* 0 .. concurrency-1 */
+} fl_udf_context;
+
 struct fl_udf_def {
     const char *name;
     int version;                /* bumped when the values change; a column computed by another version is stale */
-    const char *inputs;         /* default input columns, comma-separated, with their types:
-                                   "ann_categories list<string>" */
+    const char *inputs;         /* declared input columns with their types: "ann_categories list<string>" */
     const char *output_type;    /* in the schema text syntax: "bool", "fixed_size_list<uint8, 8>" */
     const char *description;
-    int (*init)(const fl_udf_def *def, void **state, fl_error *err); /* optional */
+    int (*init)(const fl_udf_def *def, const fl_udf_context *ctx, void **state, fl_error *err); /* optional */
     int (*call)(void *state, const fl_batch *inputs, fl_array *out, fl_error *err);
     void (*fini)(void *state);  /* optional */
+    /* Resolved kinds (plugins, workers) own their descriptor: release frees it and what `impl` holds.
+     * NULL for built-ins and registered UDFs, whose descriptors are static. */
+    void (*release)(fl_udf_def *def);
+    void *impl;
 };
 
 /* The built-in UDFs, in the order `framelake udf list` shows them. */
 const fl_udf_def *const *fl_udf_builtins(size_t *n);
-/* A built-in by name, or NULL. */
+/* A built-in or registered UDF by name, or NULL. */
 const fl_udf_def *fl_udf_find(const char *name);
+/* Adds an in-process C UDF to the registry under def->name (the descriptor must outlive its use; not
+ * thread-safe: register before running backfills). FL_EEXIST when the name is taken. Tests and programs
+ * embedding framelake use it. */
+int fl_udf_register(const fl_udf_def *def);
+
+/*
+ * Resolves a UDF spec into a descriptor (*out; give it back with fl_udf_release):
+ *   "dhash"                   a built-in or registered UDF
+ *   "path/to/lib.so:symbol"   a C plugin: dlopen(path), symbol is its fl_udf_plugin descriptor
+ *   "exec:command line"       an external worker process (the command runs through /bin/sh -c); resolving
+ *                             starts one worker for the handshake that declares name, version, types
+ * ctx supplies parameters (and, for workers, the timeout).
+ */
+int fl_udf_resolve(const char *spec, const fl_udf_context *ctx, fl_udf_def **out, fl_error *err);
+void fl_udf_release(fl_udf_def *def);
+/* The kinds behind fl_udf_resolve (plugin.c, external.c). */
+int fl_udf_plugin_resolve(const char *path, const char *symbol, const fl_udf_context *ctx, fl_udf_def **out, fl_error *err);
+int fl_udf_exec_resolve(const char *command, const fl_udf_context *ctx, fl_udf_def **out, fl_error *err);
 
 /* Runs def->call on `inputs` into a new array of the output type (*out, free with fl_udf_result_free), and
  * checks the result's length and structure. Errors name the UDF and, for a bad row, its index in the batch. */
