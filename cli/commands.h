@@ -19,9 +19,10 @@ int cmd_synthesize(const args *a);
 extern const option_spec import_opts[];
 int cmd_import(const args *a);
 
-/* framelake backfill DB TABLE COLUMN --udf NAME ... and framelake udf list (cli/compute.c) */
+/* framelake backfill DB TABLE (COLUMN | --all) ..., add-column ... --udf SPEC and framelake udf list (cli/compute.c) */
 extern const option_spec backfill_opts[];
 int cmd_backfill(const args *a);
+int cmd_add_udf_column(const args *a);
 int cmd_udf(const args *a);
 
 /* framelake index create|update|list|drop DB TABLE ... (cli/index.c) */

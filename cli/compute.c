@@ -1,67 +1,271 @@
 /*
- * compute.c — `framelake backfill` (compute a UDF column for the rows that lack it) and `framelake udf list`.
+ * compute.c — UDF columns from the command line: `framelake add-column … --udf`, `framelake backfill`
+ * (one column or --all, with a progress bar) and `framelake udf list`.
  */
 #include "commands.h"
 
 #include "framelake.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-const option_spec backfill_opts[] = {{"udf", true},   {"checkpoint-size", true}, {"overwrite", false},
-                                     {"on-error", true}, {"quiet", false},       {NULL, false}};
+static int library_error(const fl_error *err, int rc) {
+    fprintf(stderr, "framelake: error: %s\n", err->message[0] ? err->message : fl_strerror(rc));
+    return 1;
+}
 
+/* --timeout DURATION (e.g. 30s, 500ms) into milliseconds; false after a usage message. */
+static bool timeout_option(const args *a, int *ms) {
+    const char *text = args_get(a, "timeout");
+    *ms = 0;
+    if (!text) return true;
+    int64_t v;
+    if (!parse_duration_ms(text, &v) || v <= 0 || v > 24 * 3600 * 1000LL) {
+        fprintf(stderr, "framelake: --timeout wants a duration such as 30s or 500ms, not '%s'\n", text);
+        return false;
+    }
+    *ms = (int)v;
+    return true;
+}
+
+/* add-column DB TABLE NAME --udf SPEC [--inputs a,b] [--type T] [--param k=v]... */
+int cmd_add_udf_column(const args *a) {
+    const char *keys[ARGS_MAX], *values[ARGS_MAX];
+    char *storage[ARGS_MAX];
+    size_t n = 0;
+    for (int i = 0; i < a->n_options; i++) {
+        if (strcmp(a->names[i], "param") != 0) continue;
+        const char *eq = strchr(a->values[i], '=');
+        if (!eq || eq == a->values[i]) {
+            fprintf(stderr, "framelake: --param wants key=value, not '%s'\n", a->values[i]);
+            for (size_t k = 0; k < n; k++) free(storage[k]);
+            return 2;
+        }
+        storage[n] = strndup(a->values[i], (size_t)(eq - a->values[i]));
+        keys[n] = storage[n];
+        values[n++] = eq + 1;
+    }
+    fl_udf_column_options o = {.inputs = args_get(a, "inputs"), .type = args_get(a, "type"), .param_keys = keys, .param_values = values,
+                               .n_params = n};
+    int rc = timeout_option(a, &o.timeout_ms) ? 0 : 2;
+    fl_db *db = NULL;
+    fl_error err = {0};
+    if (!rc && fl_db_open(a->positional[0], 0, &db, &err) != FL_OK) rc = library_error(&err, err.code);
+    if (!rc && fl_table_add_udf_column(db, a->positional[1], a->positional[2], args_get(a, "udf"), &o, &err) != FL_OK)
+        rc = library_error(&err, err.code);
+    if (!rc) {
+        fl_table *t;
+        if (fl_table_open(db, a->positional[1], NULL, &t, &err) != FL_OK) rc = library_error(&err, err.code);
+        else {
+            const fl_schema *s = fl_table_schema(t);
+            char *type = fl_field_type_format(&s->fields[fl_schema_find(s, a->positional[2])]);
+            char key[300];
+            snprintf(key, sizeof key, "udf.%s.inputs", a->positional[2]);
+            const char *inputs = fl_schema_get_metadata(s, key);
+            snprintf(key, sizeof key, "udf.%s.version", a->positional[2]);
+            const char *version = fl_schema_get_metadata(s, key);
+            printf("added column '%s' %s = udf %s v%s(%s), values NULL until backfill: version %llu\n", a->positional[2], type ? type : "?",
+                   args_get(a, "udf"), version ? version : "?", inputs ? inputs : "", (unsigned long long)fl_table_version(t));
+            free(type);
+            fl_table_close(t);
+        }
+    }
+    for (size_t k = 0; k < n; k++) free(storage[k]);
+    fl_db_close(db);
+    return rc;
+}
+
+const option_spec backfill_opts[] = {{"udf", true},         {"all", false},         {"where", true},     {"concurrency", true},
+                                     {"checkpoint-size", true}, {"overwrite", false}, {"on-error", true}, {"timeout", true},
+                                     {"quiet", false},      {NULL, false}};
+
+typedef struct bar {
+    const char *column;
+    double start;
+} bar;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "[#########.........] 4500/10000 rows  1234 rows/s  ETA 4.5s" on one rewritten line. */
 static void progress(void *ctx, int64_t done, int64_t total) {
-    (void)ctx;
-    fprintf(stderr, "\r\033[Kbackfill: %lld/%lld rows scanned", (long long)done, (long long)total);
+    bar *b = ctx;
+    double elapsed = now_seconds() - b->start, rate = elapsed > 0 ? (double)done / elapsed : 0;
+    int width = 24, filled = total > 0 ? (int)((double)done / (double)total * width) : width;
+    char cells[32];
+    for (int i = 0; i < width; i++) cells[i] = i < filled ? '#' : '.';
+    cells[width] = '\0';
+    fprintf(stderr, "\r\033[Kbackfill %s [%s] %lld/%lld rows  %.0f rows/s", b->column, cells, (long long)done, (long long)total, rate);
+    if (rate > 0 && done < total) fprintf(stderr, "  ETA %.1fs", (double)(total - done) / rate);
     fflush(stderr);
 }
 
+static void summary(const char *column, const char *udf, const fl_backfill_report *r) {
+    printf("backfilled '%s' with udf %s%s: %lld computed, %lld skipped, %lld failed, %lld checkpoints: version %llu (%.2f s, %.0f rows/s)\n",
+           column, udf, r->stale ? " (stale: recomputed)" : "", (long long)r->computed, (long long)r->skipped, (long long)r->failed,
+           (long long)r->checkpoints, (unsigned long long)r->version, r->seconds, r->seconds > 0 ? (double)r->computed / r->seconds : 0.0);
+    fflush(stdout);
+}
+
+typedef struct all_ctx {
+    fl_db *db;
+    const char *table;
+    bar *bar;
+    int64_t computed, columns;
+} all_ctx;
+
+/* --all: the bar names the column; a summary line per column. */
+static void on_column(void *ctx, const char *column, const fl_backfill_report *r) {
+    all_ctx *c = ctx;
+    if (c->bar) {
+        c->bar->column = column;
+        c->bar->start = now_seconds();
+    }
+    if (!r) return;
+    if (c->bar) fputs("\r\033[K", stderr);
+    /* the spec the column is computed by, for the summary */
+    fl_table *t;
+    fl_error err = {0};
+    const char *spec = "?";
+    char key[300];
+    snprintf(key, sizeof key, "udf.%s.name", column);
+    if (fl_table_open(c->db, c->table, NULL, &t, &err) == FL_OK) {
+        const char *v = fl_schema_get_metadata(fl_table_schema(t), key);
+        summary(column, v ? v : spec, r);
+        fl_table_close(t);
+    } else {
+        summary(column, spec, r);
+    }
+    c->computed += r->computed;
+    c->columns++;
+}
+
 int cmd_backfill(const args *a) {
-    const char *udf = args_get(a, "udf");
-    if (!udf) {
-        fprintf(stderr, "framelake backfill: --udf NAME is required (see framelake udf list)\n");
+    bool all = args_flag(a, "all");
+    const char *column = a->n_positional > 2 ? a->positional[2] : NULL, *udf = args_get(a, "udf");
+    if (all == (column != NULL)) {
+        fprintf(stderr, "framelake backfill: name a COLUMN or pass --all\n");
         return 2;
     }
-    fl_backfill_options o = {.overwrite = args_flag(a, "overwrite")};
-    uint64_t every = 0;
-    if (!args_u64(a, "checkpoint-size", &every, NULL)) return 2;
+    if (all && udf) {
+        fprintf(stderr, "framelake backfill: --udf names one column's UDF; --all uses each column's declared one\n");
+        return 2;
+    }
+    fl_backfill_options o = {.overwrite = args_flag(a, "overwrite"), .where = args_get(a, "where")};
+    uint64_t every = 0, concurrency = 0;
+    if (!args_u64(a, "checkpoint-size", &every, NULL) || !args_u64(a, "concurrency", &concurrency, NULL)) return 2;
+    if (concurrency > 1024) {
+        fprintf(stderr, "framelake: --concurrency must be 1..1024\n");
+        return 2;
+    }
     o.checkpoint_rows = every > INT64_MAX ? INT64_MAX : (int64_t)every;
+    o.concurrency = (int)concurrency;
     const char *on_error = args_get(a, "on-error");
     if (on_error && strcmp(on_error, "fail") != 0 && strcmp(on_error, "null") != 0) {
         fprintf(stderr, "framelake: --on-error must be fail or null, not '%s'\n", on_error);
         return 2;
     }
     o.on_error_null = on_error && !strcmp(on_error, "null");
-    bool bar = !args_flag(a, "quiet") && isatty(2);
-    if (bar) o.on_progress = progress;
+    if (!timeout_option(a, &o.timeout_ms)) return 2;
+    bar b = {.column = column, .start = now_seconds()};
+    bool show = !args_flag(a, "quiet") && isatty(2);
+    if (show) {
+        o.on_progress = progress;
+        o.on_progress_ctx = &b;
+    }
     fl_error err = {0};
     fl_db *db;
-    if (fl_db_open(a->positional[0], 0, &db, &err) != FL_OK) {
-        fprintf(stderr, "framelake: error: %s\n", err.message);
-        return 1;
-    }
-    fl_backfill_report r;
-    int rc = fl_backfill(db, a->positional[1], a->positional[2], udf, &o, &r, &err);
-    fl_db_close(db);
-    if (bar) fputs("\r\033[K", stderr);
-    if (rc != FL_OK) {
-        fprintf(stderr, "framelake: error: %s\n", err.message[0] ? err.message : fl_strerror(rc));
-        if (r.checkpoints > 0)
+    if (fl_db_open(a->positional[0], 0, &db, &err) != FL_OK) return library_error(&err, err.code);
+    int rc;
+    if (all) {
+        all_ctx c = {.db = db, .table = a->positional[1], .bar = show ? &b : NULL};
+        rc = fl_backfill_all(db, a->positional[1], &o, on_column, &c, &err);
+        if (show) fputs("\r\033[K", stderr);
+        if (rc == FL_OK) printf("backfilled %lld UDF column%s: %lld rows computed\n", (long long)c.columns, c.columns == 1 ? "" : "s", (long long)c.computed);
+    } else {
+        fl_backfill_report r;
+        rc = fl_backfill(db, a->positional[1], column, udf, &o, &r, &err);
+        if (show) fputs("\r\033[K", stderr);
+        if (rc == FL_OK) {
+            char key[300];
+            snprintf(key, sizeof key, "udf.%s.name", column);
+            fl_table *t;
+            const char *spec = udf;
+            if (!spec && fl_table_open(db, a->positional[1], NULL, &t, &err) == FL_OK) {
+                const char *v = fl_schema_get_metadata(fl_table_schema(t), key);
+                summary(column, v ? v : "?", &r);
+                fl_table_close(t);
+            } else {
+                summary(column, spec ? spec : "?", &r);
+            }
+        } else if (r.checkpoints > 0) {
+            library_error(&err, rc);
             fprintf(stderr, "framelake: %lld rows in %lld checkpoints were committed before the error (version %llu)\n", (long long)r.computed,
                     (long long)r.checkpoints, (unsigned long long)r.version);
-        return 1;
+            fl_db_close(db);
+            return 1;
+        }
     }
-    printf("backfilled '%s' with udf %s%s: %lld computed, %lld skipped, %lld failed, %lld checkpoints: version %llu\n", a->positional[2], udf,
-           r.stale ? " (stale: recomputed)" : "", (long long)r.computed, (long long)r.skipped, (long long)r.failed, (long long)r.checkpoints,
-           (unsigned long long)r.version);
+    fl_db_close(db);
+    return rc == FL_OK ? 0 : library_error(&err, rc);
+}
+
+/* udf columns DB TABLE: the declared UDF columns with their definitions. */
+static int udf_columns(const args *a) {
+    if (a->n_positional != 3) {
+        fprintf(stderr, "framelake udf columns: usage: framelake udf columns DB TABLE\n");
+        return 2;
+    }
+    fl_error err = {0};
+    fl_db *db;
+    fl_table *t;
+    if (fl_db_open(a->positional[1], 0, &db, &err) != FL_OK) return library_error(&err, err.code);
+    if (fl_table_open(db, a->positional[2], NULL, &t, &err) != FL_OK) {
+        fl_db_close(db);
+        return library_error(&err, err.code);
+    }
+    const fl_schema *s = fl_table_schema(t);
+    printf("%-22s %-28s %-8s %-34s %s\n", "column", "udf", "version", "inputs", "params");
+    for (int32_t i = 0; i < s->n_fields; i++) {
+        char key[300];
+        const char *what[4] = {"name", "version", "inputs", "params"}, *v[4];
+        for (int k = 0; k < 4; k++) {
+            snprintf(key, sizeof key, "udf.%s.%s", s->fields[i].name, what[k]);
+            v[k] = fl_schema_get_metadata(s, key);
+        }
+        if (!v[0]) continue;
+        /* a built-in whose version moved on since the column was computed */
+        const char *stale = "";
+        for (int u = 0; u < fl_udf_count(); u++) {
+            const char *name;
+            int version;
+            fl_udf_info(u, &name, NULL, NULL, &version, NULL);
+            if (!strcmp(name, v[0]) && v[1] && atoi(v[1]) != version) stale = " (stale)";
+        }
+        char params[256] = "";
+        snprintf(params, sizeof params, "%s", v[3] ? v[3] : "");
+        for (char *c = params; *c; c++)
+            if (*c == '\n') *c = ' ';
+        char version[32];
+        snprintf(version, sizeof version, "%s%s", v[1] ? v[1] : "?", stale);
+        if (params[0]) printf("%-22s %-28s %-8s %-34s %s\n", s->fields[i].name, v[0], version, v[2] ? v[2] : "", params);
+        else printf("%-22s %-28s %-8s %s\n", s->fields[i].name, v[0], version, v[2] ? v[2] : "");
+    }
+    fl_table_close(t);
+    fl_db_close(db);
     return 0;
 }
 
 int cmd_udf(const args *a) {
-    if (strcmp(a->positional[0], "list") != 0) {
-        fprintf(stderr, "framelake udf: unknown subcommand '%s' (available: list)\n", a->positional[0]);
+    if (!strcmp(a->positional[0], "columns")) return udf_columns(a);
+    if (strcmp(a->positional[0], "list") != 0 || a->n_positional != 1) {
+        fprintf(stderr, "framelake udf: usage: framelake udf list | framelake udf columns DB TABLE\n");
         return 2;
     }
     printf("%-22s %-8s %-26s %s\n", "name", "version", "output", "inputs");

@@ -545,10 +545,15 @@ static int add_expr_column(const args *a, const char *expr) {
     return rc;
 }
 
-static const option_spec add_column_opts[] = {{"type", true}, {"expr", true}, {NULL, false}};
+static const option_spec add_column_opts[] = {{"type", true},  {"expr", true},  {"udf", true},  {"inputs", true},
+                                              {"param", true}, {"timeout", true}, {NULL, false}};
 static int cmd_add_column(const args *a) {
-    const char *type = args_get(a, "type"), *expr = args_get(a, "expr");
-    if (!type == !expr) return usage_error("add-column needs exactly one of --type T or --expr SQL%s", "");
+    const char *type = args_get(a, "type"), *expr = args_get(a, "expr"), *udf = args_get(a, "udf");
+    if (!udf && (args_get(a, "inputs") || args_get(a, "param") || args_get(a, "timeout")))
+        return usage_error("add-column: --inputs, --param and --timeout go with --udf%s", "");
+    if (udf && expr) return usage_error("add-column needs one of --type T, --expr SQL or --udf SPEC%s", "");
+    if (udf) return cmd_add_udf_column(a);
+    if (!type == !expr) return usage_error("add-column needs exactly one of --type T, --expr SQL or --udf SPEC%s", "");
     if (expr) return add_expr_column(a, expr);
     char *text = malloc(strlen(a->positional[2]) + strlen(type) + 8);
     sprintf(text, "\"%s\" %s", a->positional[2], type);
@@ -631,8 +636,9 @@ static const command commands[] = {
     {"compact", "framelake compact DB TABLE [--target-rows N]", "merge small fragments and drop deleted rows", compact_opts, 2, 2, cmd_compact},
     {"cleanup", "framelake cleanup DB TABLE [--keep-versions N] [--older-than 7d] [--grace 1h]",
      "delete old versions (not tagged, not latest) and unreferenced files", cleanup_opts, 2, 2, cmd_cleanup},
-    {"add-column", "framelake add-column DB TABLE NAME (--type T | --expr SQL)",
-     "add a nullable column (no data rewritten), or one computed from a SQL expression", add_column_opts, 3, 3, cmd_add_column},
+    {"add-column", "framelake add-column DB TABLE NAME (--type T | --expr SQL | --udf SPEC [--inputs a,b] [--type T] [--param k=v]...)",
+     "add a nullable column (no data rewritten), one computed from a SQL expression, or a UDF column (values by backfill)", add_column_opts, 3,
+     3, cmd_add_column},
     {"drop-column", "framelake drop-column DB TABLE NAME[,NAME...]", "remove columns (metadata only)", NULL, 3, 8, cmd_drop_column},
     {"rename-column", "framelake rename-column DB TABLE FROM TO", "rename a column (metadata only)", NULL, 4, 4, cmd_rename_column},
     {"ingest",
@@ -642,9 +648,12 @@ static const command commands[] = {
      "ingest footage: a JPEG folder, BDD100K (folders or zips) or synthetic frames (idempotent)", ingest_opts, 1, 4, cmd_ingest},
     {"synthesize", "framelake synthesize DIR --n N [--seed S] [--split train|val|mixed] [--size WxH] [--first I] [--threads N]",
      "write synthetic footage as a BDD100K folder (images + det_20 labels)", synthesize_opts, 1, 1, cmd_synthesize},
-    {"backfill", "framelake backfill DB TABLE COLUMN --udf NAME [--checkpoint-size N] [--overwrite] [--on-error fail|null] [--quiet]",
-     "compute a UDF column for the rows that lack it (adds the column; checkpointed commits)", backfill_opts, 3, 3, cmd_backfill},
-    {"udf", "framelake udf list", "list the built-in UDFs", NULL, 1, 1, cmd_udf},
+    {"backfill",
+     "framelake backfill DB TABLE (COLUMN [--udf SPEC] | --all) [--where SQL] [--concurrency N] [--checkpoint-size N] [--overwrite] "
+     "[--on-error fail|null] [--timeout 60s] [--quiet]",
+     "compute UDF columns for the rows that lack them (parallel, checkpointed, resumable)", backfill_opts, 2, 3, cmd_backfill},
+    {"udf", "framelake udf list | framelake udf columns DB TABLE", "list the built-in UDFs, or a table's UDF columns and their definitions", NULL,
+     1, 3, cmd_udf},
     {"index", INDEX_USAGE, "create, extend, list or drop scalar indexes (btree, bitmap, label_list)", index_opts, 3, 4, cmd_index},
     {"drop-table", "framelake drop-table DB TABLE", "delete a table and all its versions", NULL, 2, 2, cmd_drop_table},
     {"help", "framelake help [COMMAND]", "show help", NULL, 0, 1, cmd_help},

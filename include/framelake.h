@@ -319,7 +319,8 @@ int fl_table_update(fl_table *table, const fl_batch *batch, fl_error *err);
 /*
  * Adds columns (all nullable) without rewriting existing data files. With `values` NULL the new columns
  * read as NULL; otherwise `values` (with row_ids) supplies values for some rows, written as new files of
- * the fragments they belong to, in the same commit.
+ * the fragments they belong to, in the same commit. Table-level metadata entries of `columns` are set on
+ * the table in that commit too (how a column is computed is declared atomically with the column).
  */
 int fl_table_add_columns(fl_table *table, const fl_schema *columns, const fl_batch *values, fl_error *err);
 int fl_table_drop_columns(fl_table *table, const char *const *names, size_t n, fl_error *err);
@@ -690,36 +691,77 @@ int fl_udf_count(void);
 bool fl_udf_info(int i, const char **name, const char **inputs, const char **output_type, int *version,
                  const char **description);
 
+/*
+ * A UDF is named by a spec: a built-in ("dhash"), a C plugin ("path/lib.so:symbol", docs/PLUGINS.md) or an
+ * external worker process ("exec:python3 worker.py", docs/UDF_PROTOCOL.md).
+ */
+typedef struct fl_udf_column_options {
+    const char *inputs;         /* the table columns fed to the UDF, comma-separated, one per declared input
+                                   in order; NULL: the UDF's own input names */
+    const char *type;           /* the output type the caller expects ("float32"); NULL: the UDF's. A type
+                                   other than the UDF's is an error */
+    const char *const *param_keys; /* --param k=v, passed to the UDF's init (a model path, a threshold) */
+    const char *const *param_values;
+    size_t n_params;
+    int timeout_ms;             /* external workers: handshake timeout; 0: 60000 */
+} fl_udf_column_options;
+
+/*
+ * Declares `column` of `table` as computed by `udf`: checks that the input columns exist with the types the
+ * UDF declares, then adds the column (nullable, every value NULL, no data rewritten) and its definition —
+ * table metadata udf.<column>.name (the spec), .version, .inputs, .params — in one commit. Values come
+ * from fl_backfill. `opts` may be NULL.
+ */
+int fl_table_add_udf_column(fl_db *db, const char *table, const char *column, const char *udf,
+                            const fl_udf_column_options *opts, fl_error *err);
+
 typedef struct fl_backfill_options {
-    int64_t checkpoint_rows;    /* computed values committed every N rows (one update commit each); 0: 10000 */
+    int64_t checkpoint_rows;    /* at most this many computed rows are uncommitted at any time; each commit
+                                   is one atomic version updating only this column; 0: 10000 */
     bool overwrite;             /* recompute every row, not only the NULL ones */
     bool on_error_null;         /* a row the UDF fails on gets NULL and is counted; false: the backfill stops
                                    with the row id, and nothing of the unfinished checkpoint is committed */
-    void (*on_progress)(void *ctx, int64_t done, int64_t total); /* optional, after every scanned batch */
+    const char *where;          /* SQL filter: only rows where it is true are computed (NULL: every row) */
+    int concurrency;            /* workers: threads, each with its own UDF state (one process each for
+                                   external workers); 0: 1 */
+    int timeout_ms;             /* external workers: a batch taking longer is a hang; 0: 60000 */
+    /* Optional, from the calling thread, at most every 200 ms and at the end: rows computed so far of the
+     * rows to compute. */
+    void (*on_progress)(void *ctx, int64_t done, int64_t total);
     void *on_progress_ctx;
 } fl_backfill_options;
 
 typedef struct fl_backfill_report {
     int64_t computed;           /* rows the UDF computed (and committed) */
-    int64_t skipped;            /* rows that already had a value */
+    int64_t skipped;            /* live rows not computed: they had a value, or --where excluded them */
     int64_t failed;             /* rows set NULL because the UDF failed on them (on_error_null) */
     int64_t checkpoints;        /* update commits */
     bool added;                 /* the column was created by this call */
     bool stale;                 /* the column was computed by another version of the UDF: all rows recomputed */
     uint64_t version;           /* the table's version at the end */
+    double seconds;             /* wall time */
 } fl_backfill_report;
 
 /*
- * Computes `column` of `table` with the built-in UDF `udf` for the rows where it is NULL (all rows with
- * overwrite, or when the column's stored UDF version differs from the registry's). A missing column is
- * first added (nullable, the UDF's output type, no data rewritten) and its definition recorded in table
- * metadata: udf.<column>.name, udf.<column>.version, udf.<column>.inputs. Values are committed every checkpoint_rows rows as cell
- * updates of that column only, so a killed backfill keeps its committed checkpoints and running it again
- * computes only what is still NULL. Rows appended while it runs stay NULL until the next backfill.
- * `opts` and `report` may be NULL.
+ * Computes `column` of `table` for the rows where it is NULL (all rows with overwrite, or when the UDF's
+ * version differs from the one that computed the column: stale) and `where` holds. `udf` NULL: the
+ * column's declared definition (fl_table_add_udf_column); otherwise a spec that must match the declared
+ * one — a missing column is first declared with the UDF's defaults. Values are committed as cell updates of
+ * that column only, at most checkpoint_rows rows at risk at any time, so a killed backfill keeps its
+ * committed checkpoints and running it again computes only what is still NULL. Rows appended while it
+ * runs stay NULL until the next backfill. `opts` and `report` may be NULL.
  */
 int fl_backfill(fl_db *db, const char *table, const char *column, const char *udf, const fl_backfill_options *opts,
                 fl_backfill_report *report, fl_error *err);
+
+/*
+ * Backfills every UDF column of the table in dependency order (a column whose inputs include another UDF
+ * column comes after it), each as fl_backfill(..., NULL, opts, ...). on_column (optional) is called before
+ * each column (report NULL) and after it. Stops at the first error, which names the column.
+ */
+int fl_backfill_all(fl_db *db, const char *table, const fl_backfill_options *opts,
+                    void (*on_column)(void *ctx, const char *column, const fl_backfill_report *report), void *ctx,
+                    fl_error *err);
 
 /* ---------------------------------------------------------------------------------------------------------
  * Import: JSON Lines into a table

@@ -2,7 +2,8 @@
  * test_udf.c — the UDF contract and the built-in C UDFs: exact values of the annotation UDFs on hand-made
  * rows; dhash against plain reference implementations written here (exact at the same DCT scale, within a
  * documented number of bits of full-resolution area averaging); brightness against the full decode;
- * white balance on uniform colours; fl_udf_apply rejecting wrong output and naming bad rows.
+ * white balance on uniform colours; fl_udf_apply rejecting wrong output and naming bad rows. The executor
+ * that runs UDFs over tables is tested in test_backfill.c.
  */
 #include "testlib.h"
 
@@ -274,155 +275,9 @@ static void test_apply_checks(void) {
 /* ---- backfill ---- */
 
 /* Column `name` of every row, as text ("1,0,null,..." or the dhash bytes), in scan order. */
-static char *column_text(fl_db *db, const char *name) {
-    fl_table *t;
-    CHECK_OK(fl_table_open(db, "bdd100k", NULL, &t, &tl_err));
-    const char *cols[] = {name};
-    fl_scan_options so = {.columns = cols, .n_columns = 1};
-    fl_scan *scan;
-    CHECK_OK(fl_scan_open(t, &so, &scan, &tl_err));
-    fl_buf out;
-    fl_buf_init(&out);
-    fl_batch *b;
-    while (fl_scan_next(scan, &b, &tl_err) == FL_OK && b) {
-        const fl_array *a = &b->columns[0];
-        for (int64_t i = 0; i < b->num_rows; i++) {
-            if (fl_array_is_null(a, i)) fl_buf_printf(&out, "null,");
-            else if (a->type == FL_TYPE_BOOL) fl_buf_printf(&out, "%d,", fl_array_get_bool(a, i));
-            else {
-                int64_t st, en;
-                fl_array_get_list(a, i, &st, &en);
-                for (int64_t k = st; k < en; k++) fl_buf_printf(&out, "%02x", (unsigned)fl_array_get_uint(&a->children[0], k));
-                fl_buf_printf(&out, ",");
-            }
-        }
-        fl_batch_free(b);
-    }
-    fl_scan_close(scan);
-    fl_table_close(t);
-    fl_buf_append(&out, "", 1);
-    return (char *)out.data;
-}
-
-static void test_backfill(void) {
-    const char *base = tl_tmpdir("backfill");
-    fl_db *db;
-    CHECK_OK(fl_db_open(base, FL_OPEN_CREATE, &db, &tl_err));
-    fl_synthetic_options syn = {.n = 40, .width = 96, .height = 64};
-    CHECK_OK(fl_ingest_synthetic(db, "bdd100k", &syn, NULL, NULL, &tl_err));
-    fl_backfill_options o = {.checkpoint_rows = 7};
-    fl_backfill_report r;
-    CHECK_OK(fl_backfill(db, "bdd100k", "has_person", "has_person", &o, &r, &tl_err));
-    CHECK(r.added && !r.stale);
-    CHECK_EQ_INT(r.computed, 40);
-    CHECK_EQ_INT(r.checkpoints, 6); /* 7 x 5 + 5 */
-    /* the values are the UDF's on each row's categories */
-    fl_table *t;
-    CHECK_OK(fl_table_open(db, "bdd100k", NULL, &t, &tl_err));
-    const char *cols[] = {"ann_categories", "has_person"};
-    fl_scan_options so = {.columns = cols, .n_columns = 2};
-    fl_scan *scan;
-    CHECK_OK(fl_scan_open(t, &so, &scan, &tl_err));
-    fl_batch *b;
-    int persons = 0;
-    while (fl_scan_next(scan, &b, &tl_err) == FL_OK && b) {
-        for (int64_t i = 0; i < b->num_rows; i++) {
-            int64_t st, en;
-            fl_array_get_list(&b->columns[0], i, &st, &en);
-            bool want = false;
-            for (int64_t k = st; k < en; k++) {
-                size_t n;
-                const char *c = (const char *)fl_array_get_bytes(&b->columns[0].children[0], k, &n);
-                want = want || (n == 10 && !memcmp(c, "pedestrian", 10)) || (n == 12 && !memcmp(c, "other person", 12));
-            }
-            CHECK(!fl_array_is_null(&b->columns[1], i) && fl_array_get_bool(&b->columns[1], i) == want);
-            persons += want;
-        }
-        fl_batch_free(b);
-    }
-    fl_scan_close(scan);
-    fl_table_close(t);
-    CHECK(persons > 0 && persons < 40);
-
-    /* new footage: only the new rows are computed */
-    syn.n = 10;
-    CHECK_OK(fl_ingest_synthetic(db, "bdd100k", &syn, NULL, NULL, &tl_err));
-    CHECK_OK(fl_backfill(db, "bdd100k", "has_person", "has_person", &o, &r, &tl_err));
-    CHECK_EQ_INT(r.computed, 10);
-    CHECK_EQ_INT(r.skipped, 40);
-    CHECK(!r.added);
-    o.overwrite = true;
-    CHECK_OK(fl_backfill(db, "bdd100k", "has_person", "has_person", &o, &r, &tl_err));
-    CHECK_EQ_INT(r.computed, 50);
-    /* a stored definition from another version of the UDF makes the column stale: every row recomputed */
-    const char *key[] = {"udf.has_person.version"}, *value[] = {"0"};
-    CHECK_OK(fl_table_open(db, "bdd100k", NULL, &t, &tl_err));
-    CHECK_OK(fl_table_set_metadata(t, key, value, 1, &tl_err));
-    fl_table_close(t);
-    o.overwrite = false;
-    CHECK_OK(fl_backfill(db, "bdd100k", "has_person", "has_person", &o, &r, &tl_err));
-    CHECK(r.stale);
-    CHECK_EQ_INT(r.computed, 50);
-    CHECK_OK(fl_backfill(db, "bdd100k", "has_person", "has_person", &o, &r, &tl_err));
-    CHECK(!r.stale);
-    CHECK_EQ_INT(r.computed, 0);
-    /* errors */
-    fl_error err = {0};
-    CHECK_EQ_INT(fl_backfill(db, "bdd100k", "x", "nope", NULL, &r, &err), FL_EINVAL);
-    CHECK_EQ_STR(err.message, "backfill: unknown udf 'nope' (see framelake udf list)");
-    CHECK_EQ_INT(fl_backfill(db, "bdd100k", "has_person", "has_rider", NULL, &r, &err), FL_EINVAL);
-    CHECK_EQ_STR(err.message, "backfill: column 'has_person' is computed by udf has_person, not has_rider");
-    CHECK_EQ_INT(fl_backfill(db, "bdd100k", "split", "has_rider", NULL, &r, &err), FL_ETYPE);
-    fl_db_close(db);
-}
-
-static void backfill_child(void *ctx) {
-    fl_db *db;
-    fl_backfill_options o = {.checkpoint_rows = 5};
-    if (fl_db_open(ctx, 0, &db, NULL) == FL_OK) fl_backfill(db, "bdd100k", "dhash", "dhash", &o, NULL, NULL);
-}
-
-/* kill -9 at random moments of a checkpointed dhash backfill, then a re-run: the column equals a clean
- * run's, and the re-run computes only what no committed checkpoint holds. */
-static void test_backfill_killed(void) {
-    const char *base = tl_tmpdir("backfill_kill");
-    char clean[600], killed[600];
-    snprintf(clean, sizeof clean, "%s/clean", base);
-    snprintf(killed, sizeof killed, "%s/killed", base);
-    fl_synthetic_options syn = {.n = 80, .width = 160, .height = 96};
-    fl_backfill_options o = {.checkpoint_rows = 5};
-    fl_db *db;
-    struct timespec t0, t1;
-    CHECK_OK(fl_db_open(clean, FL_OPEN_CREATE, &db, &tl_err));
-    CHECK_OK(fl_ingest_synthetic(db, "bdd100k", &syn, NULL, NULL, &tl_err));
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    CHECK_OK(fl_backfill(db, "bdd100k", "dhash", "dhash", &o, NULL, &tl_err));
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    char *want = column_text(db, "dhash");
-    fl_db_close(db);
-    uint64_t span_us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000) + 1000;
-
-    CHECK_OK(fl_db_open(killed, FL_OPEN_CREATE, &db, &tl_err));
-    CHECK_OK(fl_ingest_synthetic(db, "bdd100k", &syn, NULL, NULL, &tl_err));
-    fl_db_close(db);
-    int kills = tl_kill_rounds(30, span_us, 99, backfill_child, NULL, killed);
-    CHECK_OK(fl_db_open(killed, 0, &db, &tl_err));
-    fl_backfill_report r;
-    CHECK_OK(fl_backfill(db, "bdd100k", "dhash", "dhash", &o, &r, &tl_err));
-    CHECK(r.computed + r.skipped == 80);
-    char *got = column_text(db, "dhash");
-    CHECK_EQ_STR(got, want);
-    printf("  %d kills; the final run computed %lld of 80 rows\n", kills, (long long)r.computed);
-    fl_free(got);
-    fl_free(want);
-    fl_db_close(db);
-}
-
 int main(void) {
     RUN(test_annotation_udfs);
     RUN(test_image_udfs);
     RUN(test_apply_checks);
-    RUN(test_backfill);
-    RUN(test_backfill_killed);
     return tl_finish("test_udf");
 }

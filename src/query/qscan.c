@@ -46,6 +46,9 @@ struct fl_qscan {
     bool selected, have_ids;    /* the indexes were asked (ensure_selected), with the candidate list */
     uint32_t part, parts;       /* fl_qscan_set_partition: read windows part, part + parts, … (parts 0: all) */
     uint64_t window_seq;        /* windows of scanned fragments seen so far */
+    bool ranged;                /* fl_qscan_set_range: only physical rows [range_lo, range_hi) of range_frag */
+    uint32_t range_frag;
+    int64_t range_lo, range_hi;
     char *index_names;          /* stats.index_used */
     /* position */
     uint32_t fragment;
@@ -179,6 +182,14 @@ const fl_qscan_stats *fl_qscan_get_stats(const fl_qscan *q) { return &q->stats; 
 void fl_qscan_set_partition(fl_qscan *q, uint32_t part, uint32_t parts) {
     q->part = part;
     q->parts = parts;
+}
+
+void fl_qscan_set_range(fl_qscan *q, uint32_t fragment, int64_t lo, int64_t hi) {
+    q->ranged = true;
+    q->range_frag = fragment;
+    q->range_lo = lo;
+    q->range_hi = hi;
+    q->fragment = fragment;
 }
 
 int fl_qscan_uses_index(fl_qscan *q, bool *uses, fl_error *err) {
@@ -324,11 +335,34 @@ int fl_qscan_estimate(fl_qscan *q, uint64_t *rows, fl_error *err) {
     return FL_OK;
 }
 
+/* fl_qscan_set_range: keeps the parts of the spans inside [range_lo, range_hi). */
+static void clip_spans(fl_qscan *q) {
+    size_t w = 0;
+    for (size_t i = 0; i < q->n_spans; i++) {
+        int64_t lo = q->spans[i].lo > q->range_lo ? q->spans[i].lo : q->range_lo;
+        int64_t hi = q->spans[i].hi < q->range_hi ? q->spans[i].hi : q->range_hi;
+        if (lo < hi) q->spans[w++] = (span){lo, hi};
+    }
+    q->n_spans = w;
+}
+
+/* fl_qscan_set_range: narrows the fragment's candidates (ascending offsets) to [range_lo, range_hi). */
+static void clip_candidates(fl_qscan *q) {
+    while (q->cand_i < q->cand_end && q->cand_off[q->cand_i] < (uint64_t)q->range_lo) q->cand_i++;
+    uint64_t e = q->cand_i;
+    while (e < q->cand_end && q->cand_off[e] < (uint64_t)q->range_hi) e++;
+    q->cand_end = e;
+}
+
 /* Positions the scan on the next fragment with something to read; false at the end. */
 static int next_fragment(fl_qscan *q, bool *more, fl_error *err) {
     *more = false;
     const fl_manifest *m = q->table->m;
     while (q->fragment < m->n_fragments) {
+        if (q->ranged && q->fragment != q->range_frag) {
+            q->fragment = m->n_fragments;
+            break;
+        }
         const fl_fragment *f = &m->fragments[q->fragment];
         q->n_spans = q->span_i = 0;
         if (q->sel.applies && q->sel.covered[q->fragment]) {
@@ -342,6 +376,7 @@ static int next_fragment(fl_qscan *q, bool *more, fl_error *err) {
             int32_t g = q->slot[q->fragment];
             q->cand_i = q->sel.offset_start[g];
             q->cand_end = q->sel.offset_start[g + 1];
+            if (q->ranged) clip_candidates(q);
             if (q->cand_i < q->cand_end) {
                 q->fragment_ready = true;
                 *more = true;
@@ -357,6 +392,7 @@ static int next_fragment(fl_qscan *q, bool *more, fl_error *err) {
             else rc = add_span(q, 0, (int64_t)f->physical_rows, err);
         }
         if (rc != FL_OK) return rc;
+        if (q->ranged) clip_spans(q);
         if (q->n_spans) {
             q->pos = q->spans[0].lo;
             q->fragment_ready = true;

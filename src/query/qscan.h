@@ -49,6 +49,12 @@ int fl_qscan_count(fl_qscan *scan, int64_t *count, fl_error *err);
  * fl_qscan_uses_index first: index answers are not worth splitting).
  */
 void fl_qscan_set_partition(fl_qscan *scan, uint32_t part, uint32_t parts);
+/*
+ * Restricts the scan to physical rows [lo, hi) of fragment index `fragment` of the version (a unit of
+ * work that one worker takes; the backfill executor cuts a table into such ranges). Set before the first
+ * batch.
+ */
+void fl_qscan_set_range(fl_qscan *scan, uint32_t fragment, int64_t lo, int64_t hi);
 /* Rows the scan will read in fragments the indexes do not answer, after pruning by statistics (reads
  * page statistics only). Call before the first batch. */
 int fl_qscan_estimate(fl_qscan *scan, uint64_t *rows, fl_error *err);

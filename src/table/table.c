@@ -872,6 +872,8 @@ static int apply(const fl_table *t, const txn *x, const fl_manifest *base, uint6
                 }
                 if (fl_schema_append_field(m->schema, &x->fields->fields[i]) != FL_OK) goto oom;
             }
+            for (int32_t i = 0; i < x->fields->n_metadata; i++)
+                if (fl_schema_set_metadata(m->schema, x->fields->metadata[i].key, x->fields->metadata[i].value) != FL_OK) goto oom;
             m->next_field_id = x->next_field_id;
         }
         for (uint32_t i = 0; i < x->n_changes; i++) {

@@ -1,21 +1,65 @@
 # CLI tests of UDF columns and backfill (sourced by tests/cli/run.sh: expect, $FL and $WORK come from there).
+# Summaries end with "(S s, R rows/s)": nodrift strips that wall-clock part before comparing.
 CDB=$WORK/compute
+nodrift() { "$@" 2>&1 | sed 's/ ([0-9.]* s, [0-9]* rows\/s)$//'; }
 "$FL" ingest synthetic "$CDB" --n 30 --size 96x64 --quiet >/dev/null
 expect udf-list 0 "has_person             1        bool                       ann_categories list<string>" -- sh -c "'$FL' udf list | sed -n 2p"
 expect udf-list-count 0 "7" -- sh -c "'$FL' udf list | grep -c '^[a-z_][a-z_]* *[0-9]'"
 expect backfill 0 "backfilled 'has_person' with udf has_person: 30 computed, 0 skipped, 0 failed, 3 checkpoints: version 7" -- \
-    "$FL" backfill "$CDB" bdd100k has_person --udf has_person --checkpoint-size 12
+    nodrift "$FL" backfill "$CDB" bdd100k has_person --udf has_person --checkpoint-size 12
 expect backfill-again 0 "backfilled 'has_person' with udf has_person: 0 computed, 30 skipped, 0 failed, 0 checkpoints: version 7" -- \
-    "$FL" backfill "$CDB" bdd100k has_person --udf has_person
+    nodrift "$FL" backfill "$CDB" bdd100k has_person --udf has_person
 expect backfill-nulls 0 "0" -- sh -c "'$FL' query '$CDB' bdd100k --select has_person --format csv | grep -c '^\$' || true"
 "$FL" ingest synthetic "$CDB" --n 5 --size 96x64 --quiet >/dev/null
-expect backfill-new-rows 0 "backfilled 'has_person' with udf has_person: 5 computed, 30 skipped, 0 failed, 1 checkpoints: version 9" -- \
-    "$FL" backfill "$CDB" bdd100k has_person --udf has_person
-expect backfill-dhash 0 "backfilled 'dhash' with udf dhash: 35 computed, 0 skipped, 0 failed, 1 checkpoints: version 12" -- \
-    "$FL" backfill "$CDB" bdd100k dhash --udf dhash --quiet
+expect backfill-new-rows 0 "backfilled 'has_person' with udf has_person: 5 computed, 30 skipped, 0 failed, 1 checkpoints: version 10" -- \
+    nodrift "$FL" backfill "$CDB" bdd100k has_person
+expect backfill-dhash 0 "backfilled 'dhash' with udf dhash: 35 computed, 0 skipped, 0 failed, 1 checkpoints: version 13" -- \
+    nodrift "$FL" backfill "$CDB" bdd100k dhash --udf dhash --quiet
 expect backfill-schema 0 "dhash fixed_size_list<uint8, 8>" -- sh -c "'$FL' schema '$CDB' bdd100k | grep -o 'dhash fixed_size_list<[^>]*>'"
-expect backfill-no-udf 2 "framelake backfill: --udf NAME is required (see framelake udf list)" -- "$FL" backfill "$CDB" bdd100k x
-expect backfill-unknown 1 "framelake: error: backfill: unknown udf 'nope' (see framelake udf list)" -- "$FL" backfill "$CDB" bdd100k x --udf nope
+expect backfill-usage 2 "framelake backfill: name a COLUMN or pass --all" -- "$FL" backfill "$CDB" bdd100k
+expect backfill-usage-both 2 "framelake backfill: name a COLUMN or pass --all" -- "$FL" backfill "$CDB" bdd100k x --all
+expect backfill-not-udf 1 "framelake: error: backfill: column 'split' is not a UDF column (declare one with framelake add-column --udf)" -- \
+    "$FL" backfill "$CDB" bdd100k split
+expect backfill-missing 1 "framelake: error: backfill: column 'x' not found (declare it with framelake add-column --udf, or name a udf)" -- \
+    "$FL" backfill "$CDB" bdd100k x
+expect backfill-unknown 1 "framelake: error: backfill: unknown udf 'nope' (see framelake udf list; plugins are path.so:symbol, workers exec:command)" -- \
+    "$FL" backfill "$CDB" bdd100k x --udf nope
 expect backfill-wrong-udf 1 "framelake: error: backfill: column 'has_person' is computed by udf has_person, not has_rider" -- \
     "$FL" backfill "$CDB" bdd100k has_person --udf has_rider
 expect backfill-on-error 2 "framelake: --on-error must be fail or null, not 'skip'" -- "$FL" backfill "$CDB" bdd100k x --udf dhash --on-error skip
+expect backfill-timeout 2 "framelake: --timeout wants a duration such as 30s or 500ms, not 'soon'" -- "$FL" backfill "$CDB" bdd100k dhash --timeout soon
+expect backfill-bad-where 1 "framelake: error: column \"widht\" not found; did you mean \"width\"? (position 1)" -- \
+    "$FL" backfill "$CDB" bdd100k dhash --where "widht > 3"
+
+# Declared UDF columns: the definition is stored, values start NULL, backfill --all computes them in dependency order.
+expect add-udf 0 "added column 'rider' bool = udf has_rider v1(ann_categories), values NULL until backfill: version 14" -- \
+    "$FL" add-column "$CDB" bdd100k rider --udf has_rider
+expect add-udf-area 0 "added column 'area' float32 = udf person_bbox_area_pct v1(ann_categories, ann_bboxes, width, height), values NULL until backfill: version 15" -- \
+    "$FL" add-column "$CDB" bdd100k area --udf person_bbox_area_pct --type float32
+expect add-udf-desc 0 "added column 'desc' string = udf scene_description v1(timeofday, weather, scene), values NULL until backfill: version 16" -- \
+    "$FL" add-column "$CDB" bdd100k desc --udf scene_description --param note=demo
+expect add-udf-nulls 0 "35" -- sh -c "'$FL' count '$CDB' bdd100k --where 'rider IS NULL'"
+expect add-udf-type 1 "framelake: error: udf has_rider returns bool, not int32" -- "$FL" add-column "$CDB" bdd100k r2 --udf has_rider --type int32
+expect add-udf-inputs 1 "framelake: error: udf has_rider input 1 ('ann_categories') must be list<string>; column 'split' is string" -- \
+    "$FL" add-column "$CDB" bdd100k r2 --udf has_rider --inputs split
+expect add-udf-param 2 "framelake: --param wants key=value, not 'oops'" -- "$FL" add-column "$CDB" bdd100k r2 --udf has_rider --param oops
+expect add-udf-usage 2 "framelake: add-column: --inputs, --param and --timeout go with --udf" -- "$FL" add-column "$CDB" bdd100k r2 --type int32 --inputs a
+expect backfill-all 0 "backfilled 'has_person' with udf has_person: 0 computed, 35 skipped, 0 failed, 0 checkpoints: version 16
+backfilled 'dhash' with udf dhash: 0 computed, 35 skipped, 0 failed, 0 checkpoints: version 16
+backfilled 'rider' with udf has_rider: 35 computed, 0 skipped, 0 failed, 1 checkpoints: version 18
+backfilled 'area' with udf person_bbox_area_pct: 35 computed, 0 skipped, 0 failed, 1 checkpoints: version 20
+backfilled 'desc' with udf scene_description: 35 computed, 0 skipped, 0 failed, 1 checkpoints: version 22
+backfilled 5 UDF columns: 105 rows computed" -- nodrift "$FL" backfill "$CDB" bdd100k --all --concurrency 2
+expect udf-columns 0 "column                 udf                          version  inputs                             params
+has_person             has_person                   1        ann_categories
+dhash                  dhash                        1        image_bytes
+rider                  has_rider                    1        ann_categories
+area                   person_bbox_area_pct         1        ann_categories, ann_bboxes, width, height
+desc                   scene_description            1        timeofday, weather, scene          note=demo" -- "$FL" udf columns "$CDB" bdd100k
+expect udf-usage 2 "framelake udf: usage: framelake udf list | framelake udf columns DB TABLE" -- "$FL" udf show
+expect backfill-all-udf 2 "framelake backfill: --udf names one column's UDF; --all uses each column's declared one" -- "$FL" backfill "$CDB" bdd100k --all --udf dhash
+expect backfill-rider-count 0 "$("$FL" count "$CDB" bdd100k --where "array_has(ann_categories, 'rider')")" -- "$FL" count "$CDB" bdd100k --where "rider"
+"$FL" ingest synthetic "$CDB" --n 4 --size 96x64 --quiet >/dev/null
+expect backfill-all-new 0 "backfilled 5 UDF columns: 20 rows computed" -- sh -c "'$FL' backfill '$CDB' bdd100k --all | tail -1"
+expect backfill-where 0 "backfilled 'dhash' with udf dhash: 7 computed, 32 skipped, 0 failed, 1 checkpoints: version 34" -- \
+    nodrift "$FL" backfill "$CDB" bdd100k dhash --overwrite --where "width = 96 AND height = 64 AND image_id >= '$("$FL" sql "$CDB" "SELECT image_id FROM bdd100k ORDER BY image_id LIMIT 1 OFFSET 32" --format csv | tail -1)'"

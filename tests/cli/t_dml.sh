@@ -41,4 +41,4 @@ expect add-column-expr 0 "added column 'area' int64 = width * height: version $(
 expect add-column-expr-values 0 "$((40 - ALL_NIGHT))" -- "$FL" count "$QDB" bdd100k --where "area = width * height"
 expect add-column-expr-null 1 "framelake: error: the expression is the constant NULL: CAST it to give the column a type (CAST(NULL AS int))" -- \
     "$FL" add-column "$QDB" bdd100k nothing --expr "NULL"
-expect add-column-both 2 "framelake: add-column needs exactly one of --type T or --expr SQL" -- "$FL" add-column "$QDB" bdd100k y --type int32 --expr "1"
+expect add-column-both 2 "framelake: add-column needs exactly one of --type T, --expr SQL or --udf SPEC" -- "$FL" add-column "$QDB" bdd100k y --type int32 --expr "1"
