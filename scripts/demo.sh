@@ -27,17 +27,18 @@ run "$FL" ingest bdd100k "$DB" --root "$DB.bdd" --table bdd_folder
 run "$FL" ingest bdd100k "$DB" --root "$DB.bdd" --table bdd_folder --quiet
 run "$FL" take "$DB" bdd_folder --positions 0 --select image_id,width,height,weather,ann_categories,ann_bboxes
 
-step "3. Features: UDF columns computed by backfill (checkpointed commits, no other column rewritten)"
+step "3. Features: declare UDF columns (values NULL, no data rewritten), then one parallel, checkpointed backfill"
 run "$FL" udf list
-for udf in has_person has_rider scene_description person_bbox_area_pct brightness dhash; do
-    run "$FL" backfill "$DB" bdd100k "$udf" --udf "$udf" --quiet
+for udf in has_person has_rider scene_description person_bbox_area_pct white_balance brightness dhash; do
+    run "$FL" add-column "$DB" bdd100k "$udf" --udf "$udf"
 done
+run "$FL" udf columns "$DB" bdd100k
+run "$FL" backfill "$DB" bdd100k --all --concurrency 2
 run "$FL" query "$DB" bdd100k --select image_id,has_person,has_rider,person_bbox_area_pct,brightness,dhash,scene_description --limit 5
 
-step "4. New footage arrives: the synthetic stream continues with new ids; backfill computes only the new rows"
+step "4. New footage arrives: the synthetic stream continues with new ids; backfill --all computes only the new rows"
 run "$FL" ingest synthetic "$DB" --n 100 --quiet
-run "$FL" backfill "$DB" bdd100k has_person --udf has_person --quiet
-run "$FL" backfill "$DB" bdd100k dhash --udf dhash --quiet
+run "$FL" backfill "$DB" bdd100k --all --concurrency 2
 run "$FL" versions "$DB" bdd100k
 
 step "5. Explore with SQL: failure modes, a GROUP BY, indexes, the plan"

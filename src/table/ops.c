@@ -380,7 +380,9 @@ static int write_column_files(fl_table *t, const fl_batch *b, const fl_field *fi
     return rc;
 }
 
-int fl_table_update(fl_table *t, const fl_batch *b, fl_error *err) {
+int fl_table_update(fl_table *t, const fl_batch *b, fl_error *err) { return fl_table_update_described(t, b, NULL, err); }
+
+int fl_table_update_described(fl_table *t, const fl_batch *b, const char *detail, fl_error *err) {
     fl_field *fields = fl_calloc((size_t)b->n_columns + 1, sizeof *fields);
     const fl_array **cols = fl_calloc((size_t)b->n_columns + 1, sizeof *cols);
     int n = 0, rc = FL_OK;
@@ -390,7 +392,8 @@ int fl_table_update(fl_table *t, const fl_batch *b, fl_error *err) {
     if (rc == FL_OK && n == 0) rc = fl_error_set(err, FL_EINVAL, "table '%s': the update names no column", t->name);
     if (rc == FL_OK && b->num_rows > 0) {
         rc = write_column_files(t, b, fields, cols, n, &x, err);
-        snprintf(x.detail, sizeof x.detail, "%lld rows x %d columns", (long long)b->num_rows, n);
+        if (detail) snprintf(x.detail, sizeof x.detail, "%s", detail);
+        else snprintf(x.detail, sizeof x.detail, "%lld rows x %d columns", (long long)b->num_rows, n);
         if (rc == FL_OK) rc = txn_commit(t, &x, err);
         if (rc != FL_OK) discard_txn_files(t, &x);
     }

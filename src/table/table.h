@@ -185,6 +185,10 @@ struct fl_table {
     void (*ext_free)(void *ext);
 };
 
+/* fl_table_update with the version's detail text chosen by the caller ("backfill dhash: 500 rows"; NULL:
+ * the default "N rows x M columns"), for higher layers whose updates have a name. */
+int fl_table_update_described(fl_table *t, const fl_batch *b, const char *detail, fl_error *err);
+
 /* Path of a table-relative file, in a new string. */
 char *fl_table_path(const fl_table *t, const char *rel);
 /* Opens (or finds in the cache) a data file of the current version. */
