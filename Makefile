@@ -27,8 +27,13 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(filter-out tests/testlib.c,$(TEST_SRC)))
 
+# C plugin UDFs: the example plugins (examples/plugins) and the test plugins (tests/plugins), built as
+# shared objects that need only include/framelake_udf.h.
+PLUGINS := $(patsubst examples/plugins/%.c,$(BUILD)/plugins/%.so,$(wildcard examples/plugins/*.c))
+TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
+
 .PHONY: all test test-c test-cli test-fuzz test-diff clean install demo deps bench fuzz
-all: $(BUILD)/libframelake.a $(BUILD)/libframelake.so $(BUILD)/framelake
+all: $(BUILD)/libframelake.a $(BUILD)/libframelake.so $(BUILD)/framelake $(PLUGINS)
 	@ln -sf $(BUILD)/framelake framelake
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h)
@@ -45,9 +50,19 @@ $(BUILD)/libframelake.so: $(LIB_OBJ)
 $(BUILD)/framelake: $(CLI_OBJ) $(BUILD)/libframelake.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libframelake.a $(LIBS)
 
+$(BUILD)/plugins/%.so: examples/plugins/%.c include/framelake.h include/framelake_udf.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -o $@ $< -lturbojpeg
+
+$(BUILD)/tests/plugins/%.so: tests/plugins/%.c include/framelake.h include/framelake_udf.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -o $@ $<
+
+$(BUILD)/tests/test_plugin: $(PLUGINS) $(TEST_PLUGINS)
+
 $(BUILD)/tests/%: tests/%.c tests/testlib.c tests/testlib.h $(BUILD)/libframelake.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc -o $@ $< tests/testlib.c $(BUILD)/libframelake.a $(LIBS) $(TEST_LIBS)
+	$(CC) $(CFLAGS) -Isrc -DFL_BUILD_DIR='"$(BUILD)"' -o $@ $< tests/testlib.c $(BUILD)/libframelake.a $(LIBS) $(TEST_LIBS)
 
 deps:
 	@scripts/install-deps.sh
@@ -98,7 +113,7 @@ install: all
 	install -m 644 $(BUILD)/libframelake.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libframelake.so $(DESTDIR)$(PREFIX)/lib/libframelake.so.0
 	ln -sf libframelake.so.0 $(DESTDIR)$(PREFIX)/lib/libframelake.so
-	install -m 644 include/framelake.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/framelake.h include/framelake_udf.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/framelake $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^#define FL_VERSION_STRING "\(.*\)"/\1/p' include/framelake.h)|' \
 	    framelake.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/framelake.pc

@@ -279,8 +279,10 @@ static int declare(fl_table *t, const declare_args *a, fl_error *err) {
         if (!fl_field_same_type(&have->fields[k], &out->fields[0]))
             rc = fl_error_set(err, FL_ETYPE, "column '%s' exists with another type than udf %s's %s", a->column, def->name, def->output_type);
     }
-    if (rc == FL_OK && definition_entries(out, a->column, a->spec, def->version, &names, params) != FL_OK)
+    char *spec = rc == FL_OK ? fl_udf_canonical_spec(a->spec) : NULL;
+    if (rc == FL_OK && (!spec || definition_entries(out, a->column, spec, def->version, &names, params) != FL_OK))
         rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    fl_free(spec);
     if (rc == FL_OK) rc = a->adopt ? commit_entries(t, out, err) : fl_table_add_columns(t, out, NULL, err);
     names_clear(&names);
     fl_schema_free(in);
@@ -517,6 +519,10 @@ static void *worker_main(void *arg) {
     ctx.worker = w->index;
     int rc = x->def->init ? x->def->init(x->def, &ctx, &state, &err) : FL_OK;
     bool initialised = rc == FL_OK;
+    if (!initialised) {
+        fl_error inner = err;
+        fl_error_set(&err, rc, "backfill %s: %s", x->column, inner.message);
+    }
     if (rc == FL_OK) rc = fl_table_open(x->db, x->table, &(fl_open_options){.version = x->version}, &t, &err);
     if (rc == FL_OK && x->filter) rc = fl_expr_compile_filter(x->filter, fl_table_schema(t), &filter, &err);
     unit u;

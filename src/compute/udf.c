@@ -6,6 +6,8 @@
 
 #include "../common/common.h"
 
+#include <stdlib.h>
+
 int fl_udf_count(void) {
     size_t n;
     fl_udf_builtins(&n);
@@ -58,6 +60,17 @@ int fl_udf_resolve(const char *spec, const fl_udf_context *ctx, fl_udf_def **out
     if (!def) return fl_error_set(err, FL_EINVAL, "unknown udf '%s' (see framelake udf list; plugins are path.so:symbol, workers exec:command)", spec);
     *out = (fl_udf_def *)def; /* static: fl_udf_release leaves it alone */
     return FL_OK;
+}
+
+char *fl_udf_canonical_spec(const char *spec) {
+    size_t colon;
+    if (!spec || strncmp(spec, "exec:", 5) == 0 || !split_plugin(spec, &colon)) return spec ? fl_strdup(spec) : NULL;
+    char *path = fl_strndup(spec, colon);
+    char *real = path ? realpath(path, NULL) : NULL;
+    char *out = real ? fl_sprintf("%s:%s", real, spec + colon + 1) : fl_strdup(spec);
+    free(real);
+    fl_free(path);
+    return out;
 }
 
 void fl_udf_release(fl_udf_def *def) {

@@ -73,6 +73,9 @@ int fl_udf_register(const fl_udf_def *def);
  */
 int fl_udf_resolve(const char *spec, const fl_udf_context *ctx, fl_udf_def **out, fl_error *err);
 void fl_udf_release(fl_udf_def *def);
+/* The spec as a column definition stores it (fl_free): a plugin's path made absolute, so that a backfill
+ * run from another directory loads the same object; other specs unchanged. NULL on allocation failure. */
+char *fl_udf_canonical_spec(const char *spec);
 /* The kinds behind fl_udf_resolve (plugin.c, external.c). */
 int fl_udf_plugin_resolve(const char *path, const char *symbol, const fl_udf_context *ctx, fl_udf_def **out, fl_error *err);
 int fl_udf_exec_resolve(const char *command, const fl_udf_context *ctx, fl_udf_def **out, fl_error *err);

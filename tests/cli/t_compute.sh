@@ -63,3 +63,14 @@ expect backfill-rider-count 0 "$("$FL" count "$CDB" bdd100k --where "array_has(a
 expect backfill-all-new 0 "backfilled 5 UDF columns: 20 rows computed" -- sh -c "'$FL' backfill '$CDB' bdd100k --all | tail -1"
 expect backfill-where 0 "backfilled 'dhash' with udf dhash: 7 computed, 32 skipped, 0 failed, 1 checkpoints: version 34" -- \
     nodrift "$FL" backfill "$CDB" bdd100k dhash --overwrite --where "width = 96 AND height = 64 AND image_id >= '$("$FL" sql "$CDB" "SELECT image_id FROM bdd100k ORDER BY image_id LIMIT 1 OFFSET 32" --format csv | tail -1)'"
+
+# A C plugin (examples/plugins/saturation.c, built next to the binary): declared, backfilled on two workers.
+PLUGIN=$(dirname "$FL")/plugins/saturation.so
+expect plugin-add 0 "added column 'sat' float32 = udf $(cd "$(dirname "$PLUGIN")" && pwd)/saturation.so:fl_saturation v1(image_bytes), values NULL until backfill: version 35" -- \
+    "$FL" add-column "$CDB" bdd100k sat --udf "$PLUGIN:fl_saturation" --param min_value=24
+expect plugin-backfill 0 "39 computed, 0 failed" -- sh -c "'$FL' backfill '$CDB' bdd100k sat --concurrency 2 | grep -o '[0-9]* computed, [0-9]* skipped, [0-9]* failed' | sed 's/, 0 skipped//'"
+expect plugin-values 0 "39" -- "$FL" count "$CDB" bdd100k --where "sat > 0 AND sat < 1"
+expect plugin-missing-symbol 1 "framelake: error: udf $PLUGIN:nope: no such symbol in the plugin: $PLUGIN: undefined symbol: nope" -- \
+    "$FL" add-column "$CDB" bdd100k s2 --udf "$PLUGIN:nope"
+expect plugin-bad-param 1 "framelake: error: backfill s3: udf saturation: init failed: min_value must be an integer 0..255, not 'x'" -- \
+    sh -c "'$FL' add-column '$CDB' bdd100k s3 --udf '$PLUGIN:fl_saturation' --param min_value=x >/dev/null && '$FL' backfill '$CDB' bdd100k s3"
