@@ -1,12 +1,735 @@
 /*
- * external.c — external worker process UDFs (placeholder until the worker protocol lands).
+ * external.c — UDFs computed by worker processes in any language, over the versioned binary protocol of
+ * docs/UDF_PROTOCOL.md (the Python side is python/framelake/udf.py).
+ *
+ * A spec "exec:COMMAND" runs `/bin/sh -c COMMAND` with the worker's stdin and stdout as two pipes (stderr is
+ * inherited, so a worker's tracebacks reach the terminal). Resolving starts one worker for the handshake
+ * that declares name, version, inputs and output type, then stops it; every executor worker's init starts
+ * its own process; call sends one BATCH frame and reads one RESULT or ERROR frame.
+ *
+ * Invariants:
+ *  1. Everything read from a worker is validated before use: frame sizes are bounded, a result column must
+ *     have the declared type tree, the batch's row count, monotonic in-bounds offsets and exact buffer
+ *     sizes. A wrong answer is an error naming the UDF and the command, never memory corruption.
+ *  2. A worker that dies or does not answer within the timeout is killed, reaped and restarted, and the
+ *     batch is sent once more; a second failure is the call's error. No zombies, no leaked descriptors:
+ *     pipes are close-on-exec, the child closes every other descriptor before exec.
+ *  3. A worker's death never kills the host: SIGPIPE is blocked in the writing thread for the write and a
+ *     pending one is consumed, so the write just fails with EPIPE.
+ *  4. States are independent; several run on different threads at once.
  */
 #include "udf.h"
 
+#include "../batch/batch.h"
 #include "../common/common.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROTOCOL_VERSION 1
+#define MAX_FRAME ((uint32_t)1 << 30)
+#define DEFAULT_TIMEOUT_MS 60000
+#define BYE_WAIT_MS 2000
+
+enum { K_HELLO = 1, K_HELLO_REPLY = 2, K_BATCH = 3, K_RESULT = 4, K_ERROR = 5, K_BYE = 6 };
+
+/* ---- processes ---- */
+
+typedef struct proc {
+    pid_t pid;
+    int to, from;               /* the worker's stdin (we write) and stdout (we read) */
+} proc;
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static int start(const char *command, proc *p, fl_error *err) {
+    int in[2], out[2];
+    p->pid = -1;
+    p->to = p->from = -1;
+    if (pipe2(in, O_CLOEXEC) != 0) return fl_error_set(err, FL_EIO, "udf exec:%s: cannot create a pipe: %s", command, strerror(errno));
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        close(in[0]);
+        close(in[1]);
+        return fl_error_set(err, FL_EIO, "udf exec:%s: cannot create a pipe: %s", command, strerror(errno));
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* the child: only async-signal-safe calls until exec */
+        if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0) _exit(127);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        for (int fd = 3; fd < 1024; fd++) close(fd);
+        execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    if (pid < 0) {
+        close(in[1]);
+        close(out[0]);
+        return fl_error_set(err, FL_EIO, "udf exec:%s: cannot start a process: %s", command, strerror(errno));
+    }
+    p->pid = pid;
+    p->to = in[1];
+    p->from = out[0];
+    return FL_OK;
+}
+
+/* How a finished process ended, for messages. */
+static void describe_status(int status, char *out, size_t size) {
+    if (WIFEXITED(status)) snprintf(out, size, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status)) snprintf(out, size, "was killed by signal %d", WTERMSIG(status));
+    else snprintf(out, size, "ended");
+}
+
+/* Kills (unless it already ended), reaps and forgets the process; *how describes its end if not NULL. */
+static void stop(proc *p, bool gently, char *how, size_t how_size) {
+    if (how) snprintf(how, how_size, "ended");
+    if (p->to >= 0) close(p->to);
+    p->to = -1;
+    if (p->pid > 0) {
+        int status = 0;
+        pid_t r = 0;
+        if (gently) {
+            double until = now_ms() + BYE_WAIT_MS;
+            while ((r = waitpid(p->pid, &status, WNOHANG)) == 0 && now_ms() < until) usleep(2000);
+        }
+        if (r == 0 || !gently) {
+            r = waitpid(p->pid, &status, WNOHANG);
+            if (r == 0) {
+                kill(p->pid, SIGKILL);
+                r = waitpid(p->pid, &status, 0);
+                if (how) snprintf(how, how_size, "was killed");
+            } else if (r > 0 && how) {
+                describe_status(status, how, how_size);
+            }
+        } else if (r > 0 && how) {
+            describe_status(status, how, how_size);
+        }
+    }
+    if (p->from >= 0) close(p->from);
+    p->from = -1;
+    p->pid = -1;
+}
+
+typedef enum { IO_OK, IO_EOF, IO_TIMEOUT, IO_ERROR } io_result;
+
+/* Writes all of data before the deadline; a dead reader gives IO_EOF, never SIGPIPE. */
+static io_result write_all(int fd, const uint8_t *data, size_t n, double deadline) {
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    io_result r = IO_OK;
+    while (n > 0 && r == IO_OK) {
+        int left = (int)(deadline - now_ms());
+        if (left <= 0) {
+            r = IO_TIMEOUT;
+            break;
+        }
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        int k = poll(&pf, 1, left);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) r = IO_ERROR;
+        else if (k == 0) r = IO_TIMEOUT;
+        else {
+            ssize_t w = write(fd, data, n);
+            if (w < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+            if (w < 0) r = errno == EPIPE ? IO_EOF : IO_ERROR;
+            else {
+                data += w;
+                n -= (size_t)w;
+            }
+        }
+    }
+    /* consume the SIGPIPE a failed write raised, so unblocking does not deliver it */
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_set, NULL, &zero) > 0) {}
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r;
+}
+
+static io_result read_all(int fd, uint8_t *data, size_t n, double deadline) {
+    while (n > 0) {
+        int left = (int)(deadline - now_ms());
+        if (left <= 0) return IO_TIMEOUT;
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        int k = poll(&pf, 1, left);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return IO_ERROR;
+        if (k == 0) return IO_TIMEOUT;
+        ssize_t got = read(fd, data, n);
+        if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (got < 0) return IO_ERROR;
+        if (got == 0) return IO_EOF;
+        data += got;
+        n -= (size_t)got;
+    }
+    return IO_OK;
+}
+
+/* ---- frames ---- */
+
+static void put_u8(fl_buf *b, uint8_t v) { fl_buf_append(b, &v, 1); }
+static void put_u32(fl_buf *b, uint32_t v) {
+    uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    fl_buf_append(b, x, 4);
+}
+static void put_u64(fl_buf *b, uint64_t v) {
+    uint8_t x[8];
+    for (int i = 0; i < 8; i++) x[i] = (uint8_t)(v >> (8 * i));
+    fl_buf_append(b, x, 8);
+}
+static void put_str(fl_buf *b, const char *s) {
+    size_t n = strlen(s);
+    put_u32(b, (uint32_t)n);
+    fl_buf_append(b, s, n);
+}
+
+/* Starts a frame of `kind` in b (the length is patched by end_frame). */
+static void begin_frame(fl_buf *b, uint8_t kind) {
+    b->size = 0;
+    b->failed = false;
+    put_u32(b, 0);
+    put_u8(b, kind);
+}
+static bool end_frame(fl_buf *b) {
+    if (b->failed || b->size - 4 > MAX_FRAME) return false;
+    uint32_t n = (uint32_t)(b->size - 4);
+    for (int i = 0; i < 4; i++) b->data[i] = (uint8_t)(n >> (8 * i));
+    return true;
+}
+
+/* A cursor over a received payload; every read checks the remaining size. */
+typedef struct rd {
+    const uint8_t *p;
+    size_t n;
+    bool bad;
+} rd;
+
+static bool take(rd *r, void *out, size_t n) {
+    if (r->bad || n > r->n) return !(r->bad = true);
+    if (out) memcpy(out, r->p, n);
+    r->p += n;
+    r->n -= n;
+    return true;
+}
+static uint8_t get_u8(rd *r) {
+    uint8_t v = 0;
+    take(r, &v, 1);
+    return v;
+}
+static uint32_t get_u32(rd *r) {
+    uint8_t x[4] = {0};
+    take(r, x, 4);
+    return (uint32_t)x[0] | (uint32_t)x[1] << 8 | (uint32_t)x[2] << 16 | (uint32_t)x[3] << 24;
+}
+static uint64_t get_u64(rd *r) {
+    uint8_t x[8] = {0};
+    take(r, x, 8);
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | x[i];
+    return v;
+}
+/* A length-prefixed string as a new NUL-terminated copy (NULL when malformed). */
+static char *get_str(rd *r) {
+    uint32_t n = get_u32(r);
+    if (r->bad || n > r->n) {
+        r->bad = true;
+        return NULL;
+    }
+    char *s = fl_strndup((const char *)r->p, n);
+    r->p += n;
+    r->n -= n;
+    if (!s) r->bad = true;
+    return s;
+}
+
+/* ---- columns (docs/UDF_PROTOCOL.md, "Columns") ---- */
+
+static int64_t bitmap_bytes(int64_t n) { return (n + 7) / 8; }
+
+static void put_column(fl_buf *b, const fl_array *a) {
+    put_u8(b, (uint8_t)a->type);
+    put_u32(b, (uint32_t)a->fixed_size);
+    put_u64(b, (uint64_t)a->length);
+    bool nulls = a->validity && a->null_count > 0;
+    put_u8(b, nulls);
+    if (nulls) fl_buf_append(b, a->validity, (size_t)bitmap_bytes(a->length));
+    int width = fl_type_width(a->type);
+    switch (a->type) {
+    case FL_TYPE_BOOL: fl_buf_append(b, a->values, (size_t)bitmap_bytes(a->length)); break;
+    case FL_TYPE_STRING:
+    case FL_TYPE_BINARY:
+        fl_buf_append(b, a->offsets, (size_t)(a->length + 1) * 8);
+        fl_buf_append(b, a->values, (size_t)a->offsets[a->length]);
+        break;
+    case FL_TYPE_LIST:
+        fl_buf_append(b, a->offsets, (size_t)(a->length + 1) * 8);
+        put_column(b, &a->children[0]);
+        break;
+    case FL_TYPE_FIXED_SIZE_LIST: put_column(b, &a->children[0]); break;
+    case FL_TYPE_STRUCT:
+        put_u32(b, (uint32_t)a->n_children);
+        for (int32_t i = 0; i < a->n_children; i++) put_column(b, &a->children[i]);
+        break;
+    default: fl_buf_append(b, a->values, (size_t)(a->length * width)); break;
+    }
+}
+
+/*
+ * Reads a column of type `field` into `dst` (an empty array of that type), checking everything: type
+ * tree, counts, offsets, sizes. `depth` bounds nesting. Returns false on any mismatch (*why says which).
+ */
+static bool get_column(rd *r, const fl_field *field, fl_array *dst, int depth, const char **why) {
+    uint8_t type = get_u8(r);
+    uint32_t fixed = get_u32(r);
+    uint64_t length = get_u64(r);
+    uint8_t nulls = get_u8(r);
+    if (r->bad) return !(*why = "truncated column header");
+    if (depth > FL_MAX_DEPTH) return !(*why = "columns nested too deeply");
+    if (type != (uint8_t)field->type || (field->type == FL_TYPE_FIXED_SIZE_LIST && (int32_t)fixed != field->fixed_size))
+        return !(*why = "a column of another type than declared");
+    if (length > r->n * 8 + 8 || nulls > 1) return !(*why = "a column longer than its frame");
+    const uint8_t *validity = NULL;
+    if (nulls) {
+        validity = r->p;
+        if (!take(r, NULL, (size_t)bitmap_bytes((int64_t)length))) return !(*why = "truncated validity bitmap");
+    }
+    int64_t n = (int64_t)length;
+#define VALID(i) (!validity || fl_bit_get(validity, (i)))
+    int width = fl_type_width(field->type);
+    switch (field->type) {
+    case FL_TYPE_BOOL: {
+        const uint8_t *bits = r->p;
+        if (!take(r, NULL, (size_t)bitmap_bytes(n))) return !(*why = "truncated bool values");
+        for (int64_t i = 0; i < n; i++)
+            if ((VALID(i) ? fl_array_append_bool(dst, fl_bit_get(bits, i)) : fl_array_append_null(dst)) != FL_OK) return !(*why = "out of memory");
+        return true;
+    }
+    case FL_TYPE_STRING:
+    case FL_TYPE_BINARY:
+    case FL_TYPE_LIST: {
+        if ((uint64_t)(n + 1) > r->n / 8) return !(*why = "truncated offsets");
+        int64_t *off = fl_malloc((size_t)(n + 1) * sizeof *off);
+        if (!off) return !(*why = "out of memory");
+        for (int64_t i = 0; i <= n; i++) off[i] = (int64_t)get_u64(r);
+        bool ok = off[0] == 0;
+        for (int64_t i = 0; i < n && ok; i++) ok = off[i + 1] >= off[i];
+        if (!ok) {
+            fl_free(off);
+            return !(*why = "offsets that do not start at 0 or decrease");
+        }
+        if (field->type == FL_TYPE_LIST) {
+            fl_array child;
+            if (fl_array_init(&child, &field->children[0]) != FL_OK) {
+                fl_free(off);
+                return !(*why = "out of memory");
+            }
+            ok = get_column(r, &field->children[0], &child, depth + 1, why);
+            if (ok && child.length != off[n]) ok = !(*why = "a list child whose length is not the last offset");
+            for (int64_t i = 0; i < n && ok; i++) {
+                if (!VALID(i)) ok = fl_array_append_null(dst) == FL_OK;
+                else {
+                    ok = fl_array_append_range(&dst->children[0], &child, off[i], off[i + 1] - off[i]) == FL_OK && fl_array_end_list(dst) == FL_OK;
+                }
+                if (!ok && !*why) *why = "out of memory";
+            }
+            fl_array_clear(&child);
+        } else {
+            const uint8_t *data = r->p;
+            if ((uint64_t)off[n] > r->n || !take(r, NULL, (size_t)off[n])) ok = !(*why = "truncated string bytes");
+            for (int64_t i = 0; i < n && ok; i++) {
+                ok = (VALID(i) ? fl_array_append_bytes(dst, data + off[i], (size_t)(off[i + 1] - off[i])) : fl_array_append_null(dst)) == FL_OK;
+                if (!ok) *why = "out of memory";
+            }
+        }
+        fl_free(off);
+        return ok;
+    }
+    case FL_TYPE_FIXED_SIZE_LIST: {
+        fl_array child;
+        if (fl_array_init(&child, &field->children[0]) != FL_OK) return !(*why = "out of memory");
+        bool ok = get_column(r, &field->children[0], &child, depth + 1, why);
+        if (ok && child.length != n * field->fixed_size) ok = !(*why = "a fixed-size list child of the wrong length");
+        for (int64_t i = 0; i < n && ok; i++) {
+            if (!VALID(i)) ok = fl_array_append_null(dst) == FL_OK;
+            else ok = fl_array_append_range(&dst->children[0], &child, i * field->fixed_size, field->fixed_size) == FL_OK && fl_array_end_list(dst) == FL_OK;
+            if (!ok) *why = "out of memory";
+        }
+        fl_array_clear(&child);
+        return ok;
+    }
+    case FL_TYPE_STRUCT: {
+        uint32_t k = get_u32(r);
+        if (r->bad || (int32_t)k != field->n_children) return !(*why = "a struct with another number of members");
+        fl_array *kids = fl_calloc((size_t)k + 1, sizeof *kids);
+        bool ok = kids != NULL;
+        for (uint32_t c = 0; c < k && ok; c++) {
+            ok = fl_array_init(&kids[c], &field->children[c]) == FL_OK && get_column(r, &field->children[c], &kids[c], depth + 1, why);
+            if (ok && kids[c].length != n) ok = !(*why = "struct members of different lengths");
+        }
+        for (int64_t i = 0; i < n && ok; i++) {
+            if (!VALID(i)) ok = fl_array_append_null(dst) == FL_OK;
+            else {
+                for (uint32_t c = 0; c < k && ok; c++) ok = fl_array_append_from(&dst->children[c], &kids[c], i) == FL_OK;
+                ok = ok && fl_array_end_struct(dst) == FL_OK;
+            }
+        }
+        for (uint32_t c = 0; kids && c < k; c++) fl_array_clear(&kids[c]);
+        fl_free(kids);
+        if (!ok && !*why) *why = "out of memory";
+        return ok;
+    }
+    default: {
+        const uint8_t *vals = r->p;
+        if ((uint64_t)n > r->n / (uint64_t)width || !take(r, NULL, (size_t)(n * width))) return !(*why = "truncated values");
+        for (int64_t i = 0; i < n; i++) {
+            if (!VALID(i)) {
+                if (fl_array_append_null(dst) != FL_OK) return !(*why = "out of memory");
+                continue;
+            }
+            int rc;
+            const uint8_t *v = vals + i * width;
+            if (field->type == FL_TYPE_FLOAT32) {
+                float f;
+                memcpy(&f, v, 4);
+                rc = fl_array_append_float(dst, f);
+            } else if (field->type == FL_TYPE_FLOAT64) {
+                double d;
+                memcpy(&d, v, 8);
+                rc = fl_array_append_float(dst, d);
+            } else {
+                uint64_t u = 0;
+                for (int b = width - 1; b >= 0; b--) u = u << 8 | v[b];
+                if (fl_type_is_signed(field->type) || field->type == FL_TYPE_TIMESTAMP_MS) {
+                    int shift = 64 - 8 * width; /* sign-extend */
+                    int64_t s = (int64_t)(u << shift) >> shift;
+                    rc = fl_array_append_int(dst, s);
+                } else {
+                    rc = fl_array_append_uint(dst, u);
+                }
+            }
+            if (rc != FL_OK) return !(*why = "a value out of the declared type's range");
+        }
+        return true;
+    }
+    }
+#undef VALID
+}
+
+/* Decodes a whole column payload (used by the fuzz target too): the column must fill the payload. */
+int fl_udf_protocol_read_column(const uint8_t *data, size_t size, const fl_field *field, fl_array *dst, fl_error *err) {
+    rd r = {data, size, false};
+    const char *why = NULL;
+    if (!get_column(&r, field, dst, 0, &why)) return fl_error_set(err, FL_ECORRUPT, "%s", why ? why : "malformed column");
+    if (r.n != 0) return fl_error_set(err, FL_ECORRUPT, "%zu bytes after the column", r.n);
+    return FL_OK;
+}
+
+/* ---- the UDF ---- */
+
+typedef struct exec_udf {
+    fl_udf_def def;             /* name, version, inputs, output_type: owned copies from the handshake */
+    char *command;
+    char *name, *inputs, *output_type, *description;
+    fl_schema *out_schema;      /* "out <output_type>" */
+    int timeout_ms;
+} exec_udf;
+
+typedef struct exec_state {
+    exec_udf *u;
+    proc p;
+    fl_udf_context ctx;         /* params (borrowed from the backfill, which outlives the state) */
+    uint64_t seq;
+    fl_buf buf;
+    uint8_t *frame;             /* the last received payload */
+    size_t frame_cap;
+} exec_state;
+
+typedef enum { RT_OK, RT_WORKER_FAILED, RT_UDF_ERROR, RT_BAD_ANSWER } rt_kind;
+
+/* Reads one frame into s->frame; IO failures come back as io_result. */
+static io_result read_frame(int fd, double deadline, uint8_t *kind, uint8_t **payload, size_t *size, size_t *cap, const char **why) {
+    uint8_t head[5];
+    io_result r = read_all(fd, head, 5, deadline);
+    if (r != IO_OK) return r;
+    uint32_t n = (uint32_t)head[0] | (uint32_t)head[1] << 8 | (uint32_t)head[2] << 16 | (uint32_t)head[3] << 24;
+    if (n < 1 || n > MAX_FRAME) {
+        *why = "a frame length out of range";
+        return IO_ERROR;
+    }
+    *kind = head[4];
+    size_t body = n - 1;
+    if (body > *cap) {
+        uint8_t *grown = fl_realloc(*payload, body);
+        if (!grown) {
+            *why = "out of memory";
+            return IO_ERROR;
+        }
+        *payload = grown;
+        *cap = body;
+    }
+    *size = body;
+    return body ? read_all(fd, *payload, body, deadline) : IO_OK;
+}
+
+static const char *io_words(io_result r) {
+    return r == IO_EOF ? "closed its pipe" : r == IO_TIMEOUT ? "did not answer in time" : "failed a read or write";
+}
+
+/* The handshake on a started process: HELLO with the params, the worker's declaration back. */
+static int handshake(const char *command, proc *p, const fl_udf_context *ctx, int timeout_ms, char **name, int *version, char **inputs,
+                     char **output_type, char **description, fl_error *err) {
+    fl_buf b;
+    fl_buf_init(&b);
+    begin_frame(&b, K_HELLO);
+    put_u32(&b, PROTOCOL_VERSION);
+    put_u32(&b, (uint32_t)(ctx ? ctx->n_params : 0));
+    for (size_t i = 0; ctx && i < ctx->n_params; i++) {
+        put_str(&b, ctx->param_keys[i]);
+        put_str(&b, ctx->param_values[i]);
+    }
+    double deadline = now_ms() + timeout_ms;
+    int rc = FL_OK;
+    io_result io = end_frame(&b) ? write_all(p->to, b.data, b.size, deadline) : IO_ERROR;
+    uint8_t kind = 0, *payload = NULL;
+    size_t size = 0, cap = 0;
+    const char *why = NULL;
+    if (io == IO_OK) io = read_frame(p->from, deadline, &kind, &payload, &size, &cap, &why);
+    if (io != IO_OK) {
+        char how[64];
+        stop(p, false, how, sizeof how);
+        rc = fl_error_set(err, FL_EIO, "udf exec:%s: the worker %s during the handshake (it %s)", command, why ? why : io_words(io), how);
+    } else {
+        rd r = {payload, size, false};
+        if (kind == K_ERROR) {
+            get_u64(&r);
+            char *m = get_str(&r);
+            rc = fl_error_set(err, FL_EINVAL, "udf exec:%s: the worker refused to start: %s", command, m ? m : "(unreadable message)");
+            fl_free(m);
+        } else if (kind != K_HELLO_REPLY) {
+            rc = fl_error_set(err, FL_ECORRUPT, "udf exec:%s: the worker answered the handshake with frame kind %u", command, kind);
+        } else {
+            uint32_t pv = get_u32(&r);
+            *name = get_str(&r);
+            *version = (int)get_u32(&r);
+            *inputs = get_str(&r);
+            *output_type = get_str(&r);
+            *description = r.n ? get_str(&r) : fl_strdup("");
+            if (r.bad || !*name || !*inputs || !*output_type || !*description)
+                rc = fl_error_set(err, FL_ECORRUPT, "udf exec:%s: malformed handshake reply", command);
+            else if (pv != PROTOCOL_VERSION)
+                rc = fl_error_set(err, FL_EUNSUPPORTED, "udf exec:%s: the worker speaks protocol %u, this framelake %d", command, pv, PROTOCOL_VERSION);
+            else if (!(*name)[0])
+                rc = fl_error_set(err, FL_EINVAL, "udf exec:%s: the worker declared an empty name", command);
+        }
+    }
+    fl_free(payload);
+    fl_buf_free(&b);
+    return rc;
+}
+
+/* Starts a worker and checks it declares what the resolved UDF said. */
+static int start_worker(exec_state *s, fl_error *err) {
+    exec_udf *u = s->u;
+    FL_RETURN_NOT_OK(start(u->command, &s->p, err));
+    char *name = NULL, *inputs = NULL, *output = NULL, *desc = NULL;
+    int version = 0;
+    int rc = handshake(u->command, &s->p, &s->ctx, u->timeout_ms, &name, &version, &inputs, &output, &desc, err);
+    if (rc == FL_OK && (strcmp(name, u->name) || version != u->def.version || strcmp(inputs, u->inputs) || strcmp(output, u->output_type)))
+        rc = fl_error_set(err, FL_EINVAL, "udf exec:%s: a new worker declared %s v%d (%s) -> %s, not what the first one declared", u->command, name,
+                          version, inputs, output);
+    if (rc != FL_OK) stop(&s->p, false, NULL, 0);
+    fl_free(name);
+    fl_free(inputs);
+    fl_free(output);
+    fl_free(desc);
+    return rc;
+}
+
+/* One BATCH → RESULT exchange. On RT_OK *out holds the decoded column. */
+static rt_kind roundtrip(exec_state *s, const fl_batch *in, fl_array *out, fl_error *err) {
+    exec_udf *u = s->u;
+    fl_buf *b = &s->buf;
+    uint64_t seq = ++s->seq;
+    begin_frame(b, K_BATCH);
+    put_u64(b, seq);
+    put_u64(b, (uint64_t)in->num_rows);
+    for (int64_t i = 0; i < in->num_rows; i++) put_u64(b, in->row_ids ? in->row_ids[i] : (uint64_t)i);
+    put_u32(b, (uint32_t)in->n_columns);
+    for (int32_t c = 0; c < in->n_columns; c++) put_column(b, &in->columns[c]);
+    if (!end_frame(b)) {
+        fl_error_set(err, FL_ENOMEM, "a batch too large for one frame, or out of memory");
+        return RT_BAD_ANSWER;
+    }
+    double deadline = now_ms() + u->timeout_ms;
+    io_result io = write_all(s->p.to, b->data, b->size, deadline);
+    uint8_t kind = 0;
+    size_t size = 0;
+    const char *why = NULL;
+    if (io == IO_OK) io = read_frame(s->p.from, deadline, &kind, &s->frame, &size, &s->frame_cap, &why);
+    if (io != IO_OK) {
+        char how[64];
+        stop(&s->p, false, how, sizeof how);
+        if (why) fl_error_set(err, FL_ECORRUPT, "worker exec:%s sent %s", u->command, why);
+        else if (io == IO_TIMEOUT) fl_error_set(err, FL_EIO, "worker exec:%s did not answer within %d ms (killed)", u->command, u->timeout_ms);
+        else fl_error_set(err, FL_EIO, "worker exec:%s %s (it %s)", u->command, io_words(io), how);
+        return RT_WORKER_FAILED;
+    }
+    rd r = {s->frame, size, false};
+    if (kind == K_ERROR) {
+        int64_t row = (int64_t)get_u64(&r);
+        char *m = get_str(&r);
+        if (row >= 0 && row < in->num_rows && in->num_rows > 1) fl_error_set(err, FL_EINVAL, "row %lld: %s", (long long)row, m ? m : "(unreadable message)");
+        else fl_error_set(err, FL_EINVAL, "%s", m ? m : "(unreadable message)");
+        fl_free(m);
+        return RT_UDF_ERROR;
+    }
+    if (kind != K_RESULT || get_u64(&r) != seq || r.bad) {
+        stop(&s->p, false, NULL, 0); /* out of step: never trust this stream again */
+        fl_error_set(err, FL_ECORRUPT, "worker exec:%s: expected the result of batch %llu, got frame kind %u", u->command, (unsigned long long)seq,
+                     kind);
+        return RT_BAD_ANSWER;
+    }
+    const char *bad = NULL;
+    if (!get_column(&r, &u->out_schema->fields[0], out, 0, &bad) || r.n != 0) {
+        fl_error_set(err, FL_ETYPE, "worker exec:%s: the result is not a %s column: %s", u->command, u->output_type,
+                     bad ? bad : "bytes after the column");
+        return RT_BAD_ANSWER;
+    }
+    if (out->length != in->num_rows) {
+        fl_error_set(err, FL_ETYPE, "worker exec:%s returned %lld values for %lld rows", u->command, (long long)out->length, (long long)in->num_rows);
+        return RT_BAD_ANSWER;
+    }
+    return RT_OK;
+}
+
+static int exec_call(void *state, const fl_batch *in, fl_array *out, fl_error *err) {
+    exec_state *s = state;
+    for (int attempt = 0;; attempt++) {
+        if (s->p.pid <= 0) FL_RETURN_NOT_OK(start_worker(s, err));
+        fl_array_reset(out);
+        rt_kind k = roundtrip(s, in, out, err);
+        if (k == RT_OK) return FL_OK;
+        if (k == RT_UDF_ERROR) return FL_EINVAL;
+        if (k == RT_BAD_ANSWER) {
+            fl_array_reset(out);
+            return err->code ? err->code : FL_ECORRUPT;
+        }
+        /* the worker died or hung: restarted, the batch sent once more */
+        if (attempt == 1) {
+            fl_error inner = *err;
+            return fl_error_set(err, inner.code, "%s; failed again after a restart", inner.message);
+        }
+    }
+}
+
+static int exec_init(const fl_udf_def *def, const fl_udf_context *ctx, void **state, fl_error *err) {
+    exec_state *s = fl_calloc(1, sizeof *s);
+    if (!s) return fl_error_set(err, FL_ENOMEM, "out of memory");
+    s->u = def->impl;
+    s->p = (proc){.pid = -1, .to = -1, .from = -1};
+    if (ctx) s->ctx = *ctx;
+    fl_buf_init(&s->buf);
+    int rc = start_worker(s, err);
+    if (rc != FL_OK) {
+        fl_buf_free(&s->buf);
+        fl_free(s);
+        return rc;
+    }
+    *state = s;
+    return FL_OK;
+}
+
+static void exec_fini(void *state) {
+    exec_state *s = state;
+    if (s->p.pid > 0) {
+        fl_buf *b = &s->buf;
+        begin_frame(b, K_BYE);
+        if (end_frame(b)) write_all(s->p.to, b->data, b->size, now_ms() + 200);
+        stop(&s->p, true, NULL, 0);
+    }
+    fl_buf_free(&s->buf);
+    fl_free(s->frame);
+    fl_free(s);
+}
+
+static void exec_release(fl_udf_def *def) {
+    exec_udf *u = def->impl;
+    fl_free(u->command);
+    fl_free(u->name);
+    fl_free(u->inputs);
+    fl_free(u->output_type);
+    fl_free(u->description);
+    fl_schema_free(u->out_schema);
+    fl_free(u);
+}
+
 int fl_udf_exec_resolve(const char *command, const fl_udf_context *ctx, fl_udf_def **out, fl_error *err) {
-    (void)ctx;
     *out = NULL;
-    return fl_error_set(err, FL_EUNSUPPORTED, "udf exec:%s: external workers are not available yet", command);
+    exec_udf *u = fl_calloc(1, sizeof *u);
+    if (!u || !(u->command = fl_strdup(command))) {
+        fl_free(u);
+        return fl_error_set(err, FL_ENOMEM, "out of memory");
+    }
+    u->timeout_ms = ctx && ctx->timeout_ms > 0 ? ctx->timeout_ms : DEFAULT_TIMEOUT_MS;
+    proc p;
+    int rc = start(command, &p, err);
+    int version = 0;
+    if (rc == FL_OK) {
+        rc = handshake(command, &p, ctx, u->timeout_ms, &u->name, &version, &u->inputs, &u->output_type, &u->description, err);
+        if (p.pid > 0) {
+            fl_buf b;
+            fl_buf_init(&b);
+            begin_frame(&b, K_BYE);
+            if (end_frame(&b)) write_all(p.to, b.data, b.size, now_ms() + 200);
+            fl_buf_free(&b);
+            stop(&p, true, NULL, 0);
+        }
+    }
+    fl_error why = {0};
+    if (rc == FL_OK) {
+        fl_schema *in = NULL;
+        if (fl_schema_parse(u->inputs, &in, &why) != FL_OK)
+            rc = fl_error_set(err, FL_EINVAL, "udf exec:%s: declared inputs '%s' do not parse: %s", command, u->inputs, why.message);
+        fl_schema_free(in);
+    }
+    if (rc == FL_OK) {
+        char *text = fl_sprintf("out %s", u->output_type);
+        rc = text ? fl_schema_parse(text, &u->out_schema, &why) : FL_ENOMEM;
+        fl_free(text);
+        if (rc == FL_ENOMEM) fl_error_set(err, rc, "out of memory");
+        else if (rc != FL_OK)
+            rc = fl_error_set(err, FL_EINVAL, "udf exec:%s: declared output type '%s' does not parse: %s", command, u->output_type, why.message);
+    }
+    u->def = (fl_udf_def){.name = u->name,
+                          .version = version,
+                          .inputs = u->inputs,
+                          .output_type = u->output_type,
+                          .description = u->description,
+                          .init = exec_init,
+                          .call = exec_call,
+                          .fini = exec_fini,
+                          .release = exec_release,
+                          .impl = u};
+    if (rc != FL_OK) {
+        exec_release(&u->def);
+        return rc;
+    }
+    *out = &u->def;
+    return FL_OK;
 }

@@ -80,6 +80,10 @@ char *fl_udf_canonical_spec(const char *spec);
 int fl_udf_plugin_resolve(const char *path, const char *symbol, const fl_udf_context *ctx, fl_udf_def **out, fl_error *err);
 int fl_udf_exec_resolve(const char *command, const fl_udf_context *ctx, fl_udf_def **out, fl_error *err);
 
+/* Decodes one protocol column (docs/UDF_PROTOCOL.md) of type `field` filling all of data into dst (an empty
+ * array of that type); everything is validated (FL_ECORRUPT with what was wrong). For the fuzz target. */
+int fl_udf_protocol_read_column(const uint8_t *data, size_t size, const fl_field *field, fl_array *dst, fl_error *err);
+
 /* Runs def->call on `inputs` into a new array of the output type (*out, free with fl_udf_result_free), and
  * checks the result's length and structure. Errors name the UDF and, for a bad row, its index in the batch. */
 int fl_udf_apply(const fl_udf_def *def, void *state, const fl_batch *inputs, fl_array **out, fl_error *err);
