@@ -65,7 +65,9 @@ static int start(const char *command, proc *p, fl_error *err) {
     }
     pid_t pid = fork();
     if (pid == 0) {
-        /* the child: only async-signal-safe calls until exec */
+        /* the child: only async-signal-safe calls until exec; its own process group, so that killing the
+         * worker kills what the shell started too */
+        setpgid(0, 0);
         if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0) _exit(127);
         sigset_t none;
         sigemptyset(&none);
@@ -82,6 +84,7 @@ static int start(const char *command, proc *p, fl_error *err) {
         close(out[0]);
         return fl_error_set(err, FL_EIO, "udf exec:%s: cannot start a process: %s", command, strerror(errno));
     }
+    setpgid(pid, pid); /* also here, so the group exists whichever process runs first */
     p->pid = pid;
     p->to = in[1];
     p->from = out[0];
@@ -110,6 +113,7 @@ static void stop(proc *p, bool gently, char *how, size_t how_size) {
         if (r == 0 || !gently) {
             r = waitpid(p->pid, &status, WNOHANG);
             if (r == 0) {
+                kill(-p->pid, SIGKILL);
                 kill(p->pid, SIGKILL);
                 r = waitpid(p->pid, &status, 0);
                 if (how) snprintf(how, how_size, "was killed");
@@ -119,6 +123,7 @@ static void stop(proc *p, bool gently, char *how, size_t how_size) {
         } else if (r > 0 && how) {
             describe_status(status, how, how_size);
         }
+        kill(-p->pid, SIGKILL); /* whatever the worker's shell left running */
     }
     if (p->from >= 0) close(p->from);
     p->from = -1;
