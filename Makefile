@@ -32,7 +32,7 @@ TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(filter-out tests/testlib.c,$
 PLUGINS := $(patsubst examples/plugins/%.c,$(BUILD)/plugins/%.so,$(wildcard examples/plugins/*.c))
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
 
-.PHONY: all test test-c test-cli test-fuzz test-diff clean install demo deps bench fuzz
+.PHONY: all test test-c test-cli test-py test-fuzz test-diff clean install demo deps bench fuzz
 all: $(BUILD)/libframelake.a $(BUILD)/libframelake.so $(BUILD)/framelake $(PLUGINS)
 	@ln -sf $(BUILD)/framelake framelake
 
@@ -72,6 +72,7 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory SANITIZE=1 test-c
 	@$(MAKE) --no-print-directory test-cli
+	@$(MAKE) --no-print-directory test-py
 	@$(MAKE) --no-print-directory test-fuzz
 	@$(MAKE) --no-print-directory test-diff
 
@@ -80,6 +81,10 @@ test-c: $(TEST_BIN)
 
 test-cli: $(BUILD)/framelake
 	@FRAMELAKE=$(CURDIR)/$(BUILD)/framelake tests/cli/run.sh
+
+# Python tests (/usr/bin/python3 sees Debian's numpy, opencv, torch): the UDF worker protocol and workers.
+test-py: $(BUILD)/framelake
+	@FRAMELAKE=$(CURDIR)/$(BUILD)/framelake PYTHONPATH=$(CURDIR)/python OMP_NUM_THREADS=2 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/python
 
 # Differential tests against the npm peer (LanceDB): the same rows and SQL filters must count the same.
 test-diff: $(BUILD)/framelake

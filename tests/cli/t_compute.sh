@@ -74,3 +74,21 @@ expect plugin-missing-symbol 1 "framelake: error: udf $PLUGIN:nope: no such symb
     "$FL" add-column "$CDB" bdd100k s2 --udf "$PLUGIN:nope"
 expect plugin-bad-param 1 "framelake: error: backfill s3: udf saturation: init failed: min_value must be an integer 0..255, not 'x'" -- \
     sh -c "'$FL' add-column '$CDB' bdd100k s3 --udf '$PLUGIN:fl_saturation' --param min_value=x >/dev/null && '$FL' backfill '$CDB' bdd100k s3"
+
+# An external worker (any language; here tests/workers/echo.py through /usr/bin/python3): declared from
+# its handshake, backfilled by two processes, its parameter applied; a worker failing rows; a hang.
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ECHO_W="exec:/usr/bin/python3 $ROOT/tests/workers/echo.py"
+expect exec-add 0 "added column 'ts2' int64 = udf $ECHO_W v2(timestamp), values NULL until backfill: version 39" -- \
+    "$FL" add-column "$CDB" bdd100k ts2 --udf "$ECHO_W" --inputs timestamp --param scale=2
+expect exec-backfill 0 "backfilled 'ts2' with udf $ECHO_W: 39 computed, 0 skipped, 0 failed, 1 checkpoints: version 41" -- \
+    nodrift "$FL" backfill "$CDB" bdd100k ts2 --concurrency 2
+expect exec-values 0 "39" -- "$FL" count "$CDB" bdd100k --where "ts2 = 2 * timestamp"
+expect exec-type 1 "framelake: error: udf echo returns int64, not float32" -- \
+    "$FL" add-column "$CDB" bdd100k ts4 --udf "$ECHO_W" --inputs timestamp --type float32
+expect exec-fail-rows 1 "framelake: error: backfill mis: row id 0: udf misbehave: row id 0 is a multiple of 4" -- \
+    sh -c "'$FL' add-column '$CDB' bdd100k mis --udf 'exec:/usr/bin/python3 $ROOT/tests/workers/misbehave.py fail_row' --inputs timestamp >/dev/null && '$FL' backfill '$CDB' bdd100k mis"
+expect exec-null-rows 0 "39 computed, 10 failed" -- \
+    sh -c "'$FL' backfill '$CDB' bdd100k mis --on-error null | grep -o '[0-9]* computed, [0-9]* skipped, [0-9]* failed' | sed 's/, 0 skipped//'"
+expect exec-hang 1 "framelake: error: backfill hang: row id 0: udf misbehave: worker exec:/usr/bin/python3 $ROOT/tests/workers/misbehave.py hang did not answer within 300 ms (killed); failed again after a restart" -- \
+    sh -c "'$FL' add-column '$CDB' bdd100k hang --udf 'exec:/usr/bin/python3 $ROOT/tests/workers/misbehave.py hang' --inputs timestamp >/dev/null && '$FL' backfill '$CDB' bdd100k hang --timeout 300ms --checkpoint-size 1"
