@@ -49,7 +49,7 @@ int cmd_add_udf_column(const args *a) {
         values[n++] = eq + 1;
     }
     fl_udf_column_options o = {.inputs = args_get(a, "inputs"), .type = args_get(a, "type"), .param_keys = keys, .param_values = values,
-                               .n_params = n};
+                               .n_params = n, .where = args_get(a, "where")};
     int rc = timeout_option(a, &o.timeout_ms) ? 0 : 2;
     fl_db *db = NULL;
     fl_error err = {0};
@@ -234,8 +234,8 @@ static int udf_columns(const args *a) {
     printf("%-22s %-28s %-8s %-34s %s\n", "column", "udf", "version", "inputs", "params");
     for (int32_t i = 0; i < s->n_fields; i++) {
         char key[300];
-        const char *what[4] = {"name", "version", "inputs", "params"}, *v[4];
-        for (int k = 0; k < 4; k++) {
+        const char *what[5] = {"name", "version", "inputs", "params", "where"}, *v[5];
+        for (int k = 0; k < 5; k++) {
             snprintf(key, sizeof key, "udf.%s.%s", s->fields[i].name, what[k]);
             v[k] = fl_schema_get_metadata(s, key);
         }
@@ -248,8 +248,8 @@ static int udf_columns(const args *a) {
             fl_udf_info(u, &name, NULL, NULL, &version, NULL);
             if (!strcmp(name, v[0]) && v[1] && atoi(v[1]) != version) stale = " (stale)";
         }
-        char params[256] = "";
-        snprintf(params, sizeof params, "%s", v[3] ? v[3] : "");
+        char params[512] = "";
+        snprintf(params, sizeof params, "%s%s%s%s", v[3] ? v[3] : "", v[3] && v[3][0] && v[4] ? " " : "", v[4] ? "where " : "", v[4] ? v[4] : "");
         for (char *c = params; *c; c++)
             if (*c == '\n') *c = ' ';
         char version[32];

@@ -545,12 +545,12 @@ static int add_expr_column(const args *a, const char *expr) {
     return rc;
 }
 
-static const option_spec add_column_opts[] = {{"type", true},  {"expr", true},  {"udf", true},  {"inputs", true},
-                                              {"param", true}, {"timeout", true}, {NULL, false}};
+static const option_spec add_column_opts[] = {{"type", true},    {"expr", true},  {"udf", true},   {"inputs", true},
+                                              {"param", true},   {"timeout", true}, {"where", true}, {NULL, false}};
 static int cmd_add_column(const args *a) {
     const char *type = args_get(a, "type"), *expr = args_get(a, "expr"), *udf = args_get(a, "udf");
-    if (!udf && (args_get(a, "inputs") || args_get(a, "param") || args_get(a, "timeout")))
-        return usage_error("add-column: --inputs, --param and --timeout go with --udf%s", "");
+    if (!udf && (args_get(a, "inputs") || args_get(a, "param") || args_get(a, "timeout") || args_get(a, "where")))
+        return usage_error("add-column: --inputs, --param, --timeout and --where go with --udf%s", "");
     if (udf && expr) return usage_error("add-column needs one of --type T, --expr SQL or --udf SPEC%s", "");
     if (udf) return cmd_add_udf_column(a);
     if (!type == !expr) return usage_error("add-column needs exactly one of --type T, --expr SQL or --udf SPEC%s", "");
@@ -636,7 +636,8 @@ static const command commands[] = {
     {"compact", "framelake compact DB TABLE [--target-rows N]", "merge small fragments and drop deleted rows", compact_opts, 2, 2, cmd_compact},
     {"cleanup", "framelake cleanup DB TABLE [--keep-versions N] [--older-than 7d] [--grace 1h]",
      "delete old versions (not tagged, not latest) and unreferenced files", cleanup_opts, 2, 2, cmd_cleanup},
-    {"add-column", "framelake add-column DB TABLE NAME (--type T | --expr SQL | --udf SPEC [--inputs a,b] [--type T] [--param k=v]...)",
+    {"add-column",
+     "framelake add-column DB TABLE NAME (--type T | --expr SQL | --udf SPEC [--inputs a,b] [--type T] [--param k=v]... [--where SQL])",
      "add a nullable column (no data rewritten), one computed from a SQL expression, or a UDF column (values by backfill)", add_column_opts, 3,
      3, cmd_add_column},
     {"drop-column", "framelake drop-column DB TABLE NAME[,NAME...]", "remove columns (metadata only)", NULL, 3, 8, cmd_drop_column},

@@ -704,12 +704,14 @@ typedef struct fl_udf_column_options {
     const char *const *param_values;
     size_t n_params;
     int timeout_ms;             /* external workers: handshake timeout; 0: 60000 */
+    const char *where;          /* a standing SQL filter: only rows where it holds are ever computed (a
+                                   detector for frames without labels: "split = 'test'"); NULL: every row */
 } fl_udf_column_options;
 
 /*
  * Declares `column` of `table` as computed by `udf`: checks that the input columns exist with the types the
  * UDF declares, then adds the column (nullable, every value NULL, no data rewritten) and its definition —
- * table metadata udf.<column>.name (the spec), .version, .inputs, .params — in one commit. Values come
+ * table metadata udf.<column>.name (the spec), .version, .inputs, .params, .where — in one commit. Values come
  * from fl_backfill. `opts` may be NULL.
  */
 int fl_table_add_udf_column(fl_db *db, const char *table, const char *column, const char *udf,

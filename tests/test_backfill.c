@@ -437,6 +437,38 @@ static void test_incremental(void) {
     fl_db_close(db);
 }
 
+/* A standing filter: only its rows are ever computed, --all included; new rows outside it stay NULL. */
+static void test_standing_where(void) {
+    fl_db *db = footage("standing", 120, 96, 64);
+    fl_error err = {0};
+    CHECK_EQ_INT(fl_table_add_udf_column(db, "bdd100k", "n", "t_ncat", &(fl_udf_column_options){.where = "splt = 'train'"}, &err), FL_EINVAL);
+    CHECK_EQ_STR(err.message, "column \"splt\" not found; did you mean \"split\"? (position 1)");
+    CHECK_OK(fl_table_add_udf_column(db, "bdd100k", "n", "t_ncat", &(fl_udf_column_options){.where = "split = 'train'"}, &tl_err));
+    char buf[64];
+    CHECK_EQ_STR(meta(db, "udf.n.where", buf, sizeof buf), "split = 'train'");
+    int64_t train = count_where(db, "split = 'train'");
+    CHECK(train > 0 && train < 120);
+    fl_backfill_report r;
+    calls = 0;
+    CHECK_OK(fl_backfill_all(db, "bdd100k", NULL, NULL, NULL, &tl_err));
+    CHECK_EQ_INT(calls, train);
+    CHECK_EQ_INT(count_where(db, "n IS NULL AND split <> 'train'"), 120 - train);
+    calls = 0;
+    CHECK_OK(fl_backfill(db, "bdd100k", "n", NULL, NULL, &r, &tl_err));
+    CHECK_EQ_INT(calls, 0);
+    append_frames(db, 40);
+    int64_t new_train = count_where(db, "split = 'train'") - train;
+    calls = 0;
+    CHECK_OK(fl_backfill(db, "bdd100k", "n", NULL, NULL, &r, &tl_err));
+    CHECK_EQ_INT(r.computed, new_train);
+    CHECK_EQ_INT(calls, new_train);
+    /* a run's --where narrows further */
+    calls = 0;
+    CHECK_OK(fl_backfill(db, "bdd100k", "n", NULL, &(fl_backfill_options){.overwrite = true, .where = "timeofday = 'night'"}, &r, &tl_err));
+    CHECK_EQ_INT(r.computed, count_where(db, "split = 'train' AND timeofday = 'night'"));
+    fl_db_close(db);
+}
+
 /* Two workers give the same column as one; the window is respected whatever the interleaving. */
 static void test_parallel(void) {
     fl_db *db = footage("parallel", 120, 160, 96);
@@ -640,6 +672,7 @@ int main(void) {
     RUN(test_backfill);
     RUN(test_declare);
     RUN(test_incremental);
+    RUN(test_standing_where);
     RUN(test_parallel);
     RUN(test_errors);
     RUN(test_all);

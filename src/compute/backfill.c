@@ -206,17 +206,18 @@ static int check_inputs(const fl_schema *table, const fl_udf_def *def, const fl_
 }
 
 /* The metadata entries of a definition, added to `schema` (the column's one-field schema or a scratch one). */
-static int definition_entries(fl_schema *schema, const char *column, const char *spec, int version, const name_list *inputs, const char *params) {
+static int definition_entries(fl_schema *schema, const char *column, const char *spec, int version, const name_list *inputs, const char *params,
+                              const char *where) {
     char v[16];
     snprintf(v, sizeof v, "%d", version);
     fl_buf joined;
     fl_buf_init(&joined);
     for (size_t i = 0; i < inputs->n; i++) fl_buf_printf(&joined, "%s%s", i ? ", " : "", inputs->v[i]);
     fl_buf_append(&joined, "", 1);
-    const char *what[4] = {"name", "version", "inputs", "params"};
-    const char *value[4] = {spec, v, (const char *)joined.data, params ? params : ""};
+    const char *what[5] = {"name", "version", "inputs", "params", "where"};
+    const char *value[5] = {spec, v, (const char *)joined.data, params ? params : "", where};
     int rc = joined.failed ? FL_ENOMEM : FL_OK;
-    for (int i = 0; i < 4 && rc == FL_OK; i++) {
+    for (int i = 0; i < (where ? 5 : 4) && rc == FL_OK; i++) {
         char *key = fl_sprintf("udf.%s.%s", column, what[i]);
         rc = key ? fl_schema_set_metadata(schema, key, value[i]) : FL_ENOMEM;
         fl_free(key);
@@ -279,8 +280,14 @@ static int declare(fl_table *t, const declare_args *a, fl_error *err) {
         if (!fl_field_same_type(&have->fields[k], &out->fields[0]))
             rc = fl_error_set(err, FL_ETYPE, "column '%s' exists with another type than udf %s's %s", a->column, def->name, def->output_type);
     }
+    if (rc == FL_OK && o->where) {
+        /* the column's standing filter must compile against the table now */
+        fl_expr *check = NULL;
+        rc = fl_expr_compile_filter(o->where, have, &check, err);
+        fl_expr_free(check);
+    }
     char *spec = rc == FL_OK ? fl_udf_canonical_spec(a->spec) : NULL;
-    if (rc == FL_OK && (!spec || definition_entries(out, a->column, spec, def->version, &names, params) != FL_OK))
+    if (rc == FL_OK && (!spec || definition_entries(out, a->column, spec, def->version, &names, params, o->where) != FL_OK))
         rc = fl_error_set(err, FL_ENOMEM, "out of memory");
     fl_free(spec);
     if (rc == FL_OK) rc = a->adopt ? commit_entries(t, out, err) : fl_table_add_columns(t, out, NULL, err);
@@ -792,15 +799,25 @@ int fl_backfill(fl_db *db, const char *table, const char *column, const char *ud
         bool all_rows = o.overwrite || stale;
         const char *below = def_meta(s, column, "done_below");
         x.below = all_rows || !below ? 0 : strtoull(below, NULL, 10);
-        if (all_rows) filter = o.where ? fl_sprintf("(%s)", o.where) : NULL;
-        else filter = o.where ? fl_sprintf("\"%s\" IS NULL AND (%s)", column, o.where) : fl_sprintf("\"%s\" IS NULL", column);
-        if ((o.where || !all_rows) && !filter) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-    }
-    if (rc == FL_OK && o.where) {
-        /* a bad --where fails here, with its position, before any worker starts */
-        fl_expr *check = NULL;
-        rc = fl_expr_compile_filter(o.where, s, &check, err);
-        fl_expr_free(check);
+        /* rows to compute: NULL (unless all), the column's standing filter, this run's --where */
+        const char *standing = def_meta(s, column, "where");
+        fl_buf f;
+        fl_buf_init(&f);
+        if (!all_rows) fl_buf_printf(&f, "\"%s\" IS NULL", column);
+        if (standing) fl_buf_printf(&f, "%s(%s)", f.size ? " AND " : "", standing);
+        if (o.where) fl_buf_printf(&f, "%s(%s)", f.size ? " AND " : "", o.where);
+        fl_buf_append(&f, "", 1);
+        if (f.failed) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+        else if (f.size > 1) filter = (char *)f.data;
+        if (!filter) fl_buf_free(&f);
+        const char *check_text[2] = {standing, o.where};
+        for (int i = 0; i < 2 && rc == FL_OK; i++) {
+            if (!check_text[i]) continue;
+            /* a bad filter fails here, with its position in its own text, before any worker starts */
+            fl_expr *check = NULL;
+            rc = fl_expr_compile_filter(check_text[i], s, &check, err);
+            fl_expr_free(check);
+        }
     }
     if (rc == FL_OK) {
         x.def = def;

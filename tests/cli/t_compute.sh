@@ -43,7 +43,7 @@ expect add-udf-type 1 "framelake: error: udf has_rider returns bool, not int32" 
 expect add-udf-inputs 1 "framelake: error: udf has_rider input 1 ('ann_categories') must be list<string>; column 'split' is string" -- \
     "$FL" add-column "$CDB" bdd100k r2 --udf has_rider --inputs split
 expect add-udf-param 2 "framelake: --param wants key=value, not 'oops'" -- "$FL" add-column "$CDB" bdd100k r2 --udf has_rider --param oops
-expect add-udf-usage 2 "framelake: add-column: --inputs, --param and --timeout go with --udf" -- "$FL" add-column "$CDB" bdd100k r2 --type int32 --inputs a
+expect add-udf-usage 2 "framelake: add-column: --inputs, --param, --timeout and --where go with --udf" -- "$FL" add-column "$CDB" bdd100k r2 --type int32 --inputs a
 expect backfill-all 0 "backfilled 'has_person' with udf has_person: 0 computed, 35 skipped, 0 failed, 0 checkpoints: version 16
 backfilled 'dhash' with udf dhash: 0 computed, 35 skipped, 0 failed, 0 checkpoints: version 16
 backfilled 'rider' with udf has_rider: 35 computed, 0 skipped, 0 failed, 1 checkpoints: version 18
@@ -92,3 +92,15 @@ expect exec-null-rows 0 "39 computed, 10 failed" -- \
     sh -c "'$FL' backfill '$CDB' bdd100k mis --on-error null | grep -o '[0-9]* computed, [0-9]* skipped, [0-9]* failed' | sed 's/, 0 skipped//'"
 expect exec-hang 1 "framelake: error: backfill hang: row id 0: udf misbehave: worker exec:/usr/bin/python3 $ROOT/tests/workers/misbehave.py hang did not answer within 300 ms (killed); failed again after a restart" -- \
     sh -c "'$FL' add-column '$CDB' bdd100k hang --udf 'exec:/usr/bin/python3 $ROOT/tests/workers/misbehave.py hang' --inputs timestamp >/dev/null && '$FL' backfill '$CDB' bdd100k hang --timeout 300ms --checkpoint-size 1"
+
+# A standing filter: the column is only ever computed where it holds (--all included); done rows stay done.
+expect standing-add 0 "added column 'night_len' int64 = udf $ECHO_W v2(timestamp), values NULL until backfill: version 46" -- \
+    "$FL" add-column "$CDB" bdd100k night_len --udf "$ECHO_W" --inputs timestamp --where "timeofday = 'night'"
+expect standing-columns 0 "night_len              $ECHO_W 2        timestamp                          where timeofday = 'night'" -- \
+    sh -c "'$FL' udf columns '$CDB' bdd100k | grep '^night_len'"
+expect standing-backfill 0 "$("$FL" count "$CDB" bdd100k --where "timeofday = 'night'")" -- \
+    sh -c "'$FL' backfill '$CDB' bdd100k night_len | grep -o '[0-9]* computed' | cut -d' ' -f1"
+expect standing-nulls 0 "$("$FL" count "$CDB" bdd100k --where "timeofday <> 'night' OR timeofday IS NULL")" -- "$FL" count "$CDB" bdd100k --where "night_len IS NULL"
+expect standing-again 0 "0" -- sh -c "'$FL' backfill '$CDB' bdd100k night_len | grep -o '[0-9]* computed' | cut -d' ' -f1"
+expect standing-bad 1 "framelake: error: column \"nite\" not found (position 1)" -- \
+    "$FL" add-column "$CDB" bdd100k x9 --udf has_person --where "nite = 1"
