@@ -13,6 +13,9 @@ N=${DEMO_FRAMES:-500}
 start=$(date +%s%N)
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
+# Python UDF workers (python/framelake) run under Debian's python3, which sees numpy and OpenCV.
+PYTHONPATH="$(pwd)/python${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH
 
 rm -rf "$DB" "$DB.bdd"
 
@@ -40,6 +43,12 @@ step "4. New footage arrives: the synthetic stream continues with new ids; backf
 run "$FL" ingest synthetic "$DB" --n 100 --quiet
 run "$FL" backfill "$DB" bdd100k --all --concurrency 2
 run "$FL" versions "$DB" bdd100k
+
+step "4b. An external UDF in Python: OpenCV's HOG person detector, only on frames without labels (split test)"
+run "$FL" add-column "$DB" bdd100k hog_person_pct --udf "exec:/usr/bin/python3 -m framelake.workers.hog_person" --param max_side=480 --where "split = 'test'"
+run "$FL" backfill "$DB" bdd100k hog_person_pct --concurrency 2
+run "$FL" sql "$DB" "SELECT count(*) AS test_frames, count(hog_person_pct) AS computed, round(max(hog_person_pct), 2) AS largest_pct FROM bdd100k WHERE split = 'test'"
+run "$FL" count "$DB" bdd100k --where "hog_person_pct > 0"
 
 step "5. Explore with SQL: failure modes, a GROUP BY, indexes, the plan"
 run "$FL" count "$DB" bdd100k --where "timeofday = 'night' AND has_person"
