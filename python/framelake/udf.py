@@ -41,6 +41,7 @@ import numpy as np
 PROTOCOL_VERSION = 1
 MAX_FRAME = 1 << 30
 HELLO, HELLO_REPLY, BATCH, RESULT, ERROR, BYE = 1, 2, 3, 4, 5, 6
+HELLO_DECLARE_ONLY = 1  # HELLO flag: reply with the declaration, do not set up (framelake only resolves)
 
 # framelake's type ids (include/framelake.h, fl_type_id)
 BOOL, INT8, INT16, INT32, INT64, UINT8, UINT16, UINT32, UINT64, FLOAT32, FLOAT64 = range(1, 12)
@@ -383,7 +384,7 @@ def run(udf, stdin=None, stdout=None):
     if frame is None or frame[0] != HELLO:
         raise ProtocolError("expected HELLO")
     r = _Reader(frame[1])
-    (version, n) = r.unpack("<II")
+    (version, flags, n) = r.unpack("<III")
     params = {}
     for _ in range(n):
         k = r.string()
@@ -394,7 +395,8 @@ def run(udf, stdin=None, stdout=None):
     try:
         fields = parse_fields(udf.inputs)
         out_type = parse_type(udf.output_type)
-        udf.setup(params)
+        if not flags & HELLO_DECLARE_ONLY:
+            udf.setup(params)
     except Exception as e:  # refuse to start, with the reason
         write_frame(stdout, ERROR, struct.pack("<q", -1) + _s("%s: %s" % (type(e).__name__, e)))
         return 1
@@ -427,7 +429,7 @@ class Host:
     def __init__(self, argv, params=None, env=None):
         import subprocess
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-        payload = struct.pack("<II", PROTOCOL_VERSION, len(params or {}))
+        payload = struct.pack("<III", PROTOCOL_VERSION, 0, len(params or {}))
         for k, v in (params or {}).items():
             payload += _s(k) + _s(v)
         write_frame(self.proc.stdin, HELLO, payload)

@@ -779,7 +779,10 @@ int fl_backfill(fl_db *db, const char *table, const char *column, const char *ud
     x.ctx = (fl_udf_context){.db = db, .table = table, .version = fl_table_version(w), .param_keys = params.keys, .param_values = params.values,
                              .n_params = params.n, .timeout_ms = o.timeout_ms};
     if (rc == FL_OK) {
-        rc = fl_udf_resolve(spec, &x.ctx, &def, err);
+        /* the declaration is all this needs: every worker sets up its own (a model loads per worker) */
+        fl_udf_context declare = x.ctx;
+        declare.declare_only = true;
+        rc = fl_udf_resolve(spec, &declare, &def, err);
         if (rc != FL_OK) {
             fl_error inner = *err;
             fl_error_set(err, rc, "backfill %s: %s", column, inner.message);

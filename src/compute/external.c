@@ -39,6 +39,7 @@
 #define BYE_WAIT_MS 2000
 
 enum { K_HELLO = 1, K_HELLO_REPLY = 2, K_BATCH = 3, K_RESULT = 4, K_ERROR = 5, K_BYE = 6 };
+#define HELLO_DECLARE_ONLY 1u /* HELLO flag: reply with the declaration without setting up (no model load) */
 
 /* ---- processes ---- */
 
@@ -497,12 +498,13 @@ static const char *io_words(io_result r) {
 }
 
 /* The handshake on a started process: HELLO with the params, the worker's declaration back. */
-static int handshake(const char *command, proc *p, const fl_udf_context *ctx, int timeout_ms, char **name, int *version, char **inputs,
-                     char **output_type, char **description, fl_error *err) {
+static int handshake(const char *command, proc *p, const fl_udf_context *ctx, bool declare_only, int timeout_ms, char **name, int *version,
+                     char **inputs, char **output_type, char **description, fl_error *err) {
     fl_buf b;
     fl_buf_init(&b);
     begin_frame(&b, K_HELLO);
     put_u32(&b, PROTOCOL_VERSION);
+    put_u32(&b, declare_only ? HELLO_DECLARE_ONLY : 0);
     put_u32(&b, (uint32_t)(ctx ? ctx->n_params : 0));
     for (size_t i = 0; ctx && i < ctx->n_params; i++) {
         put_str(&b, ctx->param_keys[i]);
@@ -517,7 +519,7 @@ static int handshake(const char *command, proc *p, const fl_udf_context *ctx, in
     if (io == IO_OK) io = read_frame(p->from, deadline, &kind, &payload, &size, &cap, &why);
     if (io != IO_OK) {
         char how[64];
-        stop(p, false, how, sizeof how);
+        stop(p, io == IO_EOF, how, sizeof how); /* at EOF the worker is exiting: collect its status */
         rc = fl_error_set(err, FL_EIO, "udf exec:%s: the worker %s during the handshake (it %s)", command, why ? why : io_words(io), how);
     } else {
         rd r = {payload, size, false};
@@ -554,7 +556,7 @@ static int start_worker(exec_state *s, fl_error *err) {
     FL_RETURN_NOT_OK(start(u->command, &s->p, err));
     char *name = NULL, *inputs = NULL, *output = NULL, *desc = NULL;
     int version = 0;
-    int rc = handshake(u->command, &s->p, &s->ctx, u->timeout_ms, &name, &version, &inputs, &output, &desc, err);
+    int rc = handshake(u->command, &s->p, &s->ctx, false, u->timeout_ms, &name, &version, &inputs, &output, &desc, err);
     if (rc == FL_OK && (strcmp(name, u->name) || version != u->def.version || strcmp(inputs, u->inputs) || strcmp(output, u->output_type)))
         rc = fl_error_set(err, FL_EINVAL, "udf exec:%s: a new worker declared %s v%d (%s) -> %s, not what the first one declared", u->command, name,
                           version, inputs, output);
@@ -589,7 +591,7 @@ static rt_kind roundtrip(exec_state *s, const fl_batch *in, fl_array *out, fl_er
     if (io == IO_OK) io = read_frame(s->p.from, deadline, &kind, &s->frame, &size, &s->frame_cap, &why);
     if (io != IO_OK) {
         char how[64];
-        stop(&s->p, false, how, sizeof how);
+        stop(&s->p, io == IO_EOF, how, sizeof how);
         if (why) fl_error_set(err, FL_ECORRUPT, "worker exec:%s sent %s", u->command, why);
         else if (io == IO_TIMEOUT) fl_error_set(err, FL_EIO, "worker exec:%s did not answer within %d ms (killed)", u->command, u->timeout_ms);
         else fl_error_set(err, FL_EIO, "worker exec:%s %s (it %s)", u->command, io_words(io), how);
@@ -696,7 +698,8 @@ int fl_udf_exec_resolve(const char *command, const fl_udf_context *ctx, fl_udf_d
     int rc = start(command, &p, err);
     int version = 0;
     if (rc == FL_OK) {
-        rc = handshake(command, &p, ctx, u->timeout_ms, &u->name, &version, &u->inputs, &u->output_type, &u->description, err);
+        rc = handshake(command, &p, ctx, ctx && ctx->declare_only, u->timeout_ms, &u->name, &version, &u->inputs, &u->output_type, &u->description,
+                       err);
         if (p.pid > 0) {
             fl_buf b;
             fl_buf_init(&b);

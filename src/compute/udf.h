@@ -37,6 +37,8 @@ typedef struct fl_udf_context {
     size_t n_params;
     int timeout_ms;                 /* external workers: a batch taking longer is a hang; 0: 60000 */
     int worker;                     /* 0 .. concurrency-1 */
+    bool declare_only;              /* fl_udf_resolve only needs the declaration: an external worker is
+                                       asked for it without setting up (loading its model) */
 } fl_udf_context;
 
 struct fl_udf_def {
@@ -69,6 +71,7 @@ int fl_udf_register(const fl_udf_def *def);
  *   "path/to/lib.so:symbol"   a C plugin: dlopen(path), symbol is its fl_udf_plugin descriptor
  *   "exec:command line"       an external worker process (the command runs through /bin/sh -c); resolving
  *                             starts one worker for the handshake that declares name, version, types
+ *                             (with ctx->declare_only, without letting it set up)
  * ctx supplies parameters (and, for workers, the timeout).
  */
 int fl_udf_resolve(const char *spec, const fl_udf_context *ctx, fl_udf_def **out, fl_error *err);
