@@ -167,10 +167,10 @@ fps() { key "$K" "fps_$1"; }
     echo
     echo "1. dhash kernels: frames in memory, one thread, TJFLAG_FASTDCT everywhere  frames/s     best   ms/frame"
     line() { printf '  %-68s %9.1f %8.1f %10.3f\n' "$1" "$2" "$3" "$(calc "1000 / $2")"; }
-    line "(a) framelake: DCT-scaled decode (1/8, RGB) + fl_dhash_rgb" "$(fps a)" "$(fps a_best)"
+    line "(a) framelake dhash v2: DCT-scaled luma decode (1/8) + fl_dhash_gray" "$(fps a)" "$(fps a_best)"
     line "(b) full-resolution RGB decode + area resize to 9x8 + bits" "$(fps b)" "$(fps b_best)"
     line "(c) full-resolution RGB decode alone (physical reference)" "$(fps c)" "$(fps c_best)"
-    line "    DCT-scaled decode straight to gray + area hash (not the UDF)" "$(fps a_gray)" "$(fps a_gray_best)"
+    line "    the same scaled luma decode + the bench's own area hash" "$(fps a_gray)" "$(fps a_gray_best)"
     line "    full-resolution gray decode + area resize + bits" "$(fps b_gray)" "$(fps b_gray_best)"
     line "    full-resolution gray decode alone" "$(fps c_gray)" "$(fps c_gray_best)"
     printf '  a/b %.2fx   a/c %.2fx (target >= 2x)   a/(c gray) %.2fx   (a gray)/c %.2fx\n' \

@@ -8,16 +8,16 @@
  * OUTDIR/frames.bin for the PIL peer (bench/dhash_pil.py; untimed), then times, on one thread, every
  * variant below over all frames, REPS times in a rotated order, and prints "key<TAB>value" lines:
  *
- *   a        framelake's dhash path: fl_decode_rgb_scaled (DCT scale 1/8 for 1280x720) + fl_dhash_rgb
- *   a_gray   the same scaled decode straight to gray (TJPF_GRAY) + the bench's area hash — not what the
- *            UDF does; it shows what skipping the colour conversion would be worth
+ *   a        framelake's dhash path (dhash v2): fl_decode_gray_scaled (the JPEG's luma at DCT scale 1/8 for
+ *            1280x720) + fl_dhash_gray
+ *   a_gray   the same scaled luma decode + the bench's own area hash (a cross-check of the kernel's cost)
  *   b        full-resolution RGB decode (tjDecompress2) + the bench's area average of the whole image to
  *            9x8 + the bit rule
  *   b_gray   full-resolution decode to gray + the same area hash
  *   c        full-resolution RGB decode alone (the physical reference)
  *   c_gray   full-resolution gray decode alone
  *
- * Every decode uses TJFLAG_FASTDCT, as fl_decode_rgb_scaled does, so a/c isolates the DCT scaling. Each
+ * Every decode uses TJFLAG_FASTDCT, as fl_decode_gray_scaled does, so a/c isolates the DCT scaling. Each
  * variant's frames/s is the median over REPS (best printed too). The hashes of a, a_gray and b go to
  * OUTDIR/hash_{a,a_gray,b}.bin (8 bytes per frame, in frame order) and the bits where a and b differ are
  * summarised. frames.bin is a sequence of [uint32 little-endian size][JPEG bytes].
@@ -253,13 +253,13 @@ static void run_variant(runner *r, int v) {
         uint8_t *hash = r->hashes[v] ? r->hashes[v] + 8 * i : NULL;
         int w, h;
         if (v == V_A) {
-            uint8_t *rgb;
+            uint8_t *gray;
             fl_error err = {0};
-            if (fl_decode_rgb_scaled(r->tj, r->f->bytes + r->f->offsets[i], r->f->offsets[i + 1] - r->f->offsets[i], OUT_W, OUT_H, &rgb, &w,
-                                     &h, &err) != FL_OK)
-                die("fl_decode_rgb_scaled", &err);
-            fl_dhash_rgb(rgb, w, h, hash);
-            fl_free(rgb);
+            if (fl_decode_gray_scaled(r->tj, r->f->bytes + r->f->offsets[i], r->f->offsets[i + 1] - r->f->offsets[i], OUT_W, OUT_H, &gray, &w,
+                                      &h, &err) != FL_OK)
+                die("fl_decode_gray_scaled", &err);
+            fl_dhash_gray(gray, w, h, hash);
+            fl_free(gray);
             continue;
         }
         header(r, i, &w, &h);

@@ -423,6 +423,13 @@ static void test_incremental(void) {
     CHECK_OK(fl_table_open(db, "bdd100k", NULL, &t, &tl_err));
     CHECK_OK(fl_table_set_metadata(t, key, value, 1, &tl_err));
     fl_table_close(t);
+    /* a --where run recomputes its rows but cannot declare the column current */
+    o.where = "split = 'train'";
+    CHECK_OK(fl_backfill(db, "bdd100k", "ncat", NULL, &o, &r, &tl_err));
+    CHECK(r.stale);
+    CHECK_EQ_INT(r.computed, train);
+    char v0[16];
+    CHECK_EQ_STR(meta(db, "udf.ncat.version", v0, sizeof v0), "0");
     o.where = NULL;
     calls = 0;
     CHECK_OK(fl_backfill(db, "bdd100k", "ncat", NULL, &o, &r, &tl_err));

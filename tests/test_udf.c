@@ -120,14 +120,15 @@ static image solid_jpeg(int w, int h, uint8_t r, uint8_t g, uint8_t b) {
 /* A plain reference: decode at scale num/denom, then for each of the 9x8 cells the exact mean of 1000 x luma
  * over the area it covers, as a fraction (partially covered pixels weighted by the covered area, computed
  * on a grid 9 x 8 times finer, where every boundary is an integer); cells compared by cross-multiplying. */
-static void reference_dhash(const image *im, int num, int denom, uint8_t hash[8]) {
+static void reference_dhash(const image *im, int num, int denom, bool gray, uint8_t hash[8]) {
     tjhandle tj = tjInitDecompress();
     int w, h, ss, cs;
     CHECK(tjDecompressHeader3(tj, im->jpeg, im->size, &w, &h, &ss, &cs) == 0);
     tjscalingfactor f = {num, denom};
     int sw = TJSCALED(w, f), sh = TJSCALED(h, f);
-    uint8_t *px = malloc((size_t)sw * sh * 3);
-    CHECK(tjDecompress2(tj, im->jpeg, im->size, px, sw, 0, sh, TJPF_RGB, TJFLAG_FASTDCT) == 0);
+    int bpp = gray ? 1 : 3;
+    uint8_t *px = malloc((size_t)sw * sh * bpp);
+    CHECK(tjDecompress2(tj, im->jpeg, im->size, px, sw, 0, sh, gray ? TJPF_GRAY : TJPF_RGB, TJFLAG_FASTDCT) == 0);
     long long sum[8][9], area[8][9];
     for (int r = 0; r < 8; r++)
         for (int c = 0; c < 9; c++) {
@@ -136,8 +137,8 @@ static void reference_dhash(const image *im, int num, int denom, uint8_t hash[8]
                 long long oy = (long long)(y * 8 + 8 < (r + 1) * sh ? y * 8 + 8 : (r + 1) * sh) - (y * 8 > r * sh ? y * 8 : r * sh);
                 for (int x = c * sw / 9; x < sw && x * 9 < (c + 1) * sw; x++) {
                     long long ox = (long long)(x * 9 + 9 < (c + 1) * sw ? x * 9 + 9 : (c + 1) * sw) - (x * 9 > c * sw ? x * 9 : c * sw);
-                    const uint8_t *p = px + 3 * ((size_t)y * sw + x);
-                    sum[r][c] += ox * oy * (299 * p[0] + 587 * p[1] + 114 * p[2]);
+                    const uint8_t *p = px + bpp * ((size_t)y * sw + x);
+                    sum[r][c] += ox * oy * (gray ? 1000 * p[0] : 299 * p[0] + 587 * p[1] + 114 * p[2]);
                     area[r][c] += ox * oy;
                 }
             }
@@ -192,9 +193,9 @@ static void test_image_udfs(void) {
         CHECK_EQ_INT(en - st, 8);
         uint8_t got[8], scaled[8], full[8];
         for (int k = 0; k < 8; k++) got[k] = (uint8_t)fl_array_get_uint(&hashes->children[0], st + k);
-        reference_dhash(&frames[i], 1, 8, scaled);
-        reference_dhash(&frames[i], 1, 1, full);
-        CHECK_EQ_INT(differing_bits(got, scaled), 0); /* 1280x720 decodes at 1/8: exactly the scaled reference */
+        reference_dhash(&frames[i], 1, 8, true, scaled);
+        reference_dhash(&frames[i], 1, 1, false, full);
+        CHECK_EQ_INT(differing_bits(got, scaled), 0); /* 1280x720 decodes at 1/8 luma: exactly the scaled reference */
         int d = differing_bits(got, full);
         total_full += d;
         if (d > worst_full) worst_full = d;

@@ -687,7 +687,8 @@ static int execute(executor *x, fl_error *err) {
     FL_RETURN_NOT_OK(fl_table_open(x->db, x->table, &(fl_open_options){.version = x->version}, &read, err));
     int64_t total = 0, live = fl_table_count_rows(read);
     int concurrency = x->o.concurrency > 0 ? x->o.concurrency : 1;
-    int64_t unit_rows = x->window / concurrency;
+    /* units of a quarter of a worker's share of the window, so that uneven fragments still balance */
+    int64_t unit_rows = x->window / (4 * (int64_t)concurrency);
     if (unit_rows < 1) unit_rows = 1;
     if (unit_rows > MAX_UNIT_ROWS) unit_rows = MAX_UNIT_ROWS;
     int rc = plan_units(x, read, unit_rows, x->below, err);
@@ -846,7 +847,7 @@ int fl_backfill(fl_db *db, const char *table, const char *column, const char *ud
         char *kv = fl_sprintf("udf.%s.version", column), *kb = fl_sprintf("udf.%s.done_below", column);
         const char *keys[2], *values[2];
         size_t n = 0;
-        if (stale) keys[n] = kv, values[n++] = v;
+        if (stale && !o.where) keys[n] = kv, values[n++] = v; /* a --where run recomputed only some rows */
         if (!o.where && x.below != next_row_id) keys[n] = kb, values[n++] = below;
         rc = kv && kb ? fl_table_set_metadata(w, keys, values, n, err) : fl_error_set(err, FL_ENOMEM, "out of memory");
         fl_free(kv);

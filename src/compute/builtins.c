@@ -111,7 +111,8 @@ static int call_person_bbox_area_pct(void *state, const fl_batch *in, fl_array *
 
 /* ---- image kernels ---- */
 
-int fl_decode_rgb_scaled(void *tj, const uint8_t *jpeg, size_t size, int min_w, int min_h, uint8_t **rgb, int *w, int *h,
+/* Decodes at the smallest DCT scale leaving at least min_w x min_h, in `format` (TJPF_RGB or TJPF_GRAY). */
+static int decode_scaled(void *tj, const uint8_t *jpeg, size_t size, int min_w, int min_h, int format, uint8_t **px, int *w, int *h,
                          fl_error *err) {
     int width, height, subsamp, colorspace;
     if (tjDecompressHeader3(tj, jpeg, (unsigned long)size, &width, &height, &subsamp, &colorspace) != 0)
@@ -125,51 +126,75 @@ int fl_decode_rgb_scaled(void *tj, const uint8_t *jpeg, size_t size, int min_w, 
         if (sw >= min_w && sh >= min_h && smaller) best = factors[i];
     }
     int sw = TJSCALED(width, best), sh = TJSCALED(height, best);
-    uint8_t *pixels = fl_malloc((size_t)sw * (size_t)sh * 3);
+    uint8_t *pixels = fl_malloc((size_t)sw * (size_t)sh * (size_t)tjPixelSize[format]);
     if (!pixels) return fl_error_set(err, FL_ENOMEM, "out of memory decoding a %dx%d image", sw, sh);
-    if (tjDecompress2(tj, jpeg, (unsigned long)size, pixels, sw, 0, sh, TJPF_RGB, TJFLAG_FASTDCT) != 0 &&
-        tjGetErrorCode(tj) == TJERR_FATAL) {
+    if (tjDecompress2(tj, jpeg, (unsigned long)size, pixels, sw, 0, sh, format, TJFLAG_FASTDCT) != 0 && tjGetErrorCode(tj) == TJERR_FATAL) {
         fl_free(pixels);
         return fl_error_set(err, FL_ECORRUPT, "cannot decode the JPEG: %s", tjGetErrorStr2(tj));
     }
-    *rgb = pixels;
+    *px = pixels;
     *w = sw;
     *h = sh;
     return FL_OK;
 }
 
-/*
- * The difference hash, in exact integer arithmetic, so that equal areas (flat sky, flat road) compare equal
- * instead of by rounding noise. Gray is kept as 1000 x luma (299R + 587G + 114B). In coordinates scaled by
- * the output size (x by 9, y by 8), pixel x spans [9x, 9x + 9) and cell c spans [wc, wc + w), so every
- * overlap is an integer and every cell has the same area (w x h): comparing the cells' weighted sums is
- * comparing their area averages exactly.
- */
-void fl_dhash_rgb(const uint8_t *rgb, int w, int h, uint8_t hash[8]) {
-    enum { OW = 9, OH = 8 };
-    int64_t cells[OH][OW];
-    memset(cells, 0, sizeof cells);
-    for (int y = 0; y < h; y++) {
-        int64_t py0 = (int64_t)y * OH, py1 = py0 + OH;
-        for (int r = (int)(py0 / h); r < OH && (int64_t)r * h < py1; r++) {
-            int64_t oy = (py1 < (int64_t)(r + 1) * h ? py1 : (int64_t)(r + 1) * h) - (py0 > (int64_t)r * h ? py0 : (int64_t)r * h);
-            if (oy <= 0) continue;
-            for (int x = 0; x < w; x++) {
-                const uint8_t *p = rgb + 3 * ((size_t)y * w + x);
-                int64_t gray = 299 * p[0] + 587 * p[1] + 114 * p[2];
-                int64_t px0 = (int64_t)x * OW, px1 = px0 + OW;
-                for (int c = (int)(px0 / w); c < OW && (int64_t)c * w < px1; c++) {
-                    int64_t ox = (px1 < (int64_t)(c + 1) * w ? px1 : (int64_t)(c + 1) * w) - (px0 > (int64_t)c * w ? px0 : (int64_t)c * w);
-                    if (ox > 0) cells[r][c] += ox * oy * gray;
-                }
-            }
-        }
-    }
-    for (int r = 0; r < OH; r++) {
+int fl_decode_rgb_scaled(void *tj, const uint8_t *jpeg, size_t size, int min_w, int min_h, uint8_t **rgb, int *w, int *h,
+                         fl_error *err) {
+    return decode_scaled(tj, jpeg, size, min_w, min_h, TJPF_RGB, rgb, w, h, err);
+}
+
+int fl_decode_gray_scaled(void *tj, const uint8_t *jpeg, size_t size, int min_w, int min_h, uint8_t **gray, int *w, int *h,
+                          fl_error *err) {
+    return decode_scaled(tj, jpeg, size, min_w, min_h, TJPF_GRAY, gray, w, h, err);
+}
+
+/* The cells of the 9 x 8 area average, as weighted sums (every cell has the same area), of an image whose
+ * pixel (x, y) has value value(px, x, y). */
+#define DHASH_CELLS(cells, w, h, VALUE)                                                                                                   \
+    do {                                                                                                                                  \
+        memset(cells, 0, sizeof cells);                                                                                                   \
+        for (int y = 0; y < h; y++) {                                                                                                     \
+            int64_t py0 = (int64_t)y * 8, py1 = py0 + 8;                                                                                  \
+            for (int r = (int)(py0 / h); r < 8 && (int64_t)r * h < py1; r++) {                                                            \
+                int64_t oy = (py1 < (int64_t)(r + 1) * h ? py1 : (int64_t)(r + 1) * h) - (py0 > (int64_t)r * h ? py0 : (int64_t)r * h);   \
+                if (oy <= 0) continue;                                                                                                    \
+                for (int x = 0; x < w; x++) {                                                                                             \
+                    int64_t v = (VALUE);                                                                                                  \
+                    int64_t px0 = (int64_t)x * 9, px1 = px0 + 9;                                                                          \
+                    for (int c = (int)(px0 / w); c < 9 && (int64_t)c * w < px1; c++) {                                                    \
+                        int64_t ox = (px1 < (int64_t)(c + 1) * w ? px1 : (int64_t)(c + 1) * w) - (px0 > (int64_t)c * w ? px0 : (int64_t)c * w); \
+                        if (ox > 0) cells[r][c] += ox * oy * v;                                                                           \
+                    }                                                                                                                     \
+                }                                                                                                                         \
+            }                                                                                                                             \
+        }                                                                                                                                 \
+    } while (0)
+
+static void dhash_bits(int64_t cells[8][9], uint8_t hash[8]) {
+    for (int r = 0; r < 8; r++) {
         hash[r] = 0;
         for (int c = 0; c < 8; c++)
             if (cells[r][c] > cells[r][c + 1]) hash[r] |= (uint8_t)(0x80u >> c);
     }
+}
+
+/*
+ * The difference hash, in exact integer arithmetic, so that equal areas (flat sky, flat road) compare equal
+ * instead of by rounding noise. In coordinates scaled by the output size (x by 9, y by 8), pixel x spans
+ * [9x, 9x + 9) and cell c spans [wc, wc + w), so every overlap is an integer and every cell has the same
+ * area (w x h): comparing the cells' weighted sums is comparing their area averages exactly. The RGB form
+ * keeps gray as 1000 x luma (299R + 587G + 114B); the gray form takes the JPEG's luma channel as decoded.
+ */
+void fl_dhash_rgb(const uint8_t *rgb, int w, int h, uint8_t hash[8]) {
+    int64_t cells[8][9];
+    DHASH_CELLS(cells, w, h, 299 * rgb[3 * ((size_t)y * w + x)] + 587 * rgb[3 * ((size_t)y * w + x) + 1] + 114 * rgb[3 * ((size_t)y * w + x) + 2]);
+    dhash_bits(cells, hash);
+}
+
+void fl_dhash_gray(const uint8_t *gray, int w, int h, uint8_t hash[8]) {
+    int64_t cells[8][9];
+    DHASH_CELLS(cells, w, h, gray[(size_t)y * w + x]);
+    dhash_bits(cells, hash);
 }
 
 static double srgb_to_linear(double v) { return v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4); }
@@ -213,17 +238,21 @@ static int image_call(void *state, const fl_batch *in, fl_array *out, image_kind
         uint8_t *rgb;
         int w, h;
         fl_error why = {0};
-        int rc = fl_decode_rgb_scaled(state, jpeg, size, kind == IMAGE_DHASH ? 9 : 1, kind == IMAGE_DHASH ? 8 : 1, &rgb, &w, &h, &why);
+        /* dhash and brightness need only luma: the JPEG's Y channel, decoded without chroma upsampling or
+         * colour conversion */
+        int rc = kind == IMAGE_WHITE_BALANCE ? fl_decode_rgb_scaled(state, jpeg, size, 1, 1, &rgb, &w, &h, &why)
+                                             : fl_decode_gray_scaled(state, jpeg, size, kind == IMAGE_DHASH ? 9 : 1, kind == IMAGE_DHASH ? 8 : 1, &rgb,
+                                                                     &w, &h, &why);
         if (rc != FL_OK) return fl_error_set(err, rc, "row %lld: %s", (long long)i, why.message);
         if (kind == IMAGE_DHASH) {
             uint8_t hash[8];
-            fl_dhash_rgb(rgb, w, h, hash);
+            fl_dhash_gray(rgb, w, h, hash);
             for (int k = 0; k < 8 && rc == FL_OK; k++) rc = fl_array_append_uint(&out->children[0], hash[k]);
             if (rc == FL_OK) rc = fl_array_end_list(out);
         } else if (kind == IMAGE_BRIGHTNESS) {
-            double sum = 0;
-            for (size_t p = 0; p < (size_t)w * (size_t)h; p++) sum += 0.299 * rgb[3 * p] + 0.587 * rgb[3 * p + 1] + 0.114 * rgb[3 * p + 2];
-            rc = fl_array_append_float(out, sum / ((double)w * h));
+            uint64_t sum = 0;
+            for (size_t p = 0; p < (size_t)w * (size_t)h; p++) sum += rgb[p];
+            rc = fl_array_append_float(out, (double)sum / ((double)w * h));
         } else {
             double cct = fl_white_balance_rgb(rgb, w, h);
             rc = isnan(cct) ? fl_array_append_null(out) : fl_array_append_float(out, cct);
@@ -258,10 +287,10 @@ static const fl_udf_def BUILTINS[] = {
     {.name = "white_balance", .version = 1, .inputs = "image_bytes binary", .output_type = "float32",
      .description = "gray-world colour temperature (K): mean RGB of the 1/8-scale decode -> linear sRGB -> XYZ -> McCamy CCT",
      .call = call_white_balance, IMAGE_UDF},
-    {.name = "brightness", .version = 1, .inputs = "image_bytes binary", .output_type = "float32",
-     .description = "mean luma (0.299R + 0.587G + 0.114B) of the 1/8-scale decode", .call = call_brightness, IMAGE_UDF},
-    {.name = "dhash", .version = 1, .inputs = "image_bytes binary", .output_type = "fixed_size_list<uint8, 8>",
-     .description = "64-bit difference hash: DCT-scaled decode, gray, area resize to 9x8, bit = left > right, MSB first",
+    {.name = "brightness", .version = 2, .inputs = "image_bytes binary", .output_type = "float32",
+     .description = "mean luma (Y = 0.299R + 0.587G + 0.114B, the JPEG's own) of the 1/8-scale decode", .call = call_brightness, IMAGE_UDF},
+    {.name = "dhash", .version = 2, .inputs = "image_bytes binary", .output_type = "fixed_size_list<uint8, 8>",
+     .description = "64-bit difference hash: DCT-scaled luma decode, area resize to 9x8, bit = left > right, MSB first",
      .call = call_dhash, IMAGE_UDF},
 };
 

@@ -98,6 +98,12 @@ void fl_udf_result_free(fl_array *result);
  * (1/8 for a 1280x720 frame and a 9x8 target). Fills *rgb (fl_malloc'd, caller frees), *w, *h. */
 int fl_decode_rgb_scaled(void *tj, const uint8_t *jpeg, size_t size, int min_w, int min_h, uint8_t **rgb, int *w, int *h,
                          fl_error *err);
+/* The same decode to 8-bit gray: the JPEG's luma channel (Y = 0.299R + 0.587G + 0.114B, JFIF), without
+ * chroma upsampling or colour conversion. */
+int fl_decode_gray_scaled(void *tj, const uint8_t *jpeg, size_t size, int min_w, int min_h, uint8_t **gray, int *w, int *h,
+                          fl_error *err);
+/* The difference hash of a gray image (what the dhash UDF computes on fl_decode_gray_scaled's output). */
+void fl_dhash_gray(const uint8_t *gray, int w, int h, uint8_t hash[8]);
 /* The difference hash of an RGB image: gray = 0.299R + 0.587G + 0.114B, area-averaged to 9 x 8, bit (r, c)
  * = gray[r][c] > gray[r][c+1], packed row-major, most significant bit first, into 8 bytes. */
 void fl_dhash_rgb(const uint8_t *rgb, int w, int h, uint8_t hash[8]);

@@ -52,7 +52,7 @@ backfilled 'desc' with udf scene_description: 35 computed, 0 skipped, 0 failed, 
 backfilled 5 UDF columns: 105 rows computed" -- nodrift "$FL" backfill "$CDB" bdd100k --all --concurrency 2
 expect udf-columns 0 "column                 udf                          version  inputs                             params
 has_person             has_person                   1        ann_categories
-dhash                  dhash                        1        image_bytes
+dhash                  dhash                        2        image_bytes
 rider                  has_rider                    1        ann_categories
 area                   person_bbox_area_pct         1        ann_categories, ann_bboxes, width, height
 desc                   scene_description            1        timeofday, weather, scene          note=demo" -- "$FL" udf columns "$CDB" bdd100k
