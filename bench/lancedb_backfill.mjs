@@ -5,47 +5,14 @@
 // that call. Checks that every run counts as many true values as the input's has_person column. Prints
 // "key<TAB>value" lines: load seconds, each run's milliseconds, the median, and the true counts.
 import * as lancedb from "@lancedb/lancedb";
-import * as arrow from "apache-arrow";
-import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
+import { loadRows } from "./lancedb_rows.mjs";
 
 const [rowsPath, dir, repsText, sql] = process.argv.slice(2);
 const reps = Math.max(1, Number(repsText));
 
-const f = (name, type) => new arrow.Field(name, type, true);
-const schema = new arrow.Schema([
-  f("image_id", new arrow.Utf8()), f("split", new arrow.Utf8()), f("weather", new arrow.Utf8()),
-  f("scene", new arrow.Utf8()), f("timeofday", new arrow.Utf8()),
-  f("timestamp", new arrow.TimestampMillisecond()), f("width", new arrow.Int32()), f("height", new arrow.Int32()),
-  f("brightness", new arrow.Float32()), f("person_bbox_area_pct", new arrow.Float32()),
-  f("has_person", new arrow.Bool()), f("has_rider", new arrow.Bool()), f("is_duplicate", new arrow.Bool()),
-  f("ann_categories", new arrow.List(new arrow.Field("item", new arrow.Utf8(), true))),
-]);
-
-async function* batches() {
-  const lines = createInterface({ input: createReadStream(rowsPath), crlfDelay: Infinity });
-  let rows = [];
-  const flush = () => {
-    const vectors = {};
-    for (const field of schema.fields) vectors[field.name] = arrow.vectorFromArray(rows.map((r) => r[field.name] ?? null), field.type);
-    rows = [];
-    return new arrow.Table(schema, vectors);
-  };
-  for await (const line of lines) {
-    if (!line) continue;
-    rows.push(JSON.parse(line));
-    if (rows.length === 100000) yield flush();
-  }
-  if (rows.length) yield flush();
-}
-
 const db = await lancedb.connect(dir);
-let table = null;
 let t0 = performance.now();
-for await (const t of batches()) {
-  if (!table) table = await db.createTable("q", t, { mode: "overwrite" });
-  else await table.add(t);
-}
+const table = await loadRows(db, "q", rowsPath);
 const rows = await table.countRows();
 console.log(`rows\t${rows}`);
 console.log(`load_seconds\t${((performance.now() - t0) / 1000).toFixed(2)}`);

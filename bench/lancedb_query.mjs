@@ -7,47 +7,15 @@
 // counted in JavaScript (LanceDB has no GROUP BY); "topk:col:desc:k:other" — a query of the two columns
 // and a JavaScript top-k (LanceDB has no ORDER BY).
 import * as lancedb from "@lancedb/lancedb";
-import * as arrow from "apache-arrow";
-import { readFileSync, createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
+import { loadRows } from "./lancedb_rows.mjs";
+import { readFileSync } from "node:fs";
 
 const [rowsPath, queriesPath, dir, repsText, indexes] = process.argv.slice(2);
 const reps = Math.max(1, Number(repsText));
 
-const f = (name, type) => new arrow.Field(name, type, true);
-const schema = new arrow.Schema([
-  f("image_id", new arrow.Utf8()), f("split", new arrow.Utf8()), f("weather", new arrow.Utf8()),
-  f("scene", new arrow.Utf8()), f("timeofday", new arrow.Utf8()),
-  f("timestamp", new arrow.TimestampMillisecond()), f("width", new arrow.Int32()), f("height", new arrow.Int32()),
-  f("brightness", new arrow.Float32()), f("person_bbox_area_pct", new arrow.Float32()),
-  f("has_person", new arrow.Bool()), f("has_rider", new arrow.Bool()), f("is_duplicate", new arrow.Bool()),
-  f("ann_categories", new arrow.List(new arrow.Field("item", new arrow.Utf8(), true))),
-]);
-
-async function* batches() {
-  const lines = createInterface({ input: createReadStream(rowsPath), crlfDelay: Infinity });
-  let rows = [];
-  const flush = () => {
-    const vectors = {};
-    for (const field of schema.fields) vectors[field.name] = arrow.vectorFromArray(rows.map((r) => r[field.name] ?? null), field.type);
-    rows = [];
-    return new arrow.Table(schema, vectors);
-  };
-  for await (const line of lines) {
-    if (!line) continue;
-    rows.push(JSON.parse(line));
-    if (rows.length === 100000) yield flush();
-  }
-  if (rows.length) yield flush();
-}
-
 const db = await lancedb.connect(dir);
-let table = null;
 const t0 = performance.now();
-for await (const t of batches()) {
-  if (!table) table = await db.createTable("q", t, { mode: "overwrite" });
-  else await table.add(t);
-}
+const table = await loadRows(db, "q", rowsPath);
 console.error(`lancedb: loaded ${await table.countRows()} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 async function run(spec) {
   if (spec.startsWith("group:")) {

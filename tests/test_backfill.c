@@ -255,35 +255,14 @@ static void test_backfill(void) {
 }
 
 
-/* Values of a column with each row's id: "id:value," in scan order. */
-static char *column_with_ids(fl_db *db, const char *name) {
+/*
+ * "id:value," for every row in scan order: the stored values of `column` (f NULL), or the values expected
+ * there, f(row id, width), NULL where null_at(row id) says.
+ */
+static char *listing(fl_db *db, const char *column, int64_t (*f)(uint64_t id, int64_t width), bool (*null_at)(uint64_t id)) {
     fl_table *t;
     CHECK_OK(fl_table_open(db, "bdd100k", NULL, &t, &tl_err));
-    const char *cols[] = {name};
-    fl_scan_options so = {.columns = cols, .n_columns = 1, .with_row_ids = true};
-    fl_scan *scan;
-    CHECK_OK(fl_scan_open(t, &so, &scan, &tl_err));
-    fl_buf out;
-    fl_buf_init(&out);
-    fl_batch *b;
-    while (fl_scan_next(scan, &b, &tl_err) == FL_OK && b) {
-        for (int64_t i = 0; i < b->num_rows; i++) {
-            if (fl_array_is_null(&b->columns[0], i)) fl_buf_printf(&out, "%llu:null,", (unsigned long long)b->row_ids[i]);
-            else fl_buf_printf(&out, "%llu:%lld,", (unsigned long long)b->row_ids[i], (long long)fl_array_get_int(&b->columns[0], i));
-        }
-        fl_batch_free(b);
-    }
-    fl_scan_close(scan);
-    fl_table_close(t);
-    fl_buf_append(&out, "", 1);
-    return (char *)out.data;
-}
-
-/* The same listing computed here: f(row id, width) for every row. */
-static char *expected_by_id(fl_db *db, int64_t (*f)(uint64_t id, int64_t width), bool (*null_at)(uint64_t id)) {
-    fl_table *t;
-    CHECK_OK(fl_table_open(db, "bdd100k", NULL, &t, &tl_err));
-    const char *cols[] = {"width"};
+    const char *cols[] = {f ? "width" : column};
     fl_scan_options so = {.columns = cols, .n_columns = 1, .with_row_ids = true};
     fl_scan *scan;
     CHECK_OK(fl_scan_open(t, &so, &scan, &tl_err));
@@ -293,8 +272,10 @@ static char *expected_by_id(fl_db *db, int64_t (*f)(uint64_t id, int64_t width),
     while (fl_scan_next(scan, &b, &tl_err) == FL_OK && b) {
         for (int64_t i = 0; i < b->num_rows; i++) {
             uint64_t id = b->row_ids[i];
-            if (null_at && null_at(id)) fl_buf_printf(&out, "%llu:null,", (unsigned long long)id);
-            else fl_buf_printf(&out, "%llu:%lld,", (unsigned long long)id, (long long)f(id, fl_array_get_int(&b->columns[0], i)));
+            bool null = f ? null_at && null_at(id) : fl_array_is_null(&b->columns[0], i);
+            int64_t v = null ? 0 : f ? f(id, fl_array_get_int(&b->columns[0], i)) : fl_array_get_int(&b->columns[0], i);
+            if (null) fl_buf_printf(&out, "%llu:null,", (unsigned long long)id);
+            else fl_buf_printf(&out, "%llu:%lld,", (unsigned long long)id, (long long)v);
         }
         fl_batch_free(b);
     }
@@ -302,6 +283,11 @@ static char *expected_by_id(fl_db *db, int64_t (*f)(uint64_t id, int64_t width),
     fl_table_close(t);
     fl_buf_append(&out, "", 1);
     return (char *)out.data;
+}
+
+static char *column_with_ids(fl_db *db, const char *name) { return listing(db, name, NULL, NULL); }
+static char *expected_by_id(fl_db *db, int64_t (*f)(uint64_t id, int64_t width), bool (*null_at)(uint64_t id)) {
+    return listing(db, NULL, f, null_at);
 }
 
 static int64_t id_times_1000(uint64_t id, int64_t width) { return (void)width, (int64_t)id * 1000; }
