@@ -146,41 +146,6 @@ static int64_t count_where(fl_db *db, const char *where) {
     return n;
 }
 
-static char *column_text(fl_db *db, const char *name) {
-    fl_table *t;
-    CHECK_OK(fl_table_open(db, "bdd100k", NULL, &t, &tl_err));
-    const char *cols[] = {name};
-    fl_scan_options so = {.columns = cols, .n_columns = 1};
-    fl_scan *scan;
-    CHECK_OK(fl_scan_open(t, &so, &scan, &tl_err));
-    fl_buf out;
-    fl_buf_init(&out);
-    fl_batch *b;
-    while (fl_scan_next(scan, &b, &tl_err) == FL_OK && b) {
-        const fl_array *a = &b->columns[0];
-        for (int64_t i = 0; i < b->num_rows; i++) {
-            if (fl_array_is_null(a, i)) fl_buf_printf(&out, "null,");
-            else if (a->type == FL_TYPE_BOOL) fl_buf_printf(&out, "%d,", fl_array_get_bool(a, i));
-            else if (a->type == FL_TYPE_INT64 || a->type == FL_TYPE_INT32) fl_buf_printf(&out, "%lld,", (long long)fl_array_get_int(a, i));
-            else if (a->type == FL_TYPE_STRING) {
-                size_t n;
-                const uint8_t *v = fl_array_get_bytes(a, i, &n);
-                fl_buf_printf(&out, "%.*s,", (int)n, (const char *)v);
-            }
-            else {
-                int64_t st, en;
-                fl_array_get_list(a, i, &st, &en);
-                for (int64_t k = st; k < en; k++) fl_buf_printf(&out, "%02x", (unsigned)fl_array_get_uint(&a->children[0], k));
-                fl_buf_printf(&out, ",");
-            }
-        }
-        fl_batch_free(b);
-    }
-    fl_scan_close(scan);
-    fl_table_close(t);
-    fl_buf_append(&out, "", 1);
-    return (char *)out.data;
-}
 
 static void test_backfill(void) {
     const char *base = tl_tmpdir("backfill");
@@ -255,11 +220,28 @@ static void test_backfill(void) {
 }
 
 
+/* One value as text: NULL as "null", bools and integers as numbers, strings as is, lists as hex bytes. */
+static void format_value(fl_buf *out, const fl_array *a, int64_t i) {
+    if (fl_array_is_null(a, i)) fl_buf_printf(out, "null");
+    else if (a->type == FL_TYPE_BOOL) fl_buf_printf(out, "%d", fl_array_get_bool(a, i));
+    else if (a->type == FL_TYPE_STRING) {
+        size_t n;
+        const uint8_t *v = fl_array_get_bytes(a, i, &n);
+        fl_buf_printf(out, "%.*s", (int)n, (const char *)v);
+    } else if (a->type == FL_TYPE_LIST || a->type == FL_TYPE_FIXED_SIZE_LIST) {
+        int64_t st, en;
+        fl_array_get_list(a, i, &st, &en);
+        for (int64_t k = st; k < en; k++) fl_buf_printf(out, "%02x", (unsigned)fl_array_get_uint(&a->children[0], k));
+    } else {
+        fl_buf_printf(out, "%lld", (long long)fl_array_get_int(a, i));
+    }
+}
+
 /*
- * "id:value," for every row in scan order: the stored values of `column` (f NULL), or the values expected
- * there, f(row id, width), NULL where null_at(row id) says.
+ * "value," (or "id:value," with ids) for every row in scan order: the stored values of `column` (f NULL),
+ * or the values expected there, f(row id, width), NULL where null_at(row id) says.
  */
-static char *listing(fl_db *db, const char *column, int64_t (*f)(uint64_t id, int64_t width), bool (*null_at)(uint64_t id)) {
+static char *listing(fl_db *db, const char *column, bool ids, int64_t (*f)(uint64_t id, int64_t width), bool (*null_at)(uint64_t id)) {
     fl_table *t;
     CHECK_OK(fl_table_open(db, "bdd100k", NULL, &t, &tl_err));
     const char *cols[] = {f ? "width" : column};
@@ -272,10 +254,11 @@ static char *listing(fl_db *db, const char *column, int64_t (*f)(uint64_t id, in
     while (fl_scan_next(scan, &b, &tl_err) == FL_OK && b) {
         for (int64_t i = 0; i < b->num_rows; i++) {
             uint64_t id = b->row_ids[i];
-            bool null = f ? null_at && null_at(id) : fl_array_is_null(&b->columns[0], i);
-            int64_t v = null ? 0 : f ? f(id, fl_array_get_int(&b->columns[0], i)) : fl_array_get_int(&b->columns[0], i);
-            if (null) fl_buf_printf(&out, "%llu:null,", (unsigned long long)id);
-            else fl_buf_printf(&out, "%llu:%lld,", (unsigned long long)id, (long long)v);
+            if (ids) fl_buf_printf(&out, "%llu:", (unsigned long long)id);
+            if (!f) format_value(&out, &b->columns[0], i);
+            else if (null_at && null_at(id)) fl_buf_printf(&out, "null");
+            else fl_buf_printf(&out, "%lld", (long long)f(id, fl_array_get_int(&b->columns[0], i)));
+            fl_buf_printf(&out, ",");
         }
         fl_batch_free(b);
     }
@@ -285,9 +268,10 @@ static char *listing(fl_db *db, const char *column, int64_t (*f)(uint64_t id, in
     return (char *)out.data;
 }
 
-static char *column_with_ids(fl_db *db, const char *name) { return listing(db, name, NULL, NULL); }
+static char *column_text(fl_db *db, const char *name) { return listing(db, name, false, NULL, NULL); }
+static char *column_with_ids(fl_db *db, const char *name) { return listing(db, name, true, NULL, NULL); }
 static char *expected_by_id(fl_db *db, int64_t (*f)(uint64_t id, int64_t width), bool (*null_at)(uint64_t id)) {
-    return listing(db, NULL, f, null_at);
+    return listing(db, NULL, true, f, null_at);
 }
 
 static int64_t id_times_1000(uint64_t id, int64_t width) { return (void)width, (int64_t)id * 1000; }
