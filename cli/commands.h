@@ -23,6 +23,9 @@ int cmd_import(const args *a);
 extern const option_spec backfill_opts[];
 int cmd_backfill(const args *a);
 int cmd_add_udf_column(const args *a);
+/* framelake dedup DB TABLE ... | dedup inject DB TABLE --n N (cli/compute.c) */
+extern const option_spec dedup_opts[];
+int cmd_dedup(const args *a);
 int cmd_udf(const args *a);
 
 /* framelake index create|update|list|drop DB TABLE ... (cli/index.c) */

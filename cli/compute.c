@@ -277,3 +277,91 @@ int cmd_udf(const args *a) {
     }
     return 0;
 }
+
+/* dedup DB TABLE [--column dhash] [--threshold 10] [--report] | dedup inject DB TABLE --n N [--seed S] */
+const option_spec dedup_opts[] = {{"column", true}, {"threshold", true}, {"report", false}, {"n", true}, {"seed", true}, {NULL, false}};
+
+/* image_id (or the row id) of each of n rows, for the report. */
+static char **image_ids(fl_db *db, const char *table, const uint64_t *ids, size_t n) {
+    char **out = calloc(n ? n : 1, sizeof *out);
+    fl_table *t;
+    fl_error err = {0};
+    if (!out || fl_table_open(db, table, NULL, &t, &err) != FL_OK) return out;
+    const char *cols[] = {"image_id"};
+    fl_batch *b = NULL;
+    bool has = fl_schema_find(fl_table_schema(t), "image_id") >= 0;
+    if (has && fl_table_take(t, ids, n, cols, 1, &b, &err) == FL_OK && b->columns[0].type == FL_TYPE_STRING)
+        for (size_t i = 0; i < n; i++) {
+            size_t len;
+            const uint8_t *v = fl_array_is_null(&b->columns[0], (int64_t)i) ? NULL : fl_array_get_bytes(&b->columns[0], (int64_t)i, &len);
+            if (v) out[i] = strndup((const char *)v, len);
+        }
+    fl_batch_free(b);
+    fl_table_close(t);
+    return out;
+}
+
+int cmd_dedup(const args *a) {
+    bool inject = !strcmp(a->positional[0], "inject");
+    if (a->n_positional != (inject ? 3 : 2)) {
+        fprintf(stderr, "framelake dedup: usage: framelake dedup DB TABLE [--column dhash] [--threshold 10] [--report] | "
+                        "framelake dedup inject DB TABLE --n N [--seed S]\n");
+        return 2;
+    }
+    const char *dbp = a->positional[inject ? 1 : 0], *table = a->positional[inject ? 2 : 1];
+    uint64_t n = 0, seed = 1, threshold = 10;
+    bool have_n = false;
+    if (!args_u64(a, "n", &n, &have_n) || !args_u64(a, "seed", &seed, NULL) || !args_u64(a, "threshold", &threshold, NULL)) return 2;
+    if (inject && !have_n) {
+        fprintf(stderr, "framelake dedup inject: --n N is required\n");
+        return 2;
+    }
+    if (threshold > 64) {
+        fprintf(stderr, "framelake dedup: --threshold must be 0..64 bits\n");
+        return 2;
+    }
+    fl_error err = {0};
+    fl_db *db;
+    if (fl_db_open(dbp, 0, &db, &err) != FL_OK) return library_error(&err, err.code);
+    int rc = 0;
+    if (inject) {
+        int64_t added = 0;
+        if (fl_dedup_inject(db, table, n > INT64_MAX ? INT64_MAX : (int64_t)n, seed, &added, &err) != FL_OK) rc = library_error(&err, err.code);
+        else printf("appended %lld exact copies of random rows (UDF columns NULL, new image_id)\n", (long long)added);
+        fl_db_close(db);
+        return rc;
+    }
+    fl_dedup_result r;
+    if (fl_dedup_find(db, table, args_get(a, "column"), (int)threshold, &r, &err) != FL_OK) {
+        fl_db_close(db);
+        return library_error(&err, err.code);
+    }
+    printf("%lld frames with a hash: %lld duplicates in %lld groups, %lld kept (threshold %llu bits)\n", (long long)r.hashed,
+           (long long)r.duplicates, (long long)r.groups, (long long)(r.hashed - r.duplicates), (unsigned long long)threshold);
+    if (args_flag(a, "report") && r.duplicates) {
+        /* groups in order of their kept frame: "kept: duplicates" */
+        size_t m = (size_t)r.duplicates;
+        char **dup_names = image_ids(db, table, r.duplicate_ids, m), **kept_names = image_ids(db, table, r.kept_ids, m);
+        bool *done = calloc(m, sizeof *done);
+        for (size_t i = 0; done && i < m; i++) {
+            if (done[i]) continue;
+            printf("kept %s (row %llu):", kept_names && kept_names[i] ? kept_names[i] : "?", (unsigned long long)r.kept_ids[i]);
+            for (size_t j = i; j < m; j++) {
+                if (done[j] || r.kept_ids[j] != r.kept_ids[i]) continue;
+                done[j] = true;
+                printf(" %s", dup_names && dup_names[j] ? dup_names[j] : "?");
+            }
+            printf("\n");
+        }
+        for (size_t i = 0; i < m; i++) {
+            if (dup_names) free(dup_names[i]);
+            if (kept_names) free(kept_names[i]);
+        }
+        free(dup_names);
+        free(kept_names);
+        free(done);
+    }
+    fl_dedup_result_free(&r);
+    fl_db_close(db);
+    return 0;
+}

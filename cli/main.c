@@ -653,6 +653,9 @@ static const command commands[] = {
      "framelake backfill DB TABLE (COLUMN [--udf SPEC] | --all) [--where SQL] [--concurrency N] [--checkpoint-size N] [--overwrite] "
      "[--on-error fail|null] [--timeout 60s] [--quiet]",
      "compute UDF columns for the rows that lack them (parallel, checkpointed, resumable)", backfill_opts, 2, 3, cmd_backfill},
+    {"dedup", "framelake dedup DB TABLE [--column dhash] [--threshold 10] [--report] | dedup inject DB TABLE --n N [--seed S]",
+     "near-duplicate frames by dhash (a smaller row id within the threshold keeps its frame), or inject exact copies to validate", dedup_opts,
+     2, 3, cmd_dedup},
     {"udf", "framelake udf list | framelake udf columns DB TABLE", "list the built-in UDFs, or a table's UDF columns and their definitions", NULL,
      1, 3, cmd_udf},
     {"index", INDEX_USAGE, "create, extend, list or drop scalar indexes (btree, bitmap, label_list)", index_opts, 3, 4, cmd_index},

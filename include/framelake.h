@@ -766,6 +766,30 @@ int fl_backfill_all(fl_db *db, const char *table, const fl_backfill_options *opt
                     fl_error *err);
 
 /* ---------------------------------------------------------------------------------------------------------
+ * Near duplicates (docs/SEARCH.md)
+ *
+ * A frame is a duplicate when another frame with a smaller row id has a 64-bit hash (dhash) within
+ * `threshold` bits; the UDF columns is_duplicate and duplicate_of compute the same rule incrementally.
+ * ------------------------------------------------------------------------------------------------------- */
+
+typedef struct fl_dedup_result {
+    int64_t hashed;             /* rows with a non-NULL hash */
+    int64_t duplicates;         /* rows that are duplicates */
+    int64_t groups;             /* distinct kept frames with at least one duplicate */
+    uint64_t *duplicate_ids;    /* duplicates rows, ascending */
+    uint64_t *kept_ids;         /* for each duplicate, the kept frame (smallest id) of its group */
+    size_t cap;                 /* private */
+} fl_dedup_result;
+
+/* Finds the duplicates of the latest version by the hash column (NULL: "dhash"). Free with
+ * fl_dedup_result_free. */
+int fl_dedup_find(fl_db *db, const char *table, const char *column, int threshold, fl_dedup_result *out, fl_error *err);
+void fl_dedup_result_free(fl_dedup_result *result);
+/* Appends n exact copies of random live rows (seeded) for validating dedup: the stored columns copied, UDF
+ * columns left NULL, image_id (when a string column of that name exists) made unique. *added may be NULL. */
+int fl_dedup_inject(fl_db *db, const char *table, int64_t n, uint64_t seed, int64_t *added, fl_error *err);
+
+/* ---------------------------------------------------------------------------------------------------------
  * Import: JSON Lines into a table
  *
  * One JSON object per line (blank lines are skipped); keys are column names. How to bring metadata in:

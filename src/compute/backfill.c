@@ -829,6 +829,8 @@ int fl_backfill(fl_db *db, const char *table, const char *column, const char *ud
         x.out_schema = out;
         x.scan_cols = (const char **)names.v;
         x.n_scan_cols = names.n;
+        x.ctx.input_columns = (const char *const *)names.v;
+        x.ctx.n_input_columns = names.n;
         x.filter = filter;
         x.version = fl_table_version(w);
         x.window = o.checkpoint_rows > 0 ? o.checkpoint_rows : DEFAULT_CHECKPOINT_ROWS;

@@ -294,10 +294,15 @@ static const fl_udf_def BUILTINS[] = {
      .call = call_dhash, IMAGE_UDF},
 };
 
+#define N_BUILTINS (sizeof BUILTINS / sizeof *BUILTINS)
+
 const fl_udf_def *const *fl_udf_builtins(size_t *n) {
-    static const fl_udf_def *list[sizeof BUILTINS / sizeof *BUILTINS];
-    for (size_t i = 0; i < sizeof BUILTINS / sizeof *BUILTINS; i++) list[i] = &BUILTINS[i];
-    *n = sizeof BUILTINS / sizeof *BUILTINS;
+    /* the table above, then the UDFs that read other rows (dedup.c) */
+    static const fl_udf_def *list[N_BUILTINS + 2];
+    for (size_t i = 0; i < N_BUILTINS; i++) list[i] = &BUILTINS[i];
+    list[N_BUILTINS] = &fl_udf_is_duplicate;
+    list[N_BUILTINS + 1] = &fl_udf_duplicate_of;
+    *n = N_BUILTINS + 2;
     return list;
 }
 
@@ -307,8 +312,10 @@ static const fl_udf_def *registered[MAX_REGISTERED];
 static size_t n_registered;
 
 const fl_udf_def *fl_udf_find(const char *name) {
-    for (size_t i = 0; i < sizeof BUILTINS / sizeof *BUILTINS; i++)
-        if (!strcmp(BUILTINS[i].name, name)) return &BUILTINS[i];
+    size_t n;
+    const fl_udf_def *const *all = fl_udf_builtins(&n);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(all[i]->name, name)) return all[i];
     for (size_t i = 0; i < n_registered; i++)
         if (!strcmp(registered[i]->name, name)) return registered[i];
     return NULL;

@@ -37,6 +37,9 @@ typedef struct fl_udf_context {
     size_t n_params;
     int timeout_ms;                 /* external workers: a batch taking longer is a hang; 0: 60000 */
     int worker;                     /* 0 .. concurrency-1 */
+    const char *const *input_columns; /* the table columns feeding the declared inputs, in order (a UDF
+                                         reading other rows reads these); NULL when only resolving */
+    size_t n_input_columns;
     bool declare_only;              /* fl_udf_resolve only needs the declaration: an external worker is
                                        asked for it without setting up (loading its model) */
 } fl_udf_context;
@@ -91,6 +94,17 @@ int fl_udf_protocol_read_column(const uint8_t *data, size_t size, const fl_field
  * checks the result's length and structure. Errors name the UDF and, for a bad row, its index in the batch. */
 int fl_udf_apply(const fl_udf_def *def, void *state, const fl_batch *inputs, fl_array **out, fl_error *err);
 void fl_udf_result_free(fl_array *result);
+
+/* ---- near duplicates (dedup.c) ---- */
+
+/* The UDFs is_duplicate and duplicate_of (in the built-in registry). */
+extern const fl_udf_def fl_udf_is_duplicate, fl_udf_duplicate_of;
+/* --param threshold (0..64 bits, default 10). */
+int fl_dedup_threshold(const char *const *keys, const char *const *values, size_t n, int *threshold, fl_error *err);
+/* The non-NULL 64-bit hashes of `column` (fixed_size_list<uint8, 8>) at `version` (0: latest) with their
+ * row ids, in scan order (fl_free both). */
+int fl_dedup_load_hashes(fl_db *db, const char *table, uint64_t version, const char *column, uint64_t **hashes, uint64_t **ids, size_t *n,
+                         fl_error *err);
 
 /* ---- the image kernels, exposed for tests and benchmarks ---- */
 

@@ -4,7 +4,7 @@ CDB=$WORK/compute
 nodrift() { "$@" 2>&1 | sed 's/ ([0-9.]* s, [0-9]* rows\/s)$//'; }
 "$FL" ingest synthetic "$CDB" --n 30 --size 96x64 --quiet >/dev/null
 expect udf-list 0 "has_person             1        bool                       ann_categories list<string>" -- sh -c "'$FL' udf list | sed -n 2p"
-expect udf-list-count 0 "7" -- sh -c "'$FL' udf list | grep -c '^[a-z_][a-z_]* *[0-9]'"
+expect udf-list-count 0 "9" -- sh -c "'$FL' udf list | grep -c '^[a-z_][a-z_]* *[0-9]'"
 expect backfill 0 "backfilled 'has_person' with udf has_person: 30 computed, 0 skipped, 0 failed, 3 checkpoints: version 7" -- \
     nodrift "$FL" backfill "$CDB" bdd100k has_person --udf has_person --checkpoint-size 12
 expect backfill-again 0 "backfilled 'has_person' with udf has_person: 0 computed, 30 skipped, 0 failed, 0 checkpoints: version 7" -- \
@@ -104,3 +104,19 @@ expect standing-nulls 0 "$("$FL" count "$CDB" bdd100k --where "timeofday <> 'nig
 expect standing-again 0 "0" -- sh -c "'$FL' backfill '$CDB' bdd100k night_len | grep -o '[0-9]* computed' | cut -d' ' -f1"
 expect standing-bad 1 "framelake: error: column \"nite\" not found (position 1)" -- \
     "$FL" add-column "$CDB" bdd100k x9 --udf has_person --where "nite = 1"
+
+# Near duplicates: is_duplicate as a UDF column after dhash (--all orders them), dedup and injected copies.
+DDB=$WORK/dedup
+"$FL" ingest synthetic "$DDB" --n 60 --size 160x96 --quiet >/dev/null
+"$FL" add-column "$DDB" bdd100k dhash --udf dhash >/dev/null
+expect dedup-add 0 "added column 'is_duplicate' bool = udf is_duplicate v1(dhash), values NULL until backfill: version 4" -- \
+    "$FL" add-column "$DDB" bdd100k is_duplicate --udf is_duplicate
+"$FL" backfill "$DDB" bdd100k --all >/dev/null
+DUPS=$("$FL" count "$DDB" bdd100k --where "is_duplicate")
+expect dedup-agrees 0 "60 frames with a hash: $DUPS duplicates" -- sh -c "'$FL' dedup '$DDB' bdd100k | cut -d' ' -f1-7 | tr -d ','"
+expect dedup-inject 0 "appended 5 exact copies of random rows (UDF columns NULL, new image_id)" -- "$FL" dedup inject "$DDB" bdd100k --n 5 --seed 3
+expect dedup-new-rows 0 "backfilled 2 UDF columns: 10 rows computed" -- sh -c "'$FL' backfill '$DDB' bdd100k --all | tail -1"
+expect dedup-copies-flagged 0 "5" -- "$FL" count "$DDB" bdd100k --where "is_duplicate AND image_id LIKE '%-copy-%'"
+expect dedup-report 0 "0" -- sh -c "'$FL' dedup '$DDB' bdd100k --report | grep -c -- '-copy-.*(row' || true"
+expect dedup-usage 2 "framelake dedup inject: --n N is required" -- "$FL" dedup inject "$DDB" bdd100k
+expect dedup-threshold 2 "framelake dedup: --threshold must be 0..64 bits" -- "$FL" dedup "$DDB" bdd100k --threshold 65
