@@ -32,7 +32,7 @@ run "$FL" take "$DB" bdd_folder --positions 0 --select image_id,width,height,wea
 
 step "3. Features: declare UDF columns (values NULL, no data rewritten), then one parallel, checkpointed backfill"
 run "$FL" udf list
-for udf in has_person has_rider scene_description person_bbox_area_pct white_balance brightness dhash; do
+for udf in has_person has_rider scene_description person_bbox_area_pct white_balance brightness dhash is_duplicate; do
     run "$FL" add-column "$DB" bdd100k "$udf" --udf "$udf"
 done
 run "$FL" udf columns "$DB" bdd100k
@@ -43,6 +43,12 @@ step "4. New footage arrives: the synthetic stream continues with new ids; backf
 run "$FL" ingest synthetic "$DB" --n 100 --quiet
 run "$FL" backfill "$DB" bdd100k --all --concurrency 2
 run "$FL" versions "$DB" bdd100k
+
+step "4a. Near duplicates: is_duplicate keeps the first frame of every run of near-identical ones; injected copies are caught"
+run "$FL" dedup "$DB" bdd100k
+run "$FL" dedup inject "$DB" bdd100k --n 20
+run "$FL" backfill "$DB" bdd100k --all --quiet
+run "$FL" count "$DB" bdd100k --where "is_duplicate AND image_id LIKE '%-copy-%'"
 
 step "4b. An external UDF in Python: OpenCV's HOG person detector, only on frames without labels (split test)"
 run "$FL" add-column "$DB" bdd100k hog_person_pct --udf "exec:/usr/bin/python3 -m framelake.workers.hog_person" --param max_side=480 --where "split = 'test'"
@@ -65,7 +71,7 @@ run "$FL" delete "$DB" bdd100k --row-ids 3,4,5,250
 run "$FL" delete "$DB" bdd100k --where "brightness < 30 AND NOT has_person"
 run "$FL" update "$DB" bdd100k --set "weather = 'clear'" --where "weather = 'undefined' AND timeofday = 'daytime'"
 run "$FL" add-column "$DB" bdd100k person_or_rider --expr "has_person OR has_rider"
-run "$FL" add-column "$DB" bdd100k is_duplicate --type bool
+run "$FL" add-column "$DB" bdd100k reviewed --type bool
 run "$FL" tag "$DB" bdd100k curated-v1
 run "$FL" schema "$DB" bdd100k
 
