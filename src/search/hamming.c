@@ -7,12 +7,16 @@
 #define CHUNK_BITS 16
 #define BUCKETS (1u << CHUNK_BITS)
 
+/* A table entry carries its hash, so that scanning a bucket reads memory in order (no lookup per candidate). */
+typedef struct entry {
+    uint64_t hash;
+    uint64_t id;
+} entry;
+
 struct fl_hamming_index {
     size_t n;
-    uint64_t *hashes;
-    uint64_t *ids;
     uint32_t *offsets[CHUNKS];  /* BUCKETS + 1 each */
-    uint32_t *entries[CHUNKS];  /* n each: entry indexes ordered by chunk value */
+    entry *entries[CHUNKS];     /* n each, ordered by chunk value */
 };
 
 static inline uint32_t chunk(uint64_t h, int c) { return (uint32_t)(h >> (CHUNK_BITS * c)) & (BUCKETS - 1); }
@@ -23,8 +27,6 @@ void fl_hamming_free(fl_hamming_index *x) {
         fl_free(x->offsets[c]);
         fl_free(x->entries[c]);
     }
-    fl_free(x->hashes);
-    fl_free(x->ids);
     fl_free(x);
 }
 
@@ -36,21 +38,15 @@ int fl_hamming_build(const uint64_t *hashes, const uint64_t *ids, size_t n, fl_h
     fl_hamming_index *x = fl_calloc(1, sizeof *x);
     if (!x) return FL_ENOMEM;
     x->n = n;
-    x->hashes = fl_malloc((n ? n : 1) * sizeof *x->hashes);
-    x->ids = fl_malloc((n ? n : 1) * sizeof *x->ids);
-    bool ok = x->hashes && x->ids;
+    bool ok = true;
     for (int c = 0; c < CHUNKS && ok; c++) {
         x->offsets[c] = fl_calloc(BUCKETS + 1, sizeof(uint32_t));
-        x->entries[c] = fl_malloc((n ? n : 1) * sizeof(uint32_t));
+        x->entries[c] = fl_malloc((n ? n : 1) * sizeof(entry));
         ok = x->offsets[c] && x->entries[c];
     }
     if (!ok) {
         fl_hamming_free(x);
         return FL_ENOMEM;
-    }
-    if (n) {
-        memcpy(x->hashes, hashes, n * sizeof *hashes);
-        memcpy(x->ids, ids, n * sizeof *ids);
     }
     for (int c = 0; c < CHUNKS; c++) {
         uint32_t *off = x->offsets[c];
@@ -62,7 +58,7 @@ int fl_hamming_build(const uint64_t *hashes, const uint64_t *ids, size_t n, fl_h
             return FL_ENOMEM;
         }
         memcpy(fill, off, BUCKETS * sizeof *fill);
-        for (size_t i = 0; i < n; i++) x->entries[c][fill[chunk(hashes[i], c)]++] = (uint32_t)i;
+        for (size_t i = 0; i < n; i++) x->entries[c][fill[chunk(hashes[i], c)]++] = (entry){hashes[i], ids[i]};
         fl_free(fill);
     }
     *out = x;
@@ -82,15 +78,15 @@ typedef struct probe {
 /* Checks the entries of bucket `value` in the current table. */
 static void scan_bucket(probe *p, uint32_t value) {
     const fl_hamming_index *x = p->x;
-    const uint32_t *e = x->entries[p->table];
-    for (uint32_t k = x->offsets[p->table][value]; k < x->offsets[p->table][value + 1] && !p->stop; k++) {
-        uint64_t h = x->hashes[e[k]];
+    const entry *e = x->entries[p->table];
+    for (uint32_t k = x->offsets[p->table][value], end = x->offsets[p->table][value + 1]; k < end && !p->stop; k++) {
+        uint64_t h = e[k].hash;
         int d = __builtin_popcountll(h ^ p->hash);
         if (d > p->radius) continue;
         /* reported by an earlier table already? (its chunk there is within the probe radius) */
         bool seen = false;
         for (int t = 0; t < p->table && !seen; t++) seen = __builtin_popcount(chunk(h, t) ^ chunk(p->hash, t)) <= p->sub;
-        if (!seen && !p->found(p->ctx, x->ids[e[k]], h, d)) p->stop = true;
+        if (!seen && !p->found(p->ctx, e[k].id, h, d)) p->stop = true;
     }
 }
 
