@@ -64,10 +64,18 @@ int fl_dedup_load_hashes(fl_db *db, const char *table, uint64_t version, const c
             rc = fl_error_set(err, FL_ETYPE, "column '%s' is not a 64-bit hash (fixed_size_list<uint8, 8>)", column);
         for (int64_t i = 0; rc == FL_OK && i < b->num_rows; i++) {
             if (fl_array_is_null(a, i)) continue;
-            if ((!fl_reserve((void **)hashes, &cap, *n + 1, sizeof **hashes, 4096)) ||
-                !(*ids = fl_realloc(*ids, cap * sizeof **ids))) {
+            size_t had = cap;
+            if (!fl_reserve((void **)hashes, &cap, *n + 1, sizeof **hashes, 4096)) {
                 rc = fl_error_set(err, FL_ENOMEM, "out of memory reading hashes");
                 break;
+            }
+            if (cap != had) {
+                uint64_t *grown = fl_realloc(*ids, cap * sizeof **ids);
+                if (!grown) {
+                    rc = fl_error_set(err, FL_ENOMEM, "out of memory reading hashes");
+                    break;
+                }
+                *ids = grown;
             }
             (*hashes)[*n] = fl_hash_from_bytes((const uint8_t *)a->children[0].values + 8 * i);
             (*ids)[(*n)++] = b->row_ids[i];
@@ -214,11 +222,14 @@ int fl_dedup_find(fl_db *db, const char *table, const char *column, int threshol
             else hi = mid;
         }
         root[i] = root[lo];
+        size_t had = out->cap;
+        uint64_t *grown = NULL;
         if (!fl_reserve((void **)&out->duplicate_ids, &out->cap, (size_t)out->duplicates + 1, sizeof *out->duplicate_ids, 256) ||
-            !(out->kept_ids = fl_realloc(out->kept_ids, out->cap * sizeof *out->kept_ids))) {
+            (out->cap != had && !(grown = fl_realloc(out->kept_ids, out->cap * sizeof *out->kept_ids)))) {
             rc = fl_error_set(err, FL_ENOMEM, "out of memory");
             break;
         }
+        if (grown) out->kept_ids = grown;
         out->duplicate_ids[out->duplicates] = ids[i];
         out->kept_ids[out->duplicates++] = root[i];
     }
