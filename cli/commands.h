@@ -42,6 +42,9 @@ extern const option_spec sql_opts[];
 int cmd_sql(const args *a);
 extern const option_spec explain_opts[];
 int cmd_explain(const args *a);
+/* framelake search vector DB TABLE ... (cli/query.c) */
+extern const option_spec search_opts[];
+int cmd_search(const args *a);
 
 /* --format and --blob into output options (cli/main.c); prints a usage error and returns false when bad. */
 bool parse_format(const args *a, output_options *o);

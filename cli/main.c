@@ -653,6 +653,10 @@ static const command commands[] = {
      "framelake backfill DB TABLE (COLUMN [--udf SPEC] | --all) [--where SQL] [--concurrency N] [--checkpoint-size N] [--overwrite] "
      "[--on-error fail|null] [--timeout 60s] [--quiet]",
      "compute UDF columns for the rows that lack them (parallel, checkpointed, resumable)", backfill_opts, 2, 3, cmd_backfill},
+    {"search",
+     "framelake search vector DB TABLE --column C (--vector \"[...]\" | --like-row ROWID) [--metric l2|cosine|dot|hamming] [--where SQL] "
+     "[--limit 10] [--select cols] [--distance-range LO,HI] [--format table|jsonl|csv]",
+     "exact nearest neighbours of a vector or of a row's value (image to image), prefiltered by SQL", search_opts, 3, 3, cmd_search},
     {"dedup", "framelake dedup DB TABLE [--column dhash] [--threshold 10] [--report] | dedup inject DB TABLE --n N [--seed S]",
      "near-duplicate frames by dhash (a smaller row id within the threshold keeps its frame), or inject exact copies to validate", dedup_opts,
      2, 3, cmd_dedup},

@@ -175,3 +175,133 @@ int cmd_explain(const args *a) {
     fl_db_close(db);
     return rc;
 }
+
+/* framelake search vector DB TABLE --column C (--vector "[...]" | --like-row ID) [...] */
+const option_spec search_opts[] = {{"column", true}, {"vector", true}, {"like-row", true}, {"metric", true},         {"where", true},
+                                   {"limit", true},  {"select", true}, {"format", true},   {"blob", true},           {"version", true},
+                                   {"tag", true},    {"distance-range", true}, {NULL, false}};
+
+/* "[0.1, 2, -3e-2]" into floats (or, for binary columns, "[1, 2, 255]" into bytes). */
+static int parse_vector(const char *text, float **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    const char *p = text;
+    while (*p == ' ') p++;
+    if (*p++ != '[') return -1;
+    size_t cap = 0;
+    for (;;) {
+        while (*p == ' ') p++;
+        if (*p == ']' && *n == 0) {
+            p++;
+            break;
+        }
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p) return -1;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            float *grown = realloc(*out, cap * sizeof *grown);
+            if (!grown) return -1;
+            *out = grown;
+        }
+        (*out)[(*n)++] = (float)v;
+        p = end;
+        while (*p == ' ') p++;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p++ != ']') return -1;
+        break;
+    }
+    while (*p == ' ') p++;
+    return *p ? -1 : 0;
+}
+
+int cmd_search(const args *a) {
+    if (strcmp(a->positional[0], "vector") != 0) return usage("search: kinds available: vector (fts and hybrid are to come)");
+    output_options o;
+    if (!parse_format(a, &o)) return EXIT_USAGE;
+    const char *column = args_get(a, "column"), *vec = args_get(a, "vector"), *like = args_get(a, "like-row"), *metric = args_get(a, "metric");
+    if (!column) return usage("search vector: --column C is required");
+    if (!vec == !like) return usage("search vector: give exactly one of --vector \"[...]\" or --like-row ROWID");
+    uint64_t limit = 10, version = 0, row = 0;
+    bool has_version;
+    const char *tag;
+    if (!args_u64(a, "limit", &limit, NULL) || !parse_version(a, &version, &has_version, &tag) || (like && !args_u64(a, "like-row", &row, NULL)))
+        return EXIT_USAGE;
+    fl_vector_query q = {.column = column, .metric = -1, .where = args_get(a, "where"), .k = limit > 100000 ? 100001 : (int64_t)limit,
+                         .like_row = like != NULL, .row_id = row};
+    if (metric && fl_metric_parse(metric, &q.metric) != FL_OK) return usage("search vector: --metric is l2, cosine, dot or hamming");
+    const char *range = args_get(a, "distance-range");
+    if (range) {
+        char *end;
+        q.min_distance = strtod(range, &end);
+        if (*end != ',') return usage("search vector: --distance-range wants LO,HI");
+        q.max_distance = strtod(end + 1, &end);
+        if (*end) return usage("search vector: --distance-range wants LO,HI");
+        q.has_range = true;
+    }
+    float *values = NULL;
+    size_t n = 0;
+    uint8_t *bytes = NULL;
+    if (vec && parse_vector(vec, &values, &n) != 0) {
+        free(values);
+        return usage("search vector: --vector wants a list of numbers like \"[0.1, 0.2]\"");
+    }
+    const char *cols[MAX_SELECT];
+    char *storage = NULL;
+    int n_cols = 0;
+    const char *sel = args_get(a, "select");
+    if (sel) {
+        storage = strdup(sel);
+        n_cols = storage ? split_list(storage, cols, MAX_SELECT) : -1;
+        if (n_cols <= 0) {
+            free(storage);
+            free(values);
+            return usage("search vector: --select needs column names");
+        }
+        q.columns = cols;
+        q.n_columns = (size_t)n_cols;
+    }
+    fl_error err = {0};
+    fl_db *db = NULL;
+    fl_table *t = NULL;
+    fl_open_options oo = {.version = version, .tag = tag};
+    int rc = 0;
+    if (fl_db_open(a->positional[1], 0, &db, &err) != FL_OK || fl_table_open(db, a->positional[2], &oo, &t, &err) != FL_OK) rc = fail(&err);
+    if (!rc && vec) {
+        /* a binary column takes the numbers as bytes */
+        const fl_schema *s = fl_table_schema(t);
+        int c = fl_schema_find(s, column);
+        if (c >= 0 && s->fields[c].type == FL_TYPE_FIXED_SIZE_LIST && s->fields[c].children[0].type == FL_TYPE_UINT8) {
+            bytes = malloc(n ? n : 1);
+            for (size_t i = 0; bytes && i < n; i++) {
+                if (values[i] < 0 || values[i] > 255 || values[i] != (float)(int)values[i]) {
+                    rc = usage("search vector: a binary column's query holds bytes 0..255");
+                    break;
+                }
+                bytes[i] = (uint8_t)values[i];
+            }
+            q.bits = bytes;
+            q.n_bytes = n;
+        } else {
+            q.vector = values;
+            q.dim = n;
+        }
+    }
+    fl_batch *b = NULL;
+    if (!rc && fl_vector_search(t, &q, &b, &err) != FL_OK) rc = fail(&err);
+    if (!rc) {
+        output *out = output_new(stdout, &o);
+        output_batch(out, b);
+        output_finish(out);
+    }
+    fl_batch_free(b);
+    free(values);
+    free(bytes);
+    free(storage);
+    fl_table_close(t);
+    fl_db_close(db);
+    return rc;
+}

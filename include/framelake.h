@@ -766,6 +766,39 @@ int fl_backfill_all(fl_db *db, const char *table, const fl_backfill_options *opt
                     fl_error *err);
 
 /* ---------------------------------------------------------------------------------------------------------
+ * Vector search (docs/SEARCH.md)
+ * ------------------------------------------------------------------------------------------------------- */
+
+enum { FL_METRIC_L2 = 0, FL_METRIC_COSINE = 1, FL_METRIC_DOT = 2, FL_METRIC_HAMMING = 3 };
+
+typedef struct fl_vector_query {
+    const char *column;         /* fixed_size_list<float32, N> (l2, cosine, dot) or fixed_size_list<uint8, N> (hamming) */
+    const float *vector;        /* a float query of dim values */
+    size_t dim;
+    const uint8_t *bits;        /* a binary query of n_bytes bytes */
+    size_t n_bytes;
+    bool like_row;              /* the query is row `row_id`'s value (image-to-image); that row is left out */
+    uint64_t row_id;
+    int metric;                 /* FL_METRIC_*; -1: l2 for floats, hamming for bytes */
+    const char *where;          /* prefilter: only rows where it holds are candidates (k results whenever k match) */
+    int64_t k;                  /* results; 0: 10 */
+    bool has_range;             /* keep only min_distance <= distance < max_distance */
+    double min_distance, max_distance;
+    const char *const *columns; /* projection (NULL: every column), then _distance float32 and _rowid uint64 */
+    size_t n_columns;
+} fl_vector_query;
+
+/*
+ * Exact k-nearest-neighbour search over the handle's version. Distances: l2 = squared Euclidean, cosine =
+ * 1 − cos, dot = 1 − x·y (LanceDB's), hamming = differing bits. Results ascending by distance, ties by
+ * row id; the batch has row_ids set. Caller frees *out.
+ */
+int fl_vector_search(fl_table *table, const fl_vector_query *query, fl_batch **out, fl_error *err);
+/* "l2", "cosine", "dot", "hamming" and back. */
+const char *fl_metric_name(int metric);
+int fl_metric_parse(const char *text, int *metric);
+
+/* ---------------------------------------------------------------------------------------------------------
  * Near duplicates (docs/SEARCH.md)
  *
  * A frame is a duplicate when another frame with a smaller row id has a 64-bit hash (dhash) within
