@@ -22,9 +22,16 @@
  *  3. A failure returns nonzero with a message in `error` (at most error_size bytes including the NUL);
  *     framelake copies it into its own error. A failing batch is retried row by row to find the failing
  *     rows, so call must give a row the same value whatever batch it is in.
- *  4. finalize(state) runs once per successful init. The plugin stays loaded until the backfill ends.
+ *  4. finalize(state) runs once per successful init; an init that fails frees what it allocated itself.
+ *     The plugin stays loaded until the backfill ends (the last user's release dlcloses it).
  *  5. abi_version must be FL_UDF_PLUGIN_ABI and struct_size sizeof(fl_udf_plugin) as compiled; framelake
- *     refuses other ABI versions and descriptors smaller than it knows.
+ *     refuses other ABI versions and descriptors smaller than it knows. Within one ABI version both
+ *     structs only grow at the end: a plugin that uses a host member added later checks
+ *     host->struct_size first.
+ *  6. A plugin must not: write to the input batch or keep pointers into it or into `out` after call
+ *     returns; append to `out` other than through the host functions; let a longjmp, C++ exception or
+ *     exit() cross into framelake; write to stdout (the CLI's output). Globals it keeps are shared by the
+ *     workers, which run concurrently on different threads: they need the plugin's own locking.
  */
 #ifndef FRAMELAKE_UDF_H
 #define FRAMELAKE_UDF_H

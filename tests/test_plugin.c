@@ -1,14 +1,18 @@
 /*
  * test_plugin.c — C plugin UDFs (include/framelake_udf.h): the example plugin's exact values against a
  * reference computed here, its parameter, two states on two threads, a backfill through it end to end,
- * and plugins that break the rules one way each (tests/plugins/bad_plugins.c) giving clear errors.
+ * plugins that break the rules one way each (tests/plugins/bad_plugins.c) giving exact errors, and
+ * plugins that exercise the host table, parameters, the error buffer and unloading
+ * (tests/plugins/host_plugins.c).
  */
 #include "testlib.h"
 
 #include "batch/batch.h"
 #include "common/common.h"
 #include "compute/udf.h"
+#include "framelake_udf.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <turbojpeg.h>
 
@@ -17,6 +21,7 @@
 #endif
 #define EXAMPLE FL_BUILD_DIR "/plugins/saturation.so:fl_saturation"
 #define BAD FL_BUILD_DIR "/tests/plugins/bad_plugins.so"
+#define HOSTP FL_BUILD_DIR "/tests/plugins/host_plugins.so"
 
 /* The reference: decode at the smallest DCT scale leaving >= 64 pixels on the short side, then the mean
  * of (max - min) / max over pixels with max >= min_value. */
@@ -193,17 +198,16 @@ static void test_backfill_through_plugin(void) {
     fl_db_close(db);
 }
 
-static void expect_resolve_error(const char *symbol, int code, const char *message_part) {
-    char spec[512];
+/* Resolving BAD:symbol fails with `code` and exactly "udf BAD:symbol: " + message. */
+static void expect_resolve_error(const char *symbol, int code, const char *message) {
+    char spec[256], want[FL_ERROR_MESSAGE_SIZE];
     snprintf(spec, sizeof spec, "%s:%s", BAD, symbol);
+    snprintf(want, sizeof want, "udf %s: %s", spec, message);
     fl_udf_def *def = NULL;
     fl_error err = {0};
     CHECK_EQ_INT(fl_udf_resolve(spec, NULL, &def, &err), code);
     CHECK(def == NULL);
-    if (!strstr(err.message, message_part)) {
-        printf("  %s: '%s' lacks '%s'\n", symbol, err.message, message_part);
-        CHECK(false);
-    }
+    CHECK_EQ_STR(err.message, want);
 }
 
 /* Runs a bad plugin's call on a two-row batch through fl_udf_apply; returns its error. */
@@ -235,14 +239,22 @@ static int apply_bad(const char *symbol, fl_error *err) {
 
 static void test_bad_plugins(void) {
     expect_resolve_error("bad_abi", FL_EUNSUPPORTED, "plugin ABI version 7, this framelake speaks 1");
-    expect_resolve_error("bad_size", FL_EINVAL, "descriptor of 16 bytes");
-    expect_resolve_error("bad_type", FL_EINVAL, "output type 'floaty' does not parse");
-    expect_resolve_error("no_call", FL_EINVAL, "lacks a name, inputs, output_type or call");
-    expect_resolve_error("missing_symbol", FL_ENOTFOUND, "no such symbol in the plugin");
+    char want[FL_ERROR_MESSAGE_SIZE];
+    snprintf(want, sizeof want, "descriptor of 16 bytes, smaller than the %zu of ABI 1", sizeof(fl_udf_plugin));
+    expect_resolve_error("bad_size", FL_EINVAL, want);
+    expect_resolve_error("bad_type", FL_EINVAL, "output type 'floaty' does not parse: schema: unknown type 'floaty' at position 3");
+    expect_resolve_error("bad_inputs", FL_EINVAL, "inputs 'x inty' do not parse: schema: unknown type 'inty' at position 3");
+    expect_resolve_error("no_call", FL_EINVAL, "the descriptor lacks a name, inputs, output_type or call");
+    /* missing symbols and files: dlerror's text (glibc's wording) */
+    expect_resolve_error("missing_symbol", FL_ENOTFOUND, "no such symbol in the plugin: " BAD ": undefined symbol: missing_symbol");
     fl_udf_def *def = NULL;
     fl_error err = {0};
     CHECK_EQ_INT(fl_udf_resolve(FL_BUILD_DIR "/tests/plugins/absent.so:x", NULL, &def, &err), FL_ENOTFOUND);
-    CHECK(strstr(err.message, "cannot load the plugin") != NULL);
+    CHECK_EQ_STR(err.message, "udf " FL_BUILD_DIR "/tests/plugins/absent.so:x: cannot load the plugin: " FL_BUILD_DIR
+                              "/tests/plugins/absent.so: cannot open shared object file: No such file or directory");
+    CHECK_EQ_INT(fl_udf_resolve("tests/plugins/bad_plugins.c:echo", NULL, &def, &err), FL_ENOTFOUND);
+    CHECK_EQ_STR(err.message, "udf tests/plugins/bad_plugins.c:echo: cannot load the plugin: tests/plugins/bad_plugins.c: invalid ELF header");
+    CHECK(def == NULL);
     CHECK_EQ_INT(apply_bad("short_result", &err), FL_ETYPE);
     CHECK_EQ_STR(err.message, "udf short_result: returned 1 values for 2 rows");
     CHECK_EQ_INT(apply_bad("wrong_result", &err), FL_EINVAL);
@@ -278,11 +290,160 @@ static void test_params(void) {
     fl_db_close(db);
 }
 
+/* Resolves HOSTP:symbol, runs init (with ctx) and one call on `in`; the result in *out (or the error). */
+static int run_host_plugin(const char *symbol, const fl_udf_context *ctx, const fl_batch *in, fl_array **out, fl_error *err) {
+    char spec[512];
+    snprintf(spec, sizeof spec, "%s:%s", HOSTP, symbol);
+    fl_udf_def *def = NULL;
+    *out = NULL;
+    CHECK_OK(fl_udf_resolve(spec, ctx, &def, &tl_err));
+    if (!def) return FL_EINVAL;
+    void *state = NULL;
+    int rc = def->init(def, ctx, &state, err);
+    if (rc == FL_OK) {
+        rc = fl_udf_apply(def, state, in, out, err);
+        def->fini(state);
+    }
+    fl_udf_release(def);
+    return rc;
+}
+
+static fl_batch *int_batch(int n) {
+    fl_schema *s;
+    CHECK_OK(fl_schema_parse("x int32", &s, &tl_err));
+    fl_batch *b = fl_batch_new(s);
+    for (int i = 0; i < n; i++) CHECK_OK(fl_array_append_int(&b->columns[0], i));
+    CHECK_OK(fl_batch_finish(b, &tl_err));
+    fl_schema_free(s);
+    return b;
+}
+
+/* Every host function, on a list in / list out and a three-input struct out plugin. */
+static void test_host_functions(void) {
+    fl_schema *s;
+    CHECK_OK(fl_schema_parse("tags list<string>", &s, &tl_err));
+    fl_batch *in = fl_batch_new(s);
+    fl_array *tags = &in->columns[0];
+    CHECK_OK(fl_array_append_bytes(&tags->children[0], "ab", 2)); /* ["ab", "", NULL, "xyz"] */
+    CHECK_OK(fl_array_append_bytes(&tags->children[0], "", 0));
+    CHECK_OK(fl_array_append_null(&tags->children[0]));
+    CHECK_OK(fl_array_append_bytes(&tags->children[0], "xyz", 3));
+    CHECK_OK(fl_array_end_list(tags));
+    CHECK_OK(fl_array_append_null(tags));                          /* NULL */
+    CHECK_OK(fl_array_end_list(tags));                             /* [] */
+    CHECK_OK(fl_batch_finish(in, &tl_err));
+    fl_schema_free(s);
+    fl_array *out;
+    CHECK_OK(run_host_plugin("lengths", NULL, in, &out, &tl_err));
+    CHECK_EQ_INT(out->length, 3);
+    int64_t start, end;
+    fl_array_get_list(out, 0, &start, &end);
+    CHECK_EQ_INT(end - start, 4);
+    CHECK_EQ_INT(fl_array_get_int(&out->children[0], start), 2);
+    CHECK_EQ_INT(fl_array_get_int(&out->children[0], start + 1), 0);
+    CHECK(fl_array_is_null(&out->children[0], start + 2));
+    CHECK_EQ_INT(fl_array_get_int(&out->children[0], start + 3), 3);
+    CHECK(fl_array_is_null(out, 1));
+    CHECK(!fl_array_is_null(out, 2));
+    fl_array_get_list(out, 2, &start, &end);
+    CHECK_EQ_INT(end - start, 0);
+    fl_udf_result_free(out);
+    fl_batch_free(in);
+
+    CHECK_OK(fl_schema_parse("a uint16, f float64, b bool", &s, &tl_err));
+    in = fl_batch_new(s);
+    fl_schema_free(s);
+    CHECK_OK(fl_array_append_uint(&in->columns[0], 3));
+    CHECK_OK(fl_array_append_float(&in->columns[1], 0.5));
+    CHECK_OK(fl_array_append_bool(&in->columns[2], true));
+    CHECK_OK(fl_array_append_uint(&in->columns[0], 65535));
+    CHECK_OK(fl_array_append_float(&in->columns[1], -1.25));
+    CHECK_OK(fl_array_append_bool(&in->columns[2], false));
+    CHECK_OK(fl_array_append_null(&in->columns[0]));
+    CHECK_OK(fl_array_append_float(&in->columns[1], 2));
+    CHECK_OK(fl_array_append_bool(&in->columns[2], true));
+    CHECK_OK(fl_batch_finish(in, &tl_err));
+    CHECK_OK(run_host_plugin("mix", NULL, in, &out, &tl_err));
+    CHECK_EQ_INT(out->length, 3);
+    CHECK(fl_array_get_float(&out->children[0], 0) == 3.5);
+    CHECK_EQ_INT(fl_array_get_uint(&out->children[1], 0), 6);
+    CHECK(!fl_array_get_bool(&out->children[2], 0));
+    CHECK(fl_array_get_float(&out->children[0], 1) == 65533.75);
+    CHECK_EQ_INT(fl_array_get_uint(&out->children[1], 1), 131070);
+    CHECK(fl_array_get_bool(&out->children[2], 1));
+    CHECK(!fl_array_is_null(out, 0) && !fl_array_is_null(out, 1) && fl_array_is_null(out, 2));
+    fl_udf_result_free(out);
+    fl_batch_free(in);
+}
+
+/* Parameters reach init in the order given, empty values included; no context means no parameters. */
+static void test_params_order(void) {
+    const char *keys[] = {"model", "threshold", "empty"}, *values[] = {"/models/det.onnx", "0.5", ""};
+    fl_udf_context ctx = {.param_keys = keys, .param_values = values, .n_params = 3, .worker = 1};
+    fl_batch *in = int_batch(2);
+    fl_array *out;
+    CHECK_OK(run_host_plugin("params", &ctx, in, &out, &tl_err));
+    size_t n;
+    for (int i = 0; i < 2; i++) {
+        const uint8_t *text = fl_array_get_bytes(out, i, &n);
+        CHECK_EQ_INT((int64_t)n, 44);
+        CHECK(memcmp(text, "model=/models/det.onnx;threshold=0.5;empty=;", n) == 0);
+    }
+    fl_udf_result_free(out);
+    CHECK_OK(run_host_plugin("params", NULL, in, &out, &tl_err));
+    fl_array_get_bytes(out, 1, &n);
+    CHECK_EQ_INT((int64_t)n, 0);
+    fl_udf_result_free(out);
+    fl_batch_free(in);
+}
+
+/* The error buffer: 512 bytes, empty on entry; a message without NUL is cut, never overrun; a failure
+ * without a message says so. */
+static void test_error_buffer(void) {
+    fl_batch *in = int_batch(1);
+    fl_array *out;
+    fl_error err = {0};
+    CHECK_EQ_INT(run_host_plugin("probe", NULL, in, &out, &err), FL_EINVAL);
+    CHECK_EQ_STR(err.message, "udf probe: error_size 512, error ''");
+    CHECK_EQ_INT(run_host_plugin("long_message", NULL, in, &out, &err), FL_EINVAL);
+    char want[FL_ERROR_MESSAGE_SIZE];
+    int at = snprintf(want, sizeof want, "udf long_message: ");
+    memset(want + at, 'x', sizeof want - 1 - (size_t)at);
+    want[sizeof want - 1] = '\0';
+    CHECK_EQ_STR(err.message, want);
+    CHECK_EQ_INT(run_host_plugin("silent", NULL, in, &out, &err), FL_EINVAL);
+    CHECK_EQ_STR(err.message, "udf silent: init failed: (no message)");
+    /* a descriptor larger than ABI 1's (members a later header appends) loads */
+    CHECK_EQ_INT(run_host_plugin("bigger", NULL, in, &out, &err), FL_EINVAL);
+    CHECK_EQ_STR(err.message, "udf bigger: error_size 512, error ''");
+    CHECK(out == NULL);
+    fl_batch_free(in);
+}
+
+/* Each resolve holds the object open; the last release unloads it. */
+static void test_load_and_release(void) {
+    CHECK(dlopen(HOSTP, RTLD_NOW | RTLD_NOLOAD) == NULL);
+    fl_udf_def *a, *b;
+    CHECK_OK(fl_udf_resolve(HOSTP ":params", NULL, &a, &tl_err));
+    CHECK_OK(fl_udf_resolve(HOSTP ":mix", NULL, &b, &tl_err));
+    fl_udf_release(a);
+    void *still = dlopen(HOSTP, RTLD_NOW | RTLD_NOLOAD);
+    CHECK(still != NULL);
+    if (still) dlclose(still);
+    CHECK_EQ_STR(b->output_type, "struct<sum: float64, twice: uint64, not_b: bool>");
+    fl_udf_release(b);
+    CHECK(dlopen(HOSTP, RTLD_NOW | RTLD_NOLOAD) == NULL);
+}
+
 int main(void) {
     RUN(test_example_values);
     RUN(test_threads);
     RUN(test_backfill_through_plugin);
     RUN(test_bad_plugins);
     RUN(test_params);
+    RUN(test_host_functions);
+    RUN(test_params_order);
+    RUN(test_error_buffer);
+    RUN(test_load_and_release);
     return tl_finish("test_plugin");
 }

@@ -1,6 +1,6 @@
 /*
  * bad_plugins.c — descriptors that break the plugin rules one way each (tests/test_plugin.c loads them):
- * a foreign ABI version, a type that does not parse, a missing call, a call that returns too few values,
+ * a foreign ABI version, types that do not parse, a missing call, a call that returns too few values,
  * one that returns a value of the wrong type, one that fails with a message, an init that fails, and a
  * well-behaved one that echoes its parameter (to see parameters arrive).
  */
@@ -36,8 +36,9 @@ static int bad_init(const fl_udf_host *host, const char *const *k, const char *c
 
 /* echo: init keeps the value of --param add (default 0); call gives x + add. */
 static int echo_init(const fl_udf_host *host, const char *const *k, const char *const *v, size_t n, void **state, char *error, size_t size) {
-    (void)host, (void)error, (void)size;
+    (void)host;
     long long *add = malloc(sizeof *add);
+    if (!add) return snprintf(error, size, "out of memory"), 1;
     *add = 0;
     for (size_t i = 0; i < n; i++)
         if (!strcmp(k[i], "add")) *add = atoll(v[i]);
@@ -55,12 +56,14 @@ static int echo_call(void *state, const fl_udf_host *host, const fl_batch *in, f
 }
 static void echo_finalize(void *state) { free(state); }
 
-#define BASE .abi_version = FL_UDF_PLUGIN_ABI, .struct_size = sizeof(fl_udf_plugin), .version = 1, .inputs = "x int32"
+#define HEADER .abi_version = FL_UDF_PLUGIN_ABI, .struct_size = sizeof(fl_udf_plugin), .version = 1
+#define BASE HEADER, .inputs = "x int32"
 const fl_udf_plugin bad_abi = {.abi_version = 7, .struct_size = sizeof(fl_udf_plugin), .version = 1, .inputs = "x int32", .name = "bad_abi",
                                .output_type = "int64", .call = one_value};
 const fl_udf_plugin bad_size = {.abi_version = FL_UDF_PLUGIN_ABI, .struct_size = 16, .version = 1, .inputs = "x int32", .name = "bad_size",
                                 .output_type = "int64", .call = one_value};
 const fl_udf_plugin bad_type = {BASE, .name = "bad_type", .output_type = "floaty", .call = one_value};
+const fl_udf_plugin bad_inputs = {HEADER, .name = "bad_inputs", .inputs = "x inty", .output_type = "int64", .call = one_value};
 const fl_udf_plugin no_call = {BASE, .name = "no_call", .output_type = "int64"};
 const fl_udf_plugin short_result = {BASE, .name = "short_result", .output_type = "int64", .call = one_value};
 const fl_udf_plugin wrong_result = {BASE, .name = "wrong_result", .output_type = "int64", .call = wrong_type};
