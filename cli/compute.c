@@ -67,8 +67,10 @@ int cmd_add_udf_column(const args *a) {
             const char *inputs = fl_schema_get_metadata(s, key);
             snprintf(key, sizeof key, "udf.%s.version", a->positional[2]);
             const char *version = fl_schema_get_metadata(s, key);
+            snprintf(key, sizeof key, "udf.%s.name", a->positional[2]);
+            const char *spec = fl_schema_get_metadata(s, key); /* as stored: a plugin's path made absolute */
             printf("added column '%s' %s = udf %s v%s(%s), values NULL until backfill: version %llu\n", a->positional[2], type ? type : "?",
-                   args_get(a, "udf"), version ? version : "?", inputs ? inputs : "", (unsigned long long)fl_table_version(t));
+                   spec ? spec : args_get(a, "udf"), version ? version : "?", inputs ? inputs : "", (unsigned long long)fl_table_version(t));
             free(type);
             fl_table_close(t);
         }

@@ -44,11 +44,12 @@ run "$FL" ingest synthetic "$DB" --n 100 --quiet
 run "$FL" backfill "$DB" bdd100k --all --concurrency 2
 run "$FL" versions "$DB" bdd100k
 
-step "4a. Near duplicates: is_duplicate keeps the first frame of every run of near-identical ones; injected copies are caught"
+step "4a. Near duplicates: is_duplicate keeps the first frame of every run of near-identical ones; injected copies are caught; image-to-image search"
 run "$FL" dedup "$DB" bdd100k
 run "$FL" dedup inject "$DB" bdd100k --n 20
 run "$FL" backfill "$DB" bdd100k --all --quiet
 run "$FL" count "$DB" bdd100k --where "is_duplicate AND image_id LIKE '%-copy-%'"
+run "$FL" search vector "$DB" bdd100k --column dhash --like-row 120 --where "NOT is_duplicate" --limit 3 --select image_id,split,scene,timeofday
 
 step "4b. An external UDF in Python: OpenCV's HOG person detector, only on frames without labels (split test)"
 run "$FL" add-column "$DB" bdd100k hog_person_pct --udf "exec:/usr/bin/python3 -m framelake.workers.hog_person" --param max_side=480 --where "split = 'test'"
