@@ -33,6 +33,20 @@ static int usage(const char *message) {
 }
 
 /* --version N / --tag T; false (after a usage message) when malformed or both given. */
+/* --select a,b,c into cols (pointing into *storage, which the caller frees); false after a usage message. */
+static bool parse_select(const char *sel, const char **cols, char **storage, int *n) {
+    *storage = NULL;
+    *n = 0;
+    if (!sel) return true;
+    *storage = strdup(sel);
+    *n = *storage ? split_list(*storage, cols, MAX_SELECT) : -1;
+    if (*n > 0) return true;
+    free(*storage);
+    *storage = NULL;
+    fprintf(stderr, "framelake: --select needs column names, got '%s'\n", sel);
+    return false;
+}
+
 static bool parse_version(const args *a, uint64_t *version, bool *has_version, const char **tag) {
     if (!args_u64(a, "version", version, has_version)) return false;
     if (*has_version && *version == 0) return usage("--version must be at least 1"), false;
@@ -75,15 +89,7 @@ int cmd_query(const args *a) {
     char *storage = NULL;
     int n_cols = 0;
     const char *sel = args_get(a, "select");
-    if (sel) {
-        storage = strdup(sel);
-        n_cols = storage ? split_list(storage, cols, MAX_SELECT) : -1;
-        if (n_cols <= 0) {
-            free(storage);
-            fprintf(stderr, "framelake: --select needs column names, got '%s'\n", sel);
-            return EXIT_USAGE;
-        }
-    }
+    if (!parse_select(sel, cols, &storage, &n_cols)) return EXIT_USAGE;
     fl_error err = {0};
     fl_db *db = NULL;
     fl_table *t = NULL;
@@ -253,14 +259,11 @@ int cmd_search(const args *a) {
     char *storage = NULL;
     int n_cols = 0;
     const char *sel = args_get(a, "select");
+    if (!parse_select(sel, cols, &storage, &n_cols)) {
+        free(values);
+        return EXIT_USAGE;
+    }
     if (sel) {
-        storage = strdup(sel);
-        n_cols = storage ? split_list(storage, cols, MAX_SELECT) : -1;
-        if (n_cols <= 0) {
-            free(storage);
-            free(values);
-            return usage("search vector: --select needs column names");
-        }
         q.columns = cols;
         q.n_columns = (size_t)n_cols;
     }
