@@ -14,6 +14,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -174,8 +176,8 @@ static void test_failures(void) {
     /* crashes every time: the retry fails too */
     CHECK_EQ_INT(call_misbehaving("crash", 0, 3, &err, NULL), FL_EIO);
     CHECK_EQ_STR(err.message,
-                 "udf misbehave: worker exec:/usr/bin/python3 tests/workers/misbehave.py crash closed its pipe (it exited with status 3); failed again "
-                 "after a restart");
+                 "udf misbehave: worker exec:/usr/bin/python3 tests/workers/misbehave.py crash closed its pipe (it exited with status 3); its stderr "
+                 "ends: MemoryError: cannot allocate the tensor; failed again after a restart");
     /* hangs: killed at the timeout, restarted, hangs again */
     CHECK_EQ_INT(call_misbehaving("hang", 300, 3, &err, NULL), FL_EIO);
     CHECK_EQ_STR(err.message,
@@ -199,7 +201,64 @@ static void test_failures(void) {
                  "udf exec:/usr/bin/python3 tests/workers/misbehave.py silent: the worker closed its pipe during the handshake (it exited with status 0)");
     fl_udf_def *def = NULL;
     CHECK_EQ_INT(fl_udf_resolve("exec:/nonexistent/worker", NULL, &def, &err), FL_EIO);
-    CHECK_EQ_STR(err.message, "udf exec:/nonexistent/worker: the worker closed its pipe during the handshake (it exited with status 127)");
+    CHECK_EQ_STR(err.message, "udf exec:/nonexistent/worker: the worker closed its pipe during the handshake (it exited with status 127); its "
+                              "stderr ends: sh: 1: /nonexistent/worker: not found");
+    CHECK_EQ_INT(open_fds(), fds);
+    CHECK(no_children());
+}
+
+/* Runs f with our stderr (fd 2) going to `path`; returns the number of bytes written there. */
+static long with_stderr_to(const char *path, void (*f)(void)) {
+    fflush(stderr);
+    int saved = dup(2), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    CHECK(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    f();
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static void chatty_calls(void) {
+    fl_array *out = NULL;
+    fl_error err = {0};
+    CHECK_OK(call_misbehaving("chatty", 5000, 4, &err, &out));
+    for (int i = 0; out && i < 4; i++) CHECK_EQ_INT(fl_array_get_int(out, i), i * 10 + 1);
+    fl_udf_result_free(out);
+}
+
+static void crash_calls(void) {
+    fl_error err = {0};
+    CHECK_EQ_INT(call_misbehaving("crash", 0, 2, &err, NULL), FL_EIO);
+}
+
+/* A worker's stderr: drained while the host waits (300 kB per batch would fill a pipe and hang a worker
+ * nobody reads), forwarded byte for byte to ours, its last line quoted in errors; and a host running with
+ * stdin closed (a daemon) still gives its workers the right descriptors. */
+static void test_stderr(void) {
+    int fds = open_fds();
+    char path[600];
+    snprintf(path, sizeof path, "%s/stderr", tl_tmpdir("external_stderr"));
+    CHECK_EQ_INT(with_stderr_to(path, chatty_calls), 300000);
+    FILE *f = fopen(path, "rb");
+    char last[64] = "";
+    if (f) {
+        fseek(f, -(long)strlen("chatty: batch of 4 rows\n"), SEEK_END);
+        if (!fgets(last, sizeof last, f)) last[0] = '\0';
+        fclose(f);
+    }
+    CHECK_EQ_STR(last, "chatty: batch of 4 rows\n");
+    /* two attempts, each one traceback forwarded */
+    CHECK_EQ_INT(with_stderr_to(path, crash_calls), 2 * (long)strlen("Traceback (most recent call last):\nMemoryError: cannot allocate the tensor\n"));
+    /* stdin closed: the worker's stdin pipe gets descriptor 0 in the host */
+    int saved = dup(0);
+    close(0);
+    roundtrip_type("int32", "{\"x\": 7}\n{\"x\": null}\n");
+    dup2(saved, 0);
+    close(saved);
     CHECK_EQ_INT(open_fds(), fds);
     CHECK(no_children());
 }
@@ -243,6 +302,7 @@ int main(void) {
     }
     RUN(test_types);
     RUN(test_failures);
+    RUN(test_stderr);
     RUN(test_backfill);
     return tl_finish("test_external");
 }
