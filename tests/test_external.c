@@ -2,8 +2,9 @@
  * test_external.c — external-process UDFs (src/compute/external.c, docs/UDF_PROTOCOL.md) driven by the
  * Python workers in tests/workers: the handshake, values of every type round-tripping exactly (NULLs,
  * nested lists), parameters, a worker that crashes once (restarted, the batch retried) or always, one
- * that hangs (the timeout kills it), wrong types, wrong lengths and garbage rejected, a worker that
- * refuses to start or exits before the handshake; no zombie processes and no descriptors left behind;
+ * that hangs (the timeout kills it) or is killed by a signal, wrong types, wrong lengths and garbage
+ * rejected, a worker that refuses to start or exits before the handshake; stderr drained, passed on and
+ * quoted in errors; a host running with stdin closed; no zombie processes and no descriptors left behind;
  * and a two-worker backfill through the CLI-facing API with an error on some rows.
  */
 #include "testlib.h"
@@ -134,9 +135,8 @@ static void test_types(void) {
     CHECK(no_children());
 }
 
-static int call_misbehaving(const char *mode, int timeout_ms, int rows, fl_error *err, fl_array **values) {
-    char spec[600];
-    snprintf(spec, sizeof spec, MIS "%s", mode);
+/* Resolves spec, runs one batch of `rows` int64 rows (x = 10 * i) through init/apply/fini. */
+static int call_spec(const char *spec, int timeout_ms, int rows, fl_error *err, fl_array **values) {
     fl_udf_context ctx = {.timeout_ms = timeout_ms};
     fl_udf_def *def = NULL;
     int rc = fl_udf_resolve(spec, &ctx, &def, err);
@@ -161,6 +161,12 @@ static int call_misbehaving(const char *mode, int timeout_ms, int rows, fl_error
     return rc;
 }
 
+static int call_misbehaving(const char *mode, int timeout_ms, int rows, fl_error *err, fl_array **values) {
+    char spec[600];
+    snprintf(spec, sizeof spec, MIS "%s", mode);
+    return call_spec(spec, timeout_ms, rows, err, values);
+}
+
 static void test_failures(void) {
     int fds = open_fds();
     fl_error err = {0};
@@ -178,6 +184,15 @@ static void test_failures(void) {
     CHECK_EQ_STR(err.message,
                  "udf misbehave: worker exec:/usr/bin/python3 tests/workers/misbehave.py crash closed its pipe (it exited with status 3); its stderr "
                  "ends: MemoryError: cannot allocate the tensor; failed again after a restart");
+    CHECK_EQ_INT(call_misbehaving("oom_killed", 0, 3, &err, NULL), FL_EIO);
+    CHECK_EQ_STR(err.message,
+                 "udf misbehave: worker exec:/usr/bin/python3 tests/workers/misbehave.py oom_killed closed its pipe (it exited with status 137); its "
+                 "stderr ends: Killed; failed again after a restart");
+    /* the same without the shell in between (it reported the signal above) */
+    CHECK_EQ_INT(call_spec("exec:exec " PY "tests/workers/misbehave.py oom_killed", 0, 3, &err, NULL), FL_EIO);
+    CHECK_EQ_STR(err.message,
+                 "udf misbehave: worker exec:exec /usr/bin/python3 tests/workers/misbehave.py oom_killed closed its pipe (it was killed by signal 9); "
+                 "failed again after a restart");
     /* hangs: killed at the timeout, restarted, hangs again */
     CHECK_EQ_INT(call_misbehaving("hang", 300, 3, &err, NULL), FL_EIO);
     CHECK_EQ_STR(err.message,

@@ -192,50 +192,50 @@ static const char *stderr_quote(const proc *p, char *out, size_t size) {
     return out;
 }
 
+/* Whether the process has ended, without reaping it (*info says how). Left unreaped, its pid cannot be
+ * reused, so it still names its process group for the kill in stop. *gone: it was reaped elsewhere (the
+ * program ignores SIGCHLD). */
+static bool ended(pid_t pid, siginfo_t *info, bool *gone) {
+    memset(info, 0, sizeof *info);
+    int r;
+    while ((r = waitid(P_PID, (id_t)pid, info, WEXITED | WNOHANG | WNOWAIT)) < 0 && errno == EINTR) {}
+    *gone = r < 0;
+    return *gone || info->si_pid == pid;
+}
+
 /* How a finished process ended, for messages. */
-static void describe_status(int status, char *out, size_t size) {
-    if (WIFEXITED(status)) snprintf(out, size, "exited with status %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status)) snprintf(out, size, "was killed by signal %d", WTERMSIG(status));
+static void describe_end(const siginfo_t *info, char *out, size_t size) {
+    if (info->si_code == CLD_EXITED) snprintf(out, size, "exited with status %d", info->si_status);
+    else if (info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED) snprintf(out, size, "was killed by signal %d", info->si_status);
     else snprintf(out, size, "ended");
 }
 
-static pid_t reap(pid_t pid, int *status, int flags) {
-    pid_t r;
-    while ((r = waitpid(pid, status, flags)) < 0 && errno == EINTR) {}
-    return r;
-}
-
 /*
- * Kills (unless it already ended), reaps and forgets the process; *how describes its end if not NULL.
- * Gently: first waits up to BYE_WAIT_MS for it to exit by itself. What it wrote to stderr is drained
- * first, and p->tail is kept for the caller's message.
+ * Kills (unless it already ended) the process and its group, reaps and forgets it; *how describes its end
+ * if not NULL. Gently: first waits up to BYE_WAIT_MS for it to exit by itself. What it wrote to stderr is
+ * drained, and p->tail is kept for the caller's message.
  */
 static void stop(proc *p, bool gently, char *how, size_t how_size) {
     if (how) snprintf(how, how_size, "ended");
     if (p->to >= 0) close(p->to);
     p->to = -1;
     if (p->pid > 0) {
-        int status = 0;
-        pid_t r = 0;
-        if (gently) {
-            double until = now_ms() + BYE_WAIT_MS;
-            while ((r = reap(p->pid, &status, WNOHANG)) == 0 && now_ms() < until) {
-                struct pollfd pf = {.fd = p->err, .events = POLLIN};
-                if (p->err < 0 || poll(&pf, 1, 2) <= 0) usleep(2000);
-                drain_stderr(p);
-            }
-        } else {
-            r = reap(p->pid, &status, WNOHANG);
+        siginfo_t info;
+        bool gone;
+        bool done = ended(p->pid, &info, &gone);
+        for (double until = now_ms() + BYE_WAIT_MS; gently && !done && now_ms() < until; done = ended(p->pid, &info, &gone)) {
+            struct pollfd pf = {.fd = p->err, .events = POLLIN};
+            if (p->err < 0 || poll(&pf, 1, 2) <= 0) usleep(2000);
+            drain_stderr(p);
         }
-        if (r == 0) {
-            kill(-p->pid, SIGKILL);
-            kill(p->pid, SIGKILL);
-            r = reap(p->pid, &status, 0);
-            if (how) snprintf(how, how_size, "was killed");
-        } else if (r > 0 && how) {
-            describe_status(status, how, how_size);
+        if (!gone) {
+            kill(-p->pid, SIGKILL); /* what the worker's shell started, too */
+            if (!done) kill(p->pid, SIGKILL);
+            int status;
+            while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR) {}
         }
-        kill(-p->pid, SIGKILL); /* whatever the worker's shell left running */
+        if (how && !done) snprintf(how, how_size, "was killed");
+        else if (how && !gone) describe_end(&info, how, how_size);
     }
     drain_stderr(p); /* the worker has ended: what it wrote is in the pipe */
     if (p->err >= 0) close(p->err);

@@ -3,6 +3,7 @@
   crash             exits (status 3) on every batch, after a line on stderr
   chatty            writes 300000 bytes to stderr on every batch (ending "chatty: batch of N rows\n"), then
                     returns x + 1 (a host that does not drain stderr would never get the answer)
+  oom_killed        SIGKILLs itself on every batch, as the kernel's OOM killer would
   hang              sleeps on every batch (the host's timeout must kill it)
   wrong_type        answers with a float64 column
   wrong_length      answers with one value less than the batch has rows
@@ -12,6 +13,7 @@
   silent            exits before the handshake
 """
 import os
+import signal
 import struct
 import sys
 import time
@@ -41,6 +43,8 @@ class Misbehave(udf.UDF):
             sys.stderr.write("Traceback (most recent call last):\nMemoryError: cannot allocate the tensor\n")
             sys.stderr.flush()
             os._exit(3)
+        if MODE == "oom_killed":
+            os.kill(os.getpid(), signal.SIGKILL)
         if MODE == "chatty":
             last = "chatty: batch of %d rows\n" % len(ids)
             sys.stderr.write("." * (300000 - len(last) - 1) + "\n" + last)
