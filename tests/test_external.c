@@ -198,6 +198,22 @@ static void test_failures(void) {
     CHECK_EQ_STR(err.message,
                  "udf misbehave: worker exec:/usr/bin/python3 tests/workers/misbehave.py hang did not answer within 300 ms (killed); failed again "
                  "after a restart");
+    /* the timeout of the context a state starts with, when resolving had none */
+    fl_udf_def *hang = NULL;
+    CHECK_OK(fl_udf_resolve(MIS "hang", NULL, &hang, &tl_err));
+    fl_batch *three = rows_of("int64", "{\"x\": 1}\n{\"x\": 2}\n{\"x\": 3}\n");
+    void *state = NULL;
+    fl_array *none = NULL;
+    if (hang) CHECK_OK(hang->init(hang, &(fl_udf_context){.timeout_ms = 250}, &state, &tl_err));
+    if (state) {
+        CHECK_EQ_INT(fl_udf_apply(hang, state, three, &none, &err), FL_EIO);
+        CHECK_EQ_STR(err.message, "udf misbehave: worker exec:/usr/bin/python3 tests/workers/misbehave.py hang did not answer within 250 ms (killed); "
+                                  "failed again after a restart");
+        hang->fini(state);
+    }
+    fl_udf_result_free(none);
+    fl_batch_free(three);
+    fl_udf_release(hang);
     CHECK_EQ_INT(call_misbehaving("wrong_type", 0, 3, &err, NULL), FL_ETYPE);
     CHECK_EQ_STR(err.message,
                  "udf misbehave: worker exec:/usr/bin/python3 tests/workers/misbehave.py wrong_type: the result is not a int64 column: a column of "

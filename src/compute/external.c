@@ -544,13 +544,14 @@ typedef struct exec_udf {
     char *command;
     char *name, *inputs, *output_type, *description;
     fl_schema *out_schema;      /* "out <output_type>" */
-    int timeout_ms;
+    int timeout_ms;             /* the resolving context's (a state's own context may set another) */
 } exec_udf;
 
 typedef struct exec_state {
     exec_udf *u;
     proc p;
     fl_udf_context ctx;         /* params (borrowed from the backfill, which outlives the state) */
+    int timeout_ms;             /* per handshake and per batch: ctx's, else the resolving context's */
     uint64_t seq;
     fl_buf buf;
     uint8_t *frame;             /* the last received payload */
@@ -661,7 +662,7 @@ static int start_worker(exec_state *s, fl_error *err) {
     FL_RETURN_NOT_OK(start(u->command, &s->p, err));
     char *name = NULL, *inputs = NULL, *output = NULL, *desc = NULL;
     int version = 0;
-    int rc = handshake(u->command, &s->p, &s->ctx, false, u->timeout_ms, &name, &version, &inputs, &output, &desc, err);
+    int rc = handshake(u->command, &s->p, &s->ctx, false, s->timeout_ms, &name, &version, &inputs, &output, &desc, err);
     if (rc == FL_OK && (strcmp(name, u->name) || version != u->def.version || strcmp(inputs, u->inputs) || strcmp(output, u->output_type)))
         rc = fl_error_set(err, FL_EINVAL, "udf exec:%s: a new worker declared %s v%d (%s) -> %s, not what the first one declared", u->command, name,
                           version, inputs, output);
@@ -688,7 +689,7 @@ static rt_kind roundtrip(exec_state *s, const fl_batch *in, fl_array *out, fl_er
         fl_error_set(err, FL_ENOMEM, "a batch too large for one frame, or out of memory");
         return RT_BAD_ANSWER;
     }
-    double deadline = now_ms() + u->timeout_ms;
+    double deadline = now_ms() + s->timeout_ms;
     s->p.tail_len = 0;
     io_result io = write_all(&s->p, b->data, b->size, deadline);
     uint8_t kind = 0;
@@ -700,7 +701,7 @@ static rt_kind roundtrip(exec_state *s, const fl_batch *in, fl_array *out, fl_er
         stop(&s->p, io == IO_EOF, how, sizeof how);
         stderr_quote(&s->p, quote, sizeof quote);
         if (why) fl_error_set(err, FL_ECORRUPT, "worker exec:%s sent %s%s", u->command, why, quote);
-        else if (io == IO_TIMEOUT) fl_error_set(err, FL_EIO, "worker exec:%s did not answer within %d ms (killed)%s", u->command, u->timeout_ms, quote);
+        else if (io == IO_TIMEOUT) fl_error_set(err, FL_EIO, "worker exec:%s did not answer within %d ms (killed)%s", u->command, s->timeout_ms, quote);
         else fl_error_set(err, FL_EIO, "worker exec:%s %s (it %s)%s", u->command, io_words(io), how, quote);
         return RT_WORKER_FAILED;
     }
@@ -758,6 +759,7 @@ static int exec_init(const fl_udf_def *def, const fl_udf_context *ctx, void **st
     s->u = def->impl;
     s->p = (proc){.pid = -1, .to = -1, .from = -1, .err = -1};
     if (ctx) s->ctx = *ctx;
+    s->timeout_ms = ctx && ctx->timeout_ms > 0 ? ctx->timeout_ms : s->u->timeout_ms;
     fl_buf_init(&s->buf);
     int rc = start_worker(s, err);
     if (rc != FL_OK) {
