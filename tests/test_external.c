@@ -2,8 +2,9 @@
  * test_external.c — external-process UDFs (src/compute/external.c, docs/UDF_PROTOCOL.md) driven by the
  * Python workers in tests/workers: the handshake, values of every type round-tripping exactly (NULLs,
  * nested lists), parameters, a worker that crashes once (restarted, the batch retried) or always, one
- * that hangs (the timeout kills it), wrong types, wrong lengths and garbage rejected, a worker that
- * refuses to start or exits before the handshake; no zombie processes and no descriptors left behind;
+ * that hangs (the timeout kills it) or is killed by a signal, wrong types, wrong lengths and garbage
+ * rejected, a worker that refuses to start or exits before the handshake; stderr drained, passed on and
+ * quoted in errors; a host running with stdin closed; no zombie processes and no descriptors left behind;
  * and a two-worker backfill through the CLI-facing API with an error on some rows.
  */
 #include "testlib.h"
@@ -14,6 +15,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -132,9 +135,8 @@ static void test_types(void) {
     CHECK(no_children());
 }
 
-static int call_misbehaving(const char *mode, int timeout_ms, int rows, fl_error *err, fl_array **values) {
-    char spec[600];
-    snprintf(spec, sizeof spec, MIS "%s", mode);
+/* Resolves spec, runs one batch of `rows` int64 rows (x = 10 * i) through init/apply/fini. */
+static int call_spec(const char *spec, int timeout_ms, int rows, fl_error *err, fl_array **values) {
     fl_udf_context ctx = {.timeout_ms = timeout_ms};
     fl_udf_def *def = NULL;
     int rc = fl_udf_resolve(spec, &ctx, &def, err);
@@ -159,6 +161,12 @@ static int call_misbehaving(const char *mode, int timeout_ms, int rows, fl_error
     return rc;
 }
 
+static int call_misbehaving(const char *mode, int timeout_ms, int rows, fl_error *err, fl_array **values) {
+    char spec[600];
+    snprintf(spec, sizeof spec, MIS "%s", mode);
+    return call_spec(spec, timeout_ms, rows, err, values);
+}
+
 static void test_failures(void) {
     int fds = open_fds();
     fl_error err = {0};
@@ -174,13 +182,38 @@ static void test_failures(void) {
     /* crashes every time: the retry fails too */
     CHECK_EQ_INT(call_misbehaving("crash", 0, 3, &err, NULL), FL_EIO);
     CHECK_EQ_STR(err.message,
-                 "udf misbehave: worker exec:/usr/bin/python3 tests/workers/misbehave.py crash closed its pipe (it exited with status 3); failed again "
-                 "after a restart");
+                 "udf misbehave: worker exec:/usr/bin/python3 tests/workers/misbehave.py crash closed its pipe (it exited with status 3); its stderr "
+                 "ends: MemoryError: cannot allocate the tensor; failed again after a restart");
+    CHECK_EQ_INT(call_misbehaving("oom_killed", 0, 3, &err, NULL), FL_EIO);
+    CHECK_EQ_STR(err.message,
+                 "udf misbehave: worker exec:/usr/bin/python3 tests/workers/misbehave.py oom_killed closed its pipe (it exited with status 137); its "
+                 "stderr ends: Killed; failed again after a restart");
+    /* the same without the shell in between (it reported the signal above) */
+    CHECK_EQ_INT(call_spec("exec:exec " PY "tests/workers/misbehave.py oom_killed", 0, 3, &err, NULL), FL_EIO);
+    CHECK_EQ_STR(err.message,
+                 "udf misbehave: worker exec:exec /usr/bin/python3 tests/workers/misbehave.py oom_killed closed its pipe (it was killed by signal 9); "
+                 "failed again after a restart");
     /* hangs: killed at the timeout, restarted, hangs again */
     CHECK_EQ_INT(call_misbehaving("hang", 300, 3, &err, NULL), FL_EIO);
     CHECK_EQ_STR(err.message,
                  "udf misbehave: worker exec:/usr/bin/python3 tests/workers/misbehave.py hang did not answer within 300 ms (killed); failed again "
                  "after a restart");
+    /* the timeout of the context a state starts with, when resolving had none */
+    fl_udf_def *hang = NULL;
+    CHECK_OK(fl_udf_resolve(MIS "hang", NULL, &hang, &tl_err));
+    fl_batch *three = rows_of("int64", "{\"x\": 1}\n{\"x\": 2}\n{\"x\": 3}\n");
+    void *state = NULL;
+    fl_array *none = NULL;
+    if (hang) CHECK_OK(hang->init(hang, &(fl_udf_context){.timeout_ms = 250}, &state, &tl_err));
+    if (state) {
+        CHECK_EQ_INT(fl_udf_apply(hang, state, three, &none, &err), FL_EIO);
+        CHECK_EQ_STR(err.message, "udf misbehave: worker exec:/usr/bin/python3 tests/workers/misbehave.py hang did not answer within 250 ms (killed); "
+                                  "failed again after a restart");
+        hang->fini(state);
+    }
+    fl_udf_result_free(none);
+    fl_batch_free(three);
+    fl_udf_release(hang);
     CHECK_EQ_INT(call_misbehaving("wrong_type", 0, 3, &err, NULL), FL_ETYPE);
     CHECK_EQ_STR(err.message,
                  "udf misbehave: worker exec:/usr/bin/python3 tests/workers/misbehave.py wrong_type: the result is not a int64 column: a column of "
@@ -199,7 +232,64 @@ static void test_failures(void) {
                  "udf exec:/usr/bin/python3 tests/workers/misbehave.py silent: the worker closed its pipe during the handshake (it exited with status 0)");
     fl_udf_def *def = NULL;
     CHECK_EQ_INT(fl_udf_resolve("exec:/nonexistent/worker", NULL, &def, &err), FL_EIO);
-    CHECK_EQ_STR(err.message, "udf exec:/nonexistent/worker: the worker closed its pipe during the handshake (it exited with status 127)");
+    CHECK_EQ_STR(err.message, "udf exec:/nonexistent/worker: the worker closed its pipe during the handshake (it exited with status 127); its "
+                              "stderr ends: sh: 1: /nonexistent/worker: not found");
+    CHECK_EQ_INT(open_fds(), fds);
+    CHECK(no_children());
+}
+
+/* Runs f with our stderr (fd 2) going to `path`; returns the number of bytes written there. */
+static long with_stderr_to(const char *path, void (*f)(void)) {
+    fflush(stderr);
+    int saved = dup(2), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    CHECK(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    f();
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static void chatty_calls(void) {
+    fl_array *out = NULL;
+    fl_error err = {0};
+    CHECK_OK(call_misbehaving("chatty", 5000, 4, &err, &out));
+    for (int i = 0; out && i < 4; i++) CHECK_EQ_INT(fl_array_get_int(out, i), i * 10 + 1);
+    fl_udf_result_free(out);
+}
+
+static void crash_calls(void) {
+    fl_error err = {0};
+    CHECK_EQ_INT(call_misbehaving("crash", 0, 2, &err, NULL), FL_EIO);
+}
+
+/* A worker's stderr: drained while the host waits (300 kB per batch would fill a pipe and hang a worker
+ * nobody reads), forwarded byte for byte to ours, its last line quoted in errors; and a host running with
+ * stdin closed (a daemon) still gives its workers the right descriptors. */
+static void test_stderr(void) {
+    int fds = open_fds();
+    char path[600];
+    snprintf(path, sizeof path, "%s/stderr", tl_tmpdir("external_stderr"));
+    CHECK_EQ_INT(with_stderr_to(path, chatty_calls), 300000);
+    FILE *f = fopen(path, "rb");
+    char last[64] = "";
+    if (f) {
+        fseek(f, -(long)strlen("chatty: batch of 4 rows\n"), SEEK_END);
+        if (!fgets(last, sizeof last, f)) last[0] = '\0';
+        fclose(f);
+    }
+    CHECK_EQ_STR(last, "chatty: batch of 4 rows\n");
+    /* two attempts, each one traceback forwarded */
+    CHECK_EQ_INT(with_stderr_to(path, crash_calls), 2 * (long)strlen("Traceback (most recent call last):\nMemoryError: cannot allocate the tensor\n"));
+    /* stdin closed: the worker's stdin pipe gets descriptor 0 in the host */
+    int saved = dup(0);
+    close(0);
+    roundtrip_type("int32", "{\"x\": 7}\n{\"x\": null}\n");
+    dup2(saved, 0);
+    close(saved);
     CHECK_EQ_INT(open_fds(), fds);
     CHECK(no_children());
 }
@@ -243,6 +333,7 @@ int main(void) {
     }
     RUN(test_types);
     RUN(test_failures);
+    RUN(test_stderr);
     RUN(test_backfill);
     return tl_finish("test_external");
 }

@@ -25,13 +25,14 @@ Columns arrive as Python lists (bytes for binary, str for string, nested lists f
 NULL); `batch.numpy(name)` gives a fixed-width column as a numpy array with a validity mask, and
 `batch.row_ids` the rows' stable ids. The result may be a list or a numpy array of the declared output
 type. An exception fails the batch (framelake then retries row by row to find the failing rows); raising
-`udf.RowError(index, message)` names the row directly.
+`udf.RowError(index, message)`, or any exception with an integer `row` attribute (an index into the
+batch), names the row directly.
 
 The module is also the protocol's reference implementation in Python: `encode_column`, `decode_column`,
 `read_frame`, `write_frame` and `Host` (the framelake side, for tests) are public.
 """
 
-import io
+import operator
 import os
 import struct
 import sys
@@ -132,10 +133,14 @@ def _unbitmap(data, n):
 
 def encode_column(values, typ):
     """A list (None = NULL) or numpy array of `typ` -> protocol bytes."""
-    if isinstance(values, np.ndarray) and typ.id in _DTYPES:
-        n = len(values)
-        out = [struct.pack("<BIQB", typ.id, typ.fixed, n, 0), values.astype(_DTYPES[typ.id], copy=False).tobytes()]
-        return b"".join(out)
+    if isinstance(values, np.ndarray) and typ.id in _DTYPES and (values.dtype.kind in "iub" or np.dtype(_DTYPES[typ.id]).kind == "f"):
+        dt = np.dtype(_DTYPES[typ.id])
+        if dt.kind != "f" and len(values) and values.dtype != dt:
+            info = np.iinfo(dt)  # no silent wrap-around: 300 is not a uint8
+            lo, hi = int(values.min()), int(values.max())
+            if lo < info.min or hi > info.max:
+                raise ValueError("%d does not fit %s" % (lo if lo < info.min else hi, dt))
+        return struct.pack("<BIQB", typ.id, typ.fixed, len(values), 0) + values.astype(dt, copy=False).tobytes()
     values = list(values)
     n = len(values)
     valid = [v is not None for v in values]
@@ -414,13 +419,23 @@ def run(udf, stdin=None, stdout=None):
             if len(values) != len(batch):
                 raise ValueError("returned %d values for %d rows" % (len(values), len(batch)))
             payload = struct.pack("<Q", seq) + encode_column(values, out_type)
-        except RowError as e:
-            write_frame(stdout, ERROR, struct.pack("<q", e.row) + _s(str(e)))
-            continue
         except Exception as e:
-            write_frame(stdout, ERROR, struct.pack("<q", -1) + _s("%s: %s" % (type(e).__name__, e)))
+            message = str(e) if isinstance(e, RowError) else "%s: %s" % (type(e).__name__, e)
+            write_frame(stdout, ERROR, struct.pack("<q", _error_row(e, len(batch))) + _s(message))
             continue
         write_frame(stdout, RESULT, payload)
+
+
+def _error_row(exc, n_rows):
+    """The batch index an exception names through its `row` attribute, or -1."""
+    row = getattr(exc, "row", None)
+    if row is None or isinstance(row, bool):
+        return -1
+    try:
+        row = operator.index(row)
+    except TypeError:
+        return -1
+    return row if 0 <= row < n_rows else -1
 
 
 class Host:

@@ -6,6 +6,7 @@ Run: PYTHONPATH=python /usr/bin/python3 -m pytest -q tests/python
 """
 import glob
 import os
+import struct
 import subprocess
 import sys
 
@@ -31,8 +32,14 @@ def frames(tmp_path_factory):
 
 
 @pytest.mark.parametrize("typ,values", [
+    ("int8", [-128, 127, None, 0]),
+    ("int16", [-32768, 32767, None]),
+    ("int32", [-2 ** 31, 2 ** 31 - 1, None]),
     ("int64", [1, None, -(2 ** 62), 7]),
     ("uint8", [0, 255, None]),
+    ("uint16", [0, 65535]),
+    ("uint32", [0, 2 ** 32 - 1, None]),
+    ("uint64", [0, 2 ** 64 - 1, None]),
     ("float32", [1.5, None, -0.25]),
     ("float64", [3.141592653589793, 2.0]),
     ("bool", [True, False, None, True, True, False, False, True, True]),
@@ -42,6 +49,8 @@ def frames(tmp_path_factory):
     ("list<string>", [["car", "rider"], [], None, ["a", None]]),
     ("list<list<float32>>", [[[1.0, 2.0], [5.5]], None, [[]]]),
     ("fixed_size_list<uint8, 8>", [[1, 2, 3, 4, 5, 6, 7, 255], None]),
+    ("fixed_size_list<float32, 3>", [[0.5, -1.0, 2.0], [None, 1.0, None]]),
+    ("list<fixed_size_list<int16, 2>>", [[[1, 2], [3, -4]], [], None]),
     ("struct<a: int32, b: string>", [{"a": 1, "b": "z"}, None, {"a": None, "b": None}]),
 ])
 def test_column_roundtrip(typ, values):
@@ -50,6 +59,73 @@ def test_column_roundtrip(typ, values):
     if typ == "struct<a: int32, b: string>":
         values = [v if v is None else v for v in values]
     assert got == values
+
+
+def test_numpy_arrays_encode_like_lists():
+    for typ, arr in [("float32", np.array([1.5, -2.0], np.float32)), ("int32", np.array([7, -7], np.int64)),
+                     ("uint64", np.array([2 ** 64 - 1], np.uint64)), ("timestamp", np.array([1700000000000]))]:
+        t = udf.parse_type(typ)
+        assert udf.encode_column(arr, t) == udf.encode_column(arr.tolist(), t)
+        assert udf.decode_column(udf.encode_column(arr, t), t).to_list() == arr.tolist()
+    with pytest.raises(ValueError, match="300 does not fit uint8"):
+        udf.encode_column(np.array([1, 300]), udf.parse_type("uint8"))
+    with pytest.raises(ValueError, match="-1 does not fit uint64"):
+        udf.encode_column(np.array([-1, 5]), udf.parse_type("uint64"))
+
+
+def _serve(worker, batches, fields):
+    """Runs worker's main loop in-process on HELLO + BATCH frames + BYE; -> the answers as (kind, payload)."""
+    import io
+    inp, out = io.BytesIO(), io.BytesIO()
+    udf.write_frame(inp, udf.HELLO, struct.pack("<III", udf.PROTOCOL_VERSION, 0, 0))
+    for seq, columns in enumerate(batches, 1):
+        n = len(columns[0])
+        udf.write_frame(inp, udf.BATCH, udf.encode_batch(seq, range(n), columns, [t for _, t in fields]))
+    udf.write_frame(inp, udf.BYE)
+    inp.seek(0)
+    assert udf.run(worker, inp, out) == 0
+    out.seek(0)
+    answers = []
+    while (frame := udf.read_frame(out)) is not None:
+        answers.append(frame)
+    return answers
+
+
+class _BadPixel(Exception):
+    def __init__(self, row):
+        super().__init__("pixel out of range")
+        self.row = np.int64(row)  # any integer type names the row
+
+
+class _Picky(udf.UDF):
+    name, version, inputs, output_type = "picky", 1, "x int64", "int64"
+
+    def __call__(self, batch):
+        xs = batch["x"]
+        if -1 in xs:
+            raise _BadPixel(xs.index(-1))
+        if -2 in xs:
+            raise udf.RowError(xs.index(-2), "minus two")
+        if -3 in xs:
+            raise KeyError("no row attribute")
+        return [x * 2 for x in xs]
+
+
+def test_errors_name_their_row():
+    fields = udf.parse_fields(_Picky.inputs)
+    answers = _serve(_Picky(), [[[1, 2]], [[5, -1, 6]], [[-2]], [[0, -3]]], fields)
+    kinds = [k for k, _ in answers]
+    assert kinds == [udf.HELLO_REPLY, udf.RESULT, udf.ERROR, udf.ERROR, udf.ERROR]
+    seq, col = struct.unpack("<Q", answers[1][1][:8])[0], answers[1][1][8:]
+    assert seq == 1 and udf.decode_column(col, udf.parse_type("int64")).to_list() == [2, 4]
+
+    def error(payload):
+        row = struct.unpack("<q", payload[:8])[0]
+        n = struct.unpack("<I", payload[8:12])[0]
+        return row, payload[12:12 + n].decode()
+    assert error(answers[2][1]) == (1, "_BadPixel: pixel out of range")
+    assert error(answers[3][1]) == (0, "minus two")
+    assert error(answers[4][1]) == (-1, "KeyError: 'no row attribute'")
 
 
 def test_decoder_rejects_bad_bytes():

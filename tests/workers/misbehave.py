@@ -1,6 +1,9 @@
 """Test worker that misbehaves as MODE says (first argument), on input "x int64", output int64:
   crash_once FILE   exits (status 3) on the first batch holding row id 5, creating FILE; later workers succeed
-  crash             exits (status 3) on every batch
+  crash             exits (status 3) on every batch, after a line on stderr
+  chatty            writes 300000 bytes to stderr on every batch (ending "chatty: batch of N rows\n"), then
+                    returns x + 1 (a host that does not drain stderr would never get the answer)
+  oom_killed        SIGKILLs itself on every batch, as the kernel's OOM killer would
   hang              sleeps on every batch (the host's timeout must kill it)
   wrong_type        answers with a float64 column
   wrong_length      answers with one value less than the batch has rows
@@ -10,6 +13,7 @@
   silent            exits before the handshake
 """
 import os
+import signal
 import struct
 import sys
 import time
@@ -36,7 +40,15 @@ class Misbehave(udf.UDF):
             open(sys.argv[2], "w").close()
             os._exit(3)
         if MODE == "crash":
+            sys.stderr.write("Traceback (most recent call last):\nMemoryError: cannot allocate the tensor\n")
+            sys.stderr.flush()
             os._exit(3)
+        if MODE == "oom_killed":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if MODE == "chatty":
+            last = "chatty: batch of %d rows\n" % len(ids)
+            sys.stderr.write("." * (300000 - len(last) - 1) + "\n" + last)
+            sys.stderr.flush()
         if MODE == "hang":
             time.sleep(3600)
         if MODE == "fail_row":
