@@ -16,8 +16,9 @@ else
   OPT := -O2 -g
 endif
 CFLAGS := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
-# libturbojpeg renders synthetic footage, libzip reads BDD100K zips in place, libpg_query parses SQL.
-LIBS := -lzstd -lxxhash -lturbojpeg -lzip -lpg_query -lpthread -lm
+# libturbojpeg renders synthetic footage, libzip reads BDD100K zips in place, libpg_query parses SQL,
+# libstemmer stems full-text tokens, OpenBLAS does the heavy products of k-means and PQ training.
+LIBS := -lzstd -lxxhash -lturbojpeg -lzip -lpg_query -lstemmer -lopenblas -lpthread -lm
 TEST_LIBS :=
 
 LIB_SRC := $(wildcard src/common/*.c src/io/*.c src/batch/*.c src/format/*.c src/table/*.c src/ingest/*.c src/compute/*.c src/query/*.c src/index/*.c src/search/*.c)

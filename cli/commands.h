@@ -30,8 +30,8 @@ int cmd_udf(const args *a);
 
 /* framelake index create|update|list|drop DB TABLE ... (cli/index.c) */
 #define INDEX_USAGE                                                                                                                     \
-    "framelake index create DB TABLE COLUMN --type btree|bitmap|label_list [--name N] | update DB TABLE [NAME] | list DB TABLE "        \
-    "[--version N] | drop DB TABLE NAME"
+    "framelake index create DB TABLE COLUMN --type btree|bitmap|label_list|fts [--name N] [--stem english|none] "                          \
+    "[--stopwords english|none] [--positions] | update DB TABLE [NAME] | list DB TABLE [--version N] | drop DB TABLE NAME"
 extern const option_spec index_opts[];
 int cmd_index(const args *a);
 
@@ -42,7 +42,7 @@ extern const option_spec sql_opts[];
 int cmd_sql(const args *a);
 extern const option_spec explain_opts[];
 int cmd_explain(const args *a);
-/* framelake search vector DB TABLE ... (cli/query.c) */
+/* framelake search vector|fts DB TABLE ... (cli/query.c) */
 extern const option_spec search_opts[];
 int cmd_search(const args *a);
 

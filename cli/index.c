@@ -1,6 +1,6 @@
 /*
- * index.c — `framelake index create|update|list|drop`: scalar index management (include/framelake.h,
- * "Scalar indexes").
+ * index.c — `framelake index create|update|list|drop`: scalar and full-text index management
+ * (include/framelake.h, "Scalar indexes").
  */
 #include "commands.h"
 
@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const option_spec index_opts[] = {{"type", true}, {"name", true}, {"version", true}, {NULL, false}};
+const option_spec index_opts[] = {{"type", true},      {"name", true},       {"version", true}, {"stem", true},
+                                  {"stopwords", true}, {"positions", false}, {NULL, false}};
 
 static int fail(const fl_error *err) {
     fprintf(stderr, "framelake: error: %s\n", err->message[0] ? err->message : fl_strerror(err->code));
@@ -45,12 +46,19 @@ int cmd_index(const args *a) {
     if ((create || drop) && a->n_positional != 4) return usage(create ? "create needs DB TABLE COLUMN" : "drop needs DB TABLE NAME");
     if (list && a->n_positional != 3) return usage("list needs DB TABLE");
     const char *type = args_get(a, "type");
-    if (create && !type) return usage("--type btree|bitmap|label_list is required");
-    if (type && strcmp(type, "btree") && strcmp(type, "bitmap") && strcmp(type, "label_list")) {
-        fprintf(stderr, "framelake: --type must be btree, bitmap or label_list, not '%s'\n", type);
+    if (create && !type) return usage("--type btree|bitmap|label_list|fts is required");
+    if (type && strcmp(type, "btree") && strcmp(type, "bitmap") && strcmp(type, "label_list") && strcmp(type, "fts")) {
+        fprintf(stderr, "framelake: --type must be btree, bitmap, label_list or fts, not '%s'\n", type);
         return 2;
     }
     if (!create && (type || args_get(a, "name"))) return usage("--type and --name go with create");
+    bool fts_opts = args_get(a, "stem") || args_get(a, "stopwords") || args_flag(a, "positions");
+    if (fts_opts && (!type || strcmp(type, "fts"))) return usage("--stem, --stopwords and --positions go with create --type fts");
+    fl_kv params[3];
+    size_t n_params = 0;
+    if (args_get(a, "stem")) params[n_params++] = (fl_kv){"stem", (char *)args_get(a, "stem")};
+    if (args_get(a, "stopwords")) params[n_params++] = (fl_kv){"stopwords", (char *)args_get(a, "stopwords")};
+    if (args_flag(a, "positions")) params[n_params++] = (fl_kv){"positions", "true"};
     fl_open_options oo = {0};
     bool has_version = false;
     if (!args_u64(a, "version", &oo.version, &has_version)) return 2;
@@ -69,7 +77,7 @@ int cmd_index(const args *a) {
         const char *name = args_get(a, "name");
         char fallback[300];
         snprintf(fallback, sizeof fallback, "%s_idx", a->positional[3]);
-        if (fl_index_create(t, a->positional[3], type, name, &err) != FL_OK) rc = fail(&err);
+        if (fl_index_create_with(t, a->positional[3], type, name, params, n_params, &err) != FL_OK) rc = fail(&err);
         else printf("created index '%s' (%s on %s): version %llu\n", name ? name : fallback, type, a->positional[3], (unsigned long long)fl_table_version(t));
     } else if (update) {
         uint64_t before = fl_table_version(t);

@@ -182,10 +182,11 @@ int cmd_explain(const args *a) {
     return rc;
 }
 
-/* framelake search vector DB TABLE --column C (--vector "[...]" | --like-row ID) [...] */
-const option_spec search_opts[] = {{"column", true}, {"vector", true}, {"like-row", true}, {"metric", true},         {"where", true},
-                                   {"limit", true},  {"select", true}, {"format", true},   {"blob", true},           {"version", true},
-                                   {"tag", true},    {"distance-range", true}, {NULL, false}};
+/* framelake search vector DB TABLE --column C (--vector "[...]" | --like-row ID) [...]
+ * framelake search fts DB TABLE "QUERY" [--column C] [...] */
+const option_spec search_opts[] = {{"column", true}, {"vector", true}, {"like-row", true}, {"metric", true}, {"where", true},
+                                   {"limit", true},  {"select", true}, {"format", true},   {"blob", true},   {"version", true},
+                                   {"tag", true},    {"distance-range", true}, {"k1", true}, {"b", true}, {NULL, false}};
 
 /* "[0.1, 2, -3e-2]" into floats (or, for binary columns, "[1, 2, 255]" into bytes). */
 static int parse_vector(const char *text, float **out, size_t *n) {
@@ -224,8 +225,72 @@ static int parse_vector(const char *text, float **out, size_t *n) {
     return *p ? -1 : 0;
 }
 
+/* Opens the table a search names (DB TABLE, --version/--tag). */
+static int open_for_search(const args *a, fl_db **db, fl_table **t) {
+    uint64_t version = 0;
+    bool has_version;
+    const char *tag;
+    *db = NULL;
+    *t = NULL;
+    if (!parse_version(a, &version, &has_version, &tag)) return EXIT_USAGE;
+    fl_error err = {0};
+    fl_open_options oo = {.version = version, .tag = tag};
+    if (fl_db_open(a->positional[1], 0, db, &err) != FL_OK || fl_table_open(*db, a->positional[2], &oo, t, &err) != FL_OK) return fail(&err);
+    return 0;
+}
+
+static bool parse_double(const char *text, double *out) {
+    char *end;
+    *out = strtod(text, &end);
+    return end != text && !*end;
+}
+
+static int search_fts(const args *a) {
+    if (a->n_positional != 4) return usage("search fts needs DB TABLE \"QUERY\"");
+    output_options o;
+    if (!parse_format(a, &o)) return EXIT_USAGE;
+    if (args_get(a, "vector") || args_get(a, "like-row") || args_get(a, "metric") || args_get(a, "distance-range"))
+        return usage("search fts: --vector, --like-row, --metric and --distance-range go with search vector");
+    uint64_t limit = 10;
+    if (!args_u64(a, "limit", &limit, NULL)) return EXIT_USAGE;
+    fl_fts_query q = {.column = args_get(a, "column"), .text = a->positional[3], .where = args_get(a, "where"),
+                      .k = limit > 100000 ? 100001 : (int64_t)limit};
+    if (limit == 0) return usage("search fts: --limit must be at least 1");
+    if (args_get(a, "k1") && (!parse_double(args_get(a, "k1"), &q.k1) || q.k1 <= 0)) return usage("search fts: --k1 wants a positive number");
+    if (args_get(a, "b") && (!parse_double(args_get(a, "b"), &q.b) || q.b < 0 || q.b > 1)) return usage("search fts: --b wants a number in 0..1");
+    q.b_set = args_get(a, "b") != NULL;
+    const char *cols[MAX_SELECT];
+    char *storage = NULL;
+    int n_cols = 0;
+    const char *sel = args_get(a, "select");
+    if (!parse_select(sel, cols, &storage, &n_cols)) return EXIT_USAGE;
+    if (sel) {
+        q.columns = cols;
+        q.n_columns = (size_t)n_cols;
+    }
+    fl_db *db;
+    fl_table *t;
+    int rc = open_for_search(a, &db, &t);
+    fl_error err = {0};
+    fl_batch *b = NULL;
+    if (!rc && fl_fts_search(t, &q, &b, &err) != FL_OK) rc = fail(&err);
+    if (!rc) {
+        output *out = output_new(stdout, &o);
+        output_batch(out, b);
+        output_finish(out);
+    }
+    fl_batch_free(b);
+    free(storage);
+    fl_table_close(t);
+    fl_db_close(db);
+    return rc;
+}
+
 int cmd_search(const args *a) {
-    if (strcmp(a->positional[0], "vector") != 0) return usage("search: kinds available: vector (fts and hybrid are to come)");
+    if (!strcmp(a->positional[0], "fts")) return search_fts(a);
+    if (strcmp(a->positional[0], "vector") != 0) return usage("search: kinds available: vector, fts");
+    if (a->n_positional != 3) return usage("search vector needs DB TABLE (the query is --vector or --like-row)");
+    if (args_get(a, "k1") || args_get(a, "b")) return usage("search vector: --k1 and --b go with search fts");
     output_options o;
     if (!parse_format(a, &o)) return EXIT_USAGE;
     const char *column = args_get(a, "column"), *vec = args_get(a, "vector"), *like = args_get(a, "like-row"), *metric = args_get(a, "metric");

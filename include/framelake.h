@@ -528,8 +528,14 @@ typedef struct fl_index_info {
     uint32_t fragments_total;   /* fragments of the handle's version */
 } fl_index_info;
 
-/* Builds an index on `column`; `name` NULL: "<column>_idx". FL_EEXIST if the name is taken. */
+/* Builds an index on `column`; `name` NULL: "<column>_idx". FL_EEXIST if the name is taken. Types:
+ * btree, bitmap, label_list, and fts (full-text, on a string column; used by fl_fts_search). */
 int fl_index_create(fl_table *table, const char *column, const char *type, const char *name, fl_error *err);
+/* The same with parameters. fts: stem (english|none), stopwords (english|none), positions (true|false,
+ * needed for phrases to be answered from the index); the defaults are none, none, false. Other kinds take
+ * none. */
+int fl_index_create_with(fl_table *table, const char *column, const char *type, const char *name, const fl_kv *params, size_t n_params,
+                         fl_error *err);
 /* Extends an index to the fragments added or rewritten since it was built (one commit; none if current). */
 int fl_index_update(fl_table *table, const char *name, fl_error *err);
 int fl_index_drop(fl_table *table, const char *name, fl_error *err);
@@ -797,6 +803,25 @@ int fl_vector_search(fl_table *table, const fl_vector_query *query, fl_batch **o
 /* "l2", "cosine", "dot", "hamming" and back. */
 const char *fl_metric_name(int metric);
 int fl_metric_parse(const char *text, int *metric);
+
+/* Full-text search by BM25 over a string column (docs/SEARCH.md). */
+typedef struct fl_fts_query {
+    const char *column;         /* a string column; NULL: the one column with an fts index */
+    const char *text;           /* terms, "quoted phrases", +required, -excluded */
+    const char *where;          /* prefilter: only rows where it holds are results (statistics use every row) */
+    int64_t k;                  /* results; 0: 10 */
+    double k1;                  /* BM25 term saturation; 0: 1.2 */
+    double b;                   /* BM25 length normalization (0..1) when b_set; otherwise 0.75 */
+    bool b_set;
+    const char *const *columns; /* projection (NULL: every column), then _score float32 and _rowid uint64 */
+    size_t n_columns;
+} fl_fts_query;
+
+/* The k best-scoring rows of the handle's version, descending by score, ties by row id. The column's fts
+ * index (fl_index_create_with, type "fts") answers the fragments it covers and sets the analyzer (stemming,
+ * stop words); every other fragment is analyzed at query time, and the corpus statistics cover every live
+ * row, so the result is the same whether or not the index is up to date. Caller frees *out. */
+int fl_fts_search(fl_table *table, const fl_fts_query *query, fl_batch **out, fl_error *err);
 
 /* ---------------------------------------------------------------------------------------------------------
  * Near duplicates (docs/SEARCH.md)

@@ -4,7 +4,7 @@
 set -eu
 # Python workers and their tests use Debian's python3 packages (no PyPI); OpenBLAS keeps torch off the
 # reference BLAS; python3-pil is the peer of bench/backfill.sh.
-PACKAGES="gcc make libzstd-dev libxxhash-dev pkg-config clang libclang-rt-14-dev libturbojpeg0-dev libzip-dev libpg-query-dev
+PACKAGES="gcc make libzstd-dev libxxhash-dev pkg-config clang libclang-rt-14-dev libturbojpeg0-dev libzip-dev libpg-query-dev libstemmer-dev libopenblas-dev
 python3 python3-numpy python3-opencv python3-torch python3-torchvision python3-pytest python3-pil libopenblas0-pthread"
 missing=""
 for p in $PACKAGES; do

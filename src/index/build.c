@@ -2,12 +2,13 @@
  * build.c — creating, extending, dropping and listing scalar indexes (framelake.h, "Scalar indexes").
  *
  * A build reads the indexed column of the chosen fragments chunk by chunk, collects (key, row id) pairs
- * (btree) or one row set per distinct key (bitmap, label_list) in memory, writes one new index file under
- * a fresh name and commits an OP_INDEX transaction that references it. The file is complete and synced
+ * (btree), one row set per distinct key (bitmap, label_list) or one posting list per term (fts) in memory,
+ * writes one new index file under a fresh name and commits an OP_INDEX transaction that references it. The file is complete and synced
  * before the commit, and nothing references it before, so a crash at any point leaves either the old
  * state or the new one (plus an unreferenced file cleanup removes).
  */
 #include "index.h"
+#include "fts.h"
 #include "ixfile.h"
 #include "../table/txn.h"
 
@@ -26,12 +27,14 @@ ix_kind ix_kind_of(const char *type) {
     if (!strcmp(type, FL_INDEX_BTREE)) return IX_BTREE;
     if (!strcmp(type, FL_INDEX_BITMAP)) return IX_BITMAP;
     if (!strcmp(type, FL_INDEX_LABEL_LIST)) return IX_LABEL_LIST;
+    if (!strcmp(type, FL_INDEX_FTS)) return IX_FTS;
     return 0;
 }
 
 /* Key type of a column for an index kind, or 0 when the kind cannot index it. */
 static ix_key_type key_type_for(const fl_field *f, ix_kind kind) {
     fl_type_id t = f->type;
+    if (kind == IX_FTS) return t == FL_TYPE_STRING ? IX_KEY_STRING : 0;
     if (kind == IX_LABEL_LIST) return t == FL_TYPE_LIST && f->children[0].type == FL_TYPE_STRING ? IX_KEY_STRING : 0;
     if (fl_type_is_integer(t) || t == FL_TYPE_TIMESTAMP_MS) return IX_KEY_INT;
     if (t == FL_TYPE_STRING) return IX_KEY_STRING;
@@ -475,9 +478,58 @@ static int finish_build(builder *bd, fl_error *err) {
     return rc;
 }
 
+/* The value of parameter `key` of an index entry, or NULL. */
+static const char *param(const fl_kv *params, int32_t n, const char *key) {
+    for (int32_t i = 0; i < n; i++)
+        if (!strcmp(params[i].key, key)) return params[i].value;
+    return NULL;
+}
+
+/* An fts index file over fragments `frags`: every non-NULL value of the column, analyzed with the entry's
+ * settings (fts.h). */
+static int build_fts(fl_table *t, const fl_field *field, const fl_kv *params, int32_t n_params, const uint32_t *frags, uint32_t n_frags,
+                     const char *path, fl_error *err) {
+    fts_analyzer an;
+    FL_RETURN_NOT_OK(fts_analyzer_init(&an, param(params, n_params, "stem"), param(params, n_params, "stopwords"), err));
+    const char *positions = param(params, n_params, "positions");
+    fts_writer *w = NULL;
+    int rc = fts_writer_new(positions && !strcmp(positions, "true"), &w, err);
+    fts_tokens tok = {0};
+    fl_array a;
+    bool have_array = false;
+    if (rc == FL_OK && fl_array_init(&a, field) != FL_OK) rc = oom(err);
+    else have_array = true;
+    for (uint32_t k = 0; rc == FL_OK && k < n_frags; k++) {
+        const fl_fragment *f = &t->m->fragments[frags[k]];
+        rid_cursor cur = {f, 0, 0};
+        rc = fts_writer_fragment(w, f->id, err);
+        for (uint64_t start = 0; rc == FL_OK && start < f->physical_rows; start += BUILD_CHUNK_ROWS) {
+            uint64_t count = f->physical_rows - start < BUILD_CHUNK_ROWS ? f->physical_rows - start : BUILD_CHUNK_ROWS;
+            fl_array_reset(&a);
+            rc = fl_table_read_column(t, frags[k], field, (int64_t)start, (int64_t)count, &a, err);
+            for (int64_t i = 0; rc == FL_OK && i < (int64_t)count; i++) {
+                uint64_t row = next_row_id(&cur);
+                if (fl_array_is_null(&a, i)) continue;
+                size_t len;
+                const uint8_t *v = fl_array_get_bytes(&a, i, &len);
+                if (!fts_analyze(&an, v, len, &tok)) rc = oom(err);
+                else rc = fts_writer_add(w, row, &tok, err);
+            }
+        }
+    }
+    uint64_t size;
+    if (rc == FL_OK) rc = fts_writer_finish(w, path, &size, err);
+    if (have_array) fl_array_clear(&a);
+    fts_tokens_free(&tok);
+    fts_writer_free(w);
+    fts_analyzer_free(&an);
+    return rc;
+}
+
 /* Writes one index file over fragments `frags` (indexes into t->m->fragments); *rel receives its
- * table-relative path. */
-static int build_file(fl_table *t, const fl_field *field, ix_kind kind, const uint32_t *frags, uint32_t n_frags, char **rel, fl_error *err) {
+ * table-relative path. `params` are the entry's parameters (the fts analyzer settings). */
+static int build_file(fl_table *t, const fl_field *field, ix_kind kind, const fl_kv *params, int32_t n_params, const uint32_t *frags,
+                      uint32_t n_frags, char **rel, fl_error *err) {
     *rel = NULL;
     builder bd;
     memset(&bd, 0, sizeof bd);
@@ -487,8 +539,8 @@ static int build_file(fl_table *t, const fl_field *field, ix_kind kind, const ui
     bd.max_keys = kind == IX_BTREE ? SIZE_MAX : kind == IX_BITMAP ? BITMAP_MAX_KEYS : LABEL_MAX_KEYS;
     bd.column = field->name;
     int rc = FL_OK;
-    for (uint32_t i = 0; rc == FL_OK && i < n_frags; i++) rc = collect_fragment(t, frags[i], field, &bd, err);
-    if (rc == FL_OK) rc = finish_build(&bd, err);
+    for (uint32_t i = 0; kind != IX_FTS && rc == FL_OK && i < n_frags; i++) rc = collect_fragment(t, frags[i], field, &bd, err);
+    if (rc == FL_OK && kind != IX_FTS) rc = finish_build(&bd, err);
     char rnd[17], rnd2[17];
     fl_random_hex(rnd);
     fl_random_hex(rnd2);
@@ -498,7 +550,8 @@ static int build_file(fl_table *t, const fl_field *field, ix_kind kind, const ui
     if (rc == FL_OK && (!name || !dir || !path)) rc = oom(err);
     if (rc == FL_OK) rc = fl_io_mkdirs(dir, err);
     uint64_t size;
-    if (rc == FL_OK) rc = ix_file_write(path, &bd.b, &size, err);
+    if (rc == FL_OK && kind == IX_FTS) rc = build_fts(t, field, params, n_params, frags, n_frags, path, err);
+    else if (rc == FL_OK) rc = ix_file_write(path, &bd.b, &size, err);
     if (rc == FL_OK) {
         rc = fl_io_sync_dir(dir, err);
         if (rc != FL_OK) fl_io_delete(path, NULL);
@@ -600,16 +653,17 @@ static bool coverage_add(coverage *c, uint64_t fragment_id, uint32_t file, uint6
     return true;
 }
 
-/* A new index entry: name, type, field, files and coverage (takes the files' names). */
+/* A new index entry: name, type, field, files, coverage (takes the files' names) and the kind's own
+ * parameters (`extra`, copied; "column" and the coverage are set here). */
 static int make_ref(const char *name, const char *type, int32_t field_id, const char *column, char **files, uint32_t n_files, coverage *cov,
-                    fl_index_ref **out, fl_error *err) {
+                    const fl_kv *extra, int32_t n_extra, fl_index_ref **out, fl_error *err) {
     fl_index_ref *x = fl_calloc(1, sizeof *x);
     if (!x) return oom(err);
     x->name = fl_strdup(name);
     x->type = fl_strdup(type);
     x->field_ids = fl_malloc(sizeof *x->field_ids);
     x->files = fl_calloc(n_files ? n_files : 1, sizeof *x->files);
-    x->params = fl_calloc(1, sizeof *x->params);
+    x->params = fl_calloc((size_t)n_extra + 1, sizeof *x->params);
     bool ok = x->name && x->type && x->field_ids && x->files && x->params;
     if (ok) {
         x->field_ids[0] = field_id;
@@ -618,6 +672,13 @@ static int make_ref(const char *name, const char *type, int32_t field_id, const 
         x->params[0].value = fl_strdup(column);
         x->n_params = 1;
         ok = x->params[0].key && x->params[0].value;
+    }
+    for (int32_t i = 0; ok && i < n_extra; i++) {
+        if (!strcmp(extra[i].key, "column") || !strcmp(extra[i].key, FL_INDEX_COVERAGE_KEY)) continue;
+        fl_kv *kv = &x->params[x->n_params++];
+        kv->key = fl_strdup(extra[i].key);
+        kv->value = fl_strdup(extra[i].value);
+        ok = kv->key && kv->value;
     }
     for (uint32_t i = 0; ok && i < n_files; i++) {
         if (!(x->files[i] = fl_strdup(files[i]))) ok = false;
@@ -646,7 +707,7 @@ static int resolve_column(fl_table *t, const char *column, ix_kind kind, const c
     if (!key_type_for(&s->fields[k], kind)) {
         char *tn = fl_field_type_format(&s->fields[k]);
         static const char *wants[] = {"", "an integer, float, string or timestamp column", "an integer, boolean, string or timestamp column",
-                                      "a list<string> column"};
+                                      "a list<string> column", "a string column"};
         int rc = fl_error_set(err, FL_ETYPE, "table '%s': a %s index needs %s; column '%s' is %s", t->name, type, wants[kind], column,
                               tn ? tn : "?");
         fl_free(tn);
@@ -656,9 +717,43 @@ static int resolve_column(fl_table *t, const char *column, ix_kind kind, const c
     return FL_OK;
 }
 
+/* Checks an index's parameters against its kind and gives them in canonical form (fts: stem, stopwords and
+ * positions, each always present). */
+static int check_params(ix_kind kind, const fl_kv *params, size_t n, fl_kv *out, int32_t *n_out, fl_error *err) {
+    *n_out = 0;
+    static const char *const fts_keys[] = {"stem", "stopwords", "positions"};
+    static const char *const fts_defaults[] = {"none", "none", "false"};
+    for (size_t i = 0; i < n; i++) {
+        bool known = false;
+        for (int k = 0; kind == IX_FTS && k < 3; k++) known = known || !strcmp(params[i].key, fts_keys[k]);
+        if (!known && kind == IX_FTS)
+            return fl_error_set(err, FL_EINVAL, "fts index: unknown parameter '%s' (use stem, stopwords or positions)", params[i].key);
+        if (!known) return fl_error_set(err, FL_EINVAL, "this kind of index takes no parameters ('%s' given)", params[i].key);
+    }
+    if (kind != IX_FTS) return FL_OK;
+    for (int k = 0; k < 3; k++) {
+        const char *v = param(params, (int32_t)n, fts_keys[k]);
+        if (!v) v = fts_defaults[k];
+        if (k == 2 && strcmp(v, "true") && strcmp(v, "false"))
+            return fl_error_set(err, FL_EINVAL, "fts index: positions must be true or false, not '%s'", v);
+        out[(*n_out)++] = (fl_kv){(char *)fts_keys[k], (char *)v};
+    }
+    fts_analyzer an;
+    FL_RETURN_NOT_OK(fts_analyzer_init(&an, out[0].value, out[1].value, err));
+    fts_analyzer_free(&an);
+    return FL_OK;
+}
+
 int fl_index_create(fl_table *t, const char *column, const char *type, const char *name, fl_error *err) {
+    return fl_index_create_with(t, column, type, name, NULL, 0, err);
+}
+
+int fl_index_create_with(fl_table *t, const char *column, const char *type, const char *name, const fl_kv *params, size_t n_params, fl_error *err) {
     ix_kind kind = ix_kind_of(type);
-    if (!kind) return fl_error_set(err, FL_EINVAL, "unknown index type '%s' (use btree, bitmap or label_list)", type ? type : "");
+    if (!kind) return fl_error_set(err, FL_EINVAL, "unknown index type '%s' (use btree, bitmap, label_list or fts)", type ? type : "");
+    fl_kv canon[3];
+    int32_t n_canon = 0;
+    FL_RETURN_NOT_OK(check_params(kind, params, n_params, canon, &n_canon, err));
     int k = 0;
     FL_RETURN_NOT_OK(resolve_column(t, column, kind, type, &k, err));
     char *own_name = name ? fl_strdup(name) : fl_sprintf("%s_idx", column);
@@ -677,10 +772,10 @@ int fl_index_create(fl_table *t, const char *column, const char *type, const cha
         frags[i] = i;
         if (!coverage_add(&cov, m->fragments[i].id, 0, fl_fragment_column_version(&m->fragments[i], field->id))) rc = oom(err);
     }
-    if (rc == FL_OK) rc = build_file(t, field, kind, frags, m->n_fragments, &rel, err);
+    if (rc == FL_OK) rc = build_file(t, field, kind, canon, n_canon, frags, m->n_fragments, &rel, err);
     if (rc == FL_OK) rc = add_written_file(t, &x, rel, err);
     fl_index_ref *ref = NULL;
-    if (rc == FL_OK) rc = make_ref(own_name, type, field->id, field->name, &rel, 1, &cov, &ref, err);
+    if (rc == FL_OK) rc = make_ref(own_name, type, field->id, field->name, &rel, 1, &cov, canon, n_canon, &ref, err);
     if (rc == FL_OK && (rc = add_change(&x, own_name, NULL, ref, err)) != FL_OK) {
         fl_index_ref_clear(ref);
         fl_free(ref);
@@ -745,7 +840,7 @@ static int plan_update(fl_table *t, uint32_t idx, txn *x, bool *changed, fl_erro
         if (file_of[i] >= 0 && !coverage_add(&cov, m->fragments[i].id, renum[file_of[i]], fl_fragment_column_version(&m->fragments[i], field->id)))
             rc = oom(err);
     char *rel = NULL;
-    if (rc == FL_OK) rc = build_file(t, field, kind, pending, n_pending, &rel, err);
+    if (rc == FL_OK) rc = build_file(t, field, kind, old->params, old->n_params, pending, n_pending, &rel, err);
     if (rc == FL_OK && (rc = add_written_file(t, x, rel, err)) == FL_OK) {
         files[n_files] = rel;
         for (uint32_t j = 0; rc == FL_OK && j < n_pending; j++)
@@ -753,7 +848,7 @@ static int plan_update(fl_table *t, uint32_t idx, txn *x, bool *changed, fl_erro
         n_files++;
     }
     fl_index_ref *ref = NULL;
-    if (rc == FL_OK) rc = make_ref(old->name, old->type, field->id, field->name, files, n_files, &cov, &ref, err);
+    if (rc == FL_OK) rc = make_ref(old->name, old->type, field->id, field->name, files, n_files, &cov, old->params, old->n_params, &ref, err);
     if (rc == FL_OK) {
         ref->created_version = old->created_version;
         if ((rc = add_change(x, old->name, old, ref, err)) != FL_OK) {

@@ -24,4 +24,45 @@ expect search-bad-vector 2 "framelake: search vector: --vector wants a list of n
 expect search-type 1 "framelake: error: vector search: column 'grp' is not a vector (fixed_size_list<float32, N> or fixed_size_list<uint8, N>)" -- \
     "$FL" search vector "$SDB" vt --column grp --vector "[1]"
 expect search-both 2 "framelake: search vector: give exactly one of --vector \"[...]\" or --like-row ROWID" -- "$FL" search vector "$SDB" vt --column v
-expect search-kind 2 "framelake: search: kinds available: vector (fts and hybrid are to come)" -- "$FL" search fts "$SDB" vt
+expect search-kind 2 "framelake: search: kinds available: vector, fts" -- "$FL" search images "$SDB" vt
+
+# Full-text search: BM25 over a string column, with and without an fts index (same results).
+"$FL" create "$SDB" docs --schema "id int64, txt string" >/dev/null
+cat > "$WORK/docs.jsonl" <<'ROWS'
+{"id": 0, "txt": "rainy night pedestrian"}
+{"id": 1, "txt": "night"}
+{"id": 2, "txt": "pedestrian crossing at night rainy night"}
+{"id": 3, "txt": "sunny day"}
+{"id": 4, "txt": null}
+{"id": 5, "txt": "Rainy, rainy DAY!"}
+ROWS
+"$FL" append "$SDB" docs "$WORK/docs.jsonl" >/dev/null
+FTS_NIGHT='{"id":1,"_score":0.74112016,"_rowid":1}
+{"id":2,"_score":0.57843524,"_rowid":2}
+{"id":0,"_score":0.5389965,"_rowid":0}'
+expect fts-scan 0 "$FTS_NIGHT" -- "$FL" search fts "$SDB" docs night --column txt --select id --format jsonl
+expect fts-no-index 1 "framelake: error: fts search: no column has an fts index; name the column to search (--column)" -- "$FL" search fts "$SDB" docs night
+expect fts-index-create 0 "created index 'txt_idx' (fts on txt): version 3" -- "$FL" index create "$SDB" docs txt --type fts --positions
+expect fts-indexed 0 "$FTS_NIGHT" -- "$FL" search fts "$SDB" docs night --select id --format jsonl
+expect fts-phrase 0 '{"id":2,"_rowid":2}' -- sh -c "'$FL' search fts '$SDB' docs '\"night rainy\" -sunny' --select id --format jsonl | sed 's/\"_score\":[0-9.]*,//'"
+expect fts-required 0 '{"id":0}
+{"id":2}
+{"id":5}' -- sh -c "'$FL' search fts '$SDB' docs '+rainy night' --select id,txt --format jsonl | sed 's/,\"txt.*//; s/$/}/'"
+expect fts-where 0 '{"id":2,"_score":0.57843524,"_rowid":2}' -- "$FL" search fts "$SDB" docs night --where "id >= 2" --select id --format jsonl
+expect fts-limit 0 '{"id":1,"_score":0.74112016,"_rowid":1}' -- "$FL" search fts "$SDB" docs night --limit 1 --select id --format jsonl
+expect fts-k1-b 0 '{"id":2,"_score":0.74112016,"_rowid":2}' -- "$FL" search fts "$SDB" docs night --b 0 --k1 1.2 --limit 1 --select id --format jsonl
+"$FL" append "$SDB" docs "$WORK/docs.jsonl" >/dev/null
+expect fts-fresh 0 "$("$FL" search fts "$SDB" docs night --column txt --select id --format jsonl)" -- sh -c "'$FL' index update '$SDB' docs >/dev/null && '$FL' search fts '$SDB' docs night --select id --format jsonl"
+expect fts-stem 0 "created index 'stemmed' (fts on txt): version 6" -- "$FL" index create "$SDB" docs txt --type fts --name stemmed --stem english --stopwords english
+expect fts-list 0 "name                 type       column               created  fragments
+txt_idx              fts        txt                  3        2/2
+stemmed              fts        txt                  6        2/2" -- "$FL" index list "$SDB" docs
+expect fts-empty 1 "framelake: error: fts query is empty" -- "$FL" search fts "$SDB" docs "  " --column txt
+expect fts-unterminated 1 "framelake: error: fts query: unterminated phrase starting at position 1" -- "$FL" search fts "$SDB" docs '"rainy' --column txt
+expect fts-not-string 1 "framelake: error: fts search: column 'id' is int64, not a string column" -- "$FL" search fts "$SDB" docs x --column id
+expect fts-index-type 1 "framelake: error: table 'docs': a fts index needs a string column; column 'id' is int64" -- "$FL" index create "$SDB" docs id --type fts
+expect fts-bad-stem 1 "framelake: error: stemmer 'latin' is not known (use english or none)" -- "$FL" index create "$SDB" docs txt --type fts --name x --stem latin
+expect fts-opts 2 "framelake index: --stem, --stopwords and --positions go with create --type fts
+usage: $("$FL" help index 2>&1 | head -1)" -- "$FL" index create "$SDB" docs txt --type btree --stem english
+expect fts-query-arg 2 "framelake: search fts needs DB TABLE \"QUERY\"" -- "$FL" search fts "$SDB" docs
+expect fts-bad-b 2 "framelake: search fts: --b wants a number in 0..1" -- "$FL" search fts "$SDB" docs x --b 2
