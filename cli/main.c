@@ -656,9 +656,11 @@ static const command commands[] = {
     {"search",
      "framelake search vector DB TABLE --column C (--vector \"[...]\" | --like-row ROWID) [--metric l2|cosine|dot|hamming] [--where SQL] "
      "[--limit 10] [--select cols] [--distance-range LO,HI] [--format table|jsonl|csv] | framelake search fts DB TABLE \"QUERY\" [--column C] "
-     "[--where SQL] [--limit 10] [--select cols] [--k1 1.2] [--b 0.75] [--format table|jsonl|csv]",
-     "nearest neighbours of a vector or of a row's value (image to image), or BM25 full-text search; both prefiltered by SQL", search_opts, 3,
-     4, cmd_search},
+     "[--where SQL] [--limit 10] [--select cols] [--k1 1.2] [--b 0.75] [--format table|jsonl|csv] | framelake search hybrid DB TABLE --text "
+     "\"QUERY\" --column C (--vector \"[...]\" | --like-row ROWID) [--text-column T] [--metric M] [--where SQL] [--rerank rrf|linear] "
+     "[--weight 0.7] [--candidates N] [--limit 10] [--select cols] [--format table|jsonl|csv]",
+     "nearest neighbours of a vector or of a row's value (image to image), BM25 full-text search, or both fused; all prefiltered by SQL",
+     search_opts, 3, 4, cmd_search},
     {"dedup", "framelake dedup DB TABLE [--column dhash] [--threshold 10] [--report] | dedup inject DB TABLE --n N [--seed S]",
      "near-duplicate frames by dhash (a smaller row id within the threshold keeps its frame), or inject exact copies to validate", dedup_opts,
      2, 3, cmd_dedup},

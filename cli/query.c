@@ -183,10 +183,12 @@ int cmd_explain(const args *a) {
 }
 
 /* framelake search vector DB TABLE --column C (--vector "[...]" | --like-row ID) [...]
- * framelake search fts DB TABLE "QUERY" [--column C] [...] */
+ * framelake search fts DB TABLE "QUERY" [--column C] [...]
+ * framelake search hybrid DB TABLE --text "QUERY" --column C (--vector "[...]" | --like-row ID) [...] */
 const option_spec search_opts[] = {{"column", true}, {"vector", true}, {"like-row", true}, {"metric", true}, {"where", true},
                                    {"limit", true},  {"select", true}, {"format", true},   {"blob", true},   {"version", true},
-                                   {"tag", true},    {"distance-range", true}, {"k1", true}, {"b", true}, {NULL, false}};
+                                   {"tag", true},    {"distance-range", true}, {"k1", true}, {"b", true}, {"text", true},
+                                   {"text-column", true}, {"rerank", true}, {"weight", true}, {"candidates", true}, {NULL, false}};
 
 /* "[0.1, 2, -3e-2]" into floats (or, for binary columns, "[1, 2, 255]" into bytes). */
 static int parse_vector(const char *text, float **out, size_t *n) {
@@ -249,8 +251,10 @@ static int search_fts(const args *a) {
     if (a->n_positional != 4) return usage("search fts needs DB TABLE \"QUERY\"");
     output_options o;
     if (!parse_format(a, &o)) return EXIT_USAGE;
-    if (args_get(a, "vector") || args_get(a, "like-row") || args_get(a, "metric") || args_get(a, "distance-range"))
-        return usage("search fts: --vector, --like-row, --metric and --distance-range go with search vector");
+    if (args_get(a, "vector") || args_get(a, "like-row") || args_get(a, "metric") || args_get(a, "distance-range") || args_get(a, "text") ||
+        args_get(a, "text-column") || args_get(a, "rerank") || args_get(a, "weight") || args_get(a, "candidates"))
+        return usage("search fts: the query is the argument; --vector, --like-row, --metric, --distance-range, --text, --text-column, --rerank, "
+                     "--weight and --candidates go with search vector or hybrid");
     uint64_t limit = 10;
     if (!args_u64(a, "limit", &limit, NULL)) return EXIT_USAGE;
     fl_fts_query q = {.column = args_get(a, "column"), .text = a->positional[3], .where = args_get(a, "where"),
@@ -286,80 +290,105 @@ static int search_fts(const args *a) {
     return rc;
 }
 
-int cmd_search(const args *a) {
-    if (!strcmp(a->positional[0], "fts")) return search_fts(a);
-    if (strcmp(a->positional[0], "vector") != 0) return usage("search: kinds available: vector, fts");
-    if (a->n_positional != 3) return usage("search vector needs DB TABLE (the query is --vector or --like-row)");
-    if (args_get(a, "k1") || args_get(a, "b")) return usage("search vector: --k1 and --b go with search fts");
-    output_options o;
-    if (!parse_format(a, &o)) return EXIT_USAGE;
-    const char *column = args_get(a, "column"), *vec = args_get(a, "vector"), *like = args_get(a, "like-row"), *metric = args_get(a, "metric");
-    if (!column) return usage("search vector: --column C is required");
-    if (!vec == !like) return usage("search vector: give exactly one of --vector \"[...]\" or --like-row ROWID");
-    uint64_t limit = 10, version = 0, row = 0;
-    bool has_version;
-    const char *tag;
-    if (!args_u64(a, "limit", &limit, NULL) || !parse_version(a, &version, &has_version, &tag) || (like && !args_u64(a, "like-row", &row, NULL)))
-        return EXIT_USAGE;
-    fl_vector_query q = {.column = column, .metric = -1, .where = args_get(a, "where"), .k = limit > 100000 ? 100001 : (int64_t)limit,
-                         .like_row = like != NULL, .row_id = row};
-    if (metric && fl_metric_parse(metric, &q.metric) != FL_OK) return usage("search vector: --metric is l2, cosine, dot or hamming");
+/* The vector half of a search: --vector or --like-row, --metric, --distance-range; a binary column takes
+ * the numbers as bytes. *values and *bytes hold what q points to (the caller frees both). */
+static int vector_query(const args *a, fl_table *t, const char *column, fl_vector_query *q, float **values, uint8_t **bytes) {
+    const char *vec = args_get(a, "vector"), *like = args_get(a, "like-row"), *metric = args_get(a, "metric");
+    *values = NULL;
+    *bytes = NULL;
+    if (!vec == !like) return usage("search: give exactly one of --vector \"[...]\" or --like-row ROWID");
+    uint64_t row = 0;
+    if (like && !args_u64(a, "like-row", &row, NULL)) return EXIT_USAGE;
+    q->column = column;
+    q->metric = -1;
+    q->like_row = like != NULL;
+    q->row_id = row;
+    if (metric && fl_metric_parse(metric, &q->metric) != FL_OK) return usage("search: --metric is l2, cosine, dot or hamming");
     const char *range = args_get(a, "distance-range");
     if (range) {
         char *end;
-        q.min_distance = strtod(range, &end);
-        if (*end != ',') return usage("search vector: --distance-range wants LO,HI");
-        q.max_distance = strtod(end + 1, &end);
-        if (*end) return usage("search vector: --distance-range wants LO,HI");
-        q.has_range = true;
+        q->min_distance = strtod(range, &end);
+        if (*end != ',') return usage("search: --distance-range wants LO,HI");
+        q->max_distance = strtod(end + 1, &end);
+        if (*end) return usage("search: --distance-range wants LO,HI");
+        q->has_range = true;
     }
-    float *values = NULL;
+    if (!vec) return 0;
     size_t n = 0;
-    uint8_t *bytes = NULL;
-    if (vec && parse_vector(vec, &values, &n) != 0) {
-        free(values);
-        return usage("search vector: --vector wants a list of numbers like \"[0.1, 0.2]\"");
+    if (parse_vector(vec, values, &n) != 0) return usage("search: --vector wants a list of numbers like \"[0.1, 0.2]\"");
+    const fl_schema *s = fl_table_schema(t);
+    int c = column ? fl_schema_find(s, column) : -1;
+    if (c >= 0 && s->fields[c].type == FL_TYPE_FIXED_SIZE_LIST && s->fields[c].children[0].type == FL_TYPE_UINT8) {
+        *bytes = malloc(n ? n : 1);
+        if (!*bytes) return usage("out of memory");
+        for (size_t i = 0; i < n; i++) {
+            if ((*values)[i] < 0 || (*values)[i] > 255 || (*values)[i] != (float)(int)(*values)[i])
+                return usage("search: a binary column's query holds bytes 0..255");
+            (*bytes)[i] = (uint8_t)(*values)[i];
+        }
+        q->bits = *bytes;
+        q->n_bytes = n;
+    } else {
+        q->vector = *values;
+        q->dim = n;
     }
+    return 0;
+}
+
+static int search_vector_or_hybrid(const args *a, bool hybrid) {
+    const char *kind = hybrid ? "search hybrid" : "search vector";
+    char msg[200];
+    if (a->n_positional != 3) {
+        snprintf(msg, sizeof msg, "%s needs DB TABLE (the query is %s)", kind, hybrid ? "--text with --vector or --like-row" : "--vector or --like-row");
+        return usage(msg);
+    }
+    if (args_get(a, "k1") || args_get(a, "b")) {
+        snprintf(msg, sizeof msg, "%s: --k1 and --b go with search fts", kind);
+        return usage(msg);
+    }
+    if (!hybrid && (args_get(a, "text") || args_get(a, "text-column") || args_get(a, "rerank") || args_get(a, "weight") || args_get(a, "candidates")))
+        return usage("search vector: --text, --text-column, --rerank, --weight and --candidates go with search hybrid");
+    if (hybrid && args_get(a, "distance-range")) return usage("search hybrid: --distance-range goes with search vector");
+    output_options o;
+    if (!parse_format(a, &o)) return EXIT_USAGE;
+    const char *column = args_get(a, "column");
+    if (!column) {
+        snprintf(msg, sizeof msg, "%s: --column C (the vector column) is required", kind);
+        return usage(msg);
+    }
+    if (hybrid && !args_get(a, "text")) return usage("search hybrid: --text \"QUERY\" is required");
+    uint64_t limit = 10, candidates = 0;
+    if (!args_u64(a, "limit", &limit, NULL) || !args_u64(a, "candidates", &candidates, NULL)) return EXIT_USAGE;
+    fl_hybrid_query h = {.text = {.column = args_get(a, "text-column"), .text = args_get(a, "text")},
+                         .where = args_get(a, "where"),
+                         .k = limit > 100000 ? 100001 : (int64_t)limit,
+                         .candidates = candidates > 100000 ? 100001 : (int64_t)candidates};
+    const char *rerank = args_get(a, "rerank"), *weight = args_get(a, "weight");
+    if (rerank && strcmp(rerank, "rrf") && strcmp(rerank, "linear")) return usage("search hybrid: --rerank is rrf or linear");
+    h.rerank = rerank && !strcmp(rerank, "linear") ? FL_RERANK_LINEAR : FL_RERANK_RRF;
+    if (weight && (h.rerank != FL_RERANK_LINEAR || !parse_double(weight, &h.weight) || h.weight < 0 || h.weight > 1))
+        return usage("search hybrid: --weight (0..1, the vector half's share) goes with --rerank linear");
+    h.weight_set = weight != NULL;
     const char *cols[MAX_SELECT];
     char *storage = NULL;
     int n_cols = 0;
     const char *sel = args_get(a, "select");
-    if (!parse_select(sel, cols, &storage, &n_cols)) {
-        free(values);
-        return EXIT_USAGE;
-    }
+    if (!parse_select(sel, cols, &storage, &n_cols)) return EXIT_USAGE;
     if (sel) {
-        q.columns = cols;
-        q.n_columns = (size_t)n_cols;
+        h.columns = h.vector.columns = cols;
+        h.n_columns = h.vector.n_columns = (size_t)n_cols;
     }
+    fl_db *db;
+    fl_table *t;
+    float *values = NULL;
+    uint8_t *bytes = NULL;
+    int rc = open_for_search(a, &db, &t);
+    if (!rc) rc = vector_query(a, t, column, &h.vector, &values, &bytes);
+    h.vector.where = h.where;
+    h.vector.k = h.k;
     fl_error err = {0};
-    fl_db *db = NULL;
-    fl_table *t = NULL;
-    fl_open_options oo = {.version = version, .tag = tag};
-    int rc = 0;
-    if (fl_db_open(a->positional[1], 0, &db, &err) != FL_OK || fl_table_open(db, a->positional[2], &oo, &t, &err) != FL_OK) rc = fail(&err);
-    if (!rc && vec) {
-        /* a binary column takes the numbers as bytes */
-        const fl_schema *s = fl_table_schema(t);
-        int c = fl_schema_find(s, column);
-        if (c >= 0 && s->fields[c].type == FL_TYPE_FIXED_SIZE_LIST && s->fields[c].children[0].type == FL_TYPE_UINT8) {
-            bytes = malloc(n ? n : 1);
-            for (size_t i = 0; bytes && i < n; i++) {
-                if (values[i] < 0 || values[i] > 255 || values[i] != (float)(int)values[i]) {
-                    rc = usage("search vector: a binary column's query holds bytes 0..255");
-                    break;
-                }
-                bytes[i] = (uint8_t)values[i];
-            }
-            q.bits = bytes;
-            q.n_bytes = n;
-        } else {
-            q.vector = values;
-            q.dim = n;
-        }
-    }
     fl_batch *b = NULL;
-    if (!rc && fl_vector_search(t, &q, &b, &err) != FL_OK) rc = fail(&err);
+    if (!rc && (hybrid ? fl_hybrid_search(t, &h, &b, &err) : fl_vector_search(t, &h.vector, &b, &err)) != FL_OK) rc = fail(&err);
     if (!rc) {
         output *out = output_new(stdout, &o);
         output_batch(out, b);
@@ -372,4 +401,11 @@ int cmd_search(const args *a) {
     fl_table_close(t);
     fl_db_close(db);
     return rc;
+}
+
+int cmd_search(const args *a) {
+    const char *kind = a->positional[0];
+    if (!strcmp(kind, "fts")) return search_fts(a);
+    if (!strcmp(kind, "vector") || !strcmp(kind, "hybrid")) return search_vector_or_hybrid(a, !strcmp(kind, "hybrid"));
+    return usage("search: kinds available: vector, fts, hybrid");
 }

@@ -823,6 +823,28 @@ typedef struct fl_fts_query {
  * row, so the result is the same whether or not the index is up to date. Caller frees *out. */
 int fl_fts_search(fl_table *table, const fl_fts_query *query, fl_batch **out, fl_error *err);
 
+/* Hybrid search: one full-text and one vector search under the same WHERE, fused (docs/SEARCH.md). */
+#define FL_RERANK_RRF 0         /* reciprocal rank fusion: sum of 1 / (rrf_k + rank) over the halves */
+#define FL_RERANK_LINEAR 1      /* weight * normalized vector closeness + (1 - weight) * normalized BM25 */
+
+typedef struct fl_hybrid_query {
+    fl_fts_query text;          /* column (or NULL) and text; its k, where and columns are ignored */
+    fl_vector_query vector;     /* column and query vector (or like_row), metric; its k, where and columns are ignored */
+    const char *where;          /* prefilter of both halves */
+    int64_t k;                  /* results; 0: 10 */
+    int64_t candidates;         /* rows asked of each half; 0: max(k, 50) */
+    int rerank;                 /* FL_RERANK_* */
+    double rrf_k;               /* 0: 60 */
+    double weight;              /* linear: the vector half's weight (0..1) when weight_set; otherwise 0.7 */
+    bool weight_set;
+    const char *const *columns; /* projection (NULL: every column), then _score, _distance (NULL when that half
+                                   did not return the row), _relevance_score float32 and _rowid uint64 */
+    size_t n_columns;
+} fl_hybrid_query;
+
+/* The k most relevant rows, by relevance descending, ties by row id. Caller frees *out. */
+int fl_hybrid_search(fl_table *table, const fl_hybrid_query *query, fl_batch **out, fl_error *err);
+
 /* ---------------------------------------------------------------------------------------------------------
  * Near duplicates (docs/SEARCH.md)
  *

@@ -3,7 +3,8 @@
  * phrases (with and without positions in the index), +required and -excluded items, stemming and stop
  * words, freshness (a query gives identical ids and scores whether the index covers every fragment, some
  * of them or none, across appends, deletions, updates and compaction), the WHERE prefilter keeping the
- * statistics, the index file reader rejecting damage, and clear errors for bad input.
+ * statistics, the index file reader rejecting damage, clear errors for bad input, and hybrid search
+ * (fl_hybrid_search: RRF and linear fusion order and values, one WHERE for both halves).
  */
 #include "testlib.h"
 
@@ -402,10 +403,93 @@ static void test_errors(void) {
     fl_db_close(db);
 }
 
+/* Hybrid: both halves under one WHERE, fused by RRF (k = 60) or linearly; relevance values computed here. */
+static void test_hybrid(void) {
+    fl_db *db;
+    CHECK_OK(fl_db_open(tl_tmpdir("fts_hybrid"), FL_OPEN_CREATE, &db, &tl_err));
+    fl_schema *s;
+    CHECK_OK(fl_schema_parse("id int64, txt string, v fixed_size_list<float32, 2>", &s, &tl_err));
+    fl_table *t;
+    CHECK_OK(fl_table_create(db, "hy", s, &t, &tl_err));
+    static const char *const txt[] = {"red car", "red truck", "blue car", "green bus", "red red car"};
+    static const float v[][2] = {{0, 0}, {1, 0}, {5, 5}, {0, 1}, {9, 9}};
+    fl_batch *b = fl_batch_new(s);
+    for (int i = 0; i < 5; i++) {
+        CHECK_OK(fl_array_append_int(&b->columns[0], i));
+        CHECK_OK(fl_array_append_string(&b->columns[1], txt[i]));
+        CHECK_OK(fl_array_append_float(&b->columns[2].children[0], v[i][0]));
+        CHECK_OK(fl_array_append_float(&b->columns[2].children[0], v[i][1]));
+        CHECK_OK(fl_array_end_list(&b->columns[2]));
+    }
+    CHECK_OK(fl_batch_finish(b, &tl_err));
+    CHECK_OK(fl_table_append(t, b, NULL, &tl_err));
+    fl_batch_free(b);
+    fl_schema_free(s);
+    /* Text "red": rows 4, 0, 1 (row 4 has tf 2). Vector [0, 0] (l2): rows 0, 1, 3, 2, 4 (d 0, 1, 1, 50, 162). */
+    const float q[] = {0, 0};
+    const char *cols[] = {"id"};
+    fl_hybrid_query h = {.text = {.column = "txt", .text = "red"}, .vector = {.column = "v", .vector = q, .dim = 2, .metric = -1},
+                         .columns = cols, .n_columns = 1};
+    b = NULL;
+    CHECK_OK(fl_hybrid_search(t, &h, &b, &tl_err));
+    static const int rrf_order[] = {0, 1, 4, 3, 2};
+    const double rrf[] = {1.0 / 62 + 1.0 / 61, 1.0 / 63 + 1.0 / 62, 1.0 / 61 + 1.0 / 65, 1.0 / 63, 1.0 / 64};
+    CHECK(b && b->num_rows == 5 && b->n_columns == 5);
+    for (int i = 0; b && i < 5 && i < b->num_rows; i++) {
+        CHECK_EQ_INT(fl_array_get_int(&b->columns[0], i), rrf_order[i]);
+        CHECK(fabs(fl_array_get_float(&b->columns[3], i) - rrf[i]) < 1e-7);
+        CHECK_EQ_INT(fl_array_get_uint(&b->columns[4], i), rrf_order[i]);
+    }
+    /* Rows 3 and 2 came only from the vector half: no BM25 score. */
+    CHECK(b && fl_array_is_null(&b->columns[1], 3) && fl_array_is_null(&b->columns[1], 4) && !fl_array_is_null(&b->columns[2], 3));
+    fl_batch_free(b);
+    b = NULL;
+    /* Linear, weight 0.7: 0.7 (1 - d / 162) + 0.3 s / s_best. */
+    h.rerank = FL_RERANK_LINEAR;
+    CHECK_OK(fl_hybrid_search(t, &h, &b, &tl_err));
+    double s0 = bm25(1, 2, 3, 5, 2.2), s4 = bm25(2, 3, 3, 5, 2.2);
+    static const int lin_order[] = {0, 1, 3, 2, 4};
+    const double lin[] = {0.7 + 0.3 * s0 / s4, 0.7 * (1 - 1.0 / 162) + 0.3 * s0 / s4, 0.7 * (1 - 1.0 / 162), 0.7 * (1 - 50.0 / 162), 0.3};
+    CHECK(b && b->num_rows == 5);
+    for (int i = 0; b && i < 5 && i < b->num_rows; i++) {
+        CHECK_EQ_INT(fl_array_get_int(&b->columns[0], i), lin_order[i]);
+        CHECK(fabs(fl_array_get_float(&b->columns[3], i) - lin[i]) < 1e-6);
+    }
+    fl_batch_free(b);
+    b = NULL;
+    /* One WHERE for both halves; k. */
+    h.rerank = FL_RERANK_RRF;
+    h.where = "id != 0";
+    h.k = 2;
+    CHECK_OK(fl_hybrid_search(t, &h, &b, &tl_err));
+    CHECK(b && b->num_rows == 2);
+    if (b && b->num_rows == 2) {
+        CHECK_EQ_INT(fl_array_get_int(&b->columns[0], 0), 1);
+        CHECK(fabs(fl_array_get_float(&b->columns[3], 0) - (1.0 / 62 + 1.0 / 61)) < 1e-7);
+        CHECK_EQ_INT(fl_array_get_int(&b->columns[0], 1), 4);
+    }
+    fl_batch_free(b);
+    b = NULL;
+    /* Errors name the half. */
+    h.text.text = "";
+    CHECK(fl_hybrid_search(t, &h, &b, &tl_err) == FL_EINVAL);
+    CHECK_EQ_STR(tl_err.message, "hybrid search, text half: fts query is empty");
+    h.text.text = "red";
+    h.vector.dim = 1;
+    CHECK(fl_hybrid_search(t, &h, &b, &tl_err) == FL_EINVAL);
+    CHECK(strstr(tl_err.message, "hybrid search, vector half: ") == tl_err.message);
+    h.vector.dim = 2;
+    h.rerank = 7;
+    CHECK(fl_hybrid_search(t, &h, &b, &tl_err) == FL_EINVAL);
+    fl_table_close(t);
+    fl_db_close(db);
+}
+
 int main(void) {
     RUN(test_bm25_hand_computed);
     RUN(test_stemming_and_stop_words);
     RUN(test_freshness);
     RUN(test_errors);
+    RUN(test_hybrid);
     return tl_finish("fts");
 }

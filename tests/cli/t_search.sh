@@ -20,11 +20,11 @@ expect search-like-row 0 '{"id":1,"_distance":1,"_rowid":1}
 {"id":2,"_distance":2,"_rowid":2}' -- "$FL" search vector "$SDB" vt --column h --like-row 0 --limit 2 --select id --format jsonl
 expect search-range 0 '{"id":2,"_rowid":2}' -- sh -c "'$FL' search vector '$SDB' vt --column h --vector '[0, 0]' --distance-range 2,3 --select id --format jsonl | sed 's/\"_distance\":[0-9]*,//'"
 expect search-dim 1 "framelake: error: vector search: the query has 3 dimensions, column 'v' has 2" -- "$FL" search vector "$SDB" vt --column v --vector "[1, 2, 3]"
-expect search-bad-vector 2 "framelake: search vector: --vector wants a list of numbers like \"[0.1, 0.2]\"" -- "$FL" search vector "$SDB" vt --column v --vector "1, 2"
+expect search-bad-vector 2 "framelake: search: --vector wants a list of numbers like \"[0.1, 0.2]\"" -- "$FL" search vector "$SDB" vt --column v --vector "1, 2"
 expect search-type 1 "framelake: error: vector search: column 'grp' is not a vector (fixed_size_list<float32, N> or fixed_size_list<uint8, N>)" -- \
     "$FL" search vector "$SDB" vt --column grp --vector "[1]"
-expect search-both 2 "framelake: search vector: give exactly one of --vector \"[...]\" or --like-row ROWID" -- "$FL" search vector "$SDB" vt --column v
-expect search-kind 2 "framelake: search: kinds available: vector, fts" -- "$FL" search images "$SDB" vt
+expect search-both 2 "framelake: search: give exactly one of --vector \"[...]\" or --like-row ROWID" -- "$FL" search vector "$SDB" vt --column v
+expect search-kind 2 "framelake: search: kinds available: vector, fts, hybrid" -- "$FL" search images "$SDB" vt
 
 # Full-text search: BM25 over a string column, with and without an fts index (same results).
 "$FL" create "$SDB" docs --schema "id int64, txt string" >/dev/null
@@ -66,3 +66,31 @@ expect fts-opts 2 "framelake index: --stem, --stopwords and --positions go with 
 usage: $("$FL" help index 2>&1 | head -1)" -- "$FL" index create "$SDB" docs txt --type btree --stem english
 expect fts-query-arg 2 "framelake: search fts needs DB TABLE \"QUERY\"" -- "$FL" search fts "$SDB" docs
 expect fts-bad-b 2 "framelake: search fts: --b wants a number in 0..1" -- "$FL" search fts "$SDB" docs x --b 2
+
+# Hybrid: text and vector halves under one WHERE, fused by reciprocal rank fusion (or linearly).
+"$FL" create "$SDB" hy --schema "id int64, txt string, v fixed_size_list<float32, 2>" >/dev/null
+cat > "$WORK/hy.jsonl" <<'ROWS'
+{"id": 0, "txt": "red car", "v": [0, 0]}
+{"id": 1, "txt": "red truck", "v": [1, 0]}
+{"id": 2, "txt": "blue car", "v": [5, 5]}
+{"id": 3, "txt": "green bus", "v": [0, 1]}
+{"id": 4, "txt": "red red car", "v": [9, 9]}
+ROWS
+"$FL" append "$SDB" hy "$WORK/hy.jsonl" >/dev/null
+expect hybrid-rrf 0 '0
+1
+4
+3
+2' -- sh -c "'$FL' search hybrid '$SDB' hy --text red --text-column txt --column v --vector '[0, 0]' --select id --format csv | tail -n +2 | cut -d, -f1"
+expect hybrid-linear 0 '0
+1
+3
+2
+4' -- sh -c "'$FL' search hybrid '$SDB' hy --text red --text-column txt --column v --vector '[0, 0]' --rerank linear --select id --format csv | tail -n +2 | cut -d, -f1"
+expect hybrid-where 0 '{"id":1,"_score":0.5598161,"_distance":1,"_relevance_score":0.032522473,"_rowid":1}
+{"id":4,"_score":0.6723565,"_distance":162,"_relevance_score":0.03201844,"_rowid":4}' -- "$FL" search hybrid "$SDB" hy --text red --text-column txt --column v --vector "[0, 0]" --where "id != 0" --limit 2 --select id --format jsonl
+expect hybrid-no-text 2 "framelake: search hybrid: --text \"QUERY\" is required" -- "$FL" search hybrid "$SDB" hy --column v --vector "[0, 0]"
+expect hybrid-rerank 2 "framelake: search hybrid: --rerank is rrf or linear" -- "$FL" search hybrid "$SDB" hy --text red --column v --vector "[0, 0]" --rerank max
+expect hybrid-weight 2 "framelake: search hybrid: --weight (0..1, the vector half's share) goes with --rerank linear" -- "$FL" search hybrid "$SDB" hy --text red --column v --vector "[0, 0]" --weight 0.5
+expect hybrid-text-error 1 "framelake: error: hybrid search, text half: fts search: no column has an fts index; name the column to search (--column)" -- "$FL" search hybrid "$SDB" hy --text red --column v --vector "[0, 0]"
+expect hybrid-vector-error 1 "framelake: error: hybrid search, vector half: vector search: the query has 3 dimensions, column 'v' has 2" -- "$FL" search hybrid "$SDB" hy --text red --text-column txt --column v --vector "[0, 0, 1]"
