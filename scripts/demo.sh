@@ -3,7 +3,7 @@
 # into one versioned table, then the demo walks through idempotent ingest, new footage arriving, versions,
 # time travel, stable row ids, schema evolution, compaction, tags, restore and cleanup, and the BDD100K
 # path (a BDD100K-style folder written by `synthesize`, ingested as the real download would be).
-# (SQL, search, views and training join this demo as those capabilities land.)
+# (views and training join this demo as those capabilities land.)
 # Re-running starts from a clean demo database.
 set -eu
 cd "$(dirname "$0")/.."
@@ -51,7 +51,12 @@ run "$FL" backfill "$DB" bdd100k --all --quiet
 run "$FL" count "$DB" bdd100k --where "is_duplicate AND image_id LIKE '%-copy-%'"
 run "$FL" search vector "$DB" bdd100k --column dhash --like-row 120 --where "NOT is_duplicate" --limit 3 --select image_id,split,scene,timeofday
 
-step "4b. An external UDF in Python: OpenCV's HOG person detector, only on frames without labels (split test)"
+step "4b. Full-text search on the scene descriptions (BM25, stemming, phrases), and hybrid text + image search"
+run "$FL" index create "$DB" bdd100k scene_description --type fts --stem english --stopwords english --positions
+run "$FL" search fts "$DB" bdd100k '"city streets" +night -rainy' --where "NOT is_duplicate" --limit 3 --select image_id,scene_description
+run "$FL" search hybrid "$DB" bdd100k --text "snowy highway" --column dhash --like-row 120 --where "NOT is_duplicate" --limit 3 --select image_id,scene_description
+
+step "4c. An external UDF in Python: OpenCV's HOG person detector, only on frames without labels (split test)"
 run "$FL" add-column "$DB" bdd100k hog_person_pct --udf "exec:/usr/bin/python3 -m framelake.workers.hog_person" --param max_side=480 --where "split = 'test'"
 run "$FL" backfill "$DB" bdd100k hog_person_pct --concurrency 2
 run "$FL" sql "$DB" "SELECT count(*) AS test_frames, count(hog_person_pct) AS computed, round(max(hog_person_pct), 2) AS largest_pct FROM bdd100k WHERE split = 'test'"
