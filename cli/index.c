@@ -1,5 +1,5 @@
 /*
- * index.c — `framelake index create|update|list|drop`: scalar and full-text index management
+ * index.c — `framelake index create|update|list|drop`: scalar, full-text and vector index management
  * (include/framelake.h, "Scalar indexes").
  */
 #include "commands.h"
@@ -10,8 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const option_spec index_opts[] = {{"type", true},      {"name", true},       {"version", true}, {"stem", true},
-                                  {"stopwords", true}, {"positions", false}, {NULL, false}};
+const option_spec index_opts[] = {{"type", true},      {"name", true},       {"version", true},    {"stem", true},
+                                  {"stopwords", true}, {"positions", false}, {"metric", true},     {"partitions", true},
+                                  {"sub-vectors", true}, {NULL, false}};
 
 static int fail(const fl_error *err) {
     fprintf(stderr, "framelake: error: %s\n", err->message[0] ? err->message : fl_strerror(err->code));
@@ -46,16 +47,26 @@ int cmd_index(const args *a) {
     if ((create || drop) && a->n_positional != 4) return usage(create ? "create needs DB TABLE COLUMN" : "drop needs DB TABLE NAME");
     if (list && a->n_positional != 3) return usage("list needs DB TABLE");
     const char *type = args_get(a, "type");
-    if (create && !type) return usage("--type btree|bitmap|label_list|fts is required");
-    if (type && strcmp(type, "btree") && strcmp(type, "bitmap") && strcmp(type, "label_list") && strcmp(type, "fts")) {
-        fprintf(stderr, "framelake: --type must be btree, bitmap, label_list or fts, not '%s'\n", type);
+    if (create && !type) return usage("--type btree|bitmap|label_list|fts|ivf_pq|ivf_flat is required");
+    static const char *const types[] = {"btree", "bitmap", "label_list", "fts", "ivf_pq", "ivf_flat"};
+    bool known = false;
+    for (int i = 0; type && i < 6; i++) known = known || !strcmp(type, types[i]);
+    if (type && !known) {
+        fprintf(stderr, "framelake: --type must be btree, bitmap, label_list, fts, ivf_pq or ivf_flat, not '%s'\n", type);
         return 2;
     }
     if (!create && (type || args_get(a, "name"))) return usage("--type and --name go with create");
     bool fts_opts = args_get(a, "stem") || args_get(a, "stopwords") || args_flag(a, "positions");
     if (fts_opts && (!type || strcmp(type, "fts"))) return usage("--stem, --stopwords and --positions go with create --type fts");
+    bool ivf = type && (!strcmp(type, "ivf_pq") || !strcmp(type, "ivf_flat"));
+    bool ivf_opts = args_get(a, "metric") || args_get(a, "partitions") || args_get(a, "sub-vectors");
+    if (ivf_opts && !ivf) return usage("--metric, --partitions and --sub-vectors go with create --type ivf_pq|ivf_flat");
+    if (args_get(a, "sub-vectors") && strcmp(type, "ivf_pq")) return usage("--sub-vectors goes with --type ivf_pq");
     fl_kv params[3];
     size_t n_params = 0;
+    if (args_get(a, "metric")) params[n_params++] = (fl_kv){"metric", (char *)args_get(a, "metric")};
+    if (args_get(a, "partitions")) params[n_params++] = (fl_kv){"partitions", (char *)args_get(a, "partitions")};
+    if (args_get(a, "sub-vectors")) params[n_params++] = (fl_kv){"sub_vectors", (char *)args_get(a, "sub-vectors")};
     if (args_get(a, "stem")) params[n_params++] = (fl_kv){"stem", (char *)args_get(a, "stem")};
     if (args_get(a, "stopwords")) params[n_params++] = (fl_kv){"stopwords", (char *)args_get(a, "stopwords")};
     if (args_flag(a, "positions")) params[n_params++] = (fl_kv){"positions", "true"};

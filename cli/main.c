@@ -654,8 +654,9 @@ static const command commands[] = {
      "[--on-error fail|null] [--timeout 60s] [--quiet]",
      "compute UDF columns for the rows that lack them (parallel, checkpointed, resumable)", backfill_opts, 2, 3, cmd_backfill},
     {"search",
-     "framelake search vector DB TABLE --column C (--vector \"[...]\" | --like-row ROWID) [--metric l2|cosine|dot|hamming] [--where SQL] "
-     "[--limit 10] [--select cols] [--distance-range LO,HI] [--format table|jsonl|csv] | framelake search fts DB TABLE \"QUERY\" [--column C] "
+     "framelake search vector DB TABLE --column C (--vector \"[...]\" | --vector-file F | --like-row ROWID) [--metric l2|cosine|dot|hamming] "
+     "[--where SQL] [--prefilter|--postfilter] [--nprobes 20] [--refine-factor R] [--exact] [--limit 10] [--select cols] "
+     "[--distance-range LO,HI] [--format table|jsonl|csv] | framelake search fts DB TABLE \"QUERY\" [--column C] "
      "[--where SQL] [--limit 10] [--select cols] [--k1 1.2] [--b 0.75] [--format table|jsonl|csv] | framelake search hybrid DB TABLE --text "
      "\"QUERY\" --column C (--vector \"[...]\" | --like-row ROWID) [--text-column T] [--metric M] [--where SQL] [--rerank rrf|linear] "
      "[--weight 0.7] [--candidates N] [--limit 10] [--select cols] [--format table|jsonl|csv]",
@@ -666,7 +667,8 @@ static const command commands[] = {
      2, 3, cmd_dedup},
     {"udf", "framelake udf list | framelake udf columns DB TABLE", "list the built-in UDFs, or a table's UDF columns and their definitions", NULL,
      1, 3, cmd_udf},
-    {"index", INDEX_USAGE, "create, extend, list or drop indexes (btree, bitmap, label_list, fts)", index_opts, 3, 4, cmd_index},
+    {"index", INDEX_USAGE, "create, extend, list or drop indexes (btree, bitmap, label_list, fts, ivf_pq, ivf_flat)", index_opts, 3, 4,
+     cmd_index},
     {"drop-table", "framelake drop-table DB TABLE", "delete a table and all its versions", NULL, 2, 2, cmd_drop_table},
     {"help", "framelake help [COMMAND]", "show help", NULL, 0, 1, cmd_help},
     {"version", "framelake --version", "print the version", NULL, 0, 0, cmd_version},

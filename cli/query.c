@@ -188,7 +188,9 @@ int cmd_explain(const args *a) {
 const option_spec search_opts[] = {{"column", true}, {"vector", true}, {"like-row", true}, {"metric", true}, {"where", true},
                                    {"limit", true},  {"select", true}, {"format", true},   {"blob", true},   {"version", true},
                                    {"tag", true},    {"distance-range", true}, {"k1", true}, {"b", true}, {"text", true},
-                                   {"text-column", true}, {"rerank", true}, {"weight", true}, {"candidates", true}, {NULL, false}};
+                                   {"text-column", true}, {"rerank", true}, {"weight", true}, {"candidates", true}, {"vector-file", true},
+                                   {"nprobes", true}, {"refine-factor", true}, {"exact", false}, {"prefilter", false}, {"postfilter", false},
+                                   {NULL, false}};
 
 /* "[0.1, 2, -3e-2]" into floats (or, for binary columns, "[1, 2, 255]" into bytes). */
 static int parse_vector(const char *text, float **out, size_t *n) {
@@ -252,9 +254,10 @@ static int search_fts(const args *a) {
     output_options o;
     if (!parse_format(a, &o)) return EXIT_USAGE;
     if (args_get(a, "vector") || args_get(a, "like-row") || args_get(a, "metric") || args_get(a, "distance-range") || args_get(a, "text") ||
-        args_get(a, "text-column") || args_get(a, "rerank") || args_get(a, "weight") || args_get(a, "candidates"))
-        return usage("search fts: the query is the argument; --vector, --like-row, --metric, --distance-range, --text, --text-column, --rerank, "
-                     "--weight and --candidates go with search vector or hybrid");
+        args_get(a, "text-column") || args_get(a, "rerank") || args_get(a, "weight") || args_get(a, "candidates") || args_get(a, "vector-file") ||
+        args_get(a, "nprobes") || args_get(a, "refine-factor") || args_flag(a, "exact") || args_flag(a, "prefilter") || args_flag(a, "postfilter"))
+        return usage("search fts: the query is the argument; vector options (--vector, --like-row, --metric, --nprobes, ...) and --text, "
+                     "--text-column, --rerank, --weight, --candidates go with search vector or hybrid");
     uint64_t limit = 10;
     if (!args_u64(a, "limit", &limit, NULL)) return EXIT_USAGE;
     fl_fts_query q = {.column = args_get(a, "column"), .text = a->positional[3], .where = args_get(a, "where"),
@@ -293,10 +296,49 @@ static int search_fts(const args *a) {
 /* The vector half of a search: --vector or --like-row, --metric, --distance-range; a binary column takes
  * the numbers as bytes. *values and *bytes hold what q points to (the caller frees both). */
 static int vector_query(const args *a, fl_table *t, const char *column, fl_vector_query *q, float **values, uint8_t **bytes) {
-    const char *vec = args_get(a, "vector"), *like = args_get(a, "like-row"), *metric = args_get(a, "metric");
+    const char *vec = args_get(a, "vector"), *like = args_get(a, "like-row"), *metric = args_get(a, "metric"), *vfile = args_get(a, "vector-file");
     *values = NULL;
     *bytes = NULL;
-    if (!vec == !like) return usage("search: give exactly one of --vector \"[...]\" or --like-row ROWID");
+    if ((vec != NULL) + (like != NULL) + (vfile != NULL) != 1)
+        return usage("search: give exactly one of --vector \"[...]\", --vector-file F or --like-row ROWID");
+    uint64_t nprobes = 0, refine = 0;
+    if (!args_u64(a, "nprobes", &nprobes, NULL) || !args_u64(a, "refine-factor", &refine, NULL)) return EXIT_USAGE;
+    if (args_get(a, "nprobes") && (nprobes == 0 || nprobes > 65536)) return usage("search: --nprobes must be within 1..65536");
+    if (refine > 1000) return usage("search: --refine-factor must be within 0..1000");
+    if (args_flag(a, "prefilter") && args_flag(a, "postfilter")) return usage("search: --prefilter and --postfilter exclude each other");
+    q->nprobes = (int)nprobes;
+    q->refine_factor = (int)refine;
+    q->exact = args_flag(a, "exact");
+    q->postfilter = args_flag(a, "postfilter");
+    char *file_text = NULL;
+    if (vfile) {
+        FILE *fp = fopen(vfile, "rb");
+        if (!fp) {
+            fprintf(stderr, "framelake: error: --vector-file %s: cannot open it\n", vfile);
+            return 1;
+        }
+        size_t cap = 4096, n = 0;
+        file_text = malloc(cap);
+        for (size_t got; file_text && (got = fread(file_text + n, 1, cap - n - 1, fp)) > 0;) {
+            n += got;
+            if (n + 1 == cap) {
+                char *grown = realloc(file_text, cap * 2);
+                if (!grown) {
+                    free(file_text);
+                    file_text = NULL;
+                }
+                file_text = grown;
+                cap *= 2;
+            }
+        }
+        fclose(fp);
+        if (!file_text) return usage("out of memory");
+        file_text[n] = 0;
+        char *p = file_text;
+        while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') p++;
+        for (char *e = p + strlen(p); e > p && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\r' || e[-1] == '\t');) *--e = 0;
+        vec = p;
+    }
     uint64_t row = 0;
     if (like && !args_u64(a, "like-row", &row, NULL)) return EXIT_USAGE;
     q->column = column;
@@ -315,7 +357,9 @@ static int vector_query(const args *a, fl_table *t, const char *column, fl_vecto
     }
     if (!vec) return 0;
     size_t n = 0;
-    if (parse_vector(vec, values, &n) != 0) return usage("search: --vector wants a list of numbers like \"[0.1, 0.2]\"");
+    int bad = parse_vector(vec, values, &n);
+    free(file_text);
+    if (bad) return usage(vfile ? "search: --vector-file wants a list of numbers like [0.1, 0.2]" : "search: --vector wants a list of numbers like \"[0.1, 0.2]\"");
     const fl_schema *s = fl_table_schema(t);
     int c = column ? fl_schema_find(s, column) : -1;
     if (c >= 0 && s->fields[c].type == FL_TYPE_FIXED_SIZE_LIST && s->fields[c].children[0].type == FL_TYPE_UINT8) {

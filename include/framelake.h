@@ -792,12 +792,21 @@ typedef struct fl_vector_query {
     double min_distance, max_distance;
     const char *const *columns; /* projection (NULL: every column), then _distance float32 and _rowid uint64 */
     size_t n_columns;
+    /* With an ivf_pq or ivf_flat index on the column (of the query's metric): */
+    bool exact;                 /* ignore the index: exact search of every row */
+    bool postfilter;            /* apply `where` to the index's k results (may return fewer than k) instead of
+                                   before (prefilter, the default: k results whenever k rows match) */
+    int nprobes;                /* partitions searched; 0: 20 (more are searched when a prefilter leaves fewer than k) */
+    int refine_factor;          /* ivf_pq: re-rank the k × refine_factor best estimates by exact distance; 0: none */
 } fl_vector_query;
 
 /*
- * Exact k-nearest-neighbour search over the handle's version. Distances: l2 = squared Euclidean, cosine =
- * 1 − cos, dot = 1 − x·y (LanceDB's), hamming = differing bits. Results ascending by distance, ties by
- * row id; the batch has row_ids set. Caller frees *out.
+ * k-nearest-neighbour search over the handle's version. Distances: l2 = squared Euclidean, cosine =
+ * 1 − cos, dot = 1 − x·y (LanceDB's), hamming = differing bits. Exact unless the column has a vector
+ * index of the query's metric (no metric given: the index's) and neither `exact` nor a distance range is
+ * asked for: then the fragments the index covers are searched through it (ivf_pq distances are estimates
+ * unless refined) and the others exactly, merged. Results ascending by distance, ties by row id; the
+ * batch has row_ids set. Caller frees *out.
  */
 int fl_vector_search(fl_table *table, const fl_vector_query *query, fl_batch **out, fl_error *err);
 /* "l2", "cosine", "dot", "hamming" and back. */

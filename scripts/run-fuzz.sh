@@ -34,7 +34,7 @@ make_seeds() {
     mkdir -p "$OUT"
     # shellcheck disable=SC2046
     ${CC:-cc} -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -O1 -g -o "$OUT/make_seeds" tests/fuzz/make_seeds.c \
-        $(ls src/*/*.c) -lzstd -lxxhash -lpthread -lm || return 1
+        $(ls src/*/*.c) -lzstd -lxxhash -lturbojpeg -lzip -lpg_query -lstemmer -lopenblas -lpthread -lm || return 1
     "$OUT/make_seeds" "$1"
 }
 

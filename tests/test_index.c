@@ -670,7 +670,7 @@ static void test_errors(void) {
     CHECK_EQ_STR(tl_err.message, "table 't': a bitmap index needs an integer, boolean, string or timestamp column; column 'x' is float64");
     CHECK_EQ_INT(fl_index_create(t, "tags", "btree", NULL, &tl_err), FL_ETYPE);
     CHECK_EQ_INT(fl_index_create(t, "k", "hash", NULL, &tl_err), FL_EINVAL);
-    CHECK_EQ_STR(tl_err.message, "unknown index type 'hash' (use btree, bitmap, label_list or fts)");
+    CHECK_EQ_STR(tl_err.message, "unknown index type 'hash' (use btree, bitmap, label_list, fts, ivf_pq or ivf_flat)");
     CHECK_EQ_INT(fl_index_create(t, "k", "btree", "bad/name", &tl_err), FL_EINVAL);
     CHECK_OK(fl_index_create(t, "k", "btree", NULL, &tl_err));
     CHECK_EQ_INT(fl_index_create(t, "w", "bitmap", "k_idx", &tl_err), FL_EEXIST);
@@ -709,7 +709,7 @@ static void test_errors(void) {
     txn x = {.kind = OP_INDEX};
     fl_index_ref *foreign = fl_calloc(1, sizeof *foreign);
     foreign->name = fl_strdup("emb_idx");
-    foreign->type = fl_strdup("ivf_pq");
+    foreign->type = fl_strdup("hnsw");
     foreign->field_ids = fl_malloc(sizeof(int32_t));
     foreign->field_ids[0] = t->m->schema->fields[fl_schema_find(t->m->schema, "x")].id;
     foreign->n_field_ids = 1;
@@ -727,7 +727,7 @@ static void test_errors(void) {
     txn_clear(&x);
     append_rows(t, 10, 100);
     CHECK_EQ_INT(t->m->n_indexes, 3);
-    CHECK_EQ_STR(t->m->indexes[2].type, "ivf_pq");
+    CHECK_EQ_STR(t->m->indexes[2].type, "hnsw");
     CHECK_EQ_INT(t->m->indexes[2].n_fragment_ids, 1);
     CHECK_EQ_INT(t->m->indexes[2].n_files, 1);
     CHECK_EQ_INT(check_where(t, "x > 1", NULL), 0);

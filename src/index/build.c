@@ -10,6 +10,7 @@
 #include "index.h"
 #include "fts.h"
 #include "ixfile.h"
+#include "vindex.h"
 #include "../table/txn.h"
 
 #include <math.h>
@@ -28,6 +29,8 @@ ix_kind ix_kind_of(const char *type) {
     if (!strcmp(type, FL_INDEX_BITMAP)) return IX_BITMAP;
     if (!strcmp(type, FL_INDEX_LABEL_LIST)) return IX_LABEL_LIST;
     if (!strcmp(type, FL_INDEX_FTS)) return IX_FTS;
+    if (!strcmp(type, FL_INDEX_IVF_PQ)) return IX_IVF_PQ;
+    if (!strcmp(type, FL_INDEX_IVF_FLAT)) return IX_IVF_FLAT;
     return 0;
 }
 
@@ -35,6 +38,7 @@ ix_kind ix_kind_of(const char *type) {
 static ix_key_type key_type_for(const fl_field *f, ix_kind kind) {
     fl_type_id t = f->type;
     if (kind == IX_FTS) return t == FL_TYPE_STRING ? IX_KEY_STRING : 0;
+    if (IX_VECTOR(kind)) return t == FL_TYPE_FIXED_SIZE_LIST && f->children[0].type == FL_TYPE_FLOAT32 ? IX_KEY_FLOAT : 0;
     if (kind == IX_LABEL_LIST) return t == FL_TYPE_LIST && f->children[0].type == FL_TYPE_STRING ? IX_KEY_STRING : 0;
     if (fl_type_is_integer(t) || t == FL_TYPE_TIMESTAMP_MS) return IX_KEY_INT;
     if (t == FL_TYPE_STRING) return IX_KEY_STRING;
@@ -513,7 +517,7 @@ static int build_fts(fl_table *t, const fl_field *field, const fl_kv *params, in
                 size_t len;
                 const uint8_t *v = fl_array_get_bytes(&a, i, &len);
                 if (!fts_analyze(&an, v, len, &tok)) rc = oom(err);
-                else rc = fts_writer_add(w, row, &tok, err);
+                else if (tok.n) rc = fts_writer_add(w, row, &tok, err); /* no terms: not a document */
             }
         }
     }
@@ -529,7 +533,7 @@ static int build_fts(fl_table *t, const fl_field *field, const fl_kv *params, in
 /* Writes one index file over fragments `frags` (indexes into t->m->fragments); *rel receives its
  * table-relative path. `params` are the entry's parameters (the fts analyzer settings). */
 static int build_file(fl_table *t, const fl_field *field, ix_kind kind, const fl_kv *params, int32_t n_params, const uint32_t *frags,
-                      uint32_t n_frags, char **rel, fl_error *err) {
+                      uint32_t n_frags, const char *model_rel, char **rel, fl_error *err) {
     *rel = NULL;
     builder bd;
     memset(&bd, 0, sizeof bd);
@@ -539,8 +543,8 @@ static int build_file(fl_table *t, const fl_field *field, ix_kind kind, const fl
     bd.max_keys = kind == IX_BTREE ? SIZE_MAX : kind == IX_BITMAP ? BITMAP_MAX_KEYS : LABEL_MAX_KEYS;
     bd.column = field->name;
     int rc = FL_OK;
-    for (uint32_t i = 0; kind != IX_FTS && rc == FL_OK && i < n_frags; i++) rc = collect_fragment(t, frags[i], field, &bd, err);
-    if (rc == FL_OK && kind != IX_FTS) rc = finish_build(&bd, err);
+    for (uint32_t i = 0; IX_SCALAR(kind) && rc == FL_OK && i < n_frags; i++) rc = collect_fragment(t, frags[i], field, &bd, err);
+    if (rc == FL_OK && IX_SCALAR(kind)) rc = finish_build(&bd, err);
     char rnd[17], rnd2[17];
     fl_random_hex(rnd);
     fl_random_hex(rnd2);
@@ -551,6 +555,7 @@ static int build_file(fl_table *t, const fl_field *field, ix_kind kind, const fl
     if (rc == FL_OK) rc = fl_io_mkdirs(dir, err);
     uint64_t size;
     if (rc == FL_OK && kind == IX_FTS) rc = build_fts(t, field, params, n_params, frags, n_frags, path, err);
+    else if (rc == FL_OK && IX_VECTOR(kind)) rc = fl_vindex_build(t, field, kind == IX_IVF_PQ, params, n_params, frags, n_frags, model_rel, path, err);
     else if (rc == FL_OK) rc = ix_file_write(path, &bd.b, &size, err);
     if (rc == FL_OK) {
         rc = fl_io_sync_dir(dir, err);
@@ -707,7 +712,8 @@ static int resolve_column(fl_table *t, const char *column, ix_kind kind, const c
     if (!key_type_for(&s->fields[k], kind)) {
         char *tn = fl_field_type_format(&s->fields[k]);
         static const char *wants[] = {"", "an integer, float, string or timestamp column", "an integer, boolean, string or timestamp column",
-                                      "a list<string> column", "a string column"};
+                                      "a list<string> column", "a string column", "a fixed_size_list<float32, N> column",
+                                      "a fixed_size_list<float32, N> column"};
         int rc = fl_error_set(err, FL_ETYPE, "table '%s': a %s index needs %s; column '%s' is %s", t->name, type, wants[kind], column,
                               tn ? tn : "?");
         fl_free(tn);
@@ -721,6 +727,18 @@ static int resolve_column(fl_table *t, const char *column, ix_kind kind, const c
  * positions, each always present). */
 static int check_params(ix_kind kind, const fl_kv *params, size_t n, fl_kv *out, int32_t *n_out, fl_error *err) {
     *n_out = 0;
+    if (IX_VECTOR(kind)) {
+        static const char *const keys[] = {"metric", "partitions", "sub_vectors"};
+        for (size_t i = 0; i < n; i++) {
+            bool known = false;
+            for (int k = 0; k < 3; k++) known = known || !strcmp(params[i].key, keys[k]);
+            if (!known) return fl_error_set(err, FL_EINVAL, "vector index: unknown parameter '%s' (use metric, partitions or sub_vectors)", params[i].key);
+        }
+        if (n > 3) return fl_error_set(err, FL_EINVAL, "vector index: a parameter is given twice");
+        FL_RETURN_NOT_OK(fl_vindex_check_params(kind == IX_IVF_PQ, params, (int32_t)n, err));
+        for (size_t i = 0; i < n; i++) out[(*n_out)++] = params[i];
+        return FL_OK;
+    }
     static const char *const fts_keys[] = {"stem", "stopwords", "positions"};
     static const char *const fts_defaults[] = {"none", "none", "false"};
     for (size_t i = 0; i < n; i++) {
@@ -750,7 +768,8 @@ int fl_index_create(fl_table *t, const char *column, const char *type, const cha
 
 int fl_index_create_with(fl_table *t, const char *column, const char *type, const char *name, const fl_kv *params, size_t n_params, fl_error *err) {
     ix_kind kind = ix_kind_of(type);
-    if (!kind) return fl_error_set(err, FL_EINVAL, "unknown index type '%s' (use btree, bitmap, label_list or fts)", type ? type : "");
+    if (!kind)
+        return fl_error_set(err, FL_EINVAL, "unknown index type '%s' (use btree, bitmap, label_list, fts, ivf_pq or ivf_flat)", type ? type : "");
     fl_kv canon[3];
     int32_t n_canon = 0;
     FL_RETURN_NOT_OK(check_params(kind, params, n_params, canon, &n_canon, err));
@@ -772,7 +791,7 @@ int fl_index_create_with(fl_table *t, const char *column, const char *type, cons
         frags[i] = i;
         if (!coverage_add(&cov, m->fragments[i].id, 0, fl_fragment_column_version(&m->fragments[i], field->id))) rc = oom(err);
     }
-    if (rc == FL_OK) rc = build_file(t, field, kind, canon, n_canon, frags, m->n_fragments, &rel, err);
+    if (rc == FL_OK) rc = build_file(t, field, kind, canon, n_canon, frags, m->n_fragments, NULL, &rel, err);
     if (rc == FL_OK) rc = add_written_file(t, &x, rel, err);
     fl_index_ref *ref = NULL;
     if (rc == FL_OK) rc = make_ref(own_name, type, field->id, field->name, &rel, 1, &cov, canon, n_canon, &ref, err);
@@ -840,7 +859,9 @@ static int plan_update(fl_table *t, uint32_t idx, txn *x, bool *changed, fl_erro
         if (file_of[i] >= 0 && !coverage_add(&cov, m->fragments[i].id, renum[file_of[i]], fl_fragment_column_version(&m->fragments[i], field->id)))
             rc = oom(err);
     char *rel = NULL;
-    if (rc == FL_OK) rc = build_file(t, field, kind, old->params, old->n_params, pending, n_pending, &rel, err);
+    /* Vector indexes encode new rows with the model of the files they already have. */
+    const char *model = IX_VECTOR(kind) && old->n_files ? old->files[0] : NULL;
+    if (rc == FL_OK) rc = build_file(t, field, kind, old->params, old->n_params, pending, n_pending, model, &rel, err);
     if (rc == FL_OK && (rc = add_written_file(t, x, rel, err)) == FL_OK) {
         files[n_files] = rel;
         for (uint32_t j = 0; rc == FL_OK && j < n_pending; j++)

@@ -11,7 +11,8 @@
  *     ASCII-lowercased, then dropped when they are stop words, then stemmed. A token's position is its
  *     index among all the runs of the text, stop words included, so a phrase with a stop word in the middle
  *     still needs the gap. Terms are at most FTS_MAX_TERM bytes (longer runs are cut there).
- *  2. An index file holds every physical row of the fragments it was built from (deleted ones too), with
+ *  2. An index file holds every document — physical row whose value has at least one term — of the
+ *     fragments it was built from (deleted ones too), with
  *     per fragment the count of non-NULL documents and their total length, so a query can take the corpus
  *     statistics of a covered fragment from the file and correct them only for deletions.
  *  3. A reader validates before it trusts: tail, footer checksum, counts against bytes, terms strictly

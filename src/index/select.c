@@ -889,7 +889,7 @@ static int load_views(planner *p) {
         v->ref = x;
         v->kind = ix_kind_of(x->type);
         v->field = fl_index_field(p->t, x);
-        if (!v->kind || v->kind == IX_FTS || v->field < 0) continue; /* full-text indexes answer no filter */
+        if (!IX_SCALAR(v->kind) || v->field < 0) continue; /* full-text and vector indexes answer no filter */
         v->file_of = fl_calloc((size_t)m->n_fragments + 1, sizeof *v->file_of);
         v->files = fl_calloc((size_t)x->n_files + 1, sizeof *v->files);
         if (!v->file_of || !v->files) {

@@ -202,6 +202,7 @@ static int scan_fragment(search *s, uint32_t fi) {
                 rc = oom(s->err);
                 break;
             }
+            if (doc.n == 0) continue; /* no terms: not a document (as for NULL) */
             s->docs++;
             s->total_len += doc.n;
             for (int k = 0; k < s->n_items; k++) {

@@ -4,13 +4,21 @@
  * (1 − x·y), the distances LanceDB reports, and binary hashes (fixed_size_list<uint8, N>) by Hamming
  * distance.
  *
- * One filtered scan of the version (the WHERE is a prefilter: only rows it keeps are candidates, so k
- * results come back whenever k rows match) reads just the vector column; a bounded max-heap keeps the k
- * best (distance, row id) pairs, ties broken by the smaller row id; the projection is then read for those
- * k rows only.
+ * Exact: one filtered scan of the version (the WHERE is a prefilter: only rows it keeps are candidates,
+ * so k results come back whenever k rows match) reads just the vector column; a bounded max-heap keeps the
+ * k best (distance, row id) pairs, ties broken by the smaller row id; the projection is then read for
+ * those k rows only.
+ *
+ * With an ivf_pq/ivf_flat index (index/vindex.h): each index file serving some fragment is searched with
+ * a filter admitting only live rows of the fragments it serves (and, with a prefilter, rows the WHERE
+ * keeps — computed once as a sorted row id list); when a prefilter leaves fewer than k hits the search
+ * probes twice as many partitions until it has k or has probed them all. Fragments the index does not
+ * cover are scanned exactly. All hits meet in the same heap.
  */
 #include "../batch/batch.h"
 #include "../common/common.h"
+#include "../index/ixfile.h"
+#include "../index/vindex.h"
 #include "../query/expr.h"
 #include "../query/qscan.h"
 
@@ -59,6 +67,11 @@ static void offer(heap *p, hit x) {
     }
 }
 
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int cmp_hit(const void *a, const void *b) {
     const hit *x = a, *y = b;
     return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
@@ -102,6 +115,201 @@ static double distance(int metric, const fl_array *a, int64_t i, const float *qf
     }
 }
 
+/* ---- one search ---- */
+
+typedef struct vsearch {
+    fl_table *t;
+    const fl_vector_query *q;
+    const fl_field *field;
+    int col, metric;
+    float *qf;
+    uint8_t *qb;
+    double qnorm;
+    fl_expr *filter;
+    heap hp;
+    /* with an index */
+    const fl_index_ref *index;
+    int32_t *file_of;           /* per fragment: the index file serving it, or -1 */
+    uint64_t *allowed;          /* rows the WHERE keeps, ascending (n_allowed), when there is a WHERE */
+    size_t n_allowed;
+    int32_t file;               /* the file being searched */
+    fl_error *err;
+} vsearch;
+
+static bool contains(const uint64_t *ids, size_t n, uint64_t id) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ids[mid] == id) return true;
+        if (ids[mid] < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return false;
+}
+
+/* Exact search of the rows the filter keeps, in every fragment or (fragment >= 0) in one. */
+static int scan_exact(vsearch *v, int64_t fragment) {
+    fl_qscan *scan = NULL;
+    const char *cols[] = {v->q->column};
+    FL_RETURN_NOT_OK(fl_qscan_open(v->t, v->filter, cols, 1, true, 0, &scan, v->err));
+    if (fragment >= 0) fl_qscan_set_range(scan, (uint32_t)fragment, 0, (int64_t)v->t->m->fragments[fragment].physical_rows);
+    fl_batch *b = NULL;
+    int rc;
+    while ((rc = fl_qscan_next(scan, &b, v->err)) == FL_OK && b) {
+        const fl_array *a = &b->columns[0];
+        for (int64_t i = 0; i < b->num_rows; i++) {
+            if (fl_array_is_null(a, i) || (v->q->like_row && b->row_ids[i] == v->q->row_id)) continue;
+            hit x = {distance(v->metric, a, i, v->qf, v->qb, v->qnorm), b->row_ids[i]};
+            if (isnan(x.d) || (v->q->has_range && (x.d < v->q->min_distance || x.d >= v->q->max_distance))) continue;
+            offer(&v->hp, x);
+        }
+        fl_batch_free(b);
+    }
+    fl_qscan_close(scan);
+    return rc;
+}
+
+/* The rows the WHERE keeps, ascending. */
+static int allowed_rows(vsearch *v) {
+    fl_qscan *scan;
+    const char *none[1] = {NULL};
+    FL_RETURN_NOT_OK(fl_qscan_open(v->t, v->filter, none, 0, true, 0, &scan, v->err));
+    size_t cap = 0;
+    fl_batch *b = NULL;
+    int rc;
+    bool sorted = true;
+    while ((rc = fl_qscan_next(scan, &b, v->err)) == FL_OK && b) {
+        if (!fl_reserve((void **)&v->allowed, &cap, v->n_allowed + (size_t)b->num_rows, sizeof *v->allowed, 1024))
+            rc = fl_error_set(v->err, FL_ENOMEM, "out of memory");
+        for (int64_t i = 0; rc == FL_OK && i < b->num_rows; i++) {
+            sorted = sorted && (v->n_allowed == 0 || b->row_ids[i] > v->allowed[v->n_allowed - 1]);
+            v->allowed[v->n_allowed++] = b->row_ids[i];
+        }
+        fl_batch_free(b);
+        if (rc != FL_OK) break;
+    }
+    fl_qscan_close(scan);
+    if (rc == FL_OK && !sorted) qsort(v->allowed, v->n_allowed, sizeof *v->allowed, cmp_u64);
+    return rc;
+}
+
+/* Whether an indexed row may be a result: live, in a fragment the current file serves, not the query row,
+ * and (prefilter) kept by the WHERE. */
+static bool keep_row(void *ctx, uint64_t row) {
+    vsearch *v = ctx;
+    uint32_t fi;
+    uint64_t off;
+    if ((v->q->like_row && row == v->q->row_id) || !fl_table_locate(v->t, row, &fi, &off) || v->file_of[fi] != v->file) return false;
+    const deletion_set *d;
+    if (fl_table_deletions(v->t, fi, &d, NULL) != FL_OK || fl_deletion_contains(d, off)) return false;
+    return !v->filter || v->q->postfilter || contains(v->allowed, v->n_allowed, row);
+}
+
+/* Exact distances of indexed rows, read from the table (refine). */
+static int refine_rows(void *ctx, const float *query, const uint64_t *rows, size_t n, double *dist, fl_error *err) {
+    (void)query;
+    vsearch *v = ctx;
+    const char *cols[] = {v->q->column};
+    fl_batch *b = NULL;
+    FL_RETURN_NOT_OK(fl_table_take(v->t, rows, n, cols, 1, &b, err));
+    for (size_t i = 0; i < n; i++)
+        dist[i] = fl_array_is_null(&b->columns[0], (int64_t)i) ? NAN : distance(v->metric, &b->columns[0], (int64_t)i, v->qf, NULL, v->qnorm);
+    fl_batch_free(b);
+    return FL_OK;
+}
+
+static int search_file(vsearch *v, int32_t file) {
+    fl_ixcache_ref ref;
+    FL_RETURN_NOT_OK(fl_vindex_load(v->t, v->index->files[file], &ref, v->err));
+    const fl_ivf *ivf = ref.obj;
+    int rc = FL_OK;
+    if (fl_ivf_dim(ivf) != (int)v->field->fixed_size || fl_ivf_metric(ivf) != v->metric)
+        rc = fl_error_set(v->err, FL_ECORRUPT, "index '%s': file %s does not match its column (dimensions or metric)", v->index->name,
+                          v->index->files[file]);
+    int k = (int)v->hp.k, partitions = rc == FL_OK ? fl_ivf_partitions(ivf) : 0;
+    int nprobes = v->q->nprobes > 0 ? v->q->nprobes : 20;
+    fl_ivf_hit *hits = fl_malloc((size_t)k * sizeof *hits);
+    if (rc == FL_OK && !hits) rc = fl_error_set(v->err, FL_ENOMEM, "out of memory");
+    v->file = file;
+    fl_ivf_filter keep = {keep_row, v};
+    int n = 0;
+    for (;;) {
+        if (rc != FL_OK) break;
+        rc = fl_ivf_search(ivf, v->qf, k, nprobes, v->q->refine_factor, &keep, v->q->refine_factor > 0 ? refine_rows : NULL, v, hits, &n, v->err);
+        /* A prefilter returns k rows whenever k rows match: search wider until it does. */
+        if (rc != FL_OK || n >= k || nprobes >= partitions || (v->filter && v->q->postfilter)) break;
+        nprobes = nprobes * 2 < partitions ? nprobes * 2 : partitions;
+    }
+    for (int i = 0; rc == FL_OK && i < n; i++) {
+        if (v->filter && v->q->postfilter && !contains(v->allowed, v->n_allowed, hits[i].row_id)) continue;
+        offer(&v->hp, (hit){hits[i].distance, hits[i].row_id});
+    }
+    fl_free(hits);
+    fl_ixcache_release(&ref);
+    return rc;
+}
+
+/* The column's vector index for this metric (metric < 0: any, which then sets it), or NULL. */
+static const fl_index_ref *pick_index(fl_table *t, int col, int *metric) {
+    const fl_manifest *m = t->m;
+    for (uint32_t i = 0; i < m->n_indexes; i++) {
+        const fl_index_ref *x = &m->indexes[i];
+        if (!IX_VECTOR(ix_kind_of(x->type)) || fl_index_field(t, x) != col) continue;
+        int im = fl_vindex_metric(x->params, x->n_params);
+        if (*metric >= 0 && im != *metric) continue;
+        *metric = im;
+        return x;
+    }
+    return NULL;
+}
+
+static int search_indexed(vsearch *v) {
+    const fl_manifest *m = v->t->m;
+    if (!(v->file_of = fl_calloc((size_t)m->n_fragments + 1, sizeof *v->file_of))) return fl_error_set(v->err, FL_ENOMEM, "out of memory");
+    int rc = fl_index_coverage(v->t, v->index, v->file_of, v->err);
+    if (rc == FL_OK && v->filter) rc = allowed_rows(v);
+    for (uint32_t f = 0; rc == FL_OK && f < v->index->n_files; f++) {
+        bool used = false;
+        for (uint32_t i = 0; i < m->n_fragments && !used; i++) used = v->file_of[i] == (int32_t)f;
+        if (used) rc = search_file(v, (int32_t)f);
+    }
+    for (uint32_t i = 0; rc == FL_OK && i < m->n_fragments; i++)
+        if (v->file_of[i] < 0) rc = scan_exact(v, i);
+    return rc;
+}
+
+/* The result batch: the projection of the hits' rows, then _distance and _rowid. */
+static int result_batch(vsearch *v, fl_batch **out) {
+    fl_error *err = v->err;
+    heap *hp = &v->hp;
+    if (hp->n > 1) qsort(hp->h, hp->n, sizeof *hp->h, cmp_hit);
+    uint64_t *ids = fl_malloc((hp->n ? hp->n : 1) * sizeof *ids);
+    int rc = ids ? FL_OK : fl_error_set(err, FL_ENOMEM, "out of memory");
+    for (size_t i = 0; ids && i < hp->n; i++) ids[i] = hp->h[i].id;
+    fl_batch *rows = NULL, *res = NULL;
+    fl_schema *extra = NULL, *all = NULL;
+    if (rc == FL_OK) rc = fl_table_take(v->t, ids, hp->n, v->q->columns, v->q->n_columns, &rows, err);
+    if (rc == FL_OK) rc = fl_schema_parse("_distance float32, _rowid uint64", &extra, err);
+    if (rc == FL_OK && (!(all = fl_schema_copy(rows->schema)) || fl_schema_append_field(all, &extra->fields[0]) != FL_OK ||
+                        fl_schema_append_field(all, &extra->fields[1]) != FL_OK || !(res = fl_batch_new(all))))
+        rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    for (int32_t col = 0; rc == FL_OK && col < rows->n_columns; col++)
+        if (fl_array_append_range(&res->columns[col], &rows->columns[col], 0, rows->num_rows) != FL_OK) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == FL_OK && i < hp->n; i++)
+        if (fl_array_append_float(&res->columns[rows->n_columns], hp->h[i].d) != FL_OK ||
+            fl_array_append_uint(&res->columns[rows->n_columns + 1], hp->h[i].id) != FL_OK)
+            rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    if (rc == FL_OK) rc = fl_batch_finish(res, err);
+    if (rc == FL_OK && fl_batch_set_row_ids(res, ids, hp->n) != FL_OK) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    if (rc == FL_OK) *out = res;
+    else fl_batch_free(res);
+    fl_schema_free(extra);
+    fl_schema_free(all);
+    fl_batch_free(rows);
+    fl_free(ids);
+    return rc;
+}
+
 int fl_vector_search(fl_table *t, const fl_vector_query *q, fl_batch **out, fl_error *err) {
     *out = NULL;
     if (!q || !q->column) return fl_error_set(err, FL_EINVAL, "vector search: a column is required");
@@ -114,15 +322,19 @@ int fl_vector_search(fl_table *t, const fl_vector_query *q, fl_batch **out, fl_e
     if (!floats && !bytes)
         return fl_error_set(err, FL_ETYPE, "vector search: column '%s' is not a vector (fixed_size_list<float32, N> or fixed_size_list<uint8, N>)",
                             q->column);
-    int metric = q->metric >= 0 ? q->metric : floats ? FL_METRIC_L2 : FL_METRIC_HAMMING;
+    if (q->nprobes < 0 || q->refine_factor < 0 || q->refine_factor > 1000)
+        return fl_error_set(err, FL_EINVAL, "vector search: nprobes must be at least 1 and refine_factor within 1..1000");
+    /* The index decides the metric when the query does not. */
+    int metric = q->metric;
+    const fl_index_ref *index = floats && !q->exact && !q->has_range ? pick_index(t, c, &metric) : NULL;
+    if (metric < 0) metric = floats ? FL_METRIC_L2 : FL_METRIC_HAMMING;
     if (floats == (metric == FL_METRIC_HAMMING))
         return fl_error_set(err, FL_EINVAL, "vector search: metric %s does not apply to column '%s' (%s vectors)", fl_metric_name(metric), q->column,
                             floats ? "float" : "binary");
     int64_t k = q->k > 0 ? q->k : 10;
     if (k > 100000) return fl_error_set(err, FL_EINVAL, "vector search: limit %lld is above 100000", (long long)k);
+    vsearch v = {.t = t, .q = q, .field = f, .col = c, .metric = metric, .index = index, .err = err, .hp = {.k = (size_t)k}};
     size_t dim = (size_t)f->fixed_size;
-    float *qf = NULL;
-    uint8_t *qb = NULL;
     int rc = FL_OK;
     if (q->like_row) {
         /* the query is that row's value */
@@ -136,80 +348,35 @@ int fl_vector_search(fl_table *t, const fl_vector_query *q, fl_batch **out, fl_e
             void *copy = fl_malloc(bytes_n ? bytes_n : 1);
             if (!copy) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
             else memcpy(copy, b->columns[0].children[0].values, bytes_n);
-            if (floats) qf = copy;
-            else qb = copy;
+            if (floats) v.qf = copy;
+            else v.qb = copy;
         }
         fl_batch_free(b);
     } else if (floats) {
         if (!q->vector || q->dim != dim)
             rc = fl_error_set(err, FL_EINVAL, "vector search: the query has %zu dimensions, column '%s' has %zu", q->vector ? q->dim : 0, q->column, dim);
-        else if ((qf = fl_malloc(dim * sizeof *qf))) memcpy(qf, q->vector, dim * sizeof *qf);
+        else if ((v.qf = fl_malloc(dim * sizeof *v.qf))) memcpy(v.qf, q->vector, dim * sizeof *v.qf);
         else rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+        for (size_t i = 0; rc == FL_OK && i < dim; i++)
+            if (!isfinite(v.qf[i])) rc = fl_error_set(err, FL_EINVAL, "vector search: the query's value %zu is not a finite number", i);
     } else {
         if (!q->bits || q->n_bytes != dim)
             rc = fl_error_set(err, FL_EINVAL, "vector search: the query has %zu bytes, column '%s' holds %zu-byte hashes", q->bits ? q->n_bytes : 0,
                               q->column, dim);
-        else if ((qb = fl_malloc(dim))) memcpy(qb, q->bits, dim);
+        else if ((v.qb = fl_malloc(dim))) memcpy(v.qb, q->bits, dim);
         else rc = fl_error_set(err, FL_ENOMEM, "out of memory");
     }
-    double qnorm = 0;
-    for (size_t i = 0; qf && i < dim; i++) qnorm += (double)qf[i] * qf[i];
-    qnorm = sqrt(qnorm);
-    fl_expr *filter = NULL;
-    if (rc == FL_OK && q->where) rc = fl_expr_compile_filter(q->where, s, &filter, err);
-    heap hp = {.k = (size_t)k};
-    if (rc == FL_OK && !(hp.h = fl_malloc((size_t)k * sizeof *hp.h))) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-    fl_qscan *scan = NULL;
-    const char *cols[] = {q->column};
-    if (rc == FL_OK) rc = fl_qscan_open(t, filter, cols, 1, true, 0, &scan, err);
-    fl_batch *b = NULL;
-    while (rc == FL_OK && (rc = fl_qscan_next(scan, &b, err)) == FL_OK && b) {
-        const fl_array *a = &b->columns[0];
-        for (int64_t i = 0; i < b->num_rows; i++) {
-            if (fl_array_is_null(a, i) || (q->like_row && b->row_ids[i] == q->row_id)) continue;
-            hit x = {distance(metric, a, i, qf, qb, qnorm), b->row_ids[i]};
-            if (q->has_range && (x.d < q->min_distance || x.d >= q->max_distance)) continue;
-            offer(&hp, x);
-        }
-        fl_batch_free(b);
-    }
-    fl_qscan_close(scan);
-    /* the k best in order, with the projection read for them only */
-    if (rc == FL_OK) {
-        if (hp.n > 1) qsort(hp.h, hp.n, sizeof *hp.h, cmp_hit);
-        uint64_t *ids = fl_malloc((hp.n ? hp.n : 1) * sizeof *ids);
-        if (!ids) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-        for (size_t i = 0; ids && i < hp.n; i++) ids[i] = hp.h[i].id;
-        fl_batch *rows = NULL;
-        if (rc == FL_OK) rc = fl_table_take(t, ids, hp.n, q->columns, q->n_columns, &rows, err);
-        /* + _distance float32 + _rowid uint64 */
-        fl_schema *extra = NULL;
-        if (rc == FL_OK) rc = fl_schema_parse("_distance float32, _rowid uint64", &extra, err);
-        fl_schema *all = rc == FL_OK ? fl_schema_copy(rows->schema) : NULL;
-        if (rc == FL_OK && (!all || fl_schema_append_field(all, &extra->fields[0]) != FL_OK || fl_schema_append_field(all, &extra->fields[1]) != FL_OK))
-            rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-        fl_batch *res = rc == FL_OK ? fl_batch_new(all) : NULL;
-        if (rc == FL_OK && !res) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-        for (int32_t col = 0; rc == FL_OK && col < rows->n_columns; col++)
-            if (fl_array_append_range(&res->columns[col], &rows->columns[col], 0, rows->num_rows) != FL_OK) rc = FL_ENOMEM;
-        for (size_t i = 0; rc == FL_OK && i < hp.n; i++) {
-            if (fl_array_append_float(&res->columns[rows->n_columns], hp.h[i].d) != FL_OK ||
-                fl_array_append_uint(&res->columns[rows->n_columns + 1], hp.h[i].id) != FL_OK)
-                rc = FL_ENOMEM;
-        }
-        if (rc == FL_ENOMEM) fl_error_set(err, rc, "out of memory");
-        if (rc == FL_OK) rc = fl_batch_finish(res, err);
-        if (rc == FL_OK && fl_batch_set_row_ids(res, ids, hp.n) != FL_OK) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-        if (rc == FL_OK) *out = res;
-        else fl_batch_free(res);
-        fl_schema_free(extra);
-        fl_schema_free(all);
-        fl_batch_free(rows);
-        fl_free(ids);
-    }
-    fl_free(hp.h);
-    fl_expr_free(filter);
-    fl_free(qf);
-    fl_free(qb);
+    for (size_t i = 0; v.qf && i < dim; i++) v.qnorm += (double)v.qf[i] * v.qf[i];
+    v.qnorm = sqrt(v.qnorm);
+    if (rc == FL_OK && q->where) rc = fl_expr_compile_filter(q->where, s, &v.filter, err);
+    if (rc == FL_OK && !(v.hp.h = fl_malloc((size_t)k * sizeof *v.hp.h))) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    if (rc == FL_OK) rc = index ? search_indexed(&v) : scan_exact(&v, -1);
+    if (rc == FL_OK) rc = result_batch(&v, out);
+    fl_free(v.hp.h);
+    fl_free(v.allowed);
+    fl_free(v.file_of);
+    fl_expr_free(v.filter);
+    fl_free(v.qf);
+    fl_free(v.qb);
     return rc;
 }

@@ -23,7 +23,7 @@ expect search-dim 1 "framelake: error: vector search: the query has 3 dimensions
 expect search-bad-vector 2 "framelake: search: --vector wants a list of numbers like \"[0.1, 0.2]\"" -- "$FL" search vector "$SDB" vt --column v --vector "1, 2"
 expect search-type 1 "framelake: error: vector search: column 'grp' is not a vector (fixed_size_list<float32, N> or fixed_size_list<uint8, N>)" -- \
     "$FL" search vector "$SDB" vt --column grp --vector "[1]"
-expect search-both 2 "framelake: search: give exactly one of --vector \"[...]\" or --like-row ROWID" -- "$FL" search vector "$SDB" vt --column v
+expect search-both 2 "framelake: search: give exactly one of --vector \"[...]\", --vector-file F or --like-row ROWID" -- "$FL" search vector "$SDB" vt --column v
 expect search-kind 2 "framelake: search: kinds available: vector, fts, hybrid" -- "$FL" search images "$SDB" vt
 
 # Full-text search: BM25 over a string column, with and without an fts index (same results).
@@ -94,3 +94,21 @@ expect hybrid-rerank 2 "framelake: search hybrid: --rerank is rrf or linear" -- 
 expect hybrid-weight 2 "framelake: search hybrid: --weight (0..1, the vector half's share) goes with --rerank linear" -- "$FL" search hybrid "$SDB" hy --text red --column v --vector "[0, 0]" --weight 0.5
 expect hybrid-text-error 1 "framelake: error: hybrid search, text half: fts search: no column has an fts index; name the column to search (--column)" -- "$FL" search hybrid "$SDB" hy --text red --column v --vector "[0, 0]"
 expect hybrid-vector-error 1 "framelake: error: hybrid search, vector half: vector search: the query has 3 dimensions, column 'v' has 2" -- "$FL" search hybrid "$SDB" hy --text red --text-column txt --column v --vector "[0, 0, 1]"
+
+# Vector indexes: an ivf_flat probing every partition answers as the exact search; options and errors.
+expect ivf-create 0 "created index 'v_idx' (ivf_flat on v): version 3" -- "$FL" index create "$SDB" vt v --type ivf_flat --partitions 2
+expect ivf-search 0 '{"id":1,"_distance":1,"_rowid":1}
+{"id":0,"_distance":2,"_rowid":0}
+{"id":2,"_distance":2,"_rowid":2}' -- "$FL" search vector "$SDB" vt --column v --vector "[1, 1]" --limit 3 --nprobes 2 --select id --format jsonl
+printf '[1, 1]\n' > "$WORK/q.json"
+expect ivf-vector-file 0 '{"id":1,"_distance":1,"_rowid":1}' -- "$FL" search vector "$SDB" vt --column v --vector-file "$WORK/q.json" --limit 1 --select id --format jsonl
+expect ivf-prefilter 0 '{"id":2,"_distance":2,"_rowid":2}
+{"id":0,"_distance":2,"_rowid":0}' -- sh -c "'$FL' search vector '$SDB' vt --column v --vector '[1, 1]' --nprobes 1 --where \"grp = 'a'\" --select id --format jsonl | sort -r"
+expect ivf-exact 0 '{"id":1,"_distance":1,"_rowid":1}' -- "$FL" search vector "$SDB" vt --column v --vector "[1, 1]" --exact --limit 1 --select id --format jsonl
+expect ivf-sub-vectors 2 "framelake index: --sub-vectors goes with --type ivf_pq
+usage: $("$FL" help index 2>&1 | head -1)" -- "$FL" index create "$SDB" vt v --type ivf_flat --sub-vectors 2
+expect ivf-metric 1 "framelake: error: vector index: metric must be l2, cosine or dot, not 'jaccard'" -- "$FL" index create "$SDB" vt v --type ivf_pq --name x --metric jaccard
+expect ivf-type 1 "framelake: error: table 'vt': a ivf_pq index needs a fixed_size_list<float32, N> column; column 'h' is fixed_size_list<uint8, 2>" -- "$FL" index create "$SDB" vt h --type ivf_pq
+expect ivf-both-filters 2 "framelake: search: --prefilter and --postfilter exclude each other" -- "$FL" search vector "$SDB" vt --column v --vector "[1, 1]" --prefilter --postfilter
+expect ivf-nprobes 2 "framelake: search: --nprobes must be within 1..65536" -- "$FL" search vector "$SDB" vt --column v --vector "[1, 1]" --nprobes 0
+expect ivf-no-file 1 "framelake: error: --vector-file $WORK/nope.json: cannot open it" -- "$FL" search vector "$SDB" vt --column v --vector-file "$WORK/nope.json"

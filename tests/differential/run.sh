@@ -2,7 +2,8 @@
 # Differential test of SQL filters against LanceDB: the same rows (gen_rows.mjs) are imported into framelake
 # and loaded into LanceDB (npm @lancedb/lancedb, lancedb_count.mjs), and every filter of filters.txt must
 # count the same rows in both. A filter one side rejects fails the test too: filters.txt lists only what
-# both support. Installs the npm peer into bench/node_modules when missing.
+# both support. Installs the npm peer into bench/node_modules when missing. Then runs search.sh (full-text
+# and vector search against LanceDB); both must pass.
 #   tests/differential/run.sh [ROWS] [SEED]      (FRAMELAKE: the CLI binary, default build/framelake)
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -39,4 +40,7 @@ while IFS='	' read -r want filter message; do
     fi
 done < "$WORK/lance.txt"
 echo "differential (LanceDB, $ROWS rows): $pass filters agree, $fail differ"
-[ "$fail" -eq 0 ] && [ "$pass" -ge 50 ]
+status=0
+[ "$fail" -eq 0 ] && [ "$pass" -ge 50 ] || status=1
+FRAMELAKE=$FL "$HERE/search.sh" || status=1
+exit "$status"

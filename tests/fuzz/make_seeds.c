@@ -201,7 +201,7 @@ static void synthetic_manifest(const char *db_dir, const char *table, uint64_t v
     static fl_kv params[] = {{"metric", "cosine"}, {"partitions", "16"}};
     uint64_t *frag_ids = malloc((m->n_fragments ? m->n_fragments : 1) * sizeof *frag_ids);
     for (uint32_t i = 0; i < m->n_fragments; i++) frag_ids[i] = m->fragments[i].id;
-    fl_index_ref idx = {"emb_idx", "ivf_pq", 2, field_ids, 2, files, m->n_fragments, frag_ids, m->version, 2, params};
+    fl_index_ref idx = {"emb_idx", "hnsw", 2, field_ids, 2, files, m->n_fragments, frag_ids, m->version, 2, params};
     fl_manifest copy = *m;
     copy.indexes = &idx;
     copy.n_indexes = 1;
