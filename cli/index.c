@@ -47,12 +47,12 @@ int cmd_index(const args *a) {
     if ((create || drop) && a->n_positional != 4) return usage(create ? "create needs DB TABLE COLUMN" : "drop needs DB TABLE NAME");
     if (list && a->n_positional != 3) return usage("list needs DB TABLE");
     const char *type = args_get(a, "type");
-    if (create && !type) return usage("--type btree|bitmap|label_list|fts|ivf_pq|ivf_flat is required");
-    static const char *const types[] = {"btree", "bitmap", "label_list", "fts", "ivf_pq", "ivf_flat"};
+    if (create && !type) return usage("--type btree|bitmap|label_list|fts|ivf_pq|ivf_flat|hamming is required");
+    static const char *const types[] = {"btree", "bitmap", "label_list", "fts", "ivf_pq", "ivf_flat", "hamming"};
     bool known = false;
-    for (int i = 0; type && i < 6; i++) known = known || !strcmp(type, types[i]);
+    for (int i = 0; type && i < 7; i++) known = known || !strcmp(type, types[i]);
     if (type && !known) {
-        fprintf(stderr, "framelake: --type must be btree, bitmap, label_list, fts, ivf_pq or ivf_flat, not '%s'\n", type);
+        fprintf(stderr, "framelake: --type must be btree, bitmap, label_list, fts, ivf_pq, ivf_flat or hamming, not '%s'\n", type);
         return 2;
     }
     if (!create && (type || args_get(a, "name"))) return usage("--type and --name go with create");

@@ -667,7 +667,7 @@ static const command commands[] = {
      2, 3, cmd_dedup},
     {"udf", "framelake udf list | framelake udf columns DB TABLE", "list the built-in UDFs, or a table's UDF columns and their definitions", NULL,
      1, 3, cmd_udf},
-    {"index", INDEX_USAGE, "create, extend, list or drop indexes (btree, bitmap, label_list, fts, ivf_pq, ivf_flat)", index_opts, 3, 4,
+    {"index", INDEX_USAGE, "create, extend, list or drop indexes (btree, bitmap, label_list, fts, ivf_pq, ivf_flat, hamming)", index_opts, 3, 4,
      cmd_index},
     {"drop-table", "framelake drop-table DB TABLE", "delete a table and all its versions", NULL, 2, 2, cmd_drop_table},
     {"help", "framelake help [COMMAND]", "show help", NULL, 0, 1, cmd_help},

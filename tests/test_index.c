@@ -670,7 +670,7 @@ static void test_errors(void) {
     CHECK_EQ_STR(tl_err.message, "table 't': a bitmap index needs an integer, boolean, string or timestamp column; column 'x' is float64");
     CHECK_EQ_INT(fl_index_create(t, "tags", "btree", NULL, &tl_err), FL_ETYPE);
     CHECK_EQ_INT(fl_index_create(t, "k", "hash", NULL, &tl_err), FL_EINVAL);
-    CHECK_EQ_STR(tl_err.message, "unknown index type 'hash' (use btree, bitmap, label_list, fts, ivf_pq or ivf_flat)");
+    CHECK_EQ_STR(tl_err.message, "unknown index type 'hash' (use btree, bitmap, label_list, fts, ivf_pq, ivf_flat or hamming)");
     CHECK_EQ_INT(fl_index_create(t, "k", "btree", "bad/name", &tl_err), FL_EINVAL);
     CHECK_OK(fl_index_create(t, "k", "btree", NULL, &tl_err));
     CHECK_EQ_INT(fl_index_create(t, "w", "bitmap", "k_idx", &tl_err), FL_EEXIST);

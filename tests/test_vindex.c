@@ -4,7 +4,8 @@
  * for l2, cosine and dot, with and without a prefilter; ivf_pq recall@10 against the exact search on
  * clustered data; a prefilter returns exactly k rows whenever k match; rows appended after the build are
  * found (searched exactly, then through an update that reuses the model); deleted rows never come back;
- * postfilter semantics; a damaged index file is reported; bad parameters and columns are clear errors.
+ * postfilter semantics; a damaged index file is reported; bad parameters and columns are clear errors;
+ * hamming indexes (nearest and radius queries equal the exact search, with prefilters, appends, deletions).
  */
 #include "testlib.h"
 
@@ -274,11 +275,105 @@ static void test_errors(void) {
     fl_db_close(db);
 }
 
+/* hamming: nearest and radius queries through the index equal the exact search (ids, order, distances),
+ * with a prefilter, across appends and deletions. */
+static int hsearch(fl_table *t, const uint8_t *q, int k, bool exact, const char *where, double lo, double hi, res *r) {
+    const char *cols[] = {"id"};
+    fl_vector_query vq = {.column = "h", .bits = q, .n_bytes = 8, .metric = -1, .k = k, .exact = exact, .where = where,
+                          .columns = cols, .n_columns = 1, .has_range = hi > 0, .min_distance = lo, .max_distance = hi};
+    fl_batch *b = NULL;
+    memset(r, 0, sizeof *r);
+    int rc = fl_vector_search(t, &vq, &b, &tl_err);
+    if (rc != FL_OK) return rc;
+    r->n = (int)b->num_rows;
+    for (int i = 0; i < r->n && i < 100; i++) {
+        r->ids[i] = fl_array_get_uint(&b->columns[2], i);
+        r->d[i] = (float)fl_array_get_float(&b->columns[1], i);
+    }
+    fl_batch_free(b);
+    return FL_OK;
+}
+
+static void append_hashes(fl_table *t, int first, int n, uint64_t *st, uint8_t (*keep)[8]) {
+    fl_batch *b = fl_batch_new(fl_table_schema(t));
+    uint8_t base[8] = {0};
+    for (int i = first; i < first + n; i++) {
+        CHECK_OK(fl_array_append_int(&b->columns[0], i));
+        /* runs of near-identical hashes: a fresh base every 10 rows, a few bits flipped otherwise */
+        if (i % 10 == 0)
+            for (int k = 0; k < 8; k++) base[k] = (uint8_t)tl_rand(st);
+        uint8_t h[8];
+        memcpy(h, base, 8);
+        for (int f = (int)(tl_rand(st) % 6); f > 0; f--) h[tl_rand(st) % 8] ^= (uint8_t)(1u << (tl_rand(st) % 8));
+        if (keep) memcpy(keep[i - first], h, 8);
+        for (int k = 0; k < 8; k++) CHECK_OK(fl_array_append_uint(&b->columns[1].children[0], h[k]));
+        CHECK_OK(fl_array_end_list(&b->columns[1]));
+    }
+    CHECK_OK(fl_batch_finish(b, &tl_err));
+    CHECK_OK(fl_table_append(t, b, NULL, &tl_err));
+    fl_batch_free(b);
+}
+
+static void check_hamming_queries(fl_table *t, uint8_t (*queries)[8], int nq) {
+    for (int i = 0; i < nq; i++) {
+        res a, b;
+        const char *where = i % 3 == 0 ? "id % 4 = 1" : NULL;
+        CHECK_OK(hsearch(t, queries[i], 10, false, where, 0, 0, &a));
+        CHECK_OK(hsearch(t, queries[i], 10, true, where, 0, 0, &b));
+        CHECK_EQ_INT(a.n, 10);
+        check_equal(&a, &b);
+        CHECK_OK(hsearch(t, queries[i], 100, false, where, 0, 11, &a));
+        CHECK_OK(hsearch(t, queries[i], 100, true, where, 0, 11, &b));
+        CHECK(a.n >= 1 || where);
+        check_equal(&a, &b);
+        CHECK_OK(hsearch(t, queries[i], 100, false, NULL, 3, 20, &a));
+        CHECK_OK(hsearch(t, queries[i], 100, true, NULL, 3, 20, &b));
+        check_equal(&a, &b);
+    }
+}
+
+static void test_hamming(void) {
+    fl_db *db;
+    CHECK_OK(fl_db_open(tl_tmpdir("vindex_ham"), FL_OPEN_CREATE, &db, &tl_err));
+    fl_schema *s;
+    CHECK_OK(fl_schema_parse("id int64, h fixed_size_list<uint8, 8>", &s, &tl_err));
+    fl_table *t;
+    CHECK_OK(fl_table_create(db, "ht", s, &t, &tl_err));
+    fl_schema_free(s);
+    uint64_t st = 97;
+    static uint8_t qs[30][8];
+    append_hashes(t, 0, 3000, &st, NULL);
+    append_hashes(t, 3000, 3000, &st, NULL);
+    CHECK_OK(fl_index_create(t, "h", "hamming", NULL, &tl_err));
+    /* queries: stored hashes of later rows (so near duplicates exist) */
+    append_hashes(t, 6000, 30, &st, qs);
+    check_hamming_queries(t, qs, 30); /* the last 30 rows are not covered: scanned */
+    CHECK_OK(fl_index_update(t, NULL, &tl_err));
+    check_hamming_queries(t, qs, 30);
+    int64_t deleted;
+    CHECK_OK(fl_table_delete_where(t, "id % 7 = 2", &deleted, &tl_err));
+    check_hamming_queries(t, qs, 30);
+    /* Only 8-byte hash columns. */
+    fl_schema *s2;
+    CHECK_OK(fl_schema_parse("id int64, h fixed_size_list<uint8, 4>", &s2, &tl_err));
+    fl_table *u;
+    CHECK_OK(fl_table_create(db, "short", s2, &u, &tl_err));
+    fl_schema_free(s2);
+    CHECK(fl_index_create(u, "h", "hamming", NULL, &tl_err) == FL_ETYPE);
+    CHECK_EQ_STR(tl_err.message, "table 'short': a hamming index needs a fixed_size_list<uint8, 8> column (64-bit hashes); column 'h' is fixed_size_list<uint8, 4>");
+    fl_kv p[] = {{"bands", "8"}};
+    CHECK(fl_index_create_with(t, "h", "hamming", "x", p, 1, &tl_err) == FL_EINVAL);
+    fl_table_close(u);
+    fl_table_close(t);
+    fl_db_close(db);
+}
+
 int main(void) {
     init_centres();
     RUN(test_flat_equals_exact);
     RUN(test_pq_recall_and_freshness);
     RUN(test_prefilter_postfilter);
     RUN(test_errors);
+    RUN(test_hamming);
     return tl_finish("vindex");
 }

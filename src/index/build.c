@@ -9,6 +9,7 @@
  */
 #include "index.h"
 #include "fts.h"
+#include "hamidx.h"
 #include "ixfile.h"
 #include "vindex.h"
 #include "../table/txn.h"
@@ -31,6 +32,7 @@ ix_kind ix_kind_of(const char *type) {
     if (!strcmp(type, FL_INDEX_FTS)) return IX_FTS;
     if (!strcmp(type, FL_INDEX_IVF_PQ)) return IX_IVF_PQ;
     if (!strcmp(type, FL_INDEX_IVF_FLAT)) return IX_IVF_FLAT;
+    if (!strcmp(type, FL_INDEX_HAMMING)) return IX_HAMMING;
     return 0;
 }
 
@@ -39,6 +41,7 @@ static ix_key_type key_type_for(const fl_field *f, ix_kind kind) {
     fl_type_id t = f->type;
     if (kind == IX_FTS) return t == FL_TYPE_STRING ? IX_KEY_STRING : 0;
     if (IX_VECTOR(kind)) return t == FL_TYPE_FIXED_SIZE_LIST && f->children[0].type == FL_TYPE_FLOAT32 ? IX_KEY_FLOAT : 0;
+    if (kind == IX_HAMMING) return t == FL_TYPE_FIXED_SIZE_LIST && f->children[0].type == FL_TYPE_UINT8 && f->fixed_size == 8 ? IX_KEY_INT : 0;
     if (kind == IX_LABEL_LIST) return t == FL_TYPE_LIST && f->children[0].type == FL_TYPE_STRING ? IX_KEY_STRING : 0;
     if (fl_type_is_integer(t) || t == FL_TYPE_TIMESTAMP_MS) return IX_KEY_INT;
     if (t == FL_TYPE_STRING) return IX_KEY_STRING;
@@ -555,6 +558,7 @@ static int build_file(fl_table *t, const fl_field *field, ix_kind kind, const fl
     if (rc == FL_OK) rc = fl_io_mkdirs(dir, err);
     uint64_t size;
     if (rc == FL_OK && kind == IX_FTS) rc = build_fts(t, field, params, n_params, frags, n_frags, path, err);
+    else if (rc == FL_OK && kind == IX_HAMMING) rc = ham_build(t, field, frags, n_frags, path, err);
     else if (rc == FL_OK && IX_VECTOR(kind)) rc = fl_vindex_build(t, field, kind == IX_IVF_PQ, params, n_params, frags, n_frags, model_rel, path, err);
     else if (rc == FL_OK) rc = ix_file_write(path, &bd.b, &size, err);
     if (rc == FL_OK) {
@@ -713,7 +717,7 @@ static int resolve_column(fl_table *t, const char *column, ix_kind kind, const c
         char *tn = fl_field_type_format(&s->fields[k]);
         static const char *wants[] = {"", "an integer, float, string or timestamp column", "an integer, boolean, string or timestamp column",
                                       "a list<string> column", "a string column", "a fixed_size_list<float32, N> column",
-                                      "a fixed_size_list<float32, N> column"};
+                                      "a fixed_size_list<float32, N> column", "a fixed_size_list<uint8, 8> column (64-bit hashes)"};
         int rc = fl_error_set(err, FL_ETYPE, "table '%s': a %s index needs %s; column '%s' is %s", t->name, type, wants[kind], column,
                               tn ? tn : "?");
         fl_free(tn);
@@ -769,7 +773,8 @@ int fl_index_create(fl_table *t, const char *column, const char *type, const cha
 int fl_index_create_with(fl_table *t, const char *column, const char *type, const char *name, const fl_kv *params, size_t n_params, fl_error *err) {
     ix_kind kind = ix_kind_of(type);
     if (!kind)
-        return fl_error_set(err, FL_EINVAL, "unknown index type '%s' (use btree, bitmap, label_list, fts, ivf_pq or ivf_flat)", type ? type : "");
+        return fl_error_set(err, FL_EINVAL, "unknown index type '%s' (use btree, bitmap, label_list, fts, ivf_pq, ivf_flat or hamming)",
+                            type ? type : "");
     fl_kv canon[3];
     int32_t n_canon = 0;
     FL_RETURN_NOT_OK(check_params(kind, params, n_params, canon, &n_canon, err));

@@ -67,6 +67,7 @@ int fl_index_selection_group(const fl_table *t, fl_index_selection *s, fl_error 
 #define FL_INDEX_FTS "fts"
 #define FL_INDEX_IVF_PQ "ivf_pq"
 #define FL_INDEX_IVF_FLAT "ivf_flat"
+#define FL_INDEX_HAMMING "hamming"
 
 /* Index of the schema field an index entry is on, or -1 (dropped). */
 int fl_index_field(const fl_table *t, const fl_index_ref *x);

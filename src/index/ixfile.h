@@ -30,10 +30,10 @@
 #define FL_IX_PAGE_BYTES 65536      /* btree page target size (writer) */
 #define FL_IX_MAX_KEY 1048576       /* longest string key, bytes */
 
-typedef enum ix_kind { IX_BTREE = 1, IX_BITMAP = 2, IX_LABEL_LIST = 3, IX_FTS = 4, IX_IVF_PQ = 5, IX_IVF_FLAT = 6 } ix_kind;
+typedef enum ix_kind { IX_BTREE = 1, IX_BITMAP = 2, IX_LABEL_LIST = 3, IX_FTS = 4, IX_IVF_PQ = 5, IX_IVF_FLAT = 6, IX_HAMMING = 7 } ix_kind;
 /* The kind of an index entry's type name (index.h: "btree", "bitmap", "label_list", "fts", "ivf_pq",
- * "ivf_flat"), or 0 (build.c). Only the first three are ix files answering filters; fts files are fts.h's,
- * ivf files vindex.h's. */
+ * "ivf_flat", "hamming"), or 0 (build.c). Only the first three are ix files answering filters; fts files
+ * are fts.h's, ivf files vindex.h's, hamming files hamidx.h's. */
 #define IX_SCALAR(kind) ((kind) >= IX_BTREE && (kind) <= IX_LABEL_LIST)
 #define IX_VECTOR(kind) ((kind) == IX_IVF_PQ || (kind) == IX_IVF_FLAT)
 ix_kind ix_kind_of(const char *type);

@@ -17,6 +17,7 @@
  */
 #include "../batch/batch.h"
 #include "../common/common.h"
+#include "../index/hamidx.h"
 #include "../index/ixfile.h"
 #include "../index/vindex.h"
 #include "../query/expr.h"
@@ -133,6 +134,7 @@ typedef struct vsearch {
     uint64_t *allowed;          /* rows the WHERE keeps, ascending (n_allowed), when there is a WHERE */
     size_t n_allowed;
     int32_t file;               /* the file being searched */
+    bool prefilter;             /* the index admits only rows the WHERE keeps */
     fl_error *err;
 } vsearch;
 
@@ -202,7 +204,7 @@ static bool keep_row(void *ctx, uint64_t row) {
     if ((v->q->like_row && row == v->q->row_id) || !fl_table_locate(v->t, row, &fi, &off) || v->file_of[fi] != v->file) return false;
     const deletion_set *d;
     if (fl_table_deletions(v->t, fi, &d, NULL) != FL_OK || fl_deletion_contains(d, off)) return false;
-    return !v->filter || v->q->postfilter || contains(v->allowed, v->n_allowed, row);
+    return !v->prefilter || contains(v->allowed, v->n_allowed, row);
 }
 
 /* Exact distances of indexed rows, read from the table (refine). */
@@ -237,14 +239,43 @@ static int search_file(vsearch *v, int32_t file) {
         if (rc != FL_OK) break;
         rc = fl_ivf_search(ivf, v->qf, k, nprobes, v->q->refine_factor, &keep, v->q->refine_factor > 0 ? refine_rows : NULL, v, hits, &n, v->err);
         /* A prefilter returns k rows whenever k rows match: search wider until it does. */
-        if (rc != FL_OK || n >= k || nprobes >= partitions || (v->filter && v->q->postfilter)) break;
+        if (rc != FL_OK || n >= k || nprobes >= partitions || !v->prefilter) break;
         nprobes = nprobes * 2 < partitions ? nprobes * 2 : partitions;
     }
     for (int i = 0; rc == FL_OK && i < n; i++) {
-        if (v->filter && v->q->postfilter && !contains(v->allowed, v->n_allowed, hits[i].row_id)) continue;
+        if (v->filter && !v->prefilter && !contains(v->allowed, v->n_allowed, hits[i].row_id)) continue;
         offer(&v->hp, (hit){hits[i].distance, hits[i].row_id});
     }
     fl_free(hits);
+    fl_ixcache_release(&ref);
+    return rc;
+}
+
+/* A hamming index file: nearest rows, or with a distance range every row inside it (the index finds all
+ * rows within the range's upper end; the heap keeps the k nearest). Always prefiltered: the index is
+ * exact, so admitting only rows the WHERE keeps costs nothing. */
+static int search_ham_file(vsearch *v, int32_t file) {
+    fl_ixcache_ref ref;
+    FL_RETURN_NOT_OK(ham_load(v->t, v->index->files[file], &ref, v->err));
+    const ham_index *h = ref.obj;
+    uint64_t q = ham_value(v->qb);
+    v->file = file;
+    int rc = FL_OK;
+    if (v->q->has_range) {
+        ham_hit *hits = NULL;
+        size_t n = 0, cap = 0;
+        int radius = v->q->max_distance > 64 ? 64 : (int)ceil(v->q->max_distance) - 1;
+        rc = ham_radius(h, q, radius, keep_row, v, &hits, &n, &cap, v->err);
+        for (size_t i = 0; rc == FL_OK && i < n; i++)
+            if (hits[i].distance >= v->q->min_distance && hits[i].distance < v->q->max_distance) offer(&v->hp, (hit){hits[i].distance, hits[i].row});
+        fl_free(hits);
+    } else {
+        ham_hit *hits = fl_malloc(v->hp.k * sizeof *hits);
+        int n = 0;
+        rc = hits ? ham_nearest(h, q, (int)v->hp.k, 64, keep_row, v, hits, &n, v->err) : fl_error_set(v->err, FL_ENOMEM, "out of memory");
+        for (int i = 0; rc == FL_OK && i < n; i++) offer(&v->hp, (hit){hits[i].distance, hits[i].row});
+        fl_free(hits);
+    }
     fl_ixcache_release(&ref);
     return rc;
 }
@@ -254,8 +285,9 @@ static const fl_index_ref *pick_index(fl_table *t, int col, int *metric) {
     const fl_manifest *m = t->m;
     for (uint32_t i = 0; i < m->n_indexes; i++) {
         const fl_index_ref *x = &m->indexes[i];
-        if (!IX_VECTOR(ix_kind_of(x->type)) || fl_index_field(t, x) != col) continue;
-        int im = fl_vindex_metric(x->params, x->n_params);
+        ix_kind kind = ix_kind_of(x->type);
+        if ((!IX_VECTOR(kind) && kind != IX_HAMMING) || fl_index_field(t, x) != col) continue;
+        int im = kind == IX_HAMMING ? FL_METRIC_HAMMING : fl_vindex_metric(x->params, x->n_params);
         if (*metric >= 0 && im != *metric) continue;
         *metric = im;
         return x;
@@ -267,11 +299,13 @@ static int search_indexed(vsearch *v) {
     const fl_manifest *m = v->t->m;
     if (!(v->file_of = fl_calloc((size_t)m->n_fragments + 1, sizeof *v->file_of))) return fl_error_set(v->err, FL_ENOMEM, "out of memory");
     int rc = fl_index_coverage(v->t, v->index, v->file_of, v->err);
+    bool hamming = ix_kind_of(v->index->type) == IX_HAMMING;
+    v->prefilter = v->filter && (!v->q->postfilter || hamming);
     if (rc == FL_OK && v->filter) rc = allowed_rows(v);
     for (uint32_t f = 0; rc == FL_OK && f < v->index->n_files; f++) {
         bool used = false;
         for (uint32_t i = 0; i < m->n_fragments && !used; i++) used = v->file_of[i] == (int32_t)f;
-        if (used) rc = search_file(v, (int32_t)f);
+        if (used) rc = hamming ? search_ham_file(v, (int32_t)f) : search_file(v, (int32_t)f);
     }
     for (uint32_t i = 0; rc == FL_OK && i < m->n_fragments; i++)
         if (v->file_of[i] < 0) rc = scan_exact(v, i);
@@ -326,7 +360,8 @@ int fl_vector_search(fl_table *t, const fl_vector_query *q, fl_batch **out, fl_e
         return fl_error_set(err, FL_EINVAL, "vector search: nprobes must be at least 1 and refine_factor within 1..1000");
     /* The index decides the metric when the query does not. */
     int metric = q->metric;
-    const fl_index_ref *index = floats && !q->exact && !q->has_range ? pick_index(t, c, &metric) : NULL;
+    /* ivf indexes answer nearest-neighbour queries; a hamming index (on 8-byte hashes) ranges too. */
+    const fl_index_ref *index = !q->exact && (floats ? !q->has_range : f->fixed_size == 8 && metric <= FL_METRIC_HAMMING) ? pick_index(t, c, &metric) : NULL;
     if (metric < 0) metric = floats ? FL_METRIC_L2 : FL_METRIC_HAMMING;
     if (floats == (metric == FL_METRIC_HAMMING))
         return fl_error_set(err, FL_EINVAL, "vector search: metric %s does not apply to column '%s' (%s vectors)", fl_metric_name(metric), q->column,

@@ -20,10 +20,10 @@ expect index-create-wrong-kind 1 "framelake: error: table 'frames': a label_list
     "$FL" index create "$IDB" frames weather --type label_list
 expect index-create-float-bitmap 1 "framelake: error: table 'frames': a bitmap index needs an integer, boolean, string or timestamp column; column 'score' is float64" -- \
     "$FL" index create "$IDB" frames score --type bitmap
-expect index-create-no-type 2 "framelake index: --type btree|bitmap|label_list|fts|ivf_pq|ivf_flat is required
+expect index-create-no-type 2 "framelake index: --type btree|bitmap|label_list|fts|ivf_pq|ivf_flat|hamming is required
 usage: $("$FL" help index 2>&1 | head -1)" -- \
     "$FL" index create "$IDB" frames weather
-expect index-create-bad-type 2 "framelake: --type must be btree, bitmap, label_list, fts, ivf_pq or ivf_flat, not 'hash'" -- \
+expect index-create-bad-type 2 "framelake: --type must be btree, bitmap, label_list, fts, ivf_pq, ivf_flat or hamming, not 'hash'" -- \
     "$FL" index create "$IDB" frames weather --type hash
 expect index-unknown-sub 2 "framelake index: unknown subcommand 'rebuild' (available: create, update, list, drop)" -- \
     "$FL" index rebuild "$IDB" frames

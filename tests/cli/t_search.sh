@@ -112,3 +112,17 @@ expect ivf-type 1 "framelake: error: table 'vt': a ivf_pq index needs a fixed_si
 expect ivf-both-filters 2 "framelake: search: --prefilter and --postfilter exclude each other" -- "$FL" search vector "$SDB" vt --column v --vector "[1, 1]" --prefilter --postfilter
 expect ivf-nprobes 2 "framelake: search: --nprobes must be within 1..65536" -- "$FL" search vector "$SDB" vt --column v --vector "[1, 1]" --nprobes 0
 expect ivf-no-file 1 "framelake: error: --vector-file $WORK/nope.json: cannot open it" -- "$FL" search vector "$SDB" vt --column v --vector-file "$WORK/nope.json"
+"$FL" create "$SDB" ht --schema "id int64, h fixed_size_list<uint8, 8>" >/dev/null
+cat > "$WORK/ht.jsonl" <<'ROWS'
+{"id": 0, "h": [0, 0, 0, 0, 0, 0, 0, 0]}
+{"id": 1, "h": [1, 0, 0, 0, 0, 0, 0, 0]}
+{"id": 2, "h": [3, 0, 0, 0, 0, 0, 0, 0]}
+{"id": 3, "h": [255, 255, 255, 255, 255, 255, 255, 255]}
+{"id": 4, "h": null}
+ROWS
+"$FL" append "$SDB" ht "$WORK/ht.jsonl" >/dev/null
+expect ham-create 0 "created index 'h_idx' (hamming on h): version 3" -- "$FL" index create "$SDB" ht h --type hamming
+expect ham-like-row 0 '{"id":1,"_distance":1,"_rowid":1}
+{"id":2,"_distance":2,"_rowid":2}' -- "$FL" search vector "$SDB" ht --column h --like-row 0 --limit 2 --select id --format jsonl
+expect ham-range 0 '{"id":2,"_distance":2,"_rowid":2}' -- "$FL" search vector "$SDB" ht --column h --vector '[0, 0, 0, 0, 0, 0, 0, 0]' --distance-range 2,3 --select id --format jsonl
+expect ham-type 1 "framelake: error: table 'vt': a hamming index needs a fixed_size_list<uint8, 8> column (64-bit hashes); column 'h' is fixed_size_list<uint8, 2>" -- "$FL" index create "$SDB" vt h --type hamming
