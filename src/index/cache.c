@@ -20,7 +20,8 @@ typedef struct entry {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static entry *entries;
-static size_t total_bytes;
+static size_t total_bytes, n_entries;
+#define MAX_ENTRIES 256 /* entries may hold an open file */
 static uint64_t clock_now;
 static size_t budget = (size_t)1 << 30;
 
@@ -30,9 +31,10 @@ void fl_ixcache_set_budget(size_t bytes) {
     pthread_mutex_unlock(&lock);
 }
 
-/* Drops unreferenced entries, least recently used first, until the total fits the budget. Locked. */
+/* Drops unreferenced entries, least recently used first, until the total fits the budget and the entry
+ * count its limit. Locked. */
 static void evict(void) {
-    while (total_bytes > budget) {
+    while (total_bytes > budget || n_entries > MAX_ENTRIES) {
         entry **victim = NULL;
         for (entry **e = &entries; *e; e = &(*e)->next)
             if ((*e)->refs == 0 && (!victim || (*e)->used < (*victim)->used)) victim = e;
@@ -40,6 +42,7 @@ static void evict(void) {
         entry *v = *victim;
         *victim = v->next;
         total_bytes -= v->bytes;
+        n_entries--;
         v->free_fn(v->obj);
         fl_free(v->path);
         fl_free(v);
@@ -84,6 +87,7 @@ int fl_ixcache_get(const char *path, fl_ixcache_load_fn load, void *ctx, fl_ixca
     e->next = entries;
     entries = e;
     total_bytes += bytes;
+    n_entries++;
     evict();
     pthread_mutex_unlock(&lock);
     out->obj = obj;

@@ -7,7 +7,8 @@
  *
  * Invariants:
  *  1. An entry in use (a reference not yet released) is never freed; unreferenced entries are evicted
- *     least recently used first once the decoded bytes exceed the budget (1 GiB by default).
+ *     least recently used first once the decoded bytes exceed the budget (1 GiB by default) or there are
+ *     more than 256 entries (an fts entry keeps its file open).
  *  2. Thread-safe: one mutex guards the list; decoding happens outside it.
  */
 #ifndef FL_INDEX_CACHE_H

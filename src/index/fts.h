@@ -24,6 +24,7 @@
 
 #include "../common/common.h"
 #include "../io/io.h"
+#include "cache.h"
 
 #define FTS_MAX_TERM 64
 
@@ -98,6 +99,9 @@ int fts_writer_finish(fts_writer *w, const char *path, uint64_t *size, fl_error 
 typedef struct fts_file fts_file;
 
 int fts_file_open(const char *path, fts_file **out, fl_error *err);
+/* The opened file through the process-wide cache of decoded index files (cache.h): queries do not reopen
+ * the file or re-parse its dictionary. Release with fl_ixcache_release; ref->obj is the fts_file. */
+int fts_file_cached(const char *path, fl_ixcache_ref *ref, fl_error *err);
 void fts_file_close(fts_file *f);
 bool fts_file_positions(const fts_file *f);
 size_t fts_file_n_fragments(const fts_file *f);

@@ -8,6 +8,8 @@
  */
 #include "fts.h"
 
+#include "cache.h"
+
 #include <stdlib.h>
 
 static int oom(fl_error *err) { return fl_error_set(err, FL_ENOMEM, "out of memory"); }
@@ -442,6 +444,20 @@ int fts_file_open(const char *path, fts_file **out, fl_error *err) {
     *out = f;
     return FL_OK;
 }
+
+static void free_fts(void *p) { fts_file_close(p); }
+
+static int load_fts(void *ctx, const char *path, void **obj, size_t *bytes, void (**free_fn)(void *), fl_error *err) {
+    (void)ctx;
+    fts_file *f;
+    FL_RETURN_NOT_OK(fts_file_open(path, &f, err));
+    *obj = f;
+    *bytes = sizeof *f + (size_t)f->n_terms * sizeof *f->terms + (size_t)f->n_frags * sizeof *f->frags + 4096;
+    *free_fn = free_fts;
+    return FL_OK;
+}
+
+int fts_file_cached(const char *path, fl_ixcache_ref *ref, fl_error *err) { return fl_ixcache_get(path, load_fts, NULL, ref, err); }
 
 void fts_file_close(fts_file *f) {
     if (!f) return;

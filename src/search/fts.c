@@ -21,6 +21,7 @@
  */
 #include "../batch/batch.h"
 #include "../common/common.h"
+#include "../index/cache.h"
 #include "../index/fts.h"
 #include "../index/index.h"
 #include "../query/expr.h"
@@ -291,10 +292,11 @@ static int item_from_file(search *s, item *it, fts_file *f, int32_t file, bool c
 static int from_file(search *s, int32_t file) {
     char *path = fl_table_path(s->t, s->index->files[file]);
     if (!path) return oom(s->err);
-    fts_file *f = NULL;
-    int rc = fts_file_open(path, &f, s->err);
+    fl_ixcache_ref ref;
+    int rc = fts_file_cached(path, &ref, s->err);
     fl_free(path);
     if (rc != FL_OK) return rc;
+    fts_file *f = ref.obj;
     /* Clean: every fragment of the file is served by it and has no deleted rows, so the file's own
      * statistics and postings are exactly those of its live rows. */
     fl_fragment_lookup frags = {0};
@@ -330,7 +332,7 @@ static int from_file(search *s, int32_t file) {
         fl_free(lens);
     }
     for (int i = 0; rc == FL_OK && i < s->n_items; i++) rc = item_from_file(s, &s->items[i], f, file, clean);
-    fts_file_close(f);
+    fl_ixcache_release(&ref);
     return rc;
 }
 
