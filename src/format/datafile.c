@@ -308,15 +308,26 @@ void fl_datafile_writer_abort(fl_datafile_writer *w) {
 
 /* ---- reading ---- */
 
+/* A decoded page kept for reuse: random reads (take, search results) often return to the same pages. */
+typedef struct page_slot {
+    int32_t page;               /* -1: empty */
+    fl_array values;            /* paged: decoded values */
+    uint8_t *index;             /* blob: verified index entries */
+    size_t bytes;               /* raw size, for the budget */
+    uint64_t used;              /* clock of the last use */
+} page_slot;
+
+#define PAGE_SLOTS 32                           /* decoded pages kept per column */
+#define PAGE_CACHE_BYTES ((size_t)8 << 20)      /* and at most this much per data file */
+
 typedef struct col_reader {
     fl_field field;
     int layout;
     uint32_t n_pages;
     page_meta *pages;
     int64_t *first_rows;        /* n_pages + 1 entries: first row of each page, then num_rows */
-    int32_t cached_page;        /* -1: none */
-    fl_array cached;            /* paged: decoded values of cached_page */
-    uint8_t *cached_index;      /* blob: verified entries of cached_page */
+    page_slot *slots;           /* PAGE_SLOTS, allocated on first read */
+    page_slot *cur;             /* the page load_page made current */
 } col_reader;
 
 struct fl_datafile {
@@ -327,7 +338,16 @@ struct fl_datafile {
     int n_cols;
     col_reader *cols;
     ZSTD_DCtx *zctx;            /* reused across pages */
+    size_t cached_bytes;        /* raw bytes of every column's kept pages */
+    uint64_t clock;
 };
+
+static void slot_clear(page_slot *sl) {
+    fl_array_clear(&sl->values);
+    fl_free(sl->index);
+    memset(sl, 0, sizeof *sl);
+    sl->page = -1;
+}
 
 void fl_datafile_close(fl_datafile *df) {
     if (!df) return;
@@ -336,8 +356,8 @@ void fl_datafile_close(fl_datafile *df) {
         fl_field_clear(&c->field);
         fl_free(c->pages);
         fl_free(c->first_rows);
-        fl_array_clear(&c->cached);
-        fl_free(c->cached_index);
+        for (int k = 0; c->slots && k < PAGE_SLOTS; k++) slot_clear(&c->slots[k]);
+        fl_free(c->slots);
     }
     fl_free(df->cols);
     ZSTD_freeDCtx(df->zctx);
@@ -372,7 +392,6 @@ int fl_datafile_parse_footer(const uint8_t *data, size_t size, uint64_t footer_o
     for (uint32_t i = 0; i < n_cols; i++) {
         col_reader *c = &df->cols[i];
         df->n_cols = (int)i + 1;
-        c->cached_page = -1;
         uint8_t layout;
         uint32_t n_pages;
         if (!fl_field_decode(&r, &c->field, 0) || !fl_get_u8(&r, &layout, "column layout") ||
@@ -585,12 +604,42 @@ static int load_page_bytes(fl_datafile *df, col_reader *c, uint32_t p, uint8_t *
     return FL_OK;
 }
 
+/* Makes page p of column c current (c->cur), decoding it unless a slot keeps it. A new page takes the
+ * column's least recently used slot; past the file's byte budget, other columns' least recently used
+ * pages go too (never the current page of a column). */
 static int load_page(fl_datafile *df, col_reader *c, uint32_t p, fl_error *err) {
-    if (c->cached_page == (int32_t)p) return FL_OK;
-    fl_array_clear(&c->cached);
-    fl_free(c->cached_index);
-    c->cached_index = NULL;
-    c->cached_page = -1;
+    if (c->cur && c->cur->page == (int32_t)p) {
+        c->cur->used = ++df->clock;
+        return FL_OK;
+    }
+    if (!c->slots) {
+        if (!(c->slots = fl_calloc(PAGE_SLOTS, sizeof *c->slots))) return fl_error_set(err, FL_ENOMEM, "out of memory");
+        for (int k = 0; k < PAGE_SLOTS; k++) c->slots[k].page = -1;
+    }
+    page_slot *victim = &c->slots[0];
+    for (int k = 0; k < PAGE_SLOTS; k++) {
+        page_slot *sl = &c->slots[k];
+        if (sl->page == (int32_t)p) {
+            sl->used = ++df->clock;
+            c->cur = sl;
+            return FL_OK;
+        }
+        if (sl->page < 0 ? victim->page >= 0 : victim->page >= 0 && sl->used < victim->used) victim = sl;
+    }
+    df->cached_bytes -= victim->bytes;
+    slot_clear(victim);
+    if (c->cur == victim) c->cur = NULL;
+    while (df->cached_bytes + c->pages[p].raw_size > PAGE_CACHE_BYTES) {
+        page_slot *lru = NULL;
+        for (int i = 0; i < df->n_cols; i++)
+            for (int k = 0; df->cols[i].slots && k < PAGE_SLOTS; k++) {
+                page_slot *sl = &df->cols[i].slots[k];
+                if (sl->page >= 0 && sl != df->cols[i].cur && (!lru || sl->used < lru->used)) lru = sl;
+            }
+        if (!lru) break;
+        df->cached_bytes -= lru->bytes;
+        slot_clear(lru);
+    }
     uint8_t *raw;
     FL_RETURN_NOT_OK(load_page_bytes(df, c, p, &raw, err));
     page_meta *m = &c->pages[p];
@@ -603,19 +652,26 @@ static int load_page(fl_datafile *df, col_reader *c, uint32_t p, fl_error *err) 
                                     (unsigned long long)(m->offset + i * BLOB_ENTRY_SIZE), i, c->field.name);
             }
         }
-        c->cached_index = raw;
+        victim->index = raw;
     } else {
-        int rc = fl_page_decode(raw, m->raw_size, &c->field, m->rows, &c->cached, df->path, m->offset, err);
+        int rc = fl_page_decode(raw, m->raw_size, &c->field, m->rows, &victim->values, df->path, m->offset, err);
         fl_free(raw);
-        FL_RETURN_NOT_OK(rc);
+        if (rc != FL_OK) {
+            slot_clear(victim);
+            return rc;
+        }
     }
-    c->cached_page = (int32_t)p;
+    victim->page = (int32_t)p;
+    victim->bytes = m->raw_size;
+    victim->used = ++df->clock;
+    df->cached_bytes += victim->bytes;
+    c->cur = victim;
     return FL_OK;
 }
 
 /* Appends blob rows [lo, hi) of the cached index page; reads each run of adjacent blobs with one pread. */
 static int read_blobs(fl_datafile *df, col_reader *c, uint32_t p, int64_t lo, int64_t hi, fl_array *dst, fl_error *err) {
-    const uint8_t *idx = c->cached_index;
+    const uint8_t *idx = c->cur->index;
     int64_t i = lo;
     while (i < hi) {
         uint64_t off = fl_load_u64(idx + i * BLOB_ENTRY_SIZE), size = fl_load_u64(idx + i * BLOB_ENTRY_SIZE + 8);
@@ -665,7 +721,7 @@ int fl_datafile_read_range(fl_datafile *df, int column, int64_t start, int64_t c
         int64_t lo = row - c->first_rows[p];
         int64_t hi = (end < c->first_rows[p + 1] ? end : c->first_rows[p + 1]) - c->first_rows[p];
         if (c->layout == FL_LAYOUT_BLOB) FL_RETURN_NOT_OK(read_blobs(df, c, p, lo, hi, dst, err));
-        else if (fl_array_append_range(dst, &c->cached, lo, hi - lo) != FL_OK)
+        else if (fl_array_append_range(dst, &c->cur->values, lo, hi - lo) != FL_OK)
             return fl_error_set(err, FL_ETYPE, "%s: column '%s' cannot be appended to the requested array", df->path, c->field.name);
         row = c->first_rows[p] + hi;
     }

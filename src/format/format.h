@@ -73,7 +73,7 @@ int fl_datafile_find(const fl_datafile *df, int32_t field_id);
 const fl_field *fl_datafile_field(const fl_datafile *df, int column);
 /* Appends rows [start, start+count) of column `column` to dst (typed like the column). */
 int fl_datafile_read_range(fl_datafile *df, int column, int64_t start, int64_t count, fl_array *dst, fl_error *err);
-/* Appends the value of row `row` of `column` to dst; keeps the last decoded page of each column cached. */
+/* Appends the value of row `row` of `column` to dst; keeps up to 32 decoded pages per column (8 MiB per file) for reuse. */
 int fl_datafile_read_row(fl_datafile *df, int column, int64_t row, fl_array *dst, fl_error *err);
 /* Page count and per-page row range/statistics, for pruning. */
 int fl_datafile_page_count(const fl_datafile *df, int column);
