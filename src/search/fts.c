@@ -482,9 +482,20 @@ static bool contains(const uint64_t *ids, size_t n, uint64_t id) {
 /* Merges the items' lists (all ascending by row) and scores every matching row. */
 static int rank(search *s, const uint64_t *allowed, size_t n_allowed, bool filtered, double k1, double b, topk *q) {
     size_t *at = fl_calloc((size_t)s->n_items + 1, sizeof *at);
-    if (!at) return oom(s->err);
+    double *idf = fl_calloc((size_t)s->n_items + 1, sizeof *idf);
+    if (!at || !idf) {
+        fl_free(at);
+        fl_free(idf);
+        return oom(s->err);
+    }
     double avg = s->docs ? (double)s->total_len / (double)s->docs : 1.0;
     if (avg <= 0) avg = 1.0;
+    for (int i = 0; i < s->n_items; i++) {
+        double df = (double)s->items[i].hits.n;
+        idf[i] = log(1.0 + ((double)s->docs - df + 0.5) / (df + 0.5));
+    }
+    /* len / avg enters as b / avg per unit of length */
+    double norm0 = k1 * (1.0 - b), norm1 = k1 * b / avg;
     for (;;) {
         uint64_t row = UINT64_MAX;
         bool any = false;
@@ -507,14 +518,14 @@ static int rank(search *s, const uint64_t *allowed, size_t n_allowed, bool filte
             else if (!has) keep = keep && it->kind != ITEM_REQUIRED;
             else {
                 const fts_posting *p = &h->p[at[i]++];
-                double df = (double)h->n, tf = p->tf;
-                double idf = log(1.0 + ((double)s->docs - df + 0.5) / (df + 0.5));
-                score += idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * (double)p->len / avg));
+                double tf = p->tf;
+                score += idf[i] * tf * (k1 + 1.0) / (tf + norm0 + norm1 * (double)p->len);
             }
         }
         if (keep) offer(q, (hit){score, row});
     }
     fl_free(at);
+    fl_free(idf);
     return FL_OK;
 }
 
