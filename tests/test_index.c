@@ -7,6 +7,7 @@
  */
 #include "testlib.h"
 #include "index/index.h"
+#include "index/fts.h"
 #include "index/ixfile.h"
 #include "table/txn.h"
 #include "io/io.h"
@@ -902,8 +903,8 @@ static void kill_child(void *ctx) {
     fl_table *t;
     if (fl_db_open(kill_dir, 0, &db, &err) || fl_table_open(db, "t", NULL, &t, &err)) _exit(3);
     for (int round = 0; round < 6; round++) {
-        static const char *cols[][2] = {{"k", "btree"}, {"w", "bitmap"}, {"tags", "label_list"}, {"x", "btree"}};
-        for (int i = 0; i < 4; i++) {
+        static const char *cols[][2] = {{"k", "btree"}, {"w", "bitmap"}, {"tags", "label_list"}, {"x", "btree"}, {"w", "fts"}};
+        for (int i = 0; i < 5; i++) {
             char name[32];
             snprintf(name, sizeof name, "ix%d", i);
             int rc = fl_index_drop(t, name, &err);
@@ -928,11 +929,18 @@ static void kill_after(void *ctx) {
     for (uint32_t i = 0; i < t->m->n_indexes; i++)
         for (uint32_t f = 0; f < t->m->indexes[i].n_files; f++) {
             char *path = fl_table_path(t, t->m->indexes[i].files[f]);
-            ix_file *ix;
             uint64_t entries;
-            CHECK_OK(ix_file_open(path, &ix, &tl_err));
-            if (ix) CHECK_OK(ix_file_check(ix, &entries, &tl_err));
-            ix_file_close(ix);
+            if (!strcmp(t->m->indexes[i].type, "fts")) {
+                fts_file *ff = NULL;
+                CHECK_OK(fts_file_open(path, &ff, &tl_err));
+                if (ff) CHECK_OK(fts_file_check(ff, &entries, &tl_err));
+                fts_file_close(ff);
+            } else {
+                ix_file *ix;
+                CHECK_OK(ix_file_open(path, &ix, &tl_err));
+                if (ix) CHECK_OK(ix_file_check(ix, &entries, &tl_err));
+                ix_file_close(ix);
+            }
             fl_free(path);
         }
     random_predicates(t, 25, NULL);
