@@ -365,6 +365,16 @@ static void test_errors(void) {
     fl_kv bad3[] = {{"stem", "english"}};
     CHECK(fl_index_create_with(t, "txt", "btree", NULL, bad3, 1, &tl_err) == FL_EINVAL);
     CHECK_EQ_INT(fl_table_version(t), 2); /* nothing committed */
+    /* An index over no documents (an empty table, all NULL) is valid and finds nothing. */
+    fl_table *empty = text_table(db, "empty");
+    CHECK_OK(fl_index_create(empty, "txt", "fts", NULL, &tl_err));
+    const char *nulls[] = {NULL, NULL};
+    int nn = 0;
+    append_docs(empty, nulls, 2, &nn);
+    CHECK_OK(fl_index_update(empty, NULL, &tl_err));
+    CHECK_OK(search(empty, "night", NULL, 10, &r));
+    CHECK_EQ_INT(r.n, 0);
+    fl_table_close(empty);
     /* With an index, the column may be left out. */
     CHECK_OK(fl_index_create(t, "txt", "fts", NULL, &tl_err));
     q.column = NULL;

@@ -205,7 +205,7 @@ int fts_writer_add(fts_writer *w, uint64_t row, const fts_tokens *doc, fl_error 
         w->order[i] = (uint32_t)i;
     }
     sort_ctx = w;
-    qsort(w->order, doc->n, sizeof *w->order, cmp_doc_token);
+    if (doc->n > 1) qsort(w->order, doc->n, sizeof *w->order, cmp_doc_token);
     for (size_t i = 0; i < doc->n;) {
         size_t j = i;
         uint32_t term = w->tid[w->order[i]];
@@ -275,7 +275,7 @@ static int code_list(const fts_writer *w, const wterm *t, fl_buf *out, fl_error 
 
 int fts_writer_finish(fts_writer *w, const char *path, uint64_t *size, fl_error *err) {
     sort_ctx = &w->arena;
-    qsort(w->terms, w->n_terms, sizeof *w->terms, cmp_wterm);
+    if (w->n_terms > 1) qsort(w->terms, w->n_terms, sizeof *w->terms, cmp_wterm);
     bool docs_sorted = true;
     for (size_t i = 1; i < w->n_docs && docs_sorted; i++) docs_sorted = w->docs[i].row > w->docs[i - 1].row;
     if (!docs_sorted) qsort(w->docs, w->n_docs, sizeof *w->docs, cmp_wdoc);

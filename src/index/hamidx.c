@@ -356,9 +356,9 @@ int ham_nearest(const ham_index *h, uint64_t q, int k, int max_distance, ham_kee
         if (n >= (size_t)k || r >= max_distance) break;
     }
     if (rc == FL_OK) {
-        qsort(hits, n, sizeof *hits, cmp_ham_hit);
+        if (n > 1) qsort(hits, n, sizeof *hits, cmp_ham_hit);
         *n_out = n < (size_t)k ? (int)n : k;
-        memcpy(out, hits, (size_t)*n_out * sizeof *out);
+        if (*n_out) memcpy(out, hits, (size_t)*n_out * sizeof *out);
     }
     fl_free(hits);
     return rc;

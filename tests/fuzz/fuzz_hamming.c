@@ -37,7 +37,7 @@ static void read_all(const uint8_t *data, size_t size) {
     ham_hit *hits = NULL;
     size_t n = 0, cap = 0;
     if (ham_radius(h, q, radius, NULL, NULL, &hits, &n, &cap, &err) == FL_OK) {
-        qsort(hits, n, sizeof *hits, cmp_row);
+        if (n) qsort(hits, n, sizeof *hits, cmp_row);
         for (size_t i = 0; i < n; i++) {
             if (hits[i].distance > radius || (i && hits[i].row == hits[i - 1].row)) fail("a radius hit outside the radius, or twice");
         }
