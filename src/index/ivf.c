@@ -45,7 +45,11 @@ struct fl_ivf {
     fl_pq pq;                   /* IVF_PQ: residual codebooks; zeroed for IVF_FLAT */
     ivf_list *lists;            /* partitions */
     uint64_t n_vectors;         /* Σ lists[p].n */
+    float *pre;                 /* IVF_PQ l2/cosine: per partition p, m × 256 terms ‖cw‖² + 2 c_p·cw of the
+                                   estimate (precomputed tables; NULL above PRE_MAX_BYTES) */
 };
+
+#define PRE_MAX_BYTES ((size_t)64 << 20)
 
 /* ---- small helpers ---- */
 
@@ -418,18 +422,34 @@ void fl_pq_ip_table(const fl_pq *pq, const float *query, float *table) {
 }
 
 void fl_pq_adc(const float *table, int m, const uint8_t *codes, size_t n, float *out) {
-    /* The common code sizes get a fixed trip count the compiler unrolls completely. */
+    /* Four codes at a time: four independent sums (each still in j order, so the result is the plain
+     * loop's), whose table loads overlap instead of waiting on one chain of additions. The common code
+     * sizes get a fixed trip count the compiler unrolls. */
 #define ADC_LOOP(M)                                                                                            \
-    for (size_t i = 0; i < n; i++) {                                                                           \
+    for (; i + 4 <= n; i += 4) {                                                                               \
+        const uint8_t *c0 = codes + i * (size_t)(M), *c1 = c0 + (M), *c2 = c1 + (M), *c3 = c2 + (M);          \
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                                                  \
+        for (int j = 0; j < (M); j++) {                                                                        \
+            const float *t = table + j * FL_PQ_CODEWORDS;                                                      \
+            s0 += t[c0[j]];                                                                                    \
+            s1 += t[c1[j]];                                                                                    \
+            s2 += t[c2[j]];                                                                                    \
+            s3 += t[c3[j]];                                                                                    \
+        }                                                                                                      \
+        out[i] = s0, out[i + 1] = s1, out[i + 2] = s2, out[i + 3] = s3;                                        \
+    }                                                                                                          \
+    for (; i < n; i++) {                                                                                       \
         const uint8_t *code = codes + i * (size_t)(M);                                                         \
         float s = 0;                                                                                           \
         for (int j = 0; j < (M); j++) s += table[j * FL_PQ_CODEWORDS + code[j]];                               \
         out[i] = s;                                                                                            \
     }
+    size_t i = 0;
     switch (m) {
     case 8: ADC_LOOP(8) break;
     case 16: ADC_LOOP(16) break;
     case 32: ADC_LOOP(32) break;
+    case 64: ADC_LOOP(64) break;
     default: ADC_LOOP(m) break;
     }
 #undef ADC_LOOP
@@ -455,8 +475,45 @@ void fl_ivf_free(fl_ivf *ivf) {
     }
     fl_free(ivf->lists);
     fl_free(ivf->centroids);
+    fl_free(ivf->pre);
     fl_pq_free(&ivf->pq);
     fl_free(ivf);
+}
+
+/*
+ * Precomputed tables for l2 (and cosine, l2 on unit vectors) IVF_PQ: with r the stored residual (Σ of its
+ * codewords) and c the partition's centroid,
+ *     ‖q − c − r‖² = ‖q − c‖² + Σ_j (‖cw_j‖² + 2 c_j·cw_j) − 2 Σ_j q_j·cw_j,
+ * so a probe needs ‖q − c‖² (ranking the centroids computed it), this partition's m × 256 terms (kept
+ * here) and one m × 256 table of −2 q_j·cw per query: one addition per entry instead of a distance. A
+ * model whose tables would exceed PRE_MAX_BYTES keeps computing the residual table per probe.
+ */
+static void build_pre(fl_ivf *ivf) {
+    if (ivf->type != FL_IVF_PQ || ivf->metric == FL_METRIC_DOT) return;
+    size_t m = (size_t)ivf->pq.m, per = m * FL_PQ_CODEWORDS, dsub = (size_t)ivf->pq.dsub;
+    if ((size_t)ivf->partitions * per > PRE_MAX_BYTES / sizeof(float)) return;
+    if (!(ivf->pre = fl_malloc((size_t)ivf->partitions * per * sizeof(float)))) return; /* optional */
+    float *norms = fl_malloc(per * sizeof *norms);
+    if (!norms) {
+        fl_free(ivf->pre);
+        ivf->pre = NULL;
+        return;
+    }
+    for (size_t j = 0; j < m; j++)
+        for (size_t c = 0; c < FL_PQ_CODEWORDS; c++) {
+            const float *cw = ivf->pq.codebooks + (j * FL_PQ_CODEWORDS + c) * dsub;
+            norms[j * FL_PQ_CODEWORDS + c] = dotf(cw, cw, (int)dsub);
+        }
+    for (int p = 0; p < ivf->partitions; p++) {
+        const float *cen = ivf->centroids + (size_t)p * (size_t)ivf->dim;
+        float *t = ivf->pre + (size_t)p * per;
+        for (size_t j = 0; j < m; j++)
+            for (size_t c = 0; c < FL_PQ_CODEWORDS; c++) {
+                const float *cw = ivf->pq.codebooks + (j * FL_PQ_CODEWORDS + c) * dsub;
+                t[j * FL_PQ_CODEWORDS + c] = norms[j * FL_PQ_CODEWORDS + c] + 2.0f * dotf(cen + j * dsub, cw, (int)dsub);
+            }
+    }
+    fl_free(norms);
 }
 
 /* An empty index with room for the centroids and lists (the codebooks are the caller's to fill). */
@@ -565,6 +622,7 @@ int fl_ivf_train(const fl_ivf_params *params, const float *train, size_t n_train
         fl_ivf_free(ivf);
         return rc;
     }
+    build_pre(ivf);
     *out = ivf;
     return FL_OK;
 }
@@ -584,6 +642,7 @@ int fl_ivf_new_like(const fl_ivf *trained, fl_ivf **out, fl_error *err) {
         }
         memcpy(ivf->pq.codebooks, trained->pq.codebooks, nb * sizeof(float));
     }
+    build_pre(ivf);
     *out = ivf;
     return FL_OK;
 }
@@ -878,14 +937,19 @@ static void scan_flat(const fl_ivf *ivf, const ivf_list *l, const float *q, doub
 }
 
 /* ADC estimates of a list's codes: bias + scale × Σ table. */
-static void scan_pq(const fl_ivf *ivf, const ivf_list *l, const float *table, double bias, double scale, float *est, heap *hp,
+/* Estimates bias + scale × Σ table over the list's codes; `clamp` keeps them ≥ 0 (an l2 estimate from
+ * precomputed terms may round below 0). */
+static void scan_pq(const fl_ivf *ivf, const ivf_list *l, const float *table, double bias, double scale, bool clamp, float *est, heap *hp,
                     const fl_ivf_filter *filter) {
     int m = ivf->pq.m;
     const uint8_t *codes = l->payload;
     for (size_t b = 0; b < l->n; b += ADC_BLOCK) {
         size_t nb = l->n - b < ADC_BLOCK ? l->n - b : ADC_BLOCK;
         fl_pq_adc(table, m, codes + b * (size_t)m, nb, est);
-        for (size_t i = 0; i < nb; i++) offer(hp, (hit){bias + scale * est[i], l->row_ids[b + i]}, filter);
+        for (size_t i = 0; i < nb; i++) {
+            double e = bias + scale * est[i];
+            offer(hp, (hit){clamp && e < 0 ? 0 : e, l->row_ids[b + i]}, filter);
+        }
     }
 }
 
@@ -930,9 +994,14 @@ int fl_ivf_search(const fl_ivf *ivf, const float *query, int k, int nprobes, int
             pr[p] = (probe){dp == dp ? dp : INFINITY, p}; /* a NaN (overflow) would break the sort's order */
         }
         if (nprobes < ivf->partitions) qsort(pr, (size_t)ivf->partitions, sizeof *pr, cmp_probe);
+        size_t per = (size_t)ivf->pq.m * FL_PQ_CODEWORDS;
+        float *qtab = NULL;
         if (ivf->type == FL_IVF_PQ && ivf->metric == FL_METRIC_DOT) {
             fl_pq_ip_table(&ivf->pq, qv, table);
-            for (size_t j = 0; j < (size_t)ivf->pq.m * FL_PQ_CODEWORDS; j++) table[j] = -table[j];
+            for (size_t j = 0; j < per; j++) table[j] = -table[j];
+        } else if (ivf->pre && (qtab = fl_malloc(per * sizeof *qtab))) {
+            fl_pq_ip_table(&ivf->pq, qv, qtab);
+            for (size_t j = 0; j < per; j++) qtab[j] *= -2.0f;
         }
         double qnorm = 0;
         for (size_t t = 0; t < d; t++) qnorm += (double)query[t] * query[t];
@@ -945,15 +1014,22 @@ int fl_ivf_search(const fl_ivf *ivf, const float *query, int k, int nprobes, int
                 scan_flat(ivf, l, query, qnorm, &hp, filter);
             } else if (ivf->metric == FL_METRIC_DOT) {
                 /* the table holds −query_j·codeword: estimate = 1 − query·centroid + Σ table */
-                scan_pq(ivf, l, table, 1.0 - (double)dotf(qv, ivf->centroids + (size_t)p * d, ivf->dim), 1.0, est, &hp, filter);
+                scan_pq(ivf, l, table, 1.0 - (double)dotf(qv, ivf->centroids + (size_t)p * d, ivf->dim), 1.0, false, est, &hp, filter);
+            } else if (qtab) {
+                /* precomputed: ‖q − c‖² + this partition's terms + the query's */
+                const float *pre = ivf->pre + (size_t)p * per;
+                for (size_t j = 0; j < per; j++) table[j] = pre[j] + qtab[j];
+                double scale = ivf->metric == FL_METRIC_COSINE ? 0.5 : 1.0;
+                scan_pq(ivf, l, table, scale * pr[i].d, scale, true, est, &hp, filter);
             } else {
                 /* the query's residual to this centroid against the residual codebooks */
                 const float *c = ivf->centroids + (size_t)p * d;
                 for (size_t t = 0; t < d; t++) res[t] = qv[t] - c[t];
                 fl_pq_l2_table(&ivf->pq, res, table);
-                scan_pq(ivf, l, table, 0.0, ivf->metric == FL_METRIC_COSINE ? 0.5 : 1.0, est, &hp, filter);
+                scan_pq(ivf, l, table, 0.0, ivf->metric == FL_METRIC_COSINE ? 0.5 : 1.0, false, est, &hp, filter);
             }
         }
+        fl_free(qtab);
     }
     if (rc == FL_OK && refining && hp.n) {
         ids = fl_malloc(hp.n * sizeof *ids);
@@ -1265,6 +1341,7 @@ int fl_ivf_read(const uint8_t *bytes, size_t n, const char *what, fl_ivf **out, 
         off += c;
     }
     ivf->n_vectors = vectors;
+    build_pre(ivf);
     *out = ivf;
     return FL_OK;
 }
