@@ -88,6 +88,9 @@ int cmd_index(const args *a) {
         const char *name = args_get(a, "name");
         char fallback[300];
         snprintf(fallback, sizeof fallback, "%s_idx", a->positional[3]);
+        for (char *c = fallback; *c; c++) /* "title,caption" gives title_caption_idx */
+            if (*c == ',') *c = '_';
+            else if (*c == ' ') memmove(c, c + 1, strlen(c)), c--;
         if (fl_index_create_with(t, a->positional[3], type, name, params, n_params, &err) != FL_OK) rc = fail(&err);
         else printf("created index '%s' (%s on %s): version %llu\n", name ? name : fallback, type, a->positional[3], (unsigned long long)fl_table_version(t));
     } else if (update) {

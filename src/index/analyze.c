@@ -3,6 +3,8 @@
  */
 #include "fts.h"
 
+#include "../batch/batch.h"
+
 #include <libstemmer.h>
 #include <stdlib.h>
 
@@ -73,11 +75,9 @@ static bool push(fts_tokens *t, const uint8_t *term, size_t len, uint32_t pos) {
     return !t->bytes.failed;
 }
 
-bool fts_analyze(fts_analyzer *a, const uint8_t *text, size_t n, fts_tokens *t) {
-    t->n = 0;
-    t->bytes.size = 0;
+/* Appends the terms of text[0..n) to t, positions from `pos`; *next receives the position after the last run. */
+static bool analyze_from(fts_analyzer *a, const uint8_t *text, size_t n, fts_tokens *t, uint32_t pos, uint32_t *next) {
     char word[FTS_MAX_TERM + 1];
-    uint32_t pos = 0;
     for (size_t i = 0; i < n;) {
         while (i < n && !is_word(text[i])) i++;
         size_t s = i;
@@ -103,6 +103,30 @@ bool fts_analyze(fts_analyzer *a, const uint8_t *text, size_t n, fts_tokens *t) 
             if (len > FTS_MAX_TERM) len = FTS_MAX_TERM;
         }
         if (len && !push(t, term, len, at)) return false;
+    }
+    *next = pos;
+    return true;
+}
+
+bool fts_analyze(fts_analyzer *a, const uint8_t *text, size_t n, fts_tokens *t) {
+    t->n = 0;
+    t->bytes.size = 0;
+    uint32_t next;
+    return analyze_from(a, text, n, t, 0, &next);
+}
+
+bool fts_analyze_row(fts_analyzer *a, const fl_array *cols, int n, int64_t i, fts_tokens *t, bool *any) {
+    t->n = 0;
+    t->bytes.size = 0;
+    *any = false;
+    uint32_t pos = 0;
+    for (int c = 0; c < n; c++) {
+        if (fl_array_is_null(&cols[c], i)) continue;
+        size_t len;
+        const uint8_t *v = fl_array_get_bytes(&cols[c], i, &len);
+        if (*any) pos += FTS_FIELD_GAP;
+        *any = true;
+        if (!analyze_from(a, v, len, t, pos, &pos)) return false;
     }
     return true;
 }

@@ -50,12 +50,43 @@ static ix_key_type key_type_for(const fl_field *f, ix_kind kind) {
     return 0;
 }
 
-int fl_index_field(const fl_table *t, const fl_index_ref *x) {
-    if (x->n_field_ids != 1) return -1;
-    const fl_schema *s = t->m->schema;
+static int schema_index(const fl_schema *s, int32_t id) {
     for (int32_t i = 0; i < s->n_fields; i++)
-        if (s->fields[i].id == x->field_ids[0]) return i;
+        if (s->fields[i].id == id) return i;
     return -1;
+}
+
+int fl_index_field(const fl_table *t, const fl_index_ref *x) {
+    if (x->n_field_ids < 1 || x->n_field_ids > FL_INDEX_MAX_FIELDS) return -1;
+    for (uint32_t i = 1; i < x->n_field_ids; i++)
+        if (schema_index(t->m->schema, x->field_ids[i]) < 0) return -1;
+    return schema_index(t->m->schema, x->field_ids[0]);
+}
+
+/* The indexed columns of an entry, or of a new one. */
+typedef struct ix_fields {
+    uint32_t n;
+    int32_t ids[FL_INDEX_MAX_FIELDS];
+    const fl_field *f[FL_INDEX_MAX_FIELDS];
+    char label[512];            /* "a" or "a,b" */
+} ix_fields;
+
+static bool fields_of(const fl_table *t, const fl_index_ref *x, ix_fields *fs) {
+    memset(fs, 0, sizeof *fs);
+    if (fl_index_field(t, x) < 0) return false;
+    for (uint32_t i = 0; i < x->n_field_ids; i++) {
+        fs->ids[i] = x->field_ids[i];
+        fs->f[i] = &t->m->schema->fields[schema_index(t->m->schema, x->field_ids[i])];
+        size_t at = strlen(fs->label);
+        snprintf(fs->label + at, sizeof fs->label - at, "%s%s", i ? "," : "", fs->f[i]->name);
+    }
+    fs->n = x->n_field_ids;
+    return true;
+}
+
+static uint64_t fields_version(const fl_fragment *f, const ix_fields *fs) {
+    fl_index_ref x = {.n_field_ids = fs->n, .field_ids = (int32_t *)fs->ids};
+    return fl_index_fragment_version(f, &x);
 }
 
 int fl_index_coverage(const fl_table *t, const fl_index_ref *x, int32_t *file_of, fl_error *err) {
@@ -70,7 +101,7 @@ int fl_index_coverage(const fl_table *t, const fl_index_ref *x, int32_t *file_of
     if (rc == FL_OK && fl_fragment_lookup_init(m, &frags) != FL_OK) rc = oom(err);
     for (uint32_t k = 0; rc == FL_OK && k < x->n_fragment_ids; k++) {
         int i = fl_fragment_lookup_find(&frags, x->fragment_ids[k]);
-        if (i >= 0 && fl_fragment_column_version(&m->fragments[i], x->field_ids[0]) == version[k]) file_of[i] = (int32_t)file[k];
+        if (i >= 0 && fl_index_fragment_version(&m->fragments[i], x) == version[k]) file_of[i] = (int32_t)file[k];
     }
     fl_fragment_lookup_free(&frags);
     fl_free(file);
@@ -492,9 +523,9 @@ static const char *param(const fl_kv *params, int32_t n, const char *key) {
     return NULL;
 }
 
-/* An fts index file over fragments `frags`: every non-NULL value of the column, analyzed with the entry's
- * settings (fts.h). */
-static int build_fts(fl_table *t, const fl_field *field, const fl_kv *params, int32_t n_params, const uint32_t *frags, uint32_t n_frags,
+/* An fts index file over fragments `frags`: every row with a term in one of the columns, analyzed with
+ * the entry's settings (fts.h, fts_analyze_row). */
+static int build_fts(fl_table *t, const ix_fields *fs, const fl_kv *params, int32_t n_params, const uint32_t *frags, uint32_t n_frags,
                      const char *path, fl_error *err) {
     fts_analyzer an;
     FL_RETURN_NOT_OK(fts_analyzer_init(&an, param(params, n_params, "stem"), param(params, n_params, "stopwords"), err));
@@ -502,31 +533,31 @@ static int build_fts(fl_table *t, const fl_field *field, const fl_kv *params, in
     fts_writer *w = NULL;
     int rc = fts_writer_new(positions && !strcmp(positions, "true"), &w, err);
     fts_tokens tok = {0};
-    fl_array a;
-    bool have_array = false;
-    if (rc == FL_OK && fl_array_init(&a, field) != FL_OK) rc = oom(err);
-    else have_array = true;
+    fl_array a[FL_INDEX_MAX_FIELDS];
+    uint32_t n_arrays = 0;
+    for (; rc == FL_OK && n_arrays < fs->n; n_arrays++)
+        if (fl_array_init(&a[n_arrays], fs->f[n_arrays]) != FL_OK) rc = oom(err);
     for (uint32_t k = 0; rc == FL_OK && k < n_frags; k++) {
         const fl_fragment *f = &t->m->fragments[frags[k]];
         rid_cursor cur = {f, 0, 0};
         rc = fts_writer_fragment(w, f->id, err);
         for (uint64_t start = 0; rc == FL_OK && start < f->physical_rows; start += BUILD_CHUNK_ROWS) {
             uint64_t count = f->physical_rows - start < BUILD_CHUNK_ROWS ? f->physical_rows - start : BUILD_CHUNK_ROWS;
-            fl_array_reset(&a);
-            rc = fl_table_read_column(t, frags[k], field, (int64_t)start, (int64_t)count, &a, err);
+            for (uint32_t c = 0; rc == FL_OK && c < fs->n; c++) {
+                fl_array_reset(&a[c]);
+                rc = fl_table_read_column(t, frags[k], fs->f[c], (int64_t)start, (int64_t)count, &a[c], err);
+            }
             for (int64_t i = 0; rc == FL_OK && i < (int64_t)count; i++) {
                 uint64_t row = next_row_id(&cur);
-                if (fl_array_is_null(&a, i)) continue;
-                size_t len;
-                const uint8_t *v = fl_array_get_bytes(&a, i, &len);
-                if (!fts_analyze(&an, v, len, &tok)) rc = oom(err);
+                bool any;
+                if (!fts_analyze_row(&an, a, (int)fs->n, i, &tok, &any)) rc = oom(err);
                 else if (tok.n) rc = fts_writer_add(w, row, &tok, err); /* no terms: not a document */
             }
         }
     }
     uint64_t size;
     if (rc == FL_OK) rc = fts_writer_finish(w, path, &size, err);
-    if (have_array) fl_array_clear(&a);
+    for (uint32_t c = 0; c < n_arrays; c++) fl_array_clear(&a[c]);
     fts_tokens_free(&tok);
     fts_writer_free(w);
     fts_analyzer_free(&an);
@@ -535,9 +566,10 @@ static int build_fts(fl_table *t, const fl_field *field, const fl_kv *params, in
 
 /* Writes one index file over fragments `frags` (indexes into t->m->fragments); *rel receives its
  * table-relative path. `params` are the entry's parameters (the fts analyzer settings). */
-static int build_file(fl_table *t, const fl_field *field, ix_kind kind, const fl_kv *params, int32_t n_params, const uint32_t *frags,
+static int build_file(fl_table *t, const ix_fields *fs, ix_kind kind, const fl_kv *params, int32_t n_params, const uint32_t *frags,
                       uint32_t n_frags, const char *model_rel, char **rel, fl_error *err) {
     *rel = NULL;
+    const fl_field *field = fs->f[0];
     builder bd;
     memset(&bd, 0, sizeof bd);
     fl_buf_init(&bd.strings);
@@ -557,7 +589,7 @@ static int build_file(fl_table *t, const fl_field *field, ix_kind kind, const fl
     if (rc == FL_OK && (!name || !dir || !path)) rc = oom(err);
     if (rc == FL_OK) rc = fl_io_mkdirs(dir, err);
     uint64_t size;
-    if (rc == FL_OK && kind == IX_FTS) rc = build_fts(t, field, params, n_params, frags, n_frags, path, err);
+    if (rc == FL_OK && kind == IX_FTS) rc = build_fts(t, fs, params, n_params, frags, n_frags, path, err);
     else if (rc == FL_OK && kind == IX_HAMMING) rc = ham_build(t, field, frags, n_frags, path, err);
     else if (rc == FL_OK && IX_VECTOR(kind)) rc = fl_vindex_build(t, field, kind == IX_IVF_PQ, params, n_params, frags, n_frags, model_rel, path, err);
     else if (rc == FL_OK) rc = ix_file_write(path, &bd.b, &size, err);
@@ -664,21 +696,21 @@ static bool coverage_add(coverage *c, uint64_t fragment_id, uint32_t file, uint6
 
 /* A new index entry: name, type, field, files, coverage (takes the files' names) and the kind's own
  * parameters (`extra`, copied; "column" and the coverage are set here). */
-static int make_ref(const char *name, const char *type, int32_t field_id, const char *column, char **files, uint32_t n_files, coverage *cov,
+static int make_ref(const char *name, const char *type, const ix_fields *fs, char **files, uint32_t n_files, coverage *cov,
                     const fl_kv *extra, int32_t n_extra, fl_index_ref **out, fl_error *err) {
     fl_index_ref *x = fl_calloc(1, sizeof *x);
     if (!x) return oom(err);
     x->name = fl_strdup(name);
     x->type = fl_strdup(type);
-    x->field_ids = fl_malloc(sizeof *x->field_ids);
+    x->field_ids = fl_malloc(fs->n * sizeof *x->field_ids);
     x->files = fl_calloc(n_files ? n_files : 1, sizeof *x->files);
     x->params = fl_calloc((size_t)n_extra + 1, sizeof *x->params);
     bool ok = x->name && x->type && x->field_ids && x->files && x->params;
     if (ok) {
-        x->field_ids[0] = field_id;
-        x->n_field_ids = 1;
+        memcpy(x->field_ids, fs->ids, fs->n * sizeof *x->field_ids);
+        x->n_field_ids = fs->n;
         x->params[0].key = fl_strdup("column");
-        x->params[0].value = fl_strdup(column);
+        x->params[0].value = fl_strdup(fs->label);
         x->n_params = 1;
         ok = x->params[0].key && x->params[0].value;
     }
@@ -708,8 +740,8 @@ static int make_ref(const char *name, const char *type, int32_t field_id, const 
     return FL_OK;
 }
 
-/* Checks the column against the kind and returns its schema index. */
-static int resolve_column(fl_table *t, const char *column, ix_kind kind, const char *type, int *field, fl_error *err) {
+/* Checks the column against the kind (fts: one or more comma-separated string columns). */
+static int resolve_one(fl_table *t, const char *column, ix_kind kind, const char *type, int *field, fl_error *err) {
     const fl_schema *s = t->m->schema;
     int k = column ? fl_schema_find(s, column) : -1;
     if (k < 0) return fl_error_set(err, FL_ENOTFOUND, "table '%s': column '%s' not found", t->name, column ? column : "");
@@ -724,6 +756,30 @@ static int resolve_column(fl_table *t, const char *column, ix_kind kind, const c
         return rc;
     }
     *field = k;
+    return FL_OK;
+}
+
+static int resolve_columns(fl_table *t, const char *columns, ix_kind kind, const char *type, ix_fields *fs, fl_error *err) {
+    memset(fs, 0, sizeof *fs);
+    if (!columns || strlen(columns) >= sizeof fs->label) return resolve_one(t, NULL, kind, type, NULL, err);
+    char buf[sizeof fs->label];
+    snprintf(buf, sizeof buf, "%s", columns);
+    char *save = NULL;
+    for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        while (*name == ' ') name++;
+        for (char *e = name + strlen(name); e > name && e[-1] == ' ';) *--e = 0;
+        if (fs->n == FL_INDEX_MAX_FIELDS) return fl_error_set(err, FL_EINVAL, "an index covers at most %d columns", FL_INDEX_MAX_FIELDS);
+        if (fs->n == 1 && kind != IX_FTS) return fl_error_set(err, FL_EINVAL, "a %s index covers one column ('%s' names several)", type, columns);
+        int k = -1;
+        FL_RETURN_NOT_OK(resolve_one(t, name, kind, type, &k, err));
+        for (uint32_t i = 0; i < fs->n; i++)
+            if (fs->ids[i] == t->m->schema->fields[k].id) return fl_error_set(err, FL_EINVAL, "column '%s' is named twice", name);
+        fs->ids[fs->n] = t->m->schema->fields[k].id;
+        fs->f[fs->n++] = &t->m->schema->fields[k];
+        size_t at = strlen(fs->label);
+        snprintf(fs->label + at, sizeof fs->label - at, "%s%s", fs->n > 1 ? "," : "", name);
+    }
+    if (fs->n == 0) return resolve_one(t, NULL, kind, type, NULL, err);
     return FL_OK;
 }
 
@@ -778,14 +834,15 @@ int fl_index_create_with(fl_table *t, const char *column, const char *type, cons
     fl_kv canon[3];
     int32_t n_canon = 0;
     FL_RETURN_NOT_OK(check_params(kind, params, n_params, canon, &n_canon, err));
-    int k = 0;
-    FL_RETURN_NOT_OK(resolve_column(t, column, kind, type, &k, err));
-    char *own_name = name ? fl_strdup(name) : fl_sprintf("%s_idx", column);
+    ix_fields fs;
+    FL_RETURN_NOT_OK(resolve_columns(t, column, kind, type, &fs, err));
+    char *own_name = name ? fl_strdup(name) : fl_sprintf("%s_idx", fs.label);
     if (!own_name) return oom(err);
+    for (char *c = own_name; *c; c++)
+        if (*c == ',') *c = '_';
     int rc = FL_OK;
     if (!fl_valid_name(own_name)) rc = fl_error_set(err, FL_EINVAL, "invalid index name '%s' (use letters, digits, '_', '-', '.')", own_name);
     else if (find_index(t->m, own_name) >= 0) rc = fl_error_set(err, FL_EEXIST, "table '%s': index '%s' already exists", t->name, own_name);
-    const fl_field *field = &t->m->schema->fields[k];
     const fl_manifest *m = t->m;
     uint32_t *frags = fl_calloc((size_t)m->n_fragments + 1, sizeof *frags);
     coverage cov = {0};
@@ -794,17 +851,17 @@ int fl_index_create_with(fl_table *t, const char *column, const char *type, cons
     if (rc == FL_OK && !frags) rc = oom(err);
     for (uint32_t i = 0; rc == FL_OK && i < m->n_fragments; i++) {
         frags[i] = i;
-        if (!coverage_add(&cov, m->fragments[i].id, 0, fl_fragment_column_version(&m->fragments[i], field->id))) rc = oom(err);
+        if (!coverage_add(&cov, m->fragments[i].id, 0, fields_version(&m->fragments[i], &fs))) rc = oom(err);
     }
-    if (rc == FL_OK) rc = build_file(t, field, kind, canon, n_canon, frags, m->n_fragments, NULL, &rel, err);
+    if (rc == FL_OK) rc = build_file(t, &fs, kind, canon, n_canon, frags, m->n_fragments, NULL, &rel, err);
     if (rc == FL_OK) rc = add_written_file(t, &x, rel, err);
     fl_index_ref *ref = NULL;
-    if (rc == FL_OK) rc = make_ref(own_name, type, field->id, field->name, &rel, 1, &cov, canon, n_canon, &ref, err);
+    if (rc == FL_OK) rc = make_ref(own_name, type, &fs, &rel, 1, &cov, canon, n_canon, &ref, err);
     if (rc == FL_OK && (rc = add_change(&x, own_name, NULL, ref, err)) != FL_OK) {
         fl_index_ref_clear(ref);
         fl_free(ref);
     }
-    snprintf(x.detail, sizeof x.detail, "create %s (%s on %s, %u fragments)", own_name, type, field->name, m->n_fragments);
+    snprintf(x.detail, sizeof x.detail, "create %s (%s on %s, %u fragments)", own_name, type, fs.label, m->n_fragments);
     if (rc == FL_OK) rc = commit_index_txn(t, &x, err);
     else {
         delete_files(t, x.index_files, x.n_index_files);
@@ -821,11 +878,11 @@ static int plan_update(fl_table *t, uint32_t idx, txn *x, bool *changed, fl_erro
     const fl_manifest *m = t->m;
     const fl_index_ref *old = &m->indexes[idx];
     *changed = false;
-    int k = fl_index_field(t, old);
+    ix_fields fs;
+    bool have = fields_of(t, old, &fs);
     ix_kind kind = ix_kind_of(old->type);
-    if (k < 0 || !kind) return fl_error_set(err, FL_EINVAL, "table '%s': index '%s' cannot be updated (its column is gone or its type is unknown)",
+    if (!have || !kind) return fl_error_set(err, FL_EINVAL, "table '%s': index '%s' cannot be updated (its column is gone or its type is unknown)",
                                             t->name, old->name);
-    const fl_field *field = &m->schema->fields[k];
     int32_t *file_of = fl_calloc((size_t)m->n_fragments + 1, sizeof *file_of);
     uint32_t *pending = fl_calloc((size_t)m->n_fragments + 1, sizeof *pending);
     uint32_t n_pending = 0;
@@ -861,20 +918,20 @@ static int plan_update(fl_table *t, uint32_t idx, txn *x, bool *changed, fl_erro
             files[n_files++] = old->files[f];
         }
     for (uint32_t i = 0; rc == FL_OK && !rebuild && i < m->n_fragments; i++)
-        if (file_of[i] >= 0 && !coverage_add(&cov, m->fragments[i].id, renum[file_of[i]], fl_fragment_column_version(&m->fragments[i], field->id)))
+        if (file_of[i] >= 0 && !coverage_add(&cov, m->fragments[i].id, renum[file_of[i]], fields_version(&m->fragments[i], &fs)))
             rc = oom(err);
     char *rel = NULL;
     /* Vector indexes encode new rows with the model of the files they already have. */
     const char *model = IX_VECTOR(kind) && old->n_files ? old->files[0] : NULL;
-    if (rc == FL_OK) rc = build_file(t, field, kind, old->params, old->n_params, pending, n_pending, model, &rel, err);
+    if (rc == FL_OK) rc = build_file(t, &fs, kind, old->params, old->n_params, pending, n_pending, model, &rel, err);
     if (rc == FL_OK && (rc = add_written_file(t, x, rel, err)) == FL_OK) {
         files[n_files] = rel;
         for (uint32_t j = 0; rc == FL_OK && j < n_pending; j++)
-            if (!coverage_add(&cov, m->fragments[pending[j]].id, n_files, fl_fragment_column_version(&m->fragments[pending[j]], field->id))) rc = oom(err);
+            if (!coverage_add(&cov, m->fragments[pending[j]].id, n_files, fields_version(&m->fragments[pending[j]], &fs))) rc = oom(err);
         n_files++;
     }
     fl_index_ref *ref = NULL;
-    if (rc == FL_OK) rc = make_ref(old->name, old->type, field->id, field->name, files, n_files, &cov, old->params, old->n_params, &ref, err);
+    if (rc == FL_OK) rc = make_ref(old->name, old->type, &fs, files, n_files, &cov, old->params, old->n_params, &ref, err);
     if (rc == FL_OK) {
         ref->created_version = old->created_version;
         if ((rc = add_change(x, old->name, old, ref, err)) != FL_OK) {
@@ -942,7 +999,8 @@ int fl_index_list(fl_table *t, fl_index_info **out, size_t *n, fl_error *err) {
         if (rc != FL_OK) break;
         info->name = fl_strdup(x->name);
         info->type = fl_strdup(x->type);
-        info->column = fl_strdup(f >= 0 ? m->schema->fields[f].name : "?");
+        ix_fields fs;
+        info->column = fl_strdup(f >= 0 && fields_of(t, x, &fs) ? fs.label : "?");
         k++;
         if (!info->name || !info->type || !info->column) rc = oom(err);
         info->created_version = x->created_version;

@@ -50,6 +50,12 @@ typedef struct fts_tokens {
 void fts_tokens_free(fts_tokens *t);
 /* Replaces t's contents with the terms of text[0..n) (invariant 1). false: out of memory. */
 bool fts_analyze(fts_analyzer *a, const uint8_t *text, size_t n, fts_tokens *t);
+/* Positions between the values of consecutive columns of a document, so no phrase spans two of them. */
+#define FTS_FIELD_GAP 100
+/* The document of row i of an index over several string columns (arrays cols[0..n)): the terms of each
+ * non-NULL value in column order, each value's positions starting FTS_FIELD_GAP after the previous value's
+ * last. *any receives whether some value was not NULL. false: out of memory. */
+bool fts_analyze_row(fts_analyzer *a, const struct fl_array *cols, int n, int64_t i, fts_tokens *t, bool *any);
 
 /* ---- index files ---- */
 

@@ -69,7 +69,11 @@ int fl_index_selection_group(const fl_table *t, fl_index_selection *s, fl_error 
 #define FL_INDEX_IVF_FLAT "ivf_flat"
 #define FL_INDEX_HAMMING "hamming"
 
-/* Index of the schema field an index entry is on, or -1 (dropped). */
+/* Columns one index may cover (fts indexes over several string columns; every other kind covers one). */
+#define FL_INDEX_MAX_FIELDS 8
+
+/* Index of the schema field an index entry is on (its first, for an fts index over several), or -1 when
+ * one of its fields was dropped. */
 int fl_index_field(const fl_table *t, const fl_index_ref *x);
 /* Per fragment of the handle's version: the file index (into x->files) serving it, or -1 when x does not
  * cover it (invariant 1). `file_of` has t->m->n_fragments entries. */

@@ -43,8 +43,8 @@ typedef struct item {
 typedef struct search {
     fl_table *t;
     fts_analyzer an;
-    const fl_field *field;
-    int col;
+    int n_cols;                 /* the searched columns: one, or those of a multi-column index */
+    const fl_field *fields[FL_INDEX_MAX_FIELDS];
     item *items;
     int n_items;
     uint64_t docs, total_len;
@@ -182,28 +182,27 @@ static int scan_fragment(search *s, uint32_t fi) {
     const fl_fragment *f = &s->t->m->fragments[fi];
     const deletion_set *d;
     FL_RETURN_NOT_OK(fl_table_deletions(s->t, fi, &d, s->err));
-    fl_array a;
-    if (fl_array_init(&a, s->field) != FL_OK) {
-        fl_array_clear(&a);
-        return oom(s->err);
-    }
+    fl_array a[FL_INDEX_MAX_FIELDS];
+    int n_arrays = 0, rc = FL_OK;
+    for (; rc == FL_OK && n_arrays < s->n_cols; n_arrays++)
+        if (fl_array_init(&a[n_arrays], s->fields[n_arrays]) != FL_OK) rc = oom(s->err);
     fts_tokens doc = {0};
     rid_cursor cur = {f, 0, 0};
-    int rc = FL_OK;
     for (uint64_t start = 0; rc == FL_OK && start < f->physical_rows; start += SCAN_CHUNK_ROWS) {
         uint64_t count = f->physical_rows - start < SCAN_CHUNK_ROWS ? f->physical_rows - start : SCAN_CHUNK_ROWS;
-        fl_array_reset(&a);
-        rc = fl_table_read_column(s->t, fi, s->field, (int64_t)start, (int64_t)count, &a, s->err);
+        for (int c = 0; rc == FL_OK && c < s->n_cols; c++) {
+            fl_array_reset(&a[c]);
+            rc = fl_table_read_column(s->t, fi, s->fields[c], (int64_t)start, (int64_t)count, &a[c], s->err);
+        }
         for (int64_t i = 0; rc == FL_OK && i < (int64_t)count; i++) {
             uint64_t row = next_row_id(&cur);
-            if (fl_array_is_null(&a, i) || (d->n && is_deleted(d, start + (uint64_t)i))) continue;
-            size_t len;
-            const uint8_t *v = fl_array_get_bytes(&a, i, &len);
-            if (!fts_analyze(&s->an, v, len, &doc)) {
+            if (d->n && is_deleted(d, start + (uint64_t)i)) continue;
+            bool any;
+            if (!fts_analyze_row(&s->an, a, s->n_cols, i, &doc, &any)) {
                 rc = oom(s->err);
                 break;
             }
-            if (doc.n == 0) continue; /* no terms: not a document (as for NULL) */
+            if (doc.n == 0) continue; /* no terms (or all NULL): not a document */
             s->docs++;
             s->total_len += doc.n;
             for (int k = 0; k < s->n_items; k++) {
@@ -213,7 +212,7 @@ static int scan_fragment(search *s, uint32_t fi) {
         }
     }
     fts_tokens_free(&doc);
-    fl_array_clear(&a);
+    for (int c = 0; c < n_arrays; c++) fl_array_clear(&a[c]);
     return rc;
 }
 
@@ -352,7 +351,10 @@ static int pick_index(search *s) {
     int rc = FL_OK;
     for (uint32_t i = 0; rc == FL_OK && i < m->n_indexes; i++) {
         const fl_index_ref *x = &m->indexes[i];
-        if (strcmp(x->type, FL_INDEX_FTS) || fl_index_field(s->t, x) != s->col) continue;
+        if (strcmp(x->type, FL_INDEX_FTS) || fl_index_field(s->t, x) < 0 || x->n_field_ids != (uint32_t)s->n_cols) continue;
+        bool same = true;
+        for (int c = 0; c < s->n_cols && same; c++) same = x->field_ids[c] == s->fields[c]->id;
+        if (!same) continue;
         rc = fl_index_coverage(s->t, x, file_of, s->err);
         uint32_t covered = 0;
         for (uint32_t f = 0; rc == FL_OK && f < m->n_fragments; f++) covered += file_of[f] >= 0;
@@ -558,30 +560,48 @@ static int result_batch(fl_table *t, const fl_fts_query *fq, const topk *q, fl_b
     return rc;
 }
 
-/* The column searched: the query's, else the one column with an fts index. */
-static int resolve_column(fl_table *t, const char *column, int *col, fl_error *err) {
-    const fl_schema *schema = fl_table_schema(t);
+/* The columns searched: the query's (one, or a comma-separated list as a multi-column index names them),
+ * else those of the table's one fts index. */
+static int resolve_columns(search *s, const char *column, fl_error *err) {
+    const fl_schema *schema = fl_table_schema(s->t);
     if (!column) {
-        const fl_manifest *m = t->m;
-        *col = -1;
+        const fl_manifest *m = s->t->m;
+        const fl_index_ref *found = NULL;
         for (uint32_t i = 0; i < m->n_indexes; i++) {
-            if (strcmp(m->indexes[i].type, FL_INDEX_FTS)) continue;
-            int f = fl_index_field(t, &m->indexes[i]);
-            if (f < 0 || f == *col) continue;
-            if (*col >= 0) return fl_error_set(err, FL_EINVAL, "fts search: several columns have fts indexes; name one (--column)");
-            *col = f;
+            const fl_index_ref *x = &m->indexes[i];
+            if (strcmp(x->type, FL_INDEX_FTS) || fl_index_field(s->t, x) < 0) continue;
+            bool same = found && found->n_field_ids == x->n_field_ids;
+            for (uint32_t c = 0; same && c < x->n_field_ids; c++) same = found->field_ids[c] == x->field_ids[c];
+            if (found && !same) return fl_error_set(err, FL_EINVAL, "fts search: several columns have fts indexes; name one (--column)");
+            found = x;
         }
-        if (*col < 0) return fl_error_set(err, FL_EINVAL, "fts search: no column has an fts index; name the column to search (--column)");
+        if (!found) return fl_error_set(err, FL_EINVAL, "fts search: no column has an fts index; name the column to search (--column)");
+        for (uint32_t c = 0; c < found->n_field_ids; c++)
+            for (int32_t k = 0; k < schema->n_fields; k++)
+                if (schema->fields[k].id == found->field_ids[c]) s->fields[s->n_cols++] = &schema->fields[k];
         return FL_OK;
     }
-    *col = fl_schema_find(schema, column);
-    if (*col < 0) return fl_error_set(err, FL_ENOTFOUND, "fts search: column '%s' not found", column);
-    if (schema->fields[*col].type != FL_TYPE_STRING) {
-        char *tn = fl_field_type_format(&schema->fields[*col]);
-        int rc = fl_error_set(err, FL_ETYPE, "fts search: column '%s' is %s, not a string column", column, tn ? tn : "?");
-        fl_free(tn);
-        return rc;
+    char buf[512];
+    if (strlen(column) >= sizeof buf) return fl_error_set(err, FL_EINVAL, "fts search: column list too long");
+    snprintf(buf, sizeof buf, "%s", column);
+    char *save = NULL;
+    for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        while (*name == ' ') name++;
+        for (char *e = name + strlen(name); e > name && e[-1] == ' ';) *--e = 0;
+        int k = fl_schema_find(schema, name);
+        if (k < 0) return fl_error_set(err, FL_ENOTFOUND, "fts search: column '%s' not found", name);
+        if (schema->fields[k].type != FL_TYPE_STRING) {
+            char *tn = fl_field_type_format(&schema->fields[k]);
+            int rc = fl_error_set(err, FL_ETYPE, "fts search: column '%s' is %s, not a string column", name, tn ? tn : "?");
+            fl_free(tn);
+            return rc;
+        }
+        if (s->n_cols == FL_INDEX_MAX_FIELDS) return fl_error_set(err, FL_EINVAL, "fts search: at most %d columns", FL_INDEX_MAX_FIELDS);
+        for (int c = 0; c < s->n_cols; c++)
+            if (s->fields[c] == &schema->fields[k]) return fl_error_set(err, FL_EINVAL, "fts search: column '%s' is named twice", name);
+        s->fields[s->n_cols++] = &schema->fields[k];
     }
+    if (s->n_cols == 0) return fl_error_set(err, FL_EINVAL, "fts search: no column named");
     return FL_OK;
 }
 
@@ -589,8 +609,7 @@ int fl_fts_search(fl_table *t, const fl_fts_query *fq, fl_batch **out, fl_error 
     *out = NULL;
     if (!fq || !fq->text) return fl_error_set(err, FL_EINVAL, "fts search: a query is required");
     search s = {.t = t, .err = err};
-    FL_RETURN_NOT_OK(resolve_column(t, fq->column, &s.col, err));
-    s.field = &fl_table_schema(t)->fields[s.col];
+    FL_RETURN_NOT_OK(resolve_columns(&s, fq->column, err));
     int64_t k = fq->k > 0 ? fq->k : 10;
     if (k > 100000) return fl_error_set(err, FL_EINVAL, "fts search: limit %lld is above 100000", (long long)k);
     if (fq->k1 < 0 || (fq->b_set && (fq->b < 0 || fq->b > 1)))

@@ -479,6 +479,15 @@ uint64_t fl_fragment_column_version(const fl_fragment *f, int32_t field_id) {
     return ref ? ref->created_version : 0;
 }
 
+uint64_t fl_index_fragment_version(const fl_fragment *f, const fl_index_ref *x) {
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < x->n_field_ids; i++) {
+        uint64_t c = fl_fragment_column_version(f, x->field_ids[i]);
+        if (c > v) v = c;
+    }
+    return v;
+}
+
 static const char *param_get(const fl_index_ref *x, const char *key) {
     for (int32_t i = 0; i < x->n_params; i++)
         if (!strcmp(x->params[i].key, key)) return x->params[i].value;
@@ -598,7 +607,7 @@ static int prune_index(fl_index_ref *x, const fl_manifest *m, const fl_fragment_
     for (uint32_t i = 0; rc == FL_OK && i < n; i++) {
         int fi = fl_fragment_lookup_find(frags, x->fragment_ids[i]);
         const fl_fragment *f = fi >= 0 ? &m->fragments[fi] : NULL;
-        if (!f || x->n_field_ids != 1 || fl_fragment_column_version(f, x->field_ids[0]) != version[i]) continue;
+        if (!f || x->n_field_ids == 0 || fl_index_fragment_version(f, x) != version[i]) continue;
         x->fragment_ids[kept] = x->fragment_ids[i];
         file[kept] = file[i];
         version[kept] = version[i];

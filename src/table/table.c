@@ -769,7 +769,7 @@ static int remap_index_coverage(const txn *x, const fl_manifest *base, fl_manife
                     int bi = find_fragment(base, x->removed[i]);
                     if (bi < 0 || !runs_overlap(&base->fragments[bi], nf)) continue;
                     any = true;
-                    uint64_t want = fl_fragment_column_version(&base->fragments[bi], r->field_ids[0]);
+                    uint64_t want = fl_index_fragment_version(&base->fragments[bi], r);
                     int32_t served = -1;
                     for (uint32_t j = 0; j < r->n_fragment_ids && served < 0; j++)
                         if (r->fragment_ids[j] == x->removed[i] && ver[j] == want) served = (int32_t)file[j];
@@ -779,7 +779,7 @@ static int remap_index_coverage(const txn *x, const fl_manifest *base, fl_manife
                 if (!ok || !any) continue;
                 ids[n] = nf->id;
                 file[n] = (uint32_t)from;
-                ver[n++] = fl_fragment_column_version(nf, r->field_ids[0]);
+                ver[n++] = fl_index_fragment_version(nf, r);
                 added = true;
             }
         }

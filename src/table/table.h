@@ -117,6 +117,9 @@ void fl_index_ref_clear(fl_index_ref *x);
 int fl_index_ref_copy_into(fl_index_ref *dst, const fl_index_ref *src);
 /* Version of the data that field_id reads in fragment f: created_version of the file holding it, 0 if none. */
 uint64_t fl_fragment_column_version(const fl_fragment *f, int32_t field_id);
+/* The version an index entry records for fragment f: the newest of its fields' column versions (a rewrite
+ * of any of them gives a newer one, so it uncovers the fragment). */
+uint64_t fl_index_fragment_version(const fl_fragment *f, const fl_index_ref *x);
 /* Reads the coverage parameter into file[n_fragment_ids] and version[n_fragment_ids] (FL_ECORRUPT if it is
  * malformed or names a file the entry does not list); writes it back from such arrays. */
 int fl_index_coverage_get(const fl_index_ref *x, uint32_t *file, uint64_t *version, fl_error *err);

@@ -126,3 +126,18 @@ expect ham-like-row 0 '{"id":1,"_distance":1,"_rowid":1}
 {"id":2,"_distance":2,"_rowid":2}' -- "$FL" search vector "$SDB" ht --column h --like-row 0 --limit 2 --select id --format jsonl
 expect ham-range 0 '{"id":2,"_distance":2,"_rowid":2}' -- "$FL" search vector "$SDB" ht --column h --vector '[0, 0, 0, 0, 0, 0, 0, 0]' --distance-range 2,3 --select id --format jsonl
 expect ham-type 1 "framelake: error: table 'vt': a hamming index needs a fixed_size_list<uint8, 8> column (64-bit hashes); column 'h' is fixed_size_list<uint8, 2>" -- "$FL" index create "$SDB" vt h --type hamming
+
+# Full-text over several columns: one document per row, the values in column order.
+"$FL" create "$SDB" two --schema "id int64, title string, caption string" >/dev/null
+cat > "$WORK/two.jsonl" <<'ROWS'
+{"id": 0, "title": "red car", "caption": "parked at night"}
+{"id": 1, "title": null, "caption": "red light"}
+{"id": 2, "title": "car", "caption": null}
+ROWS
+"$FL" append "$SDB" two "$WORK/two.jsonl" >/dev/null
+expect fts-multi-scan 0 '{"id":1,"_score":0.52354836,"_rowid":1}
+{"id":0,"_score":0.34611145,"_rowid":0}' -- "$FL" search fts "$SDB" two red --column title,caption --select id --format jsonl
+expect fts-multi-create 0 "created index 'title_caption_idx' (fts on title,caption): version 3" -- "$FL" index create "$SDB" two title,caption --type fts
+expect fts-multi-index 0 '{"id":1,"_score":0.52354836,"_rowid":1}
+{"id":0,"_score":0.34611145,"_rowid":0}' -- "$FL" search fts "$SDB" two red --select id --format jsonl
+expect fts-multi-gap 0 "" -- "$FL" search fts "$SDB" two '"car parked"' --select id --format jsonl
