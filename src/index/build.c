@@ -861,7 +861,9 @@ int fl_index_create_with(fl_table *t, const char *column, const char *type, cons
         fl_index_ref_clear(ref);
         fl_free(ref);
     }
-    snprintf(x.detail, sizeof x.detail, "create %s (%s on %s, %u fragments)", own_name, type, fs.label, m->n_fragments);
+    char *detail = fl_sprintf("create %s (%s on %s, %u fragments)", own_name, type, fs.label, m->n_fragments);
+    snprintf(x.detail, sizeof x.detail, "%s", detail ? detail : "create");
+    fl_free(detail);
     if (rc == FL_OK) rc = commit_index_txn(t, &x, err);
     else {
         delete_files(t, x.index_files, x.n_index_files);
