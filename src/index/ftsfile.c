@@ -488,6 +488,7 @@ static int read_block(fts_file *f, uint64_t offset, uint64_t size, uint64_t hash
 }
 
 static int decode_list(fts_file *f, const rterm *t, const uint8_t *b, fts_list *out, fl_error *err) {
+    if (!fl_reserve((void **)&out->p, &out->cap, out->n + t->df, sizeof *out->p, 64)) return oom(err);
     size_t at = 0;
     uint64_t row = 0;
     uint32_t pos_tmp[256];
