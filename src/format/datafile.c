@@ -234,7 +234,11 @@ int fl_datafile_writer_write(fl_datafile_writer *w, const fl_array *const *colum
             /* Rows per page from the average encoded size of the input, so pages land near the target. */
             int64_t left = count - done;
             uint64_t bytes = fl_array_range_bytes(a, start + done, left);
-            int64_t per_page = bytes ? (int64_t)((uint64_t)FL_PAGE_TARGET_BYTES * (uint64_t)left / bytes) : FL_PAGE_MAX_ROWS;
+            /* Wide vectors (embeddings) get smaller pages: they are read a row at a time (search results,
+             * re-ranking), and a read decodes its whole page. */
+            uint64_t target = a->type == FL_TYPE_FIXED_SIZE_LIST && bytes / (uint64_t)left >= FL_VECTOR_ROW_BYTES ? FL_VECTOR_PAGE_BYTES
+                                                                                                            : FL_PAGE_TARGET_BYTES;
+            int64_t per_page = bytes ? (int64_t)(target * (uint64_t)left / bytes) : FL_PAGE_MAX_ROWS;
             if (per_page < 1) per_page = 1;
             if (per_page > FL_PAGE_MAX_ROWS) per_page = FL_PAGE_MAX_ROWS;
             int64_t room = per_page - c->pending.length;

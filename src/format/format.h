@@ -22,6 +22,8 @@
 #define FL_DATAFILE_FORMAT 1
 #define FL_PAGE_TARGET_BYTES (64 * 1024)
 #define FL_PAGE_MAX_ROWS 8192
+#define FL_VECTOR_ROW_BYTES 1024        /* fixed_size_list rows at least this wide ... */
+#define FL_VECTOR_PAGE_BYTES (16 * 1024) /* ... get pages of this target size */
 #define FL_BLOB_INDEX_ROWS 256
 #define FL_MAX_PAGE_BYTES (1u << 30)    /* readers refuse larger (uncompressed) pages; writers split first */
 
