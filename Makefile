@@ -37,7 +37,7 @@ TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildc
 all: $(BUILD)/libframelake.a $(BUILD)/libframelake.so $(BUILD)/framelake $(PLUGINS)
 	@ln -sf $(BUILD)/framelake framelake
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h)
+$(BUILD)/%.o: %.c $(wildcard include/*.h src/*/*.h cli/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

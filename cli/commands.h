@@ -31,7 +31,7 @@ int cmd_udf(const args *a);
 /* framelake index create|update|list|drop DB TABLE ... (cli/index.c) */
 #define INDEX_USAGE                                                                                                                     \
     "framelake index create DB TABLE COLUMN --type btree|bitmap|label_list|fts|ivf_pq|ivf_flat|hamming [--name N] [--stem english|none] "          \
-    "[--stopwords english|none] [--positions] [--metric l2|cosine|dot] [--partitions P] [--sub-vectors M] | update DB TABLE [NAME] | "       \
+    "[--stopwords english|none] [--positions] [--metric l2|cosine|dot] [--partitions P] [--sub-vectors M] [--store-vectors true|false] | update DB TABLE [NAME] | "       \
     "list DB TABLE [--version N] | drop DB TABLE NAME"
 extern const option_spec index_opts[];
 int cmd_index(const args *a);

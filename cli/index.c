@@ -12,7 +12,7 @@
 
 const option_spec index_opts[] = {{"type", true},      {"name", true},       {"version", true},    {"stem", true},
                                   {"stopwords", true}, {"positions", false}, {"metric", true},     {"partitions", true},
-                                  {"sub-vectors", true}, {NULL, false}};
+                                  {"sub-vectors", true}, {"store-vectors", true}, {NULL, false}};
 
 static int fail(const fl_error *err) {
     fprintf(stderr, "framelake: error: %s\n", err->message[0] ? err->message : fl_strerror(err->code));
@@ -59,14 +59,16 @@ int cmd_index(const args *a) {
     bool fts_opts = args_get(a, "stem") || args_get(a, "stopwords") || args_flag(a, "positions");
     if (fts_opts && (!type || strcmp(type, "fts"))) return usage("--stem, --stopwords and --positions go with create --type fts");
     bool ivf = type && (!strcmp(type, "ivf_pq") || !strcmp(type, "ivf_flat"));
-    bool ivf_opts = args_get(a, "metric") || args_get(a, "partitions") || args_get(a, "sub-vectors");
-    if (ivf_opts && !ivf) return usage("--metric, --partitions and --sub-vectors go with create --type ivf_pq|ivf_flat");
-    if (args_get(a, "sub-vectors") && strcmp(type, "ivf_pq")) return usage("--sub-vectors goes with --type ivf_pq");
-    fl_kv params[3];
+    bool ivf_opts = args_get(a, "metric") || args_get(a, "partitions") || args_get(a, "sub-vectors") || args_get(a, "store-vectors");
+    if (ivf_opts && !ivf) return usage("--metric, --partitions, --sub-vectors and --store-vectors go with create --type ivf_pq|ivf_flat");
+    if ((args_get(a, "sub-vectors") || args_get(a, "store-vectors")) && strcmp(type, "ivf_pq"))
+        return usage("--sub-vectors and --store-vectors go with --type ivf_pq");
+    fl_kv params[4];
     size_t n_params = 0;
     if (args_get(a, "metric")) params[n_params++] = (fl_kv){"metric", (char *)args_get(a, "metric")};
     if (args_get(a, "partitions")) params[n_params++] = (fl_kv){"partitions", (char *)args_get(a, "partitions")};
     if (args_get(a, "sub-vectors")) params[n_params++] = (fl_kv){"sub_vectors", (char *)args_get(a, "sub-vectors")};
+    if (args_get(a, "store-vectors")) params[n_params++] = (fl_kv){"store_vectors", (char *)args_get(a, "store-vectors")};
     if (args_get(a, "stem")) params[n_params++] = (fl_kv){"stem", (char *)args_get(a, "stem")};
     if (args_get(a, "stopwords")) params[n_params++] = (fl_kv){"stopwords", (char *)args_get(a, "stopwords")};
     if (args_flag(a, "positions")) params[n_params++] = (fl_kv){"positions", "true"};

@@ -493,6 +493,67 @@ static void test_pq_full_refine_is_exact(void) {
     free(x);
 }
 
+
+/* IVF_PQ keeping its vectors: re-ranking from them gives what the callback gives (ids and distances, for
+ * every metric); adds in pieces and out of order give the same file; the file round-trips; a flat index
+ * cannot carry the flag. */
+static void test_pq_stored_vectors(void) {
+    enum { N = 1200, D = 16, K = 10 };
+    float *x = clustered(N, D, 6, 4, 1, 717, NULL, NULL);
+    uint64_t *ids = malloc(N * sizeof *ids);
+    for (size_t i = 0; i < N; i++) ids[i] = row_id_of(i);
+    for (int metric = FL_METRIC_L2; metric <= FL_METRIC_DOT; metric++) {
+        fl_ivf_params p = {.type = FL_IVF_PQ, .metric = metric, .dim = D, .partitions = 6, .sub_vectors = 4, .iters = 6, .seed = 42,
+                           .store_vectors = true};
+        fl_ivf *with = NULL, *plain = build(FL_IVF_PQ, metric, x, N, D, 6, 4), *parts = NULL;
+        CHECK_OK(fl_ivf_train(&p, x, N, &with, &tl_err));
+        if (!with || !plain) continue;
+        CHECK_OK(fl_ivf_add(with, x, ids, N, &tl_err));
+        CHECK_OK(fl_ivf_new_like(with, &parts, &tl_err));
+        CHECK_OK(fl_ivf_add(parts, x + 700 * D, ids + 700, 500, &tl_err));
+        CHECK_OK(fl_ivf_add(parts, x, ids, 300, &tl_err));
+        CHECK_OK(fl_ivf_add(parts, x + 300 * D, ids + 300, 400, &tl_err)); /* merged between stored entries */
+        CHECK(same_bytes(with, parts));
+        fl_buf b = serialize(with);
+        fl_ivf *back = NULL;
+        CHECK_OK(fl_ivf_read(b.data, b.size, NULL, &back, &tl_err));
+        CHECK(back && b.size > 0 && b.data[10] == 1);
+        data_ctx ctx = {x, metric, D, 0, 0};
+        for (int t = 0; t < 5; t++) {
+            const float *q = x + (size_t)t * 97 * D;
+            fl_ivf_hit a[K], c[K], r[K];
+            int na = 0, nc = 0, nr = 0;
+            CHECK_OK(fl_ivf_search(with, q, K, 3, 4, NULL, NULL, NULL, a, &na, &tl_err));      /* from stored vectors */
+            CHECK_OK(fl_ivf_search(plain, q, K, 3, 4, NULL, refine_exact, &ctx, c, &nc, &tl_err)); /* through the callback */
+            if (back) CHECK_OK(fl_ivf_search(back, q, K, 3, 4, NULL, NULL, NULL, r, &nr, &tl_err));
+            CHECK_EQ_INT(na, K);
+            CHECK_EQ_INT(nc, na);
+            CHECK_EQ_INT(nr, na);
+            int mismatches = 0;
+            for (int i = 0; i < na && i < nc && i < nr; i++)
+                mismatches += a[i].row_id != c[i].row_id || a[i].distance != c[i].distance || r[i].row_id != a[i].row_id || r[i].distance != a[i].distance;
+            CHECK_EQ_INT(mismatches, 0);
+        }
+        /* the flag on a flat index is corruption */
+        fl_ivf *flat = build(FL_IVF_FLAT, metric, x, 200, D, 2, 0);
+        fl_buf fb = serialize(flat);
+        fb.data[10] = 1;
+        fl_store_u64(fb.data + 32, fl_hash64(fb.data, 32));
+        fl_ivf *bad = NULL;
+        CHECK_EQ_INT(fl_ivf_read(fb.data, fb.size, "flat.idx", &bad, &tl_err), FL_ECORRUPT);
+        CHECK(strstr(tl_err.message, "only a pq index may keep vectors") != NULL);
+        fl_buf_free(&fb);
+        fl_ivf_free(flat);
+        fl_buf_free(&b);
+        fl_ivf_free(back);
+        fl_ivf_free(parts);
+        fl_ivf_free(with);
+        fl_ivf_free(plain);
+    }
+    free(ids);
+    free(x);
+}
+
 /* ---- building incrementally, errors, round trips ---- */
 
 static void test_incremental_and_errors(void) {
@@ -595,7 +656,7 @@ static void test_bad_params(void) {
     CHECK_EQ_INT(fl_ivf_search(ivf, x, 4, 0, 0, NULL, NULL, NULL, hits, &got, &err), FL_EINVAL);
     CHECK_EQ_STR(err.message, "ivf search: nprobes must be at least 1 (got 0)");
     CHECK_EQ_INT(fl_ivf_search(ivf, x, 4, 2, 3, NULL, NULL, NULL, hits, &got, &err), FL_EINVAL);
-    CHECK_EQ_STR(err.message, "ivf search: refine_factor 3 needs a refine callback");
+    CHECK_EQ_STR(err.message, "ivf search: refine_factor 3 needs a refine callback (the index keeps no vectors)");
     float bad_q[D] = {0};
     bad_q[7] = NAN;
     CHECK_EQ_INT(fl_ivf_search(ivf, bad_q, 4, 2, 0, NULL, NULL, NULL, hits, &got, &err), FL_EINVAL);
@@ -798,6 +859,7 @@ int main(void) {
     RUN(test_flat_equals_vector_search);
     RUN(test_pq_recall);
     RUN(test_pq_full_refine_is_exact);
+    RUN(test_pq_stored_vectors);
     RUN(test_incremental_and_errors);
     RUN(test_bad_params);
     RUN(test_round_trip);

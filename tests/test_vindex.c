@@ -247,7 +247,25 @@ static void test_errors(void) {
     CHECK_EQ_STR(tl_err.message, "vector index: metric must be l2, cosine or dot, not 'hamming'");
     fl_kv bad_key[] = {{"nlist", "4"}};
     CHECK(fl_index_create_with(t, "v", "ivf_flat", NULL, bad_key, 1, &tl_err) == FL_EINVAL);
-    CHECK_EQ_STR(tl_err.message, "vector index: unknown parameter 'nlist' (use metric, partitions or sub_vectors)");
+    CHECK_EQ_STR(tl_err.message, "vector index: unknown parameter 'nlist' (use metric, partitions, sub_vectors or store_vectors)");
+    fl_kv bad_store[] = {{"store_vectors", "maybe"}};
+    CHECK(fl_index_create_with(t, "v", "ivf_pq", NULL, bad_store, 1, &tl_err) == FL_EINVAL);
+    CHECK_EQ_STR(tl_err.message, "vector index: store_vectors (true or false) goes with ivf_pq");
+    /* Without stored vectors, re-ranking reads the table: still exact distances. */
+    fl_table *u = vector_table(db, "nostore", 2000, 2, &st);
+    fl_kv nostore[] = {{"partitions", "8"}, {"sub_vectors", "4"}, {"store_vectors", "false"}};
+    CHECK_OK(fl_index_create_with(u, "v", "ivf_pq", NULL, nostore, 3, &tl_err));
+    for (int i = 0; i < 5; i++) {
+        float qq[DIM];
+        query_vector(&st, qq);
+        res refined, exact;
+        fl_vector_query base = {.metric = -1, .nprobes = 8, .refine_factor = 50};
+        CHECK_OK(search(u, &base, qq, 5, &refined));
+        base.exact = true;
+        CHECK_OK(search(u, &base, qq, 5, &exact));
+        check_equal(&refined, &exact); /* every row re-ranked: the exact answer */
+    }
+    fl_table_close(u);
     fl_kv too_many[] = {{"partitions", "601"}};
     CHECK(fl_index_create_with(t, "v", "ivf_flat", NULL, too_many, 1, &tl_err) == FL_EINVAL);
     CHECK_EQ_INT(fl_table_version(t), v0); /* nothing committed */

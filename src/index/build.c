@@ -788,13 +788,15 @@ static int resolve_columns(fl_table *t, const char *columns, ix_kind kind, const
 static int check_params(ix_kind kind, const fl_kv *params, size_t n, fl_kv *out, int32_t *n_out, fl_error *err) {
     *n_out = 0;
     if (IX_VECTOR(kind)) {
-        static const char *const keys[] = {"metric", "partitions", "sub_vectors"};
+        static const char *const keys[] = {"metric", "partitions", "sub_vectors", "store_vectors"};
         for (size_t i = 0; i < n; i++) {
             bool known = false;
-            for (int k = 0; k < 3; k++) known = known || !strcmp(params[i].key, keys[k]);
-            if (!known) return fl_error_set(err, FL_EINVAL, "vector index: unknown parameter '%s' (use metric, partitions or sub_vectors)", params[i].key);
+            for (int k = 0; k < 4; k++) known = known || !strcmp(params[i].key, keys[k]);
+            if (!known)
+                return fl_error_set(err, FL_EINVAL, "vector index: unknown parameter '%s' (use metric, partitions, sub_vectors or store_vectors)",
+                                    params[i].key);
         }
-        if (n > 3) return fl_error_set(err, FL_EINVAL, "vector index: a parameter is given twice");
+        if (n > 4) return fl_error_set(err, FL_EINVAL, "vector index: a parameter is given twice");
         FL_RETURN_NOT_OK(fl_vindex_check_params(kind == IX_IVF_PQ, params, (int32_t)n, err));
         for (size_t i = 0; i < n; i++) out[(*n_out)++] = params[i];
         return FL_OK;
@@ -831,7 +833,7 @@ int fl_index_create_with(fl_table *t, const char *column, const char *type, cons
     if (!kind)
         return fl_error_set(err, FL_EINVAL, "unknown index type '%s' (use btree, bitmap, label_list, fts, ivf_pq, ivf_flat or hamming)",
                             type ? type : "");
-    fl_kv canon[3];
+    fl_kv canon[4];
     int32_t n_canon = 0;
     FL_RETURN_NOT_OK(check_params(kind, params, n_params, canon, &n_canon, err));
     ix_fields fs;

@@ -28,12 +28,14 @@
 #define ADD_CHUNK 4096                         /* vectors normalised / encoded at a time by fl_ivf_add */
 #define ADC_BLOCK 256                          /* codes estimated at a time before they meet the heap */
 
-enum { SEC_CENTROIDS = 1, SEC_CODEBOOKS = 2, SEC_COUNTS = 3, SEC_ROW_IDS = 4, SEC_PAYLOAD = 5 };
+enum { SEC_CENTROIDS = 1, SEC_CODEBOOKS = 2, SEC_COUNTS = 3, SEC_ROW_IDS = 4, SEC_PAYLOAD = 5, SEC_VECTORS = 6 };
+#define FLAG_VECTORS 1 /* header byte 10: an IVF_PQ index also keeps each entry's raw vector (section 6) */
 
 typedef struct ivf_list {
     uint64_t *row_ids;          /* n, strictly ascending */
     void *payload;              /* n entries: IVF_FLAT dim floats (raw), IVF_PQ m code bytes */
-    size_t n, cap;              /* cap: capacity of both arrays */
+    float *raw;                 /* IVF_PQ with stored vectors: n × dim floats, else NULL */
+    size_t n, cap;              /* cap: capacity of the arrays */
 } ivf_list;
 
 struct fl_ivf {
@@ -41,6 +43,7 @@ struct fl_ivf {
     int metric;                 /* FL_METRIC_L2, _COSINE or _DOT */
     int dim;
     int partitions;
+    bool vectors;               /* IVF_PQ: raw vectors kept too, so re-ranking needs no callback */
     float *centroids;           /* partitions × dim */
     fl_pq pq;                   /* IVF_PQ: residual codebooks; zeroed for IVF_FLAT */
     ivf_list *lists;            /* partitions */
@@ -472,6 +475,7 @@ void fl_ivf_free(fl_ivf *ivf) {
     for (int p = 0; ivf->lists && p < ivf->partitions; p++) {
         fl_free(ivf->lists[p].row_ids);
         fl_free(ivf->lists[p].payload);
+        fl_free(ivf->lists[p].raw);
     }
     fl_free(ivf->lists);
     fl_free(ivf->centroids);
@@ -596,6 +600,7 @@ int fl_ivf_train(const fl_ivf_params *params, const float *train, size_t n_train
         pts = xs;
     }
     fl_ivf *ivf = ivf_alloc(params->type, params->metric, dim, params->partitions);
+    if (ivf) ivf->vectors = params->type == FL_IVF_PQ && params->store_vectors;
     if (!ivf) rc = oom(err);
     if (rc == FL_OK) rc = fl_kmeans_train(pts, ns, dim, params->partitions, iters, params->seed, ivf->centroids, err);
     if (rc == FL_OK && params->type == FL_IVF_PQ) {
@@ -632,6 +637,7 @@ int fl_ivf_new_like(const fl_ivf *trained, fl_ivf **out, fl_error *err) {
     if (!trained || !out) return fl_error_set(err, FL_EINVAL, "ivf: a trained index and out are required");
     fl_ivf *ivf = ivf_alloc(trained->type, trained->metric, trained->dim, trained->partitions);
     if (!ivf) return oom(err);
+    ivf->vectors = trained->vectors;
     memcpy(ivf->centroids, trained->centroids, (size_t)trained->partitions * (size_t)trained->dim * sizeof *ivf->centroids);
     if (trained->type == FL_IVF_PQ) {
         size_t nb = (size_t)trained->pq.m * FL_PQ_CODEWORDS * (size_t)trained->pq.dsub;
@@ -724,17 +730,22 @@ static int place_vectors(const fl_ivf *ivf, const float *x, size_t n, int32_t *p
 
 /* Grows both arrays of a list to hold `need` entries. The contents never change, so a failure half way
  * leaves a valid list (with a larger allocation than cap says, which is harmless). */
-static bool list_reserve(ivf_list *l, size_t need, size_t eb) {
+static bool list_reserve(ivf_list *l, size_t need, size_t eb, size_t rb) {
     if (need <= l->cap) return true;
     size_t cap = l->cap ? l->cap : 16;
     while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    if (cap > SIZE_MAX / sizeof(uint64_t) || cap > SIZE_MAX / eb) return false;
+    if (cap > SIZE_MAX / sizeof(uint64_t) || cap > SIZE_MAX / eb || (rb && cap > SIZE_MAX / rb)) return false;
     uint64_t *ids = fl_realloc(l->row_ids, cap * sizeof *ids);
     if (!ids) return false;
     l->row_ids = ids;
     void *pay = fl_realloc(l->payload, cap * eb);
     if (!pay) return false;
     l->payload = pay;
+    if (rb) {
+        float *raw = fl_realloc(l->raw, cap * rb);
+        if (!raw) return false;
+        l->raw = raw;
+    }
     l->cap = cap;
     return true;
 }
@@ -742,13 +753,14 @@ static bool list_reserve(ivf_list *l, size_t need, size_t eb) {
 typedef struct merged {
     uint64_t *row_ids;
     uint8_t *payload;
+    float *raw;
 } merged;
 
 int fl_ivf_add(fl_ivf *ivf, const float *x, const uint64_t *row_ids, size_t n, fl_error *err) {
     if (!ivf) return fl_error_set(err, FL_EINVAL, "ivf add: no index");
     if (n == 0) return FL_OK;
     if (!x || !row_ids) return fl_error_set(err, FL_EINVAL, "ivf add: vectors and row ids are required");
-    size_t d = (size_t)ivf->dim, eb = entry_bytes(ivf), P = (size_t)ivf->partitions;
+    size_t d = (size_t)ivf->dim, eb = entry_bytes(ivf), P = (size_t)ivf->partitions, rb = ivf->vectors ? d * sizeof(float) : 0;
     if (n > SIZE_MAX / (d * sizeof(float))) return fl_error_set(err, FL_EINVAL, "ivf add: %zu vectors are too many", n);
     size_t bad = first_nonfinite(x, n * d);
     if (bad < n * d) return fl_error_set(err, FL_EINVAL, "ivf add: vector %zu has a non-finite value at dimension %zu", bad / d, bad % d);
@@ -791,11 +803,12 @@ int fl_ivf_add(fl_ivf *ivf, const float *x, const uint64_t *row_ids, size_t n, f
         ivf_list *l = &ivf->lists[p];
         if (!c) continue;
         if (!l->n || row_ids[slot[start[p]]] > l->row_ids[l->n - 1]) {
-            if (!list_reserve(l, l->n + c, eb)) rc = oom(err);
+            if (!list_reserve(l, l->n + c, eb, rb)) rc = oom(err);
         } else {
             pend[p].row_ids = fl_malloc((l->n + c) * sizeof *pend[p].row_ids);
             pend[p].payload = fl_malloc((l->n + c) * eb);
-            if (!pend[p].row_ids || !pend[p].payload) rc = oom(err);
+            if (rb) pend[p].raw = fl_malloc((l->n + c) * rb);
+            if (!pend[p].row_ids || !pend[p].payload || (rb && !pend[p].raw)) rc = oom(err);
         }
     }
     for (size_t p = 0; rc == FL_OK && p < P; p++) {
@@ -804,29 +817,36 @@ int fl_ivf_add(fl_ivf *ivf, const float *x, const uint64_t *row_ids, size_t n, f
         if (!c) continue;
         uint64_t *ids = pend[p].row_ids ? pend[p].row_ids : l->row_ids;
         uint8_t *pay = pend[p].payload ? pend[p].payload : (uint8_t *)l->payload;
+        float *raw = pend[p].raw ? pend[p].raw : l->raw;
         if (!pend[p].row_ids) old = k = l->n; /* appending: the stored entries stay where they are */
         for (size_t s = start[p]; s < start[p + 1]; s++) {
             size_t i = slot[s];
             for (; old < l->n && l->row_ids[old] < row_ids[i]; old++, k++) {
                 ids[k] = l->row_ids[old];
                 memcpy(pay + k * eb, (const uint8_t *)l->payload + old * eb, eb);
+                if (rb) memcpy(raw + k * d, l->raw + old * d, rb);
             }
             ids[k] = row_ids[i];
             memcpy(pay + k * eb, ivf->type == FL_IVF_FLAT ? (const void *)(x + i * d) : (const void *)(codes + i * eb), eb);
+            if (rb) memcpy(raw + k * d, x + i * d, rb);
             k++;
         }
         for (; old < l->n; old++, k++) {
             ids[k] = l->row_ids[old];
             memcpy(pay + k * eb, (const uint8_t *)l->payload + old * eb, eb);
+            if (rb) memcpy(raw + k * d, l->raw + old * d, rb);
         }
         if (pend[p].row_ids) {
             fl_free(l->row_ids);
             fl_free(l->payload);
+            fl_free(l->raw);
             l->row_ids = pend[p].row_ids;
             l->payload = pend[p].payload;
+            l->raw = pend[p].raw;
             l->cap = k;
             pend[p].row_ids = NULL;
             pend[p].payload = NULL;
+            pend[p].raw = NULL;
         }
         l->n = k;
     }
@@ -834,6 +854,7 @@ int fl_ivf_add(fl_ivf *ivf, const float *x, const uint64_t *row_ids, size_t n, f
     for (size_t p = 0; pend && p < P; p++) {
         fl_free(pend[p].row_ids);
         fl_free(pend[p].payload);
+        fl_free(pend[p].raw);
     }
     fl_free(pend);
     fl_free(slot);
@@ -849,6 +870,7 @@ int fl_ivf_add(fl_ivf *ivf, const float *x, const uint64_t *row_ids, size_t n, f
 typedef struct hit {
     double d;
     uint64_t id;
+    const float *raw;           /* the entry's stored vector (IVF_PQ with vectors), for re-ranking */
 } hit;
 
 static bool worse(const hit *a, const hit *b) { return a->d > b->d || (a->d == b->d && a->id > b->id); }
@@ -909,31 +931,30 @@ static int cmp_probe(const void *a, const void *b) {
 }
 
 /* Exact distances of a list's raw vectors, computed exactly as vector.c's distance() does. */
+/* The exact distance vector.c computes (double accumulation, in order). */
+static double exact_distance(int metric, const float *v, const float *q, double qnorm, int dim) {
+    double s = 0, vv = 0;
+    switch (metric) {
+    case FL_METRIC_L2:
+        for (int t = 0; t < dim; t++) {
+            double e = (double)v[t] - q[t];
+            s += e * e;
+        }
+        return s;
+    case FL_METRIC_DOT:
+        for (int t = 0; t < dim; t++) s += (double)v[t] * q[t];
+        return 1.0 - s;
+    default: /* cosine */
+        for (int t = 0; t < dim; t++) s += (double)v[t] * q[t], vv += (double)v[t] * v[t];
+        return vv == 0 || qnorm == 0 ? 1.0 : 1.0 - s / (sqrt(vv) * qnorm);
+    }
+}
+
 static void scan_flat(const fl_ivf *ivf, const ivf_list *l, const float *q, double qnorm, heap *hp, const fl_ivf_filter *filter) {
     int dim = ivf->dim;
     const float *base = l->payload;
-    for (size_t i = 0; i < l->n; i++) {
-        const float *v = base + i * (size_t)dim;
-        double s = 0, vv = 0, d;
-        switch (ivf->metric) {
-        case FL_METRIC_L2:
-            for (int t = 0; t < dim; t++) {
-                double e = (double)v[t] - q[t];
-                s += e * e;
-            }
-            d = s;
-            break;
-        case FL_METRIC_DOT:
-            for (int t = 0; t < dim; t++) s += (double)v[t] * q[t];
-            d = 1.0 - s;
-            break;
-        default: /* cosine */
-            for (int t = 0; t < dim; t++) s += (double)v[t] * q[t], vv += (double)v[t] * v[t];
-            d = vv == 0 || qnorm == 0 ? 1.0 : 1.0 - s / (sqrt(vv) * qnorm);
-            break;
-        }
-        offer(hp, (hit){d, l->row_ids[i]}, filter);
-    }
+    for (size_t i = 0; i < l->n; i++)
+        offer(hp, (hit){exact_distance(ivf->metric, base + i * (size_t)dim, q, qnorm, dim), l->row_ids[i], NULL}, filter);
 }
 
 /* ADC estimates of a list's codes: bias + scale × Σ table. */
@@ -948,7 +969,7 @@ static void scan_pq(const fl_ivf *ivf, const ivf_list *l, const float *table, do
         fl_pq_adc(table, m, codes + b * (size_t)m, nb, est);
         for (size_t i = 0; i < nb; i++) {
             double e = bias + scale * est[i];
-            offer(hp, (hit){clamp && e < 0 ? 0 : e, l->row_ids[b + i]}, filter);
+            offer(hp, (hit){clamp && e < 0 ? 0 : e, l->row_ids[b + i], l->raw ? l->raw + (b + i) * (size_t)ivf->dim : NULL}, filter);
         }
     }
 }
@@ -965,7 +986,8 @@ int fl_ivf_search(const fl_ivf *ivf, const float *query, int k, int nprobes, int
     size_t d = (size_t)ivf->dim, bad = first_nonfinite(query, d);
     if (bad < d) return fl_error_set(err, FL_EINVAL, "ivf search: the query has a non-finite value at dimension %zu", bad);
     bool refining = ivf->type == FL_IVF_PQ && refine_factor > 0;
-    if (refining && !refine) return fl_error_set(err, FL_EINVAL, "ivf search: refine_factor %d needs a refine callback", refine_factor);
+    if (refining && !refine && !ivf->vectors)
+        return fl_error_set(err, FL_EINVAL, "ivf search: refine_factor %d needs a refine callback (the index keeps no vectors)", refine_factor);
     if (nprobes > ivf->partitions) nprobes = ivf->partitions;
     size_t cap = (size_t)k * (refining ? (size_t)refine_factor : 1);
     if (cap > ivf->n_vectors) cap = ivf->n_vectors ? (size_t)ivf->n_vectors : 1;
@@ -1031,7 +1053,13 @@ int fl_ivf_search(const fl_ivf *ivf, const float *query, int k, int nprobes, int
         }
         fl_free(qtab);
     }
-    if (rc == FL_OK && refining && hp.n) {
+    if (rc == FL_OK && refining && hp.n && ivf->vectors) {
+        /* re-ranked from the stored vectors, exactly as the exact search computes distances */
+        double qn = 0;
+        for (size_t t = 0; t < d; t++) qn += (double)query[t] * query[t];
+        qn = sqrt(qn);
+        for (size_t i = 0; i < hp.n; i++) hp.h[i].d = exact_distance(ivf->metric, hp.h[i].raw, query, qn, ivf->dim);
+    } else if (rc == FL_OK && refining && hp.n) {
         ids = fl_malloc(hp.n * sizeof *ids);
         dists = fl_malloc(hp.n * sizeof *dists);
         if (!ids || !dists) rc = oom(err);
@@ -1045,7 +1073,7 @@ int fl_ivf_search(const fl_ivf *ivf, const float *query, int k, int nprobes, int
         if (rc == FL_OK) {
             size_t kept = 0;
             for (size_t i = 0; i < hp.n; i++)
-                if (dists[i] == dists[i]) hp.h[kept++] = (hit){dists[i], ids[i]};
+                if (dists[i] == dists[i]) hp.h[kept++] = (hit){dists[i], ids[i], NULL};
             hp.n = kept;
         }
     }
@@ -1068,7 +1096,7 @@ int fl_ivf_search(const fl_ivf *ivf, const float *query, int k, int nprobes, int
 
 /* ---- the index file ---- */
 
-static int section_count(int type) { return type == FL_IVF_PQ ? 5 : 4; }
+static int section_count(int type, bool vectors) { return type == FL_IVF_PQ ? 5 + vectors : 4; }
 
 /* A section is put_section (id, length), the bytes, then end_section (their hash). */
 static void put_section(fl_buf *b, uint32_t id, uint64_t len) {
@@ -1090,6 +1118,7 @@ int fl_ivf_write(const fl_ivf *ivf, fl_buf *out, fl_error *err) {
     fl_store_u32(head + 4, FL_IVF_FORMAT);
     head[8] = (uint8_t)ivf->type;
     head[9] = (uint8_t)ivf->metric;
+    head[10] = ivf->vectors ? FLAG_VECTORS : 0;
     fl_store_u32(head + 12, (uint32_t)ivf->dim);
     fl_store_u32(head + 16, (uint32_t)ivf->partitions);
     fl_store_u32(head + 20, (uint32_t)fl_ivf_sub_vectors(ivf));
@@ -1121,9 +1150,15 @@ int fl_ivf_write(const fl_ivf *ivf, fl_buf *out, fl_error *err) {
     at = out->size;
     for (size_t p = 0; p < P; p++) fl_buf_append(out, ivf->lists[p].payload, ivf->lists[p].n * eb);
     end_section(out, at);
+    if (ivf->vectors) {
+        put_section(out, SEC_VECTORS, n * d * sizeof(float));
+        at = out->size;
+        for (size_t p = 0; p < P; p++) fl_buf_append(out, ivf->lists[p].raw, ivf->lists[p].n * d * sizeof(float));
+        end_section(out, at);
+    }
 
     fl_buf_put_u64(out, out->size - begin);
-    fl_buf_put_u32(out, (uint32_t)section_count(ivf->type));
+    fl_buf_put_u32(out, (uint32_t)section_count(ivf->type, ivf->vectors));
     fl_buf_append(out, FL_IVF_TAIL_MAGIC, 4);
     if (out->failed) return oom(err);
     return FL_OK;
@@ -1225,7 +1260,8 @@ int fl_ivf_read(const uint8_t *bytes, size_t n, const char *what, fl_ivf **out, 
     if (type != FL_IVF_FLAT && type != FL_IVF_PQ) problem = "type must be 1 (flat) or 2 (pq)", at = 8;
     else if (metric != FL_METRIC_L2 && metric != FL_METRIC_COSINE && metric != FL_METRIC_DOT)
         problem = "metric must be 0 (l2), 1 (cosine) or 2 (dot)", at = 9;
-    else if (bytes[10] || bytes[11]) problem = "reserved bytes are not zero", at = 10;
+    else if (bytes[10] & ~FLAG_VECTORS || (bytes[10] && type != FL_IVF_PQ)) problem = "unknown flags (only a pq index may keep vectors)", at = 10;
+    else if (bytes[11]) problem = "reserved byte is not zero", at = 11;
     else if (dim < 1 || dim > FL_IVF_MAX_DIM) problem = "dim must be 1..1048576", at = 12;
     else if (partitions < 1 || partitions > FL_IVF_MAX_PARTITIONS) problem = "partitions must be 1..65536", at = 16;
     else if (type == FL_IVF_PQ && (m < 1 || m > dim || dim % m)) problem = "sub_vectors must divide dim", at = 20;
@@ -1235,10 +1271,11 @@ int fl_ivf_read(const uint8_t *bytes, size_t n, const char *what, fl_ivf **out, 
         fl_reader_fail(&r, "%s", problem);
         return FL_ECORRUPT;
     }
-    if (fl_load_u32(bytes + tail + 8) != (uint32_t)section_count(type)) {
+    bool has_vectors = type == FL_IVF_PQ && (bytes[10] & FLAG_VECTORS);
+    if (fl_load_u32(bytes + tail + 8) != (uint32_t)section_count(type, has_vectors)) {
         r.pos = tail + 8;
         fl_reader_fail(&r, "tail says %u sections, a %s index has %d", fl_load_u32(bytes + tail + 8), type == FL_IVF_PQ ? "pq" : "flat",
-                       section_count(type));
+                       section_count(type, has_vectors));
         return FL_ECORRUPT;
     }
 
@@ -1290,6 +1327,16 @@ int fl_ivf_read(const uint8_t *bytes, size_t n, const char *what, fl_ivf **out, 
     }
     if (!get_section(&r, SEC_PAYLOAD, pay_len, type == FL_IVF_FLAT ? "vectors" : "codes", &pay)) return FL_ECORRUPT;
     if (type == FL_IVF_FLAT && !check_finite(&r, pay, (size_t)vectors * dim, "vector")) return FL_ECORRUPT;
+    const uint8_t *rawb = NULL;
+    uint64_t raw_len = 0;
+    if (has_vectors) {
+        if (!mul_ok(vectors, (uint64_t)dim * 4, &raw_len) || raw_len > tail) {
+            r.pos = 24;
+            fl_reader_fail(&r, "%llu vectors cannot fit in %zu bytes", (unsigned long long)vectors, n);
+            return FL_ECORRUPT;
+        }
+        if (!get_section(&r, SEC_VECTORS, raw_len, "vectors", &rawb) || !check_finite(&r, rawb, (size_t)vectors * dim, "vector")) return FL_ECORRUPT;
+    }
     if (r.pos != r.size) {
         fl_reader_fail(&r, "%zu unexpected bytes after the last section", r.size - r.pos);
         return FL_ECORRUPT;
@@ -1312,6 +1359,7 @@ int fl_ivf_read(const uint8_t *bytes, size_t n, const char *what, fl_ivf **out, 
 
     fl_ivf *ivf = ivf_alloc(type, metric, (int)dim, (int)partitions);
     if (!ivf) return oom(err);
+    ivf->vectors = has_vectors;
     memcpy(ivf->centroids, cent, (size_t)cent_len);
     if (type == FL_IVF_PQ) {
         ivf->pq.dim = (int)dim;
@@ -1331,12 +1379,14 @@ int fl_ivf_read(const uint8_t *bytes, size_t n, const char *what, fl_ivf **out, 
         if (!c) continue;
         l->row_ids = fl_malloc(c * sizeof *l->row_ids);
         l->payload = fl_malloc(c * eb);
-        if (!l->row_ids || !l->payload) {
+        if (has_vectors) l->raw = fl_malloc(c * dim * sizeof(float));
+        if (!l->row_ids || !l->payload || (has_vectors && !l->raw)) {
             fl_ivf_free(ivf);
             return oom(err);
         }
         memcpy(l->row_ids, idb + 8 * off, c * 8);
         memcpy(l->payload, pay + eb * off, c * eb);
+        if (has_vectors) memcpy(l->raw, rawb + (size_t)dim * 4 * off, c * dim * sizeof(float));
         l->n = l->cap = c;
         off += c;
     }

@@ -19,8 +19,9 @@
  *    cosine: vectors and query are normalised to unit length and ranked by l2 (on unit vectors
  *    ‖a − b‖² = 2 − 2 cos, the same order); the estimate reported is ‖a − b‖² / 2. dot: one table of
  *    query·codeword products per query; the estimate is 1 − (query·centroid + Σ query_j·codeword_j).
- *    With refine_factor > 0 the k × refine_factor best estimates are re-scored by the caller's refine
- *    callback (exact distances, e.g. from the table) and the k best of those are returned.
+ *    With refine_factor > 0 the k × refine_factor best estimates are re-scored by exact distance — from
+ *    the vectors the index keeps (store_vectors), or else by the caller's refine callback (e.g. reading
+ *    the table) — and the k best of those are returned.
  *  - Partitions: centroids are trained by l2 k-means (cosine: on unit vectors) and vectors are stored in
  *    the list of their l2-nearest centroid. Probing ranks centroids by l2 (cosine: of the unit query) and,
  *    for dot, by 1 − query·centroid, the inner product a partition's vectors are expected to have.
@@ -110,6 +111,8 @@ typedef struct fl_ivf_params {
     uint64_t seed;              /* sampling and k-means++ */
     size_t sample;              /* at most this many training vectors are used (sampled); 0: as many as
                                    training uses, 256 per centroid (IVF_PQ: at least 65 536) */
+    bool store_vectors;         /* IVF_PQ: keep each entry's raw vector as well (section 6), so refine_factor
+                                   re-ranks in memory without a callback (costs dim × 4 bytes per entry) */
 } fl_ivf_params;
 
 typedef struct fl_ivf_hit {
@@ -185,7 +188,7 @@ const fl_pq *fl_ivf_pq(const fl_ivf *ivf);
  * Index file layout (format 1), little-endian, no padding:
  *
  *   0   "FLV1"  u32 format = 1
- *   8   u8 type (1 flat, 2 pq)  u8 metric (0 l2, 1 cosine, 2 dot)  u16 reserved = 0
+ *   8   u8 type (1 flat, 2 pq)  u8 metric (0 l2, 1 cosine, 2 dot)  u8 flags (bit 0: pq keeps vectors)  u8 reserved = 0
  *   12  u32 dim (1 .. 1048576)  u32 partitions (1 .. 65536)  u32 sub_vectors (pq: m | dim; flat: 0)
  *   24  u64 vectors
  *   32  u64 xxh3(bytes 0 .. 31)
@@ -195,7 +198,8 @@ const fl_pq *fl_ivf_pq(const fl_ivf *ivf);
  *         3 counts      partitions × u64: entries per list, summing to vectors
  *         4 row ids     vectors × u64, list by list, strictly ascending within a list, unique overall
  *         5 payload     vectors × (flat: dim f32, finite; pq: m u8), in the same order
- *   tail (16 bytes): u64 offset of the tail (= bytes before it), u32 sections (4 flat, 5 pq), "FLVT"
+ *         6 vectors     (pq with flag 1 at byte 10 only) vectors × dim f32, finite, in the same order
+ *   tail (16 bytes): u64 offset of the tail (= bytes before it), u32 sections (4 flat, 5 pq, 6 pq with vectors), "FLVT"
  *
  * Every length is determined by the header and must match exactly; no byte may lie between the last
  * section and the tail. Format other than 1: FL_EUNSUPPORTED (0: FL_ECORRUPT).

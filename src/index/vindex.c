@@ -154,6 +154,9 @@ int fl_vindex_check_params(bool pq, const fl_kv *params, int32_t n, fl_error *er
     FL_RETURN_NOT_OK(parse_int_param(params, n, "partitions", &x, err));
     FL_RETURN_NOT_OK(parse_int_param(params, n, "sub_vectors", &x, err));
     if (!pq && param(params, n, "sub_vectors")) return fl_error_set(err, FL_EINVAL, "ivf_flat index: sub_vectors goes with ivf_pq");
+    const char *sv = param(params, n, "store_vectors");
+    if (sv && (!pq || (strcmp(sv, "true") && strcmp(sv, "false"))))
+        return fl_error_set(err, FL_EINVAL, "vector index: store_vectors (true or false) goes with ivf_pq");
     const char *m = param(params, n, "metric");
     int metric;
     if (m && (fl_metric_parse(m, &metric) != FL_OK || metric == FL_METRIC_HAMMING))
@@ -188,7 +191,9 @@ int fl_vindex_build(fl_table *t, const fl_field *field, bool pq, const fl_kv *pa
         if (rc == FL_OK && s.n == 0) rc = fl_error_set(err, FL_EINVAL, "vector index on '%s': the column has no vectors to train on", field->name);
         if (rc == FL_OK && !partitions && want > s.n) want = s.n;
         fl_ivf_params p = {.type = pq ? FL_IVF_PQ : FL_IVF_FLAT, .metric = fl_vindex_metric(params, n_params), .dim = dim,
-                           .partitions = (int)want, .sub_vectors = sub_vectors ? sub_vectors : default_sub_vectors(dim), .seed = 42};
+                           .partitions = (int)want, .sub_vectors = sub_vectors ? sub_vectors : default_sub_vectors(dim), .seed = 42,
+                           /* raw vectors kept by default: re-ranking then needs no table reads */
+                           .store_vectors = pq && !(param(params, n_params, "store_vectors") && !strcmp(param(params, n_params, "store_vectors"), "false"))};
         if (rc == FL_OK) rc = fl_ivf_train(&p, s.x, s.n, &ivf, err);
         if (rc != FL_OK) fl_error_prefix(err, rc, "vector index on '%s'", field->name);
         fl_free(s.x);

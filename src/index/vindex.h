@@ -5,7 +5,8 @@
  * files through the decoded-file cache (cache.h) and searches uncovered fragments exactly.
  *
  * Entry parameters: metric (l2|cosine|dot; l2 by default), partitions (a number or auto: √rows, at most
- * 4096), sub_vectors (ivf_pq; a divisor of N or auto: N/16 when it divides).
+ * 4096), sub_vectors (ivf_pq; a divisor of N or auto: N/16 when it divides), store_vectors (ivf_pq; true by
+ * default: the files keep the raw vectors too, so a refine factor re-ranks in memory).
  */
 #ifndef FL_INDEX_VINDEX_H
 #define FL_INDEX_VINDEX_H

@@ -105,7 +105,7 @@ expect ivf-vector-file 0 '{"id":1,"_distance":1,"_rowid":1}' -- "$FL" search vec
 expect ivf-prefilter 0 '{"id":2,"_distance":2,"_rowid":2}
 {"id":0,"_distance":2,"_rowid":0}' -- sh -c "'$FL' search vector '$SDB' vt --column v --vector '[1, 1]' --nprobes 1 --where \"grp = 'a'\" --select id --format jsonl | sort -r"
 expect ivf-exact 0 '{"id":1,"_distance":1,"_rowid":1}' -- "$FL" search vector "$SDB" vt --column v --vector "[1, 1]" --exact --limit 1 --select id --format jsonl
-expect ivf-sub-vectors 2 "framelake index: --sub-vectors goes with --type ivf_pq
+expect ivf-sub-vectors 2 "framelake index: --sub-vectors and --store-vectors go with --type ivf_pq
 usage: $("$FL" help index 2>&1 | head -1)" -- "$FL" index create "$SDB" vt v --type ivf_flat --sub-vectors 2
 expect ivf-metric 1 "framelake: error: vector index: metric must be l2, cosine or dot, not 'jaccard'" -- "$FL" index create "$SDB" vt v --type ivf_pq --name x --metric jaccard
 expect ivf-type 1 "framelake: error: table 'vt': a ivf_pq index needs a fixed_size_list<float32, N> column; column 'h' is fixed_size_list<uint8, 2>" -- "$FL" index create "$SDB" vt h --type ivf_pq
