@@ -280,21 +280,6 @@ static bool scalar_key(const fl_array *a, int64_t i, ix_key_type kt, ix_key *k, 
     return true;
 }
 
-/* Row id cursor over a fragment's runs. */
-typedef struct rid_cursor {
-    const fl_fragment *f;
-    uint32_t run;
-    uint64_t in_run;
-} rid_cursor;
-
-static uint64_t next_row_id(rid_cursor *c) {
-    while (c->in_run >= c->f->runs[c->run].count) {
-        c->run++;
-        c->in_run = 0;
-    }
-    return c->f->runs[c->run].start + c->in_run++;
-}
-
 static int collect_fragment(fl_table *t, uint32_t fi, const fl_field *field, builder *bd, fl_error *err) {
     const fl_fragment *f = &t->m->fragments[fi];
     fl_array a;
@@ -302,14 +287,14 @@ static int collect_fragment(fl_table *t, uint32_t fi, const fl_field *field, bui
         fl_array_clear(&a);
         return oom(err);
     }
-    rid_cursor cur = {f, 0, 0};
+    fl_rid_cursor cur = {f, 0, 0};
     int rc = FL_OK;
     for (uint64_t start = 0; rc == FL_OK && start < f->physical_rows; start += BUILD_CHUNK_ROWS) {
         uint64_t count = f->physical_rows - start < BUILD_CHUNK_ROWS ? f->physical_rows - start : BUILD_CHUNK_ROWS;
         fl_array_reset(&a);
         rc = fl_table_read_column(t, fi, field, (int64_t)start, (int64_t)count, &a, err);
         for (int64_t i = 0; rc == FL_OK && i < (int64_t)count; i++) {
-            uint64_t row = next_row_id(&cur);
+            uint64_t row = fl_rid_next(&cur);
             if (fl_array_is_null(&a, i)) {
                 if (!ix_rows_push(&bd->b.sets[IX_SET_NULL], row)) rc = oom(err);
                 continue;
@@ -539,7 +524,7 @@ static int build_fts(fl_table *t, const ix_fields *fs, const fl_kv *params, int3
         if (fl_array_init(&a[n_arrays], fs->f[n_arrays]) != FL_OK) rc = oom(err);
     for (uint32_t k = 0; rc == FL_OK && k < n_frags; k++) {
         const fl_fragment *f = &t->m->fragments[frags[k]];
-        rid_cursor cur = {f, 0, 0};
+        fl_rid_cursor cur = {f, 0, 0};
         rc = fts_writer_fragment(w, f->id, err);
         for (uint64_t start = 0; rc == FL_OK && start < f->physical_rows; start += BUILD_CHUNK_ROWS) {
             uint64_t count = f->physical_rows - start < BUILD_CHUNK_ROWS ? f->physical_rows - start : BUILD_CHUNK_ROWS;
@@ -548,7 +533,7 @@ static int build_fts(fl_table *t, const ix_fields *fs, const fl_kv *params, int3
                 rc = fl_table_read_column(t, frags[k], fs->f[c], (int64_t)start, (int64_t)count, &a[c], err);
             }
             for (int64_t i = 0; rc == FL_OK && i < (int64_t)count; i++) {
-                uint64_t row = next_row_id(&cur);
+                uint64_t row = fl_rid_next(&cur);
                 bool any;
                 if (!fts_analyze_row(&an, a, (int)fs->n, i, &tok, &any)) rc = oom(err);
                 else if (tok.n) rc = fts_writer_add(w, row, &tok, err); /* no terms: not a document */

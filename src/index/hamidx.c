@@ -100,13 +100,16 @@ int ham_build(fl_table *t, const fl_field *field, const uint32_t *frags, uint32_
     int rc = FL_OK;
     for (uint32_t k = 0; rc == FL_OK && k < n_frags; k++) {
         const fl_fragment *f = &t->m->fragments[frags[k]];
+        fl_rid_cursor cur = {f, 0, 0};
         for (uint64_t start = 0; rc == FL_OK && start < f->physical_rows; start += 65536) {
             uint64_t count = f->physical_rows - start < 65536 ? f->physical_rows - start : 65536;
             fl_array_reset(&a);
             rc = fl_table_read_column(t, frags[k], field, (int64_t)start, (int64_t)count, &a, err);
             const uint8_t *v = a.children[0].values;
-            for (int64_t i = 0; rc == FL_OK && i < (int64_t)count; i++)
-                if (!fl_array_is_null(&a, i)) p[n++] = (pair){fl_fragment_row_id(f, start + (uint64_t)i), ham_value(v + 8 * i)};
+            for (int64_t i = 0; rc == FL_OK && i < (int64_t)count; i++) {
+                uint64_t row = fl_rid_next(&cur);
+                if (!fl_array_is_null(&a, i)) p[n++] = (pair){row, ham_value(v + 8 * i)};
+            }
         }
     }
     fl_array_clear(&a);

@@ -163,21 +163,6 @@ static bool is_deleted(const deletion_set *d, uint64_t off) {
     return false;
 }
 
-/* Row id cursor over a fragment's runs (physical order). */
-typedef struct rid_cursor {
-    const fl_fragment *f;
-    uint32_t run;
-    uint64_t in_run;
-} rid_cursor;
-
-static uint64_t next_row_id(rid_cursor *c) {
-    while (c->in_run >= c->f->runs[c->run].count) {
-        c->run++;
-        c->in_run = 0;
-    }
-    return c->f->runs[c->run].start + c->in_run++;
-}
-
 static int scan_fragment(search *s, uint32_t fi) {
     const fl_fragment *f = &s->t->m->fragments[fi];
     const deletion_set *d;
@@ -187,7 +172,7 @@ static int scan_fragment(search *s, uint32_t fi) {
     for (; rc == FL_OK && n_arrays < s->n_cols; n_arrays++)
         if (fl_array_init(&a[n_arrays], s->fields[n_arrays]) != FL_OK) rc = oom(s->err);
     fts_tokens doc = {0};
-    rid_cursor cur = {f, 0, 0};
+    fl_rid_cursor cur = {f, 0, 0};
     for (uint64_t start = 0; rc == FL_OK && start < f->physical_rows; start += SCAN_CHUNK_ROWS) {
         uint64_t count = f->physical_rows - start < SCAN_CHUNK_ROWS ? f->physical_rows - start : SCAN_CHUNK_ROWS;
         for (int c = 0; rc == FL_OK && c < s->n_cols; c++) {
@@ -195,7 +180,7 @@ static int scan_fragment(search *s, uint32_t fi) {
             rc = fl_table_read_column(s->t, fi, s->fields[c], (int64_t)start, (int64_t)count, &a[c], s->err);
         }
         for (int64_t i = 0; rc == FL_OK && i < (int64_t)count; i++) {
-            uint64_t row = next_row_id(&cur);
+            uint64_t row = fl_rid_next(&cur);
             if (d->n && is_deleted(d, start + (uint64_t)i)) continue;
             bool any;
             if (!fts_analyze_row(&s->an, a, s->n_cols, i, &doc, &any)) {

@@ -200,6 +200,22 @@ int fl_table_datafile(fl_table *t, const fl_file_ref *ref, fl_datafile **out, fl
 int fl_table_deletions(fl_table *t, uint32_t fragment, const deletion_set **out, fl_error *err);
 /* Finds (fragment index, offset) of a row id; false if the id is not in this version. */
 bool fl_table_locate(const fl_table *t, uint64_t row_id, uint32_t *fragment, uint64_t *offset);
+/* Walks a fragment's row ids in physical order, one step per row (O(1) amortized, unlike
+ * fl_fragment_row_id's search over the runs). */
+typedef struct fl_rid_cursor {
+    const fl_fragment *f;
+    uint32_t run;
+    uint64_t in_run;
+} fl_rid_cursor;
+
+static inline uint64_t fl_rid_next(fl_rid_cursor *c) {
+    while (c->in_run >= c->f->runs[c->run].count) {
+        c->run++;
+        c->in_run = 0;
+    }
+    return c->f->runs[c->run].start + c->in_run++;
+}
+
 /* Row id of physical row `offset` in fragment f. */
 uint64_t fl_fragment_row_id(const fl_fragment *f, uint64_t offset);
 /* The file of fragment f that holds field_id (the last one listing it), or NULL. */
