@@ -969,7 +969,11 @@ static void scan_pq(const fl_ivf *ivf, const ivf_list *l, const float *table, do
         fl_pq_adc(table, m, codes + b * (size_t)m, nb, est);
         for (size_t i = 0; i < nb; i++) {
             double e = bias + scale * est[i];
-            offer(hp, (hit){clamp && e < 0 ? 0 : e, l->row_ids[b + i], l->raw ? l->raw + (b + i) * (size_t)ivf->dim : NULL}, filter);
+            if (clamp && e < 0) e = 0;
+            /* the common case, rejected before an entry is built: a full heap whose worst is better (offer
+             * decides the rest, NaN and ties included) */
+            if (hp->n == hp->cap && e > hp->h[0].d) continue;
+            offer(hp, (hit){e, l->row_ids[b + i], l->raw ? l->raw + (b + i) * (size_t)ivf->dim : NULL}, filter);
         }
     }
 }
