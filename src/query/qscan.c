@@ -626,3 +626,37 @@ int fl_qscan_count(fl_qscan *q, int64_t *count, fl_error *err) {
         *count += n;
     }
 }
+
+static int cmp_row_id(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int fl_qscan_row_ids(fl_table *t, const fl_expr *filter, uint64_t **ids, size_t *n, fl_error *err) {
+    *ids = NULL;
+    *n = 0;
+    fl_qscan *scan;
+    const char *none[1] = {NULL};
+    FL_RETURN_NOT_OK(fl_qscan_open(t, filter, none, 0, true, 0, &scan, err));
+    size_t cap = 0;
+    fl_batch *b = NULL;
+    int rc;
+    bool sorted = true;
+    while ((rc = fl_qscan_next(scan, &b, err)) == FL_OK && b) {
+        if (!fl_reserve((void **)ids, &cap, *n + (size_t)b->num_rows, sizeof **ids, 1024)) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+        for (int64_t i = 0; rc == FL_OK && i < b->num_rows; i++) {
+            sorted = sorted && (*n == 0 || b->row_ids[i] > (*ids)[*n - 1]);
+            (*ids)[(*n)++] = b->row_ids[i];
+        }
+        fl_batch_free(b);
+        if (rc != FL_OK) break;
+    }
+    fl_qscan_close(scan);
+    if (rc == FL_OK && !sorted) qsort(*ids, *n, sizeof **ids, cmp_row_id);
+    if (rc != FL_OK) {
+        fl_free(*ids);
+        *ids = NULL;
+        *n = 0;
+    }
+    return rc;
+}

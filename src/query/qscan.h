@@ -40,6 +40,9 @@ int fl_qscan_open(fl_table *table, const fl_expr *filter, const char *const *col
                   int64_t batch_size, fl_qscan **out, fl_error *err);
 /* Next batch of matching rows (caller frees with fl_batch_free), or *out = NULL at the end. */
 int fl_qscan_next(fl_qscan *scan, fl_batch **out, fl_error *err);
+/* The row ids of every live row `filter` keeps (NULL: every row), ascending, in a new array (*n of them;
+ * caller frees *ids with fl_free). Reads only the filter's columns (and uses the indexes like any scan). */
+int fl_qscan_row_ids(fl_table *table, const fl_expr *filter, uint64_t **ids, size_t *n, fl_error *err);
 /* Counts the matching rows to the end without materializing the output columns. */
 int fl_qscan_count(fl_qscan *scan, int64_t *count, fl_error *err);
 /*

@@ -425,36 +425,6 @@ static void offer(topk *q, hit x) {
     }
 }
 
-static int cmp_u64_asc(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The rows the WHERE keeps, ascending. */
-static int allowed_rows(search *s, const fl_expr *filter, uint64_t **ids, size_t *n) {
-    *ids = NULL;
-    *n = 0;
-    fl_qscan *scan;
-    const char *none[1] = {NULL};
-    FL_RETURN_NOT_OK(fl_qscan_open(s->t, filter, none, 0, true, 0, &scan, s->err));
-    size_t cap = 0;
-    fl_batch *b = NULL;
-    int rc;
-    bool sorted = true;
-    while ((rc = fl_qscan_next(scan, &b, s->err)) == FL_OK && b) {
-        if (!fl_reserve((void **)ids, &cap, *n + (size_t)b->num_rows, sizeof **ids, 1024)) rc = oom(s->err);
-        for (int64_t i = 0; rc == FL_OK && i < b->num_rows; i++) {
-            sorted = sorted && (*n == 0 || b->row_ids[i] > (*ids)[*n - 1]);
-            (*ids)[(*n)++] = b->row_ids[i];
-        }
-        fl_batch_free(b);
-        if (rc != FL_OK) break;
-    }
-    fl_qscan_close(scan);
-    if (rc == FL_OK && !sorted) qsort(*ids, *n, sizeof **ids, cmp_u64_asc);
-    return rc;
-}
-
 static bool contains(const uint64_t *ids, size_t n, uint64_t id) {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -612,7 +582,7 @@ int fl_fts_search(fl_table *t, const fl_fts_query *fq, fl_batch **out, fl_error 
     if (rc == FL_OK) rc = gather(&s);
     uint64_t *allowed = NULL;
     size_t n_allowed = 0;
-    if (rc == FL_OK && filter) rc = allowed_rows(&s, filter, &allowed, &n_allowed);
+    if (rc == FL_OK && filter) rc = fl_qscan_row_ids(t, filter, &allowed, &n_allowed, err);
     if (rc == FL_OK) rc = rank(&s, allowed, n_allowed, filter != NULL, k1, b, &q);
     if (rc == FL_OK) {
         qsort(q.h, q.n, sizeof *q.h, cmp_hit);

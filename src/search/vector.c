@@ -68,11 +68,6 @@ static void offer(heap *p, hit x) {
     }
 }
 
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int cmp_hit(const void *a, const void *b) {
     const hit *x = a, *y = b;
     return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
@@ -168,30 +163,6 @@ static int scan_exact(vsearch *v, int64_t fragment) {
         fl_batch_free(b);
     }
     fl_qscan_close(scan);
-    return rc;
-}
-
-/* The rows the WHERE keeps, ascending. */
-static int allowed_rows(vsearch *v) {
-    fl_qscan *scan;
-    const char *none[1] = {NULL};
-    FL_RETURN_NOT_OK(fl_qscan_open(v->t, v->filter, none, 0, true, 0, &scan, v->err));
-    size_t cap = 0;
-    fl_batch *b = NULL;
-    int rc;
-    bool sorted = true;
-    while ((rc = fl_qscan_next(scan, &b, v->err)) == FL_OK && b) {
-        if (!fl_reserve((void **)&v->allowed, &cap, v->n_allowed + (size_t)b->num_rows, sizeof *v->allowed, 1024))
-            rc = fl_error_set(v->err, FL_ENOMEM, "out of memory");
-        for (int64_t i = 0; rc == FL_OK && i < b->num_rows; i++) {
-            sorted = sorted && (v->n_allowed == 0 || b->row_ids[i] > v->allowed[v->n_allowed - 1]);
-            v->allowed[v->n_allowed++] = b->row_ids[i];
-        }
-        fl_batch_free(b);
-        if (rc != FL_OK) break;
-    }
-    fl_qscan_close(scan);
-    if (rc == FL_OK && !sorted) qsort(v->allowed, v->n_allowed, sizeof *v->allowed, cmp_u64);
     return rc;
 }
 
@@ -301,7 +272,7 @@ static int search_indexed(vsearch *v) {
     int rc = fl_index_coverage(v->t, v->index, v->file_of, v->err);
     bool hamming = ix_kind_of(v->index->type) == IX_HAMMING;
     v->prefilter = v->filter && (!v->q->postfilter || hamming);
-    if (rc == FL_OK && v->filter) rc = allowed_rows(v);
+    if (rc == FL_OK && v->filter) rc = fl_qscan_row_ids(v->t, v->filter, &v->allowed, &v->n_allowed, v->err);
     for (uint32_t f = 0; rc == FL_OK && f < v->index->n_files; f++) {
         bool used = false;
         for (uint32_t i = 0; i < m->n_fragments && !used; i++) used = v->file_of[i] == (int32_t)f;
