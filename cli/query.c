@@ -243,6 +243,13 @@ static int open_for_search(const args *a, fl_db **db, fl_table **t) {
     return 0;
 }
 
+/* Prints a search's result batch in the chosen format. */
+static void print_batch(const fl_batch *b, const output_options *o) {
+    output *out = output_new(stdout, o);
+    output_batch(out, b);
+    output_finish(out);
+}
+
 static bool parse_double(const char *text, double *out) {
     char *end;
     *out = strtod(text, &end);
@@ -281,11 +288,7 @@ static int search_fts(const args *a) {
     fl_error err = {0};
     fl_batch *b = NULL;
     if (!rc && fl_fts_search(t, &q, &b, &err) != FL_OK) rc = fail(&err);
-    if (!rc) {
-        output *out = output_new(stdout, &o);
-        output_batch(out, b);
-        output_finish(out);
-    }
+    if (!rc) print_batch(b, &o);
     fl_batch_free(b);
     free(storage);
     fl_table_close(t);
@@ -433,11 +436,7 @@ static int search_vector_or_hybrid(const args *a, bool hybrid) {
     fl_error err = {0};
     fl_batch *b = NULL;
     if (!rc && (hybrid ? fl_hybrid_search(t, &h, &b, &err) : fl_vector_search(t, &h.vector, &b, &err)) != FL_OK) rc = fail(&err);
-    if (!rc) {
-        output *out = output_new(stdout, &o);
-        output_batch(out, b);
-        output_finish(out);
-    }
+    if (!rc) print_batch(b, &o);
     fl_batch_free(b);
     free(values);
     free(bytes);
