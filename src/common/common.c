@@ -369,7 +369,7 @@ int64_t fl_now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void fl_random_hex(char *buf) {
+uint64_t fl_random_u64(void) {
     uint64_t v = 0;
     if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) {
         /* getrandom cannot fail for 8 bytes after boot; fall back to time and pid mixing anyway. */
@@ -378,6 +378,11 @@ void fl_random_hex(char *buf) {
         uint64_t seed[3] = {(uint64_t)ts.tv_nsec, (uint64_t)ts.tv_sec, (uint64_t)getpid()};
         v = fl_hash64(seed, sizeof seed);
     }
+    return v ? v : 1;
+}
+
+void fl_random_hex(char *buf) {
+    uint64_t v = fl_random_u64();
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < 16; i++) buf[i] = hex[(v >> (60 - 4 * i)) & 15];
     buf[16] = 0;

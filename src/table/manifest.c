@@ -4,9 +4,12 @@
  *   manifest := "FLM1" u32 format | u64 version | u64 read_version | i64 timestamp_ms | str operation
  *               | str detail | u64 next_row_id | u64 next_fragment_id | i32 next_field_id | i64 num_rows
  *               | schema | u32 n_fragments fragment* | u32 n_indexes index* | u32 n_touched u64*
- *               | u8 flags (bit 0 schema_changed, bit 1 restore) | u64 xxh3(all preceding bytes)
+ *               | u8 flags (bit 0 schema_changed, bit 1 restore) | u64 table_id | u64 restored_at
+ *               | u64 xxh3(all preceding bytes)
  *   fragment := u64 id | u64 physical_rows | u64 created_version | u32 n_runs (u64 start, u64 count)*
  *               | u32 n_files file* | str deletion_path (null: none) | u64 deleted_rows | u64 deletion_version
+ *               | u32 n_vruns (u64 count, u64 version)*
+ * Format 1 (still read) lacks table_id, restored_at and the row versions (n_vruns 0).
  *   file     := str path | u64 size | u64 created_version | u32 n (i32 field_id)*
  *   index    := str name | str type | u32 n i32* | u32 n str* | u32 n u64* | u64 created_version | kvs
  */
@@ -16,6 +19,7 @@
 
 void fl_fragment_clear(fl_fragment *f) {
     fl_free(f->runs);
+    fl_free(f->vruns);
     for (uint32_t i = 0; i < f->n_files; i++) {
         fl_free(f->files[i].path);
         fl_free(f->files[i].field_ids);
@@ -60,6 +64,7 @@ int fl_fragment_copy_into(fl_fragment *dst, const fl_fragment *src) {
     bool ok = true;
     *dst = *src;
     dst->runs = dup_array(src->runs, src->n_runs, sizeof *src->runs, &ok);
+    dst->vruns = dup_array(src->vruns, src->n_vruns, sizeof *src->vruns, &ok);
     dst->deletion_path = NULL;
     if (src->deletion_path && !(dst->deletion_path = fl_strdup(src->deletion_path))) ok = false;
     dst->files = NULL;
@@ -201,6 +206,11 @@ int fl_manifest_encode(const fl_manifest *m, fl_buf *b, fl_error *err) {
         fl_buf_put_str(b, f->deletion_path);
         fl_buf_put_u64(b, f->deleted_rows);
         fl_buf_put_u64(b, f->deletion_version);
+        fl_buf_put_u32(b, f->n_vruns);
+        for (uint32_t k = 0; k < f->n_vruns; k++) {
+            fl_buf_put_u64(b, f->vruns[k].count);
+            fl_buf_put_u64(b, f->vruns[k].version);
+        }
     }
     fl_buf_put_u32(b, m->n_indexes);
     for (uint32_t i = 0; i < m->n_indexes; i++) {
@@ -219,6 +229,8 @@ int fl_manifest_encode(const fl_manifest *m, fl_buf *b, fl_error *err) {
     fl_buf_put_u32(b, m->n_touched);
     for (uint32_t i = 0; i < m->n_touched; i++) fl_buf_put_u64(b, m->touched[i]);
     fl_buf_put_u8(b, (uint8_t)((m->schema_changed ? 1 : 0) | (m->restore ? 2 : 0)));
+    fl_buf_put_u64(b, m->table_id);
+    fl_buf_put_u64(b, m->restored_at);
     if (!b->failed) fl_buf_put_u64(b, fl_hash64(b->data, b->size));
     if (b->failed) {
         fl_buf_free(b);
@@ -235,7 +247,7 @@ static bool safe_relative_path(const char *p) {
     return true;
 }
 
-static bool decode_fragment(fl_reader *r, fl_fragment *f, const fl_manifest *m) {
+static bool decode_fragment(fl_reader *r, fl_fragment *f, const fl_manifest *m, uint32_t format) {
     uint32_t n;
     if (!fl_get_u64(r, &f->id, "fragment id") || !fl_get_u64(r, &f->physical_rows, "fragment rows") ||
         !fl_get_u64(r, &f->created_version, "fragment version") || !fl_get_count(r, &n, 16, "row id run count"))
@@ -276,6 +288,20 @@ static bool decode_fragment(fl_reader *r, fl_fragment *f, const fl_manifest *m) 
     if (f->physical_rows == 0) return fl_reader_fail(r, "fragment %llu has no rows", (unsigned long long)f->id);
     if (f->deleted_rows >= f->physical_rows) return fl_reader_fail(r, "fragment %llu: every row is deleted", (unsigned long long)f->id);
     if ((f->deletion_path == NULL) != (f->deleted_rows == 0)) return fl_reader_fail(r, "fragment %llu: deletion file and count disagree", (unsigned long long)f->id);
+    if (format < 2) return true;
+    if (!fl_get_count(r, &n, 16, "row version run count")) return false;
+    if (n && !(f->vruns = fl_calloc(n, sizeof *f->vruns))) return fl_reader_fail(r, "out of memory");
+    f->n_vruns = n;
+    total = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        if (!fl_get_u64(r, &f->vruns[k].count, "row version run length") || !fl_get_u64(r, &f->vruns[k].version, "row version")) return false;
+        if (f->vruns[k].count == 0 || f->vruns[k].count > f->physical_rows || f->vruns[k].version == 0 || f->vruns[k].version > m->version)
+            return fl_reader_fail(r, "fragment %llu: invalid row version run", (unsigned long long)f->id);
+        total += f->vruns[k].count;
+    }
+    if (n && total != f->physical_rows)
+        return fl_reader_fail(r, "fragment %llu: row versions cover %llu rows, fragment has %llu", (unsigned long long)f->id,
+                              (unsigned long long)total, (unsigned long long)f->physical_rows);
     return true;
 }
 
@@ -332,8 +358,8 @@ int fl_manifest_decode(const uint8_t *data, size_t size, const char *what, fl_ma
         return fl_error_set(err, FL_ECORRUPT, "%s: byte 0: not a framelake manifest (bad magic or %zu bytes)", what, size);
     /* The format number comes before the checksum: a newer format may checksum differently. */
     uint32_t format = fl_load_u32(data + 4);
-    if (format != FL_MANIFEST_FORMAT)
-        return fl_error_set(err, FL_EUNSUPPORTED, "%s: byte 4: manifest format %u is not supported (this build reads %d)", what, format,
+    if (format < 1 || format > FL_MANIFEST_FORMAT)
+        return fl_error_set(err, FL_EUNSUPPORTED, "%s: byte 4: manifest format %u is not supported (this build reads 1 to %d)", what, format,
                             FL_MANIFEST_FORMAT);
     uint64_t stored = fl_load_u64(data + size - 8);
     if (fl_hash64(data, size - 8) != stored)
@@ -376,7 +402,7 @@ int fl_manifest_decode(const uint8_t *data, size_t size, const char *what, fl_ma
     if (n && !(m->fragments = fl_calloc(n, sizeof *m->fragments))) goto oom;
     for (uint32_t i = 0; i < n; i++) {
         m->n_fragments = i + 1;
-        if (!decode_fragment(&r, &m->fragments[i], m)) goto fail;
+        if (!decode_fragment(&r, &m->fragments[i], m, format)) goto fail;
         if (m->fragments[i].id >= m->next_fragment_id) {
             fl_reader_fail(&r, "fragment id %llu not below next fragment id", (unsigned long long)m->fragments[i].id);
             goto fail;
@@ -413,6 +439,13 @@ int fl_manifest_decode(const uint8_t *data, size_t size, const char *what, fl_ma
     }
     m->schema_changed = flags & 1;
     m->restore = (flags & 2) != 0;
+    if (format >= 2) {
+        if (!fl_get_u64(&r, &m->table_id, "table id") || !fl_get_u64(&r, &m->restored_at, "restore version")) goto fail;
+        if (m->restored_at > m->version || (m->restore && m->restored_at != m->version)) {
+            fl_reader_fail(&r, "restore version %llu does not fit version %llu", (unsigned long long)m->restored_at, (unsigned long long)m->version);
+            goto fail;
+        }
+    }
     if (r.pos != r.size) {
         fl_reader_fail(&r, "%zu unexpected bytes before the checksum", r.size - r.pos);
         goto fail;
@@ -473,6 +506,84 @@ int fl_deletion_decode(const uint8_t *data, size_t size, uint64_t physical_rows,
 }
 
 /* ---- index coverage ---- */
+
+uint64_t fl_fragment_base_version(const fl_fragment *f) {
+    uint64_t v = f->created_version;
+    for (uint32_t i = 0; i < f->n_files; i++)
+        if (f->files[i].created_version > v) v = f->files[i].created_version;
+    return v;
+}
+
+int fl_version_runs_push(fl_version_run **runs, uint32_t *n, uint64_t count, uint64_t version) {
+    if (!count) return FL_OK;
+    if (*n && (*runs)[*n - 1].version == version) {
+        (*runs)[*n - 1].count += count;
+        return FL_OK;
+    }
+    /* Grows by doubling: capacity is the next power of two of n (never stored). */
+    if ((*n & (*n - 1)) == 0) {
+        size_t cap = *n ? (size_t)*n * 2 : 4;
+        fl_version_run *grown = fl_realloc(*runs, cap * sizeof *grown);
+        if (!grown) return FL_ENOMEM;
+        *runs = grown;
+    }
+    (*runs)[(*n)++] = (fl_version_run){count, version};
+    return FL_OK;
+}
+
+bool fl_vrun_next(fl_vrun_cursor *c, uint64_t *offset, uint64_t *count, uint64_t *version) {
+    const fl_fragment *f = c->f;
+    if (!f->n_vruns) {
+        if (c->run > 0) return false;
+        c->run = 1;
+        *offset = 0;
+        *count = f->physical_rows;
+        *version = fl_fragment_base_version(f);
+        return true;
+    }
+    if (c->run >= f->n_vruns) return false;
+    *offset = c->offset;
+    *count = f->vruns[c->run].count;
+    *version = f->vruns[c->run].version;
+    c->offset += *count;
+    c->run++;
+    return true;
+}
+
+int fl_fragment_mark_rows(fl_fragment *f, const uint32_t *offsets, uint64_t n, uint64_t version) {
+    fl_version_run *runs = NULL;
+    uint32_t nr = 0;
+    int rc = FL_OK;
+    if (!offsets) {
+        rc = fl_version_runs_push(&runs, &nr, f->physical_rows, version);
+    } else {
+        /* Merge the old runs with the marked offsets (sorted): each marked row becomes `version`. */
+        fl_vrun_cursor c = {f, 0, 0};
+        uint64_t off, count, v, k = 0;
+        while (rc == FL_OK && fl_vrun_next(&c, &off, &count, &v)) {
+            uint64_t pos = off, end = off + count;
+            while (rc == FL_OK && pos < end) {
+                if (k < n && offsets[k] == pos) {
+                    rc = fl_version_runs_push(&runs, &nr, 1, version);
+                    pos++;
+                    k++;
+                    continue;
+                }
+                uint64_t stop = k < n && offsets[k] < end ? offsets[k] : end;
+                rc = fl_version_runs_push(&runs, &nr, stop - pos, v);
+                pos = stop;
+            }
+        }
+    }
+    if (rc != FL_OK) {
+        fl_free(runs);
+        return rc;
+    }
+    fl_free(f->vruns);
+    f->vruns = runs;
+    f->n_vruns = nr;
+    return FL_OK;
+}
 
 uint64_t fl_fragment_column_version(const fl_fragment *f, int32_t field_id) {
     const fl_file_ref *ref = fl_fragment_file_for(f, field_id);

@@ -35,6 +35,16 @@ static void discard_txn_files(fl_table *t, const txn *x) {
     }
 }
 
+/* A materialized view's rows and columns come from its definition and refreshes (src/view), never from
+ * direct writes. */
+static int check_writable(const fl_table *t, const char *what, fl_error *err) {
+    const char *source = fl_schema_get_metadata(t->m->schema, FL_VIEW_SOURCE_KEY);
+    if (!source) return FL_OK;
+    return fl_error_set(err, FL_EINVAL, "table '%s' is a materialized view of '%s': it cannot be changed by %s; change '%s' and run "
+                        "`framelake view refresh`",
+                        t->name, source, what, source);
+}
+
 static int commit_or_discard(fl_table *t, txn *x, fl_error *err) {
     int rc = txn_commit(t, x, err);
     if (rc != FL_OK) discard_txn_files(t, x);
@@ -148,6 +158,7 @@ static int match_columns(fl_table *t, const fl_batch *b, const fl_schema *target
 }
 
 int fl_table_append(fl_table *t, const fl_batch *b, const fl_write_options *opts, fl_error *err) {
+    FL_RETURN_NOT_OK(check_writable(t, "append", err));
     int64_t max_rows = opts && opts->max_rows_per_fragment > 0 ? opts->max_rows_per_fragment : 1048576;
     if (max_rows > UINT32_MAX) max_rows = UINT32_MAX;
     const fl_schema *s = t->m->schema;
@@ -231,13 +242,10 @@ static int resolve_rows(fl_table *t, const uint64_t *ids, size_t n, row_addr **o
     return FL_OK;
 }
 
-int fl_table_delete_rows(fl_table *t, const uint64_t *ids, size_t n, fl_error *err) {
-    if (n == 0) return FL_OK;
-    row_addr *a;
-    FL_RETURN_NOT_OK(resolve_rows(t, ids, n, &a, err));
-    txn x = {.kind = OP_DELETE};
+/* Adds to x one deletion change per fragment for the rows at addresses a[0..n) (sorted by fragment and
+ * offset), merged with the fragments' existing deletions; *total counts the rows newly deleted. */
+static int add_deletions(fl_table *t, const row_addr *a, size_t n, txn *x, uint64_t *total, fl_error *err) {
     int rc = FL_OK;
-    uint64_t total = 0;
     size_t i = 0;
     while (i < n && rc == FL_OK) {
         size_t j = i;
@@ -257,24 +265,24 @@ int fl_table_delete_rows(fl_table *t, const uint64_t *ids, size_t n, fl_error *e
             if (k > i && a[k].offset == a[k - 1].offset) continue;
             while (p < d->n && d->offsets[p] < a[k].offset) merged[m++] = d->offsets[p++];
             merged[m++] = (uint32_t)a[k].offset;
-            total++;
+            (*total)++;
         }
         while (p < d->n) merged[m++] = d->offsets[p++];
-        frag_change *grown = fl_realloc(x.changes, ((size_t)x.n_changes + 1) * sizeof *grown);
+        frag_change *grown = fl_realloc(x->changes, ((size_t)x->n_changes + 1) * sizeof *grown);
         fl_buf enc;
         if (!grown || fl_deletion_encode(merged, m, &enc) != FL_OK) {
             fl_free(merged);
             rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-            if (grown) x.changes = grown;
+            if (grown) x->changes = grown;
             break;
         }
         fl_free(merged);
-        x.changes = grown;
-        frag_change *c = &x.changes[x.n_changes];
+        x->changes = grown;
+        frag_change *c = &x->changes[x->n_changes];
         memset(c, 0, sizeof *c);
         c->fragment_id = f->id;
         c->deleted_rows = m;
-        x.n_changes++;
+        x->n_changes++;
         if (m == f->physical_rows) {
             /* Every row gone: the fragment leaves the manifest and needs no deletion file. */
             c->drop_fragment = true;
@@ -291,6 +299,17 @@ int fl_table_delete_rows(fl_table *t, const uint64_t *ids, size_t n, fl_error *e
         fl_buf_free(&enc);
         i = j;
     }
+    return rc;
+}
+
+int fl_table_delete_rows(fl_table *t, const uint64_t *ids, size_t n, fl_error *err) {
+    FL_RETURN_NOT_OK(check_writable(t, "delete", err));
+    if (n == 0) return FL_OK;
+    row_addr *a;
+    FL_RETURN_NOT_OK(resolve_rows(t, ids, n, &a, err));
+    txn x = {.kind = OP_DELETE};
+    uint64_t total = 0;
+    int rc = add_deletions(t, a, n, &x, &total, err);
     fl_free(a);
     snprintf(x.detail, sizeof x.detail, "-%llu rows", (unsigned long long)total);
     if (rc == FL_OK) return commit_or_discard(t, &x, err);
@@ -363,6 +382,10 @@ static int write_column_files(fl_table *t, const fl_batch *b, const fl_field *fi
             ch->fragment_id = f->id;
             rc = new_file_finish(&nf, fields, n_fields, &ch->file, err);
             if (rc == FL_OK) x->n_changes++;
+            /* The rows whose values changed: their row versions move to the commit's version. */
+            if (rc == FL_OK && !(ch->offsets = fl_malloc((j - i) * sizeof *ch->offsets))) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+            for (size_t q = i; rc == FL_OK && q < j; q++) ch->offsets[q - i] = (uint32_t)a[q].offset;
+            if (rc == FL_OK) ch->n_offsets = j - i;
         } else if (nf.w) {
             new_file_abort(&nf);
         }
@@ -383,6 +406,7 @@ static int write_column_files(fl_table *t, const fl_batch *b, const fl_field *fi
 int fl_table_update(fl_table *t, const fl_batch *b, fl_error *err) { return fl_table_update_described(t, b, NULL, err); }
 
 int fl_table_update_described(fl_table *t, const fl_batch *b, const char *detail, fl_error *err) {
+    FL_RETURN_NOT_OK(check_writable(t, "update", err));
     fl_field *fields = fl_calloc((size_t)b->n_columns + 1, sizeof *fields);
     const fl_array **cols = fl_calloc((size_t)b->n_columns + 1, sizeof *cols);
     int n = 0, rc = FL_OK;
@@ -410,6 +434,7 @@ static void assign_field_ids(fl_field *f, int32_t *next) {
 
 int fl_table_add_columns(fl_table *t, const fl_schema *columns, const fl_batch *values, fl_error *err) {
     if (!columns || columns->n_fields == 0) return fl_error_set(err, FL_EINVAL, "table '%s': no columns to add", t->name);
+    FL_RETURN_NOT_OK(check_writable(t, "adding columns", err));
     txn x = {.kind = OP_ADD_COLUMNS};
     int rc = FL_OK;
     if (!(x.fields = fl_schema_copy(columns))) return fl_error_set(err, FL_ENOMEM, "out of memory");
@@ -471,6 +496,7 @@ static int names_txn(fl_table *t, op_kind kind, const char *const *names, const 
 
 int fl_table_drop_columns(fl_table *t, const char *const *names, size_t n, fl_error *err) {
     if (n == 0) return fl_error_set(err, FL_EINVAL, "table '%s': no columns to drop", t->name);
+    FL_RETURN_NOT_OK(check_writable(t, "dropping columns", err));
     for (size_t i = 0; i < n; i++)
         if (fl_schema_find(t->m->schema, names[i]) < 0) return fl_error_set(err, FL_ENOTFOUND, "table '%s': column '%s' not found", t->name, names[i]);
     return names_txn(t, OP_DROP_COLUMNS, names, NULL, n, err);
@@ -478,6 +504,7 @@ int fl_table_drop_columns(fl_table *t, const char *const *names, size_t n, fl_er
 
 int fl_table_rename_column(fl_table *t, const char *from, const char *to, fl_error *err) {
     if (!to || !to[0]) return fl_error_set(err, FL_EINVAL, "table '%s': the new column name is empty", t->name);
+    FL_RETURN_NOT_OK(check_writable(t, "renaming columns", err));
     if (fl_has_control_char(to)) return fl_error_set(err, FL_EINVAL, "table '%s': column name has a control character", t->name);
     if (fl_schema_find(t->m->schema, from) < 0) return fl_error_set(err, FL_ENOTFOUND, "table '%s': column '%s' not found", t->name, from);
     if (fl_schema_find(t->m->schema, to) >= 0) return fl_error_set(err, FL_EEXIST, "table '%s': column '%s' already exists", t->name, to);
@@ -487,6 +514,9 @@ int fl_table_rename_column(fl_table *t, const char *from, const char *to, fl_err
 
 int fl_table_set_metadata(fl_table *t, const char *const *keys, const char *const *values, size_t n, fl_error *err) {
     if (n == 0) return FL_OK;
+    for (size_t i = 0; i < n; i++)
+        if (keys[i] && !strncmp(keys[i], FL_VIEW_KEY_PREFIX, strlen(FL_VIEW_KEY_PREFIX)))
+            return fl_error_set(err, FL_EINVAL, "table '%s': metadata key '%s' is reserved for materialized views (framelake view)", t->name, keys[i]);
     return names_txn(t, OP_METADATA, keys, values, n, err);
 }
 
@@ -511,7 +541,25 @@ static int add_run(fl_fragment *f, uint64_t id) {
     return FL_OK;
 }
 
-/* Rewrites fragments [first, last] (indexes) into one new fragment holding their live rows. */
+/* Copies the row versions of a fragment's physical rows [lo, hi) onto out's; calls come in ascending order. */
+typedef struct vrun_reader {
+    fl_vrun_cursor c;
+    uint64_t off, count, version; /* the current run */
+} vrun_reader;
+
+static int copy_versions(vrun_reader *r, uint64_t lo, uint64_t hi, fl_fragment *out) {
+    while (lo < hi) {
+        while (lo >= r->off + r->count)
+            if (!fl_vrun_next(&r->c, &r->off, &r->count, &r->version)) return FL_ECORRUPT;
+        uint64_t stop = hi < r->off + r->count ? hi : r->off + r->count;
+        FL_RETURN_NOT_OK(fl_version_runs_push(&out->vruns, &out->n_vruns, stop - lo, r->version));
+        lo = stop;
+    }
+    return FL_OK;
+}
+
+/* Rewrites fragments [first, last] (indexes) into one new fragment holding their live rows, with their
+ * row ids and row versions. */
 static int compact_bin(fl_table *t, uint32_t first, uint32_t last, fl_fragment *out, fl_error *err) {
     const fl_schema *s = t->m->schema;
     int nf = s->n_fields;
@@ -533,6 +581,8 @@ static int compact_bin(fl_table *t, uint32_t first, uint32_t last, fl_fragment *
     for (uint32_t fi = first; rc == FL_OK && fi <= last; fi++) {
         const fl_fragment *f = &t->m->fragments[fi];
         const deletion_set *d;
+        vrun_reader vr = {.c = {f, 0, 0}};
+        fl_rid_cursor ids_at = {f, 0, 0};
         rc = fl_table_deletions(t, fi, &d, err);
         for (uint64_t start = 0; rc == FL_OK && start < f->physical_rows; start += FL_PAGE_MAX_ROWS) {
             uint64_t count = f->physical_rows - start < FL_PAGE_MAX_ROWS ? f->physical_rows - start : FL_PAGE_MAX_ROWS;
@@ -545,6 +595,7 @@ static int compact_bin(fl_table *t, uint32_t first, uint32_t last, fl_fragment *
             uint64_t r = 0;
             while (rc == FL_OK && r < count) {
                 if (fl_deletion_contains(d, start + r)) {
+                    fl_rid_next(&ids_at);
                     r++;
                     continue;
                 }
@@ -553,7 +604,8 @@ static int compact_bin(fl_table *t, uint32_t first, uint32_t last, fl_fragment *
                 for (int c = 0; rc == FL_OK && c < nf; c++)
                     if (fl_array_append_range(&live[c], &cols[c], (int64_t)r, (int64_t)(e - r)) != FL_OK) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
                 for (uint64_t k = r; rc == FL_OK && k < e; k++)
-                    if (add_run(out, fl_fragment_row_id(f, start + k)) != FL_OK) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+                    if (add_run(out, fl_rid_next(&ids_at)) != FL_OK) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+                if (rc == FL_OK && copy_versions(&vr, start + r, start + e, out) != FL_OK) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
                 out->physical_rows += e - r;
                 r = e;
             }
@@ -655,5 +707,138 @@ int fl_table_compact(fl_table *t, const fl_compact_options *opts, fl_compact_sta
         txn_clear(&x);
     }
     if (rc == FL_OK && stats) *stats = st;
+    return rc;
+}
+
+/* ---- materialized view refresh ---- */
+
+struct fl_refresh {
+    fl_table *t;
+    txn x;
+    int64_t max_rows;
+    new_file nf;                /* the fragment being written (nf.w NULL: none) */
+    fl_fragment cur;            /* its row id runs and row count */
+    bool removed;               /* fl_refresh_remove or _remove_all was called */
+};
+
+int fl_refresh_begin(fl_table *t, int64_t max_rows_per_fragment, fl_refresh **out, fl_error *err) {
+    fl_refresh *r = fl_calloc(1, sizeof *r);
+    if (!r) return fl_error_set(err, FL_ENOMEM, "out of memory");
+    r->t = t;
+    r->x.kind = OP_REFRESH;
+    r->max_rows = max_rows_per_fragment > 0 && max_rows_per_fragment <= UINT32_MAX ? max_rows_per_fragment : 1048576;
+    *out = r;
+    return FL_OK;
+}
+
+void fl_refresh_remove_all(fl_refresh *r) {
+    const fl_manifest *m = r->t->m;
+    fl_free(r->x.removed);
+    r->x.removed = fl_malloc((m->n_fragments ? m->n_fragments : 1) * sizeof *r->x.removed);
+    r->x.n_removed = 0;
+    for (uint32_t i = 0; r->x.removed && i < m->n_fragments; i++) r->x.removed[r->x.n_removed++] = m->fragments[i].id;
+    r->removed = true;
+}
+
+int fl_refresh_remove(fl_refresh *r, const uint64_t *ids, size_t n, fl_error *err) {
+    if (r->removed) return fl_error_set(err, FL_EINVAL, "table '%s': a refresh removes rows once", r->t->name);
+    r->removed = true;
+    if (n == 0) return FL_OK;
+    row_addr *a;
+    FL_RETURN_NOT_OK(resolve_rows(r->t, ids, n, &a, err));
+    int rc = FL_OK;
+    for (size_t i = 1; i < n && rc == FL_OK; i++)
+        if (a[i].fragment == a[i - 1].fragment && a[i].offset == a[i - 1].offset)
+            rc = fl_error_set(err, FL_EINVAL, "table '%s': row id %llu is removed twice", r->t->name, (unsigned long long)ids[a[i].index]);
+    uint64_t total = 0;
+    if (rc == FL_OK) rc = add_deletions(r->t, a, n, &r->x, &total, err);
+    fl_free(a);
+    return rc;
+}
+
+/* Closes the fragment being written and adds it to the transaction. */
+static int finish_fragment(fl_refresh *r, fl_error *err) {
+    if (!r->nf.w) return FL_OK;
+    const fl_schema *s = r->t->m->schema;
+    fl_fragment *grown = fl_realloc(r->x.new_frags, ((size_t)r->x.n_new + 1) * sizeof *grown);
+    fl_file_ref *ref = fl_calloc(1, sizeof *ref);
+    if (grown) r->x.new_frags = grown;
+    if (!grown || !ref) {
+        fl_free(ref);
+        new_file_abort(&r->nf);
+        return fl_error_set(err, FL_ENOMEM, "out of memory");
+    }
+    int rc = new_file_finish(&r->nf, s->fields, s->n_fields, ref, err);
+    if (rc != FL_OK) {
+        fl_free(ref);
+        return rc;
+    }
+    r->cur.files = ref;
+    r->cur.n_files = 1;
+    r->x.new_frags[r->x.n_new++] = r->cur;
+    memset(&r->cur, 0, sizeof r->cur);
+    return FL_OK;
+}
+
+int fl_refresh_add(fl_refresh *r, const fl_batch *b, fl_error *err) {
+    const fl_schema *s = r->t->m->schema;
+    if (b->n_columns != s->n_fields || !b->row_ids)
+        return fl_error_set(err, FL_EINVAL, "table '%s': refreshed rows need the table's %d columns and row ids", r->t->name, s->n_fields);
+    const fl_array **cols = fl_calloc((size_t)s->n_fields, sizeof *cols);
+    if (!cols) return fl_error_set(err, FL_ENOMEM, "out of memory");
+    int rc = FL_OK;
+    for (int32_t i = 0; i < s->n_fields && rc == FL_OK; i++) {
+        const fl_field *tf = &s->fields[i], *bf = &b->schema->fields[i];
+        if (strcmp(tf->name, bf->name) || !fl_field_same_type(tf, bf) || b->columns[i].type != tf->type || b->columns[i].length != b->num_rows)
+            rc = fl_error_set(err, FL_ETYPE, "table '%s': refreshed column %d is '%s', the table's is '%s' (or its type differs)", r->t->name, i,
+                              bf->name, tf->name);
+        else if (!tf->nullable && b->columns[i].null_count)
+            rc = fl_error_set(err, FL_ETYPE, "table '%s': column '%s' is not nullable but the rows have %lld NULLs", r->t->name, tf->name,
+                              (long long)b->columns[i].null_count);
+        cols[i] = &b->columns[i];
+    }
+    int64_t done = 0;
+    while (rc == FL_OK && done < b->num_rows) {
+        if (!r->nf.w) rc = new_file_open(r->t, s->fields, s->n_fields, &r->nf, err);
+        if (rc != FL_OK) break;
+        int64_t room = r->max_rows - (int64_t)r->cur.physical_rows, take = b->num_rows - done < room ? b->num_rows - done : room;
+        rc = fl_datafile_writer_write(r->nf.w, cols, done, take, err);
+        for (int64_t i = done; rc == FL_OK && i < done + take; i++)
+            if (add_run(&r->cur, b->row_ids[i]) != FL_OK) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+        r->cur.physical_rows += (uint64_t)take;
+        done += take;
+        if (rc == FL_OK && (int64_t)r->cur.physical_rows == r->max_rows) rc = finish_fragment(r, err);
+    }
+    fl_free(cols);
+    return rc;
+}
+
+void fl_refresh_abort(fl_refresh *r) {
+    if (!r) return;
+    if (r->nf.w) new_file_abort(&r->nf);
+    fl_fragment_clear(&r->cur);
+    discard_txn_files(r->t, &r->x);
+    txn_clear(&r->x);
+    fl_free(r);
+}
+
+int fl_refresh_commit(fl_refresh *r, const char *const *keys, const char *const *values, size_t n, const char *detail, fl_error *err) {
+    int rc = finish_fragment(r, err);
+    if (rc == FL_OK && r->x.n_new) rc = sync_dir(r->t, "data", err);
+    if (rc == FL_OK && n) {
+        r->x.names = fl_calloc(n, sizeof(char *));
+        r->x.values = fl_calloc(n, sizeof(char *));
+        r->x.n_names = (uint32_t)n;
+        if (!r->x.names || !r->x.values) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+        for (size_t i = 0; rc == FL_OK && i < n; i++)
+            if (!(r->x.names[i] = fl_strdup(keys[i])) || (values[i] && !(r->x.values[i] = fl_strdup(values[i]))))
+                rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    }
+    snprintf(r->x.detail, sizeof r->x.detail, "%s", detail ? detail : "");
+    if (rc == FL_OK) rc = txn_commit(r->t, &r->x, err);
+    if (rc != FL_OK) discard_txn_files(r->t, &r->x);
+    txn_clear(&r->x);
+    fl_fragment_clear(&r->cur);
+    fl_free(r);
     return rc;
 }

@@ -109,13 +109,91 @@ typedef struct derived {
     size_t n_rids;
     uint64_t *live_prefix;
     deletion_set *deletions;
+    uint32_t n_fragments;
 } derived;
 
 static void derived_free(derived *d) {
     fl_free(d->rids);
     fl_free(d->live_prefix);
+    for (uint32_t i = 0; d->deletions && i < d->n_fragments; i++) fl_free(d->deletions[i].offsets);
     fl_free(d->deletions);
     memset(d, 0, sizeof *d);
+}
+
+/* Index of the first entry overlapping its predecessor (sorted entries), or n. */
+static size_t first_overlap(const rid_entry *r, size_t n) {
+    for (size_t i = 1; i < n; i++)
+        if (r[i].start < r[i - 1].start + r[i - 1].count) return i;
+    return n;
+}
+
+/* Reads the deletion set of fragment f (of `version`) from its file. */
+static int load_deletions(const fl_table *t, const fl_fragment *f, uint64_t version, deletion_set *d, fl_error *err) {
+    memset(d, 0, sizeof *d);
+    if (f->deletion_path) {
+        char *path = fl_table_path(t, f->deletion_path);
+        uint8_t *data;
+        size_t size;
+        if (!path) return fl_error_set(err, FL_ENOMEM, "out of memory");
+        int rc = fl_io_read_file(path, &data, &size, err);
+        if (rc == FL_OK) {
+            rc = fl_deletion_decode(data, size, f->physical_rows, path, &d->offsets, &d->n, err);
+            fl_free(data);
+            if (rc == FL_OK && d->n != f->deleted_rows)
+                rc = fl_error_set(err, FL_ECORRUPT, "%s: holds %llu offsets, the manifest says %llu", path, (unsigned long long)d->n,
+                                  (unsigned long long)f->deleted_rows);
+        } else if (rc == FL_ENOTFOUND) {
+            rc = fl_error_set(err, FL_ECORRUPT, "%s: deletion file of version %llu is missing", path, (unsigned long long)version);
+        }
+        fl_free(path);
+        if (rc != FL_OK) {
+            fl_free(d->offsets);
+            memset(d, 0, sizeof *d);
+            return rc;
+        }
+    }
+    d->loaded = true;
+    return FL_OK;
+}
+
+/* Rebuilds d->rids from the live rows of fragments with deletions (their deleted rows split the runs), loading
+ * those deletion sets into d->deletions. */
+static int index_live_rows(const fl_table *t, const fl_manifest *m, derived *d, fl_error *err) {
+    size_t n = 0, cap = d->n_rids + 16;
+    rid_entry *r = fl_malloc(cap * sizeof *r);
+    if (!r) return fl_error_set(err, FL_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < m->n_fragments; i++) {
+        const fl_fragment *f = &m->fragments[i];
+        deletion_set *del = &d->deletions[i];
+        if (f->deleted_rows && !del->loaded) {
+            int rc = load_deletions(t, f, m->version, del, err);
+            if (rc != FL_OK) {
+                fl_free(r);
+                return rc;
+            }
+        }
+        uint64_t off = 0, k = 0; /* k: next deleted offset */
+        for (uint32_t q = 0; q < f->n_runs; q++) {
+            uint64_t start = f->runs[q].start, end_off = off + f->runs[q].count;
+            while (off < end_off) {
+                while (k < del->n && del->offsets[k] < off) k++;
+                uint64_t stop = k < del->n && del->offsets[k] < end_off ? del->offsets[k] : end_off;
+                if (stop > off) {
+                    if (!fl_reserve((void **)&r, &cap, n + 1, sizeof *r, 64)) {
+                        fl_free(r);
+                        return fl_error_set(err, FL_ENOMEM, "out of memory");
+                    }
+                    r[n++] = (rid_entry){start + (off - (end_off - f->runs[q].count)), stop - off, i, off};
+                }
+                off = stop < end_off ? stop + 1 : stop; /* step over the deleted row */
+            }
+        }
+    }
+    if (n > 1) qsort(r, n, sizeof *r, cmp_rid);
+    fl_free(d->rids);
+    d->rids = r;
+    d->n_rids = n;
+    return FL_OK;
 }
 
 /* Builds the index of m (allocates; may fail). */
@@ -130,6 +208,7 @@ static int derive(const fl_table *t, const fl_manifest *m, derived *d, fl_error 
         derived_free(d);
         return fl_error_set(err, FL_ENOMEM, "out of memory");
     }
+    d->n_fragments = m->n_fragments;
     size_t k = 0;
     for (uint32_t i = 0; i < m->n_fragments; i++) {
         const fl_fragment *f = &m->fragments[i];
@@ -142,12 +221,22 @@ static int derive(const fl_table *t, const fl_manifest *m, derived *d, fl_error 
     }
     qsort(d->rids, k, sizeof *d->rids, cmp_rid);
     d->n_rids = k;
-    for (size_t i = 1; i < k; i++) {
-        if (d->rids[i].start < d->rids[i - 1].start + d->rids[i - 1].count) {
+    size_t clash = first_overlap(d->rids, k);
+    if (clash < k) {
+        /* A row id physically in two fragments: a materialized view re-added a row it had removed
+         * (deleted in its old fragment). Index live rows only there, so the id finds the live copy. */
+        int rc = index_live_rows(t, m, d, err);
+        if (rc != FL_OK) {
             derived_free(d);
-            return fl_error_set(err, FL_ECORRUPT, "%s: version %llu: row id %llu belongs to two fragments", t->name,
-                                (unsigned long long)m->version, (unsigned long long)d->rids[i].start);
+            return rc;
         }
+        clash = first_overlap(d->rids, d->n_rids);
+    }
+    if (clash < d->n_rids) {
+        uint64_t id = d->rids[clash].start;
+        derived_free(d);
+        return fl_error_set(err, FL_ECORRUPT, "%s: version %llu: row id %llu belongs to two fragments", t->name, (unsigned long long)m->version,
+                            (unsigned long long)id);
     }
     return FL_OK;
 }
@@ -220,28 +309,7 @@ bool fl_deletion_contains(const deletion_set *d, uint64_t offset) {
 
 int fl_table_deletions(fl_table *t, uint32_t fi, const deletion_set **out, fl_error *err) {
     deletion_set *d = &t->deletions[fi];
-    const fl_fragment *f = &t->m->fragments[fi];
-    if (!d->loaded) {
-        if (f->deletion_path) {
-            char *path = fl_table_path(t, f->deletion_path);
-            uint8_t *data;
-            size_t size;
-            if (!path) return fl_error_set(err, FL_ENOMEM, "out of memory");
-            int rc = fl_io_read_file(path, &data, &size, err);
-            if (rc == FL_OK) {
-                rc = fl_deletion_decode(data, size, f->physical_rows, path, &d->offsets, &d->n, err);
-                fl_free(data);
-                if (rc == FL_OK && d->n != f->deleted_rows)
-                    rc = fl_error_set(err, FL_ECORRUPT, "%s: holds %llu offsets, the manifest says %llu", path, (unsigned long long)d->n,
-                                      (unsigned long long)f->deleted_rows);
-            } else if (rc == FL_ENOTFOUND) {
-                rc = fl_error_set(err, FL_ECORRUPT, "%s: deletion file of version %llu is missing", path, (unsigned long long)t->m->version);
-            }
-            fl_free(path);
-            FL_RETURN_NOT_OK(rc);
-        }
-        d->loaded = true;
-    }
+    if (!d->loaded) FL_RETURN_NOT_OK(load_deletions(t, &t->m->fragments[fi], t->m->version, d, err));
     *out = d;
     return FL_OK;
 }
@@ -516,6 +584,7 @@ int fl_table_create(fl_db *db, const char *name, const fl_schema *schema, fl_tab
     if (rc != FL_OK) goto done;
     m->version = 1;
     m->timestamp_ms = fl_now_ms();
+    m->table_id = fl_random_u64();
     m->operation = fl_strdup("create");
     m->detail = fl_sprintf("%d columns", schema->n_fields);
     m->schema = fl_schema_copy(schema);
@@ -573,6 +642,7 @@ void txn_clear(txn *x) {
         fl_free(x->changes[i].file.path);
         fl_free(x->changes[i].file.field_ids);
         fl_free(x->changes[i].deletion_path);
+        fl_free(x->changes[i].offsets);
     }
     fl_free(x->changes);
     fl_schema_free(x->fields);
@@ -601,7 +671,9 @@ static bool txn_touches(const txn *x, uint64_t fragment_id) {
 }
 
 static bool txn_changes_schema(const txn *x) {
-    return x->kind == OP_ADD_COLUMNS || x->kind == OP_DROP_COLUMNS || x->kind == OP_RENAME || x->kind == OP_METADATA || x->kind == OP_RESTORE;
+    /* A refresh counts: it sets the view's metadata, and two refreshes must never both apply. */
+    return x->kind == OP_ADD_COLUMNS || x->kind == OP_DROP_COLUMNS || x->kind == OP_RENAME || x->kind == OP_METADATA || x->kind == OP_RESTORE ||
+           x->kind == OP_REFRESH;
 }
 
 /* Whether `x`, prepared on an older base, can still be applied after committed version `c`. */
@@ -621,7 +693,7 @@ static int check_conflict(const fl_table *t, const txn *x, const fl_manifest *c,
 
 const char *op_name(op_kind k) {
     static const char *names[] = {"create", "append", "delete", "update", "add_columns", "drop_columns", "rename_column", "set_metadata", "compact", "restore",
-                                  "index"};
+                                  "index",  "refresh"};
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
 
@@ -799,6 +871,113 @@ static int remap_index_coverage(const txn *x, const fl_manifest *base, fl_manife
     return FL_OK;
 }
 
+/* APPEND, COMPACT, REFRESH: removes the fragments x replaces. */
+static int apply_removed(const fl_table *t, const txn *x, fl_manifest *m, fl_error *err) {
+    for (uint32_t i = 0; i < x->n_removed; i++) {
+        int fi = find_fragment(m, x->removed[i]);
+        if (fi < 0) return fl_error_set(err, FL_ECONFLICT, "table '%s': fragment %llu no longer exists", t->name, (unsigned long long)x->removed[i]);
+        remove_fragment(m, (uint32_t)fi);
+        if (add_touched(m, x->removed[i]) != FL_OK) return fl_error_set(err, FL_ENOMEM, "out of memory");
+    }
+    return FL_OK;
+}
+
+/* APPEND, COMPACT, REFRESH: adds x's new fragments. Appended rows get the next row ids; compacted and
+ * refreshed rows come with theirs. Compacted rows keep their row versions (their values did not change);
+ * the others were written now. */
+static int apply_new_fragments(const txn *x, fl_manifest *m, uint64_t version) {
+    for (uint32_t i = 0; i < x->n_new; i++) {
+        fl_fragment f = x->new_frags[i];
+        fl_row_run run;
+        f.id = m->next_fragment_id++;
+        f.created_version = version;
+        if (x->kind == OP_APPEND) {
+            run = (fl_row_run){m->next_row_id, f.physical_rows};
+            f.runs = &run;
+            f.n_runs = 1;
+            m->next_row_id += f.physical_rows;
+        }
+        if (x->kind != OP_COMPACT) {
+            f.vruns = NULL; /* every row: this version, the fragment's base version */
+            f.n_vruns = 0;
+        }
+        for (uint32_t r = 0; r < f.n_runs && x->kind == OP_REFRESH; r++)
+            if (f.runs[r].start + f.runs[r].count > m->next_row_id) m->next_row_id = f.runs[r].start + f.runs[r].count;
+        if (add_fragment(m, &f) != FL_OK) return FL_ENOMEM;
+        fl_fragment *nf = &m->fragments[m->n_fragments - 1];
+        for (uint32_t k = 0; k < nf->n_files; k++) nf->files[k].created_version = version;
+    }
+    return FL_OK;
+}
+
+/* DELETE, UPDATE, ADD_COLUMNS, REFRESH: new deletion files and data files of existing fragments. */
+static int apply_changes(const fl_table *t, const txn *x, fl_manifest *m, uint64_t version, fl_error *err) {
+    for (uint32_t i = 0; i < x->n_changes; i++) {
+        const frag_change *c = &x->changes[i];
+        int fi = find_fragment(m, c->fragment_id);
+        if (fi < 0) return fl_error_set(err, FL_ECONFLICT, "table '%s': fragment %llu no longer exists", t->name, (unsigned long long)c->fragment_id);
+        fl_fragment *f = &m->fragments[fi];
+        if (add_touched(m, f->id) != FL_OK) goto oom;
+        if (c->drop_fragment) {
+            remove_fragment(m, (uint32_t)fi);
+            continue;
+        }
+        if (c->deletion_path) {
+            char *p = fl_strdup(c->deletion_path);
+            if (!p) goto oom;
+            fl_free(f->deletion_path);
+            f->deletion_path = p;
+            f->deleted_rows = c->deleted_rows;
+            f->deletion_version = version;
+        }
+        if (c->file.path) {
+            for (uint32_t k = 0; k < c->file.n_field_ids; k++)
+                if (!field_id_in_schema(m->schema, c->file.field_ids[k]))
+                    return fl_error_set(err, FL_ECONFLICT, "table '%s': a column being written was dropped concurrently", t->name);
+            /* Row versions first: a fragment without them derives them from its files. */
+            if (fl_fragment_mark_rows(f, c->offsets, c->n_offsets, version) != FL_OK) goto oom;
+            fl_file_ref *grown = fl_realloc(f->files, ((size_t)f->n_files + 1) * sizeof *grown);
+            if (!grown) goto oom;
+            f->files = grown;
+            fl_file_ref *r = &f->files[f->n_files];
+            *r = c->file;
+            r->created_version = version;
+            r->path = fl_strdup(c->file.path);
+            r->field_ids = fl_malloc(c->file.n_field_ids * sizeof(int32_t));
+            if (!r->path || !r->field_ids) {
+                fl_free(r->path);
+                fl_free(r->field_ids);
+                goto oom;
+            }
+            memcpy(r->field_ids, c->file.field_ids, c->file.n_field_ids * sizeof(int32_t));
+            f->n_files++;
+            prune_files(f, m->schema);
+        }
+    }
+    return FL_OK;
+oom:
+    return fl_error_set(err, FL_ENOMEM, "out of memory");
+}
+
+/* METADATA, REFRESH: sets or removes table metadata keys. */
+static int apply_metadata(const txn *x, fl_manifest *m) {
+    for (uint32_t i = 0; i < x->n_names; i++) {
+        fl_schema *s = m->schema;
+        if (x->values[i]) {
+            if (fl_schema_set_metadata(s, x->names[i], x->values[i]) != FL_OK) return FL_ENOMEM;
+            continue;
+        }
+        for (int32_t k = 0; k < s->n_metadata; k++) {
+            if (strcmp(s->metadata[k].key, x->names[i])) continue;
+            fl_free(s->metadata[k].key);
+            fl_free(s->metadata[k].value);
+            s->metadata[k] = s->metadata[--s->n_metadata];
+            break;
+        }
+    }
+    return FL_OK;
+}
+
 /* Builds the manifest of `version` by applying x to base. */
 static int apply(const fl_table *t, const txn *x, const fl_manifest *base, uint64_t version, fl_manifest **out, fl_error *err) {
     /* The version the writer read (the handle's), not the base it was rebased onto. */
@@ -819,6 +998,8 @@ static int apply(const fl_table *t, const txn *x, const fl_manifest *base, uint6
     m->timestamp_ms = fl_now_ms();
     m->schema_changed = txn_changes_schema(x);
     m->restore = x->kind == OP_RESTORE;
+    m->table_id = base->table_id;
+    m->restored_at = x->kind == OP_RESTORE ? version : base->restored_at;
     if (!m->operation || !m->detail) goto oom;
     switch (x->kind) {
     case OP_RESTORE:
@@ -831,31 +1012,14 @@ static int apply(const fl_table *t, const txn *x, const fl_manifest *base, uint6
         break;
     case OP_APPEND:
     case OP_COMPACT:
-        for (uint32_t i = 0; i < x->n_removed; i++) {
-            int fi = find_fragment(m, x->removed[i]);
-            if (fi < 0) {
-                rc = fl_error_set(err, FL_ECONFLICT, "table '%s': fragment %llu no longer exists", t->name, (unsigned long long)x->removed[i]);
-                goto fail;
-            }
-            remove_fragment(m, (uint32_t)fi);
-            if (add_touched(m, x->removed[i]) != FL_OK) goto oom;
-        }
-        for (uint32_t i = 0; i < x->n_new; i++) {
-            fl_fragment f = x->new_frags[i];
-            fl_row_run run;
-            f.id = m->next_fragment_id++;
-            f.created_version = version;
-            if (x->kind == OP_APPEND) {
-                run = (fl_row_run){m->next_row_id, f.physical_rows};
-                f.runs = &run;
-                f.n_runs = 1;
-                m->next_row_id += f.physical_rows;
-            }
-            if (add_fragment(m, &f) != FL_OK) goto oom;
-            fl_fragment *nf = &m->fragments[m->n_fragments - 1];
-            for (uint32_t k = 0; k < nf->n_files; k++) nf->files[k].created_version = version;
-        }
+        FL_GOTO_NOT_OK(rc, apply_removed(t, x, m, err), fail);
+        if (apply_new_fragments(x, m, version) != FL_OK) goto oom;
         if (x->kind == OP_COMPACT && remap_index_coverage(x, base, m, m->n_fragments - x->n_new) != FL_OK) goto oom;
+        break;
+    case OP_REFRESH:
+        FL_GOTO_NOT_OK(rc, apply_removed(t, x, m, err), fail);
+        FL_GOTO_NOT_OK(rc, apply_changes(t, x, m, version, err), fail);
+        if (apply_new_fragments(x, m, version) != FL_OK || apply_metadata(x, m) != FL_OK) goto oom;
         break;
     case OP_DELETE:
     case OP_UPDATE:
@@ -876,51 +1040,7 @@ static int apply(const fl_table *t, const txn *x, const fl_manifest *base, uint6
                 if (fl_schema_set_metadata(m->schema, x->fields->metadata[i].key, x->fields->metadata[i].value) != FL_OK) goto oom;
             m->next_field_id = x->next_field_id;
         }
-        for (uint32_t i = 0; i < x->n_changes; i++) {
-            const frag_change *c = &x->changes[i];
-            int fi = find_fragment(m, c->fragment_id);
-            if (fi < 0) {
-                rc = fl_error_set(err, FL_ECONFLICT, "table '%s': fragment %llu no longer exists", t->name, (unsigned long long)c->fragment_id);
-                goto fail;
-            }
-            fl_fragment *f = &m->fragments[fi];
-            if (add_touched(m, f->id) != FL_OK) goto oom;
-            if (c->drop_fragment) {
-                remove_fragment(m, (uint32_t)fi);
-                continue;
-            }
-            if (c->deletion_path) {
-                char *p = fl_strdup(c->deletion_path);
-                if (!p) goto oom;
-                fl_free(f->deletion_path);
-                f->deletion_path = p;
-                f->deleted_rows = c->deleted_rows;
-                f->deletion_version = version;
-            }
-            if (c->file.path) {
-                for (uint32_t k = 0; k < c->file.n_field_ids; k++)
-                    if (!field_id_in_schema(m->schema, c->file.field_ids[k])) {
-                        rc = fl_error_set(err, FL_ECONFLICT, "table '%s': a column being written was dropped concurrently", t->name);
-                        goto fail;
-                    }
-                fl_file_ref *grown = fl_realloc(f->files, ((size_t)f->n_files + 1) * sizeof *grown);
-                if (!grown) goto oom;
-                f->files = grown;
-                fl_file_ref *r = &f->files[f->n_files];
-                *r = c->file;
-                r->created_version = version;
-                r->path = fl_strdup(c->file.path);
-                r->field_ids = fl_malloc(c->file.n_field_ids * sizeof(int32_t));
-                if (!r->path || !r->field_ids) {
-                    fl_free(r->path);
-                    fl_free(r->field_ids);
-                    goto oom;
-                }
-                memcpy(r->field_ids, c->file.field_ids, c->file.n_field_ids * sizeof(int32_t));
-                f->n_files++;
-                prune_files(f, m->schema);
-            }
-        }
+        FL_GOTO_NOT_OK(rc, apply_changes(t, x, m, version, err), fail);
         break;
     case OP_DROP_COLUMNS:
         for (uint32_t i = 0; i < x->n_names; i++) {
@@ -955,20 +1075,7 @@ static int apply(const fl_table *t, const txn *x, const fl_manifest *base, uint6
         break;
     }
     case OP_METADATA:
-        for (uint32_t i = 0; i < x->n_names; i++) {
-            fl_schema *s = m->schema;
-            if (x->values[i]) {
-                if (fl_schema_set_metadata(s, x->names[i], x->values[i]) != FL_OK) goto oom;
-                continue;
-            }
-            for (int32_t k = 0; k < s->n_metadata; k++) {
-                if (strcmp(s->metadata[k].key, x->names[i])) continue;
-                fl_free(s->metadata[k].key);
-                fl_free(s->metadata[k].value);
-                s->metadata[k] = s->metadata[--s->n_metadata];
-                break;
-            }
-        }
+        if (apply_metadata(x, m) != FL_OK) goto oom;
         break;
     case OP_INDEX:
         FL_GOTO_NOT_OK(rc, apply_index_changes(t, x, m, err), fail);

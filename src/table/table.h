@@ -23,7 +23,7 @@
 #include "../format/format.h"
 
 #define FL_MANIFEST_MAGIC "FLM1"
-#define FL_MANIFEST_FORMAT 1
+#define FL_MANIFEST_FORMAT 2         /* written; format 1 (no row versions, table id or restore mark) is still read */
 #define FL_DELETION_MAGIC "FLX1"
 #define FL_TAG_MAGIC "FLT1"
 #define FL_MAX_FIELD_ID (1 << 24)   /* field ids ever assigned per table (readers reject more) */
@@ -31,6 +31,10 @@
  * starts over. Cleanup's default grace period (FL_DEFAULT_GRACE_MS) is far longer, so a version a writer
  * believes to be the latest cannot have been superseded and removed in the meantime. */
 #define FL_COMMIT_ATTEMPT_MS 60000
+/* Table metadata of materialized views (src/view): every key starts with the prefix, which only the view
+ * layer may set; a table with FL_VIEW_SOURCE_KEY refuses direct writes. */
+#define FL_VIEW_KEY_PREFIX "view."
+#define FL_VIEW_SOURCE_KEY "view.source"
 #define FL_DEFAULT_GRACE_MS 3600000
 
 typedef struct fl_file_ref {
@@ -46,6 +50,13 @@ typedef struct fl_row_run {
     uint64_t count;             /* consecutive ids start .. start+count-1 */
 } fl_row_run;
 
+/* Row versions: for each physical row of a fragment, the version that last wrote one of its values, as runs
+ * in physical order. */
+typedef struct fl_version_run {
+    uint64_t count;
+    uint64_t version;
+} fl_version_run;
+
 typedef struct fl_fragment {
     uint64_t id;
     uint64_t physical_rows;     /* rows in the data files, deleted ones included */
@@ -57,6 +68,9 @@ typedef struct fl_fragment {
     char *deletion_path;        /* NULL: no deletions */
     uint64_t deleted_rows;
     uint64_t deletion_version;
+    uint32_t n_vruns;
+    fl_version_run *vruns;      /* row versions, total count == physical_rows; 0 runs: every row was last
+                                   written at fl_fragment_base_version (an append, or a format-1 fragment) */
 } fl_fragment;
 
 typedef struct fl_index_ref {
@@ -99,6 +113,8 @@ typedef struct fl_manifest {
     uint64_t *touched;          /* fragment ids this version's operation modified or removed */
     bool schema_changed;
     bool restore;               /* the operation replaced the whole state */
+    uint64_t table_id;          /* random, fixed at creation (0: a format-1 table, unknown) */
+    uint64_t restored_at;       /* the newest version whose operation was a restore (0: none) */
 } fl_manifest;
 
 /* ---- manifest.c ---- */
@@ -110,6 +126,22 @@ void fl_fragment_clear(fl_fragment *f);
 int fl_manifest_encode(const fl_manifest *m, fl_buf *out, fl_error *err);
 /* Decodes and validates; `what` names the file in errors. */
 int fl_manifest_decode(const uint8_t *data, size_t size, const char *what, fl_manifest **out, fl_error *err);
+/* The version every row of f was last written at when f records no row versions: the newest of its own
+ * and its files' created_version (an upper bound for format-1 fragments). */
+uint64_t fl_fragment_base_version(const fl_fragment *f);
+/* Sets the row versions of f's physical rows at the sorted, distinct `offsets` (all rows when offsets is
+ * NULL) to `version`, keeping the others. */
+int fl_fragment_mark_rows(fl_fragment *f, const uint32_t *offsets, uint64_t n, uint64_t version);
+/* Appends `count` rows of version `version` to a run list being built. */
+int fl_version_runs_push(fl_version_run **runs, uint32_t *n, uint64_t count, uint64_t version);
+/* Walks a fragment's row versions in physical order, one run at a time. */
+typedef struct fl_vrun_cursor {
+    const fl_fragment *f;
+    uint32_t run;
+    uint64_t offset;            /* first physical row of the current run */
+} fl_vrun_cursor;
+/* The next run of rows [*offset, *offset + *count) written at *version; false at the end. */
+bool fl_vrun_next(fl_vrun_cursor *c, uint64_t *offset, uint64_t *count, uint64_t *version);
 /* Recomputes num_rows from the fragments. */
 void fl_manifest_count_rows(fl_manifest *m);
 
@@ -226,5 +258,23 @@ int fl_table_read_column(fl_table *t, uint32_t fragment, const fl_field *field, 
 /* Loads manifest `version` of the table. */
 int fl_table_load_manifest(fl_table *t, uint64_t version, fl_manifest **out, fl_error *err);
 bool fl_deletion_contains(const deletion_set *d, uint64_t offset);
+
+/* ---- ops.c: a materialized view's refresh, prepared piece by piece and committed as one version ---- */
+typedef struct fl_refresh fl_refresh;
+/* Starts a refresh of the handle's version (a view). */
+int fl_refresh_begin(fl_table *t, int64_t max_rows_per_fragment, fl_refresh **out, fl_error *err);
+/* Drops every fragment of the version (a full rebuild). */
+void fl_refresh_remove_all(fl_refresh *r);
+/* Deletes rows by id: each must be live at the handle's version, and named once. */
+int fl_refresh_remove(fl_refresh *r, const uint64_t *ids, size_t n, fl_error *err);
+/* Adds rows: b has exactly the table's columns in order and row_ids set; each id must not be live after the
+ * removals (the commit checks it). Data files are written as rows arrive. */
+int fl_refresh_add(fl_refresh *r, const fl_batch *b, fl_error *err);
+/* Commits everything with the metadata keys set (value NULL: removed) as one "refresh" version described
+ * by `detail`; fails with FL_ECONFLICT when any other refresh, restore or schema change committed since the
+ * handle's version. Consumes r whatever happens; files of a failed commit are removed. */
+int fl_refresh_commit(fl_refresh *r, const char *const *keys, const char *const *values, size_t n, const char *detail, fl_error *err);
+/* Abandons a refresh, removing the files it wrote. */
+void fl_refresh_abort(fl_refresh *r);
 
 #endif /* FL_TABLE_H */

@@ -18,7 +18,9 @@ typedef enum op_kind {
     OP_METADATA,
     OP_COMPACT,
     OP_RESTORE,
-    OP_INDEX                    /* create, extend or drop scalar indexes (src/index) */
+    OP_INDEX,                   /* create, extend or drop scalar indexes (src/index) */
+    OP_REFRESH                  /* a materialized view's refresh: remove fragments or rows, add rows with
+                                   given ids, set metadata (src/view) */
 } op_kind;
 
 /* INDEX: one index entry to create, replace or drop. */
@@ -36,22 +38,26 @@ typedef struct frag_change {
     char *deletion_path;        /* NULL: deletions unchanged */
     bool drop_fragment;         /* every row is deleted: the fragment leaves the manifest */
     uint64_t deleted_rows;      /* total deleted rows after the change */
+    uint32_t *offsets;          /* with file: the rows whose values it changes (sorted; NULL: all rows), whose
+                                   row versions become the commit's version */
+    uint64_t n_offsets;
 } frag_change;
 
 typedef struct txn {
     op_kind kind;
     char detail[128];
-    fl_fragment *new_frags;     /* APPEND (ids and row ids assigned at apply), COMPACT (row id runs set) */
+    fl_fragment *new_frags;     /* APPEND (ids and row ids assigned at apply), COMPACT and REFRESH (row id runs
+                                   set; COMPACT also row versions) */
     uint32_t n_new;
-    uint64_t *removed;          /* COMPACT: fragment ids replaced */
+    uint64_t *removed;          /* COMPACT, REFRESH: fragment ids replaced or removed */
     uint32_t n_removed;
-    frag_change *changes;       /* DELETE, UPDATE, ADD_COLUMNS */
+    frag_change *changes;       /* DELETE, UPDATE, ADD_COLUMNS, REFRESH (deletions) */
     uint32_t n_changes;
     fl_schema *fields;          /* ADD_COLUMNS: new fields with ids */
     int32_t base_next_field_id; /* ADD_COLUMNS: next_field_id the ids were taken from */
     int32_t next_field_id;      /* ADD_COLUMNS: next_field_id after them */
-    char **names;               /* DROP: columns; RENAME: {from, to}; METADATA: keys */
-    char **values;              /* METADATA: values (NULL entry: remove) */
+    char **names;               /* DROP: columns; RENAME: {from, to}; METADATA, REFRESH: keys */
+    char **values;              /* METADATA, REFRESH: values (NULL entry: remove) */
     uint32_t n_names;
     fl_manifest *target;        /* RESTORE: the manifest to reinstate */
     index_change *index_changes; /* INDEX */
