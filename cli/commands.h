@@ -47,6 +47,13 @@ int cmd_explain(const args *a);
 extern const option_spec search_opts[];
 int cmd_search(const args *a);
 
+/* framelake view create|refresh|list|show DB ... (cli/view.c) */
+#define VIEW_USAGE                                                                                                                      \
+    "framelake view create DB NAME --from SOURCE [--where SQL] [--select \"col, expr AS name, ...\"] | refresh DB (NAME [--source-version N] | --all) " \
+    "[--full] | list DB [--format table|jsonl|csv] | show DB NAME"
+extern const option_spec view_opts[];
+int cmd_view(const args *a);
+
 /* --format and --blob into output options (cli/main.c); prints a usage error and returns false when bad. */
 bool parse_format(const args *a, output_options *o);
 

@@ -879,6 +879,74 @@ void fl_dedup_result_free(fl_dedup_result *result);
 int fl_dedup_inject(fl_db *db, const char *table, int64_t n, uint64_t seed, int64_t *added, fl_error *err);
 
 /* ---------------------------------------------------------------------------------------------------------
+ * Materialized views (docs/VIEWS.md)
+ *
+ * A view is a table whose rows are the rows of a source table (or view) where a SQL filter holds, projected
+ * to a select list, with the source rows' ids as its row ids. It is read like any table (count, query, sql,
+ * search, index, time travel, tags) and changes only by refresh: each refresh is one atomic commit that
+ * brings it to a source version, applying only what changed since the version it reflects (appended,
+ * updated, deleted rows, found from row versions and deletion files), or rebuilding it with `full`. The
+ * result always equals a rebuild. Direct writes to a view are refused.
+ * ------------------------------------------------------------------------------------------------------- */
+
+typedef struct fl_view_refresh_options {
+    bool full;                  /* rebuild from the source instead of applying its changes */
+    uint64_t source_version;    /* refresh to this source version; 0: the latest */
+    int64_t max_rows_per_fragment; /* of the view's new fragments; 0: 1048576 */
+} fl_view_refresh_options;
+
+typedef struct fl_view_report {
+    bool changed;               /* a version of the view was committed */
+    bool full;                  /* it was a rebuild */
+    int64_t added;              /* rows that entered the view */
+    int64_t removed;            /* rows that left it */
+    int64_t updated;            /* rows that stayed with new values */
+    int64_t rows_before, rows_after;
+    int64_t rows_read;          /* source rows whose columns were read */
+    uint64_t version;           /* the view's version at the end */
+    uint64_t source_version_before; /* the source version the view reflected before (0: never refreshed) */
+    uint64_t source_version;    /* the source version it reflects now */
+    int attempts;               /* > 1: a concurrent refresh committed first and the work was redone */
+    double seconds;
+} fl_view_report;
+
+/* Creates view `name` of `source`: rows where `where` holds (NULL or "": every row), columns from `select`
+ * (NULL or "": "*"; a list of columns and `expression AS name`), then builds it from the source's latest
+ * version. Errors in the texts are FL_EINVAL with the position. `report` (may be NULL) describes the build. */
+int fl_view_create(fl_db *db, const char *name, const char *source, const char *where, const char *select, fl_view_report *report,
+                   fl_error *err);
+/* Brings a view up to a source version (opts may be NULL). Nothing is committed when it already reflects
+ * that version. A source that was restored past the view's version, recreated, or whose needed columns were
+ * dropped or replaced is an error naming the reason; a rebuild (`full`) recovers when the definition still
+ * compiles. A refresh that loses the race to a concurrent one starts over from the winner's version. */
+int fl_view_refresh(fl_db *db, const char *name, const fl_view_refresh_options *opts, fl_view_report *report, fl_error *err);
+/* Refreshes every view of the database, sources before the views defined on them. on_view (optional) is
+ * called after each with its report or error. Returns the first error after trying every view. */
+int fl_view_refresh_all(fl_db *db, const fl_view_refresh_options *opts,
+                        void (*on_view)(void *ctx, const char *name, const fl_view_report *report, const fl_error *err), void *ctx,
+                        fl_error *err);
+
+typedef struct fl_view_info {
+    char *name;
+    char *source;
+    char *where;                /* "" when every row */
+    char *select;               /* as given ("*" by default) */
+    uint64_t version;           /* the view's latest version */
+    int64_t rows;
+    uint64_t source_version;    /* the source version it reflects (0: never refreshed) */
+    uint64_t source_latest;     /* the source's latest version (0: the source is missing) */
+    bool stale;                 /* source_latest != source_version */
+} fl_view_info;
+
+/* The views of the database, sorted by name. Caller frees with fl_view_info_free. */
+int fl_view_list(fl_db *db, fl_view_info **views, size_t *n, fl_error *err);
+/* One view (FL_EINVAL when the table is not a view). Free with fl_view_info_free(info, 1). */
+int fl_view_get(fl_db *db, const char *name, fl_view_info **info, fl_error *err);
+void fl_view_info_free(fl_view_info *views, size_t n);
+/* Whether the handle's table is a materialized view. */
+bool fl_table_is_view(const fl_table *table);
+
+/* ---------------------------------------------------------------------------------------------------------
  * Import: JSON Lines into a table
  *
  * One JSON object per line (blank lines are skipped); keys are column names. How to bring metadata in:

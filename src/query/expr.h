@@ -117,6 +117,15 @@ int fl_expr_eval(const fl_expr_node *node, const fl_batch *batch, fl_array *out,
  * for batch->num_rows entries), their count into *n. */
 int fl_expr_filter_rows(const fl_expr *expr, const fl_batch *batch, int64_t *rows, int64_t *n, fl_error *err);
 
+/* ---- storing results in columns (update.c) ---- */
+
+/* The stored field (nullable, named `name`) for values of an expression: int64, float64, string, binary,
+ * bool, timestamp, or the shape of the column or list it comes from. A constant NULL is an error. */
+int fl_expr_field_for(const fl_expr_node *root, const fl_schema *schema, const char *name, fl_field *out, fl_error *err);
+/* Appends value i of `v` (`value` evaluated; a one-value constant serves every i) to dst, converted to
+ * `target`'s type; a value that does not fit is an error naming the column and row_id. */
+int fl_expr_store(const fl_field *target, const fl_expr_node *value, const fl_array *v, int64_t i, uint64_t row_id, fl_array *dst, fl_error *err);
+
 /* ---- the function registry ---- */
 
 typedef struct fl_expr_function {

@@ -228,16 +228,20 @@ static int store_value(const fl_field *column, const fl_field *f, const fl_array
     return rc == FL_OK ? FL_OK : fl_error_set(err, FL_ENOMEM, "out of memory");
 }
 
-/* Appends row i of an assignment's evaluated value (a constant: its one value) to the target column. */
-static int store(const assignment *a, const fl_array *v, int64_t i, uint64_t row_id, fl_array *dst, fl_error *err) {
+int fl_expr_store(const fl_field *target, const fl_expr_node *value, const fl_array *v, int64_t i, uint64_t row_id, fl_array *dst, fl_error *err) {
     int64_t at = v->length == 1 ? 0 : i;
-    if (a->value->kind != FL_EXPR_LIST_LITERAL) return store_value(a->target, a->target, v, at, row_id, dst, err);
+    if (value->kind != FL_EXPR_LIST_LITERAL) return store_value(target, target, v, at, row_id, dst, err);
     /* A list literal holds canonical items (int64, float64, …): each is converted to the element type. */
     int64_t s, e;
     fl_array_get_list(v, at, &s, &e);
     for (int64_t k = s; k < e; k++)
-        FL_RETURN_NOT_OK(store_value(a->target, &a->target->children[0], &v->children[0], k, row_id, &dst->children[0], err));
+        FL_RETURN_NOT_OK(store_value(target, &target->children[0], &v->children[0], k, row_id, &dst->children[0], err));
     return fl_array_end_list(dst) == FL_OK ? FL_OK : fl_error_set(err, FL_ENOMEM, "out of memory");
+}
+
+/* Appends row i of an assignment's evaluated value (a constant: its one value) to the target column. */
+static int store(const assignment *a, const fl_array *v, int64_t i, uint64_t row_id, fl_array *dst, fl_error *err) {
+    return fl_expr_store(a->target, a->value, v, i, row_id, dst, err);
 }
 
 int fl_table_update_where(fl_table *t, const char *set, const char *where, int64_t *updated, fl_error *err) {
@@ -295,9 +299,7 @@ int fl_table_update_where(fl_table *t, const char *set, const char *where, int64
 
 /* ---- computed columns ---- */
 
-/* The stored field for an expression's result type, named `name` (nullable). */
-static int field_for(const fl_expr *e, const char *name, fl_field *out, fl_error *err) {
-    const fl_expr_node *root = e->root;
+int fl_expr_field_for(const fl_expr_node *root, const fl_schema *schema, const char *name, fl_field *out, fl_error *err) {
     memset(out, 0, sizeof *out);
     switch (root->type) {
     case FL_EXPR_T_BOOL: out->type = FL_TYPE_BOOL; break;
@@ -310,9 +312,9 @@ static int field_for(const fl_expr *e, const char *name, fl_field *out, fl_error
     case FL_EXPR_T_OTHER: {
         /* Lists and nested values keep the shape of where they come from: a column, or a list's items. */
         if (root->kind == FL_EXPR_COLUMN) {
-            int k = fl_schema_find(e->schema, root->name);
+            int k = fl_schema_find(schema, root->name);
             if (k < 0) return fl_error_set(err, FL_EINVAL, "column \"%s\" not found", root->name);
-            if (fl_field_copy_into(out, &e->schema->fields[k]) != FL_OK) return fl_error_set(err, FL_ENOMEM, "out of memory");
+            if (fl_field_copy_into(out, &schema->fields[k]) != FL_OK) return fl_error_set(err, FL_ENOMEM, "out of memory");
             fl_free(out->name);
             out->name = NULL;
             break;
@@ -339,7 +341,7 @@ int fl_table_add_expr_column(fl_table *t, const char *name, const char *expr, fl
     FL_RETURN_NOT_OK(fl_expr_compile_value(expr ? expr : "", t->m->schema, &e, err));
     fl_schema *cs = fl_calloc(1, sizeof *cs);
     fl_field f = {0};
-    int rc = cs ? field_for(e, name, &f, err) : fl_error_set(err, FL_ENOMEM, "out of memory");
+    int rc = cs ? fl_expr_field_for(e->root, e->schema, name, &f, err) : fl_error_set(err, FL_ENOMEM, "out of memory");
     if (rc == FL_OK && (fl_field_set_metadata(&f, "expr", expr) != FL_OK || fl_schema_append_field(cs, &f) != FL_OK))
         rc = fl_error_set(err, FL_ENOMEM, "out of memory");
     fl_field_clear(&f);
