@@ -141,6 +141,7 @@ static int matching_ids(fl_table *t, const fl_expr *e, uint64_t **ids, size_t *n
 
 int fl_table_delete_where(fl_table *t, const char *where, int64_t *deleted, fl_error *err) {
     if (deleted) *deleted = 0;
+    FL_RETURN_NOT_OK(fl_table_check_writable(t, "delete", err));
     if (blank(where)) return fl_error_set(err, FL_EINVAL, "delete needs a WHERE condition (use \"true\" to delete every row)");
     fl_expr *e;
     FL_RETURN_NOT_OK(compile_where(t, where, &e, err));

@@ -246,6 +246,7 @@ static int store(const assignment *a, const fl_array *v, int64_t i, uint64_t row
 
 int fl_table_update_where(fl_table *t, const char *set, const char *where, int64_t *updated, fl_error *err) {
     if (updated) *updated = 0;
+    FL_RETURN_NOT_OK(fl_table_check_writable(t, "update", err));
     if (!set) return fl_error_set(err, FL_EINVAL, "--set is empty");
     update_plan p;
     int rc = compile_set(t, set, &p, err);
@@ -335,6 +336,7 @@ int fl_expr_field_for(const fl_expr_node *root, const fl_schema *schema, const c
 }
 
 int fl_table_add_expr_column(fl_table *t, const char *name, const char *expr, fl_error *err) {
+    FL_RETURN_NOT_OK(fl_table_check_writable(t, "adding columns", err));
     if (!name || !*name) return fl_error_set(err, FL_EINVAL, "add-column: the column needs a name");
     if (fl_schema_find(t->m->schema, name) >= 0) return fl_error_set(err, FL_EEXIST, "table '%s': column '%s' already exists", t->name, name);
     fl_expr *e;

@@ -35,9 +35,7 @@ static void discard_txn_files(fl_table *t, const txn *x) {
     }
 }
 
-/* A materialized view's rows and columns come from its definition and refreshes (src/view), never from
- * direct writes. */
-static int check_writable(const fl_table *t, const char *what, fl_error *err) {
+int fl_table_check_writable(const fl_table *t, const char *what, fl_error *err) {
     const char *source = fl_schema_get_metadata(t->m->schema, FL_VIEW_SOURCE_KEY);
     if (!source) return FL_OK;
     return fl_error_set(err, FL_EINVAL, "table '%s' is a materialized view of '%s': it cannot be changed by %s; change '%s' and run "
@@ -158,7 +156,7 @@ static int match_columns(fl_table *t, const fl_batch *b, const fl_schema *target
 }
 
 int fl_table_append(fl_table *t, const fl_batch *b, const fl_write_options *opts, fl_error *err) {
-    FL_RETURN_NOT_OK(check_writable(t, "append", err));
+    FL_RETURN_NOT_OK(fl_table_check_writable(t, "append", err));
     int64_t max_rows = opts && opts->max_rows_per_fragment > 0 ? opts->max_rows_per_fragment : 1048576;
     if (max_rows > UINT32_MAX) max_rows = UINT32_MAX;
     const fl_schema *s = t->m->schema;
@@ -303,7 +301,7 @@ static int add_deletions(fl_table *t, const row_addr *a, size_t n, txn *x, uint6
 }
 
 int fl_table_delete_rows(fl_table *t, const uint64_t *ids, size_t n, fl_error *err) {
-    FL_RETURN_NOT_OK(check_writable(t, "delete", err));
+    FL_RETURN_NOT_OK(fl_table_check_writable(t, "delete", err));
     if (n == 0) return FL_OK;
     row_addr *a;
     FL_RETURN_NOT_OK(resolve_rows(t, ids, n, &a, err));
@@ -406,7 +404,7 @@ static int write_column_files(fl_table *t, const fl_batch *b, const fl_field *fi
 int fl_table_update(fl_table *t, const fl_batch *b, fl_error *err) { return fl_table_update_described(t, b, NULL, err); }
 
 int fl_table_update_described(fl_table *t, const fl_batch *b, const char *detail, fl_error *err) {
-    FL_RETURN_NOT_OK(check_writable(t, "update", err));
+    FL_RETURN_NOT_OK(fl_table_check_writable(t, "update", err));
     fl_field *fields = fl_calloc((size_t)b->n_columns + 1, sizeof *fields);
     const fl_array **cols = fl_calloc((size_t)b->n_columns + 1, sizeof *cols);
     int n = 0, rc = FL_OK;
@@ -434,7 +432,7 @@ static void assign_field_ids(fl_field *f, int32_t *next) {
 
 int fl_table_add_columns(fl_table *t, const fl_schema *columns, const fl_batch *values, fl_error *err) {
     if (!columns || columns->n_fields == 0) return fl_error_set(err, FL_EINVAL, "table '%s': no columns to add", t->name);
-    FL_RETURN_NOT_OK(check_writable(t, "adding columns", err));
+    FL_RETURN_NOT_OK(fl_table_check_writable(t, "adding columns", err));
     txn x = {.kind = OP_ADD_COLUMNS};
     int rc = FL_OK;
     if (!(x.fields = fl_schema_copy(columns))) return fl_error_set(err, FL_ENOMEM, "out of memory");
@@ -496,7 +494,7 @@ static int names_txn(fl_table *t, op_kind kind, const char *const *names, const 
 
 int fl_table_drop_columns(fl_table *t, const char *const *names, size_t n, fl_error *err) {
     if (n == 0) return fl_error_set(err, FL_EINVAL, "table '%s': no columns to drop", t->name);
-    FL_RETURN_NOT_OK(check_writable(t, "dropping columns", err));
+    FL_RETURN_NOT_OK(fl_table_check_writable(t, "dropping columns", err));
     for (size_t i = 0; i < n; i++)
         if (fl_schema_find(t->m->schema, names[i]) < 0) return fl_error_set(err, FL_ENOTFOUND, "table '%s': column '%s' not found", t->name, names[i]);
     return names_txn(t, OP_DROP_COLUMNS, names, NULL, n, err);
@@ -504,7 +502,7 @@ int fl_table_drop_columns(fl_table *t, const char *const *names, size_t n, fl_er
 
 int fl_table_rename_column(fl_table *t, const char *from, const char *to, fl_error *err) {
     if (!to || !to[0]) return fl_error_set(err, FL_EINVAL, "table '%s': the new column name is empty", t->name);
-    FL_RETURN_NOT_OK(check_writable(t, "renaming columns", err));
+    FL_RETURN_NOT_OK(fl_table_check_writable(t, "renaming columns", err));
     if (fl_has_control_char(to)) return fl_error_set(err, FL_EINVAL, "table '%s': column name has a control character", t->name);
     if (fl_schema_find(t->m->schema, from) < 0) return fl_error_set(err, FL_ENOTFOUND, "table '%s': column '%s' not found", t->name, from);
     if (fl_schema_find(t->m->schema, to) >= 0) return fl_error_set(err, FL_EEXIST, "table '%s': column '%s' already exists", t->name, to);

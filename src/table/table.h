@@ -259,6 +259,10 @@ int fl_table_read_column(fl_table *t, uint32_t fragment, const fl_field *field, 
 int fl_table_load_manifest(fl_table *t, uint64_t version, fl_manifest **out, fl_error *err);
 bool fl_deletion_contains(const deletion_set *d, uint64_t offset);
 
+/* A materialized view's rows and columns come from its definition and refreshes (src/view), never from
+ * direct writes: FL_EINVAL naming `what` for a view, FL_OK otherwise. */
+int fl_table_check_writable(const fl_table *t, const char *what, fl_error *err);
+
 /* ---- ops.c: a materialized view's refresh, prepared piece by piece and committed as one version ---- */
 typedef struct fl_refresh fl_refresh;
 /* Starts a refresh of the handle's version (a view). */

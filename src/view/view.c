@@ -118,12 +118,11 @@ static int compile_plan(const char *view, const fl_table *src, const char *where
     memset(p, 0, sizeof *p);
     const fl_schema *s = src->m->schema;
     int rc = FL_OK;
-    fl_error inner = {0};
-    if (!blank(where)) rc = fl_expr_compile_filter(where, s, &p->where, &inner);
-    if (rc == FL_OK) rc = fl_projection_compile(select, s, &p->proj, &inner);
+    if (!blank(where)) rc = fl_expr_compile_filter(where, s, &p->where, err);
+    if (rc == FL_OK) rc = fl_projection_compile(select, s, &p->proj, err);
     if (rc != FL_OK) {
-        fl_error_set(err, rc, "view '%s': %s (on '%s' version %llu): %s", view, p->where || blank(where) ? "select" : "where", src->name,
-                     (unsigned long long)src->m->version, inner.message);
+        fl_error_prefix(err, rc, "view '%s': %s (on '%s' version %llu)", view, p->where || blank(where) ? "select" : "where", src->name,
+                        (unsigned long long)src->m->version);
         plan_clear(p);
         return rc;
     }
