@@ -439,6 +439,7 @@ int fl_manifest_decode(const uint8_t *data, size_t size, const char *what, fl_ma
     }
     m->schema_changed = flags & 1;
     m->restore = (flags & 2) != 0;
+    if (format < 2 && m->restore) m->restored_at = m->version; /* format 1 marks only the restore itself */
     if (format >= 2) {
         if (!fl_get_u64(&r, &m->table_id, "table id") || !fl_get_u64(&r, &m->restored_at, "restore version")) goto fail;
         if (m->restored_at > m->version || (m->restore && m->restored_at != m->version)) {

@@ -7,10 +7,14 @@
  *   2. A filter that compiles is evaluated over a small batch with NULLs, NaN, empty lists and extreme
  *      integers: any result or a data error, no crash, leak or undefined behaviour; the matching rows are
  *      increasing and in range.
+ *   3. The same text as a view's select list (fl_projection_compile): errors as in 1; a list that compiles
+ *      is evaluated over the batch, and the projected batch must pass fl_batch_finish (every column as
+ *      long as the input, of its declared type).
  *
  *   make fuzz && scripts/run-fuzz.sh long build-fuzz/fuzz_filter 600
  */
 #include "query/expr.h"
+#include "query/project.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +44,25 @@ static void setup(void) {
     ((double *)batch->columns[3].values)[1] = __builtin_nan("");
 }
 
+/* An error must be FL_EINVAL or FL_ENOMEM, and a position it names must lie within the text. */
+static void check_error(int rc, const fl_error *err, size_t len) {
+    if (rc == FL_OK) return;
+    if (rc != FL_EINVAL && rc != FL_ENOMEM) {
+        fprintf(stderr, "fuzz_filter: unexpected error code %d: %s\n", rc, err->message);
+        abort();
+    }
+    /* The position is the message's last "(position N)": the text itself may contain that string. */
+    const char *p = NULL;
+    for (const char *q = strstr(err->message, "(position "); q; q = strstr(q + 1, "(position ")) p = q;
+    if (p) {
+        long pos = strtol(p + 10, NULL, 10);
+        if (pos < 1 || (size_t)pos > len + 1) {
+            fprintf(stderr, "fuzz_filter: position %ld outside a text of %zu bytes: %s\n", pos, len, err->message);
+            abort();
+        }
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!schema) setup();
     if (size > 4096) return 0;
@@ -51,31 +74,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fl_expr *e = NULL;
     fl_error err = {0};
     int rc = fl_expr_compile_filter(text, schema, &e, &err);
-    if (rc != FL_OK) {
-        if (rc != FL_EINVAL && rc != FL_ENOMEM) {
-            fprintf(stderr, "fuzz_filter: unexpected error code %d: %s\n", rc, err.message);
+    check_error(rc, &err, len);
+    if (rc == FL_OK) {
+        int64_t rows[8], n = -1;
+        if (fl_expr_filter_rows(e, batch, rows, &n, &err) == FL_OK) {
+            if (n < 0 || n > batch->num_rows) abort();
+            for (int64_t i = 0; i < n; i++)
+                if (rows[i] < 0 || rows[i] >= batch->num_rows || (i && rows[i] <= rows[i - 1])) abort();
+        }
+        fl_expr_free(e);
+    }
+    fl_projection *p = NULL;
+    fl_error perr = {0};
+    rc = fl_projection_compile(text, schema, &p, &perr);
+    check_error(rc, &perr, len);
+    if (rc == FL_OK) {
+        fl_batch *out = fl_batch_new(p->schema);
+        if (out && fl_projection_eval(p, batch, out, &perr) == FL_OK && fl_batch_finish(out, &perr) != FL_OK) {
+            fprintf(stderr, "fuzz_filter: projected batch is inconsistent: %s\n", perr.message);
             abort();
         }
-        /* The position is the message's last "(position N)": the text itself may contain that string. */
-        const char *p = NULL;
-        for (const char *q = strstr(err.message, "(position "); q; q = strstr(q + 1, "(position ")) p = q;
-        if (p) {
-            long pos = strtol(p + 10, NULL, 10);
-            if (pos < 1 || (size_t)pos > len + 1) {
-                fprintf(stderr, "fuzz_filter: position %ld outside a text of %zu bytes: %s\n", pos, len, err.message);
-                abort();
-            }
-        }
-        free(text);
-        return 0;
+        fl_batch_free(out);
+        fl_projection_free(p);
     }
-    int64_t rows[8], n = -1;
-    if (fl_expr_filter_rows(e, batch, rows, &n, &err) == FL_OK) {
-        if (n < 0 || n > batch->num_rows) abort();
-        for (int64_t i = 0; i < n; i++)
-            if (rows[i] < 0 || rows[i] >= batch->num_rows || (i && rows[i] <= rows[i - 1])) abort();
-    }
-    fl_expr_free(e);
     free(text);
     return 0;
 }

@@ -275,7 +275,16 @@ static void table_seeds(const char *db_dir) {
     fl_schema_free(s);
     fl_table_close(t);
 
+    /* "frames_view": a materialized view whose refresh removed and re-added rows (ids in two fragments). */
+    check(fl_view_create(db, "frames_view", "frames", "id % 2 = 0", "id, name, score * 2 AS q2, tags", NULL, &err), "view create", &err);
+    check(fl_table_open(db, "frames", NULL, &t, &err), "open", &err);
+    check(fl_table_update_where(t, "name = 'renamed'", "id % 3 = 0", NULL, &err), "update", &err);
+    check(fl_table_delete_where(t, "id % 10 = 4", NULL, &err), "delete", &err);
+    fl_table_close(t);
+    check(fl_view_refresh(db, "frames_view", NULL, NULL, &err), "view refresh", &err);
+
     harvest_table(db_dir, "frames");
+    harvest_table(db_dir, "frames_view");
     harvest_table(db_dir, "nested");
     harvest_table(db_dir, "pages");
     harvest_table(db_dir, "empty");
