@@ -136,7 +136,7 @@ static double now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void die(const char *what, const fl_error *err) {
+_Noreturn static void die(const char *what, const fl_error *err) {
     fprintf(stderr, "view_bench: %s%s%s\n", what, err ? ": " : "", err ? err->message : "");
     exit(1);
 }

@@ -2,8 +2,8 @@
 # The framelake demo: synthetic dashcam footage (drawn and JPEG-encoded in C, with exact annotations) goes
 # into one versioned table, then the demo walks through idempotent ingest, new footage arriving, versions,
 # time travel, stable row ids, schema evolution, compaction, tags, restore and cleanup, and the BDD100K
-# path (a BDD100K-style folder written by `synthesize`, ingested as the real download would be).
-# (views and training join this demo as those capabilities land.)
+# path (a BDD100K-style folder written by `synthesize`, ingested as the real download would be), and
+# training splits as materialized views refreshed incrementally. (Training joins this demo when it lands.)
 # Re-running starts from a clean demo database.
 set -eu
 cd "$(dirname "$0")/.."
@@ -72,6 +72,17 @@ run "$FL" index create "$DB" bdd100k timeofday --type bitmap
 run "$FL" index create "$DB" bdd100k ann_categories --type label_list
 run "$FL" explain "$DB" "SELECT image_id FROM bdd100k WHERE timeofday = 'night' AND array_has(ann_categories, 'rider') LIMIT 5" --analyze
 
+step "5a. Training splits: materialized views of the failure modes (train views leave duplicates out)"
+for mode in "rider:has_rider" "nighttime_person:has_person AND timeofday = 'night'" "distant_person:has_person AND person_bbox_area_pct < 30"; do
+    name=${mode%%:*}
+    cond=${mode#*:}
+    run "$FL" view create "$DB" "bdd100k_${name}_train" --from bdd100k --where "$cond AND split = 'train' AND NOT is_duplicate" \
+        --select "image_id, image_bytes, ann_categories, ann_bboxes, timeofday, weather"
+    run "$FL" view create "$DB" "bdd100k_${name}_val" --from bdd100k --where "$cond AND split = 'val'" \
+        --select "image_id, image_bytes, ann_categories, ann_bboxes, timeofday, weather"
+done
+run "$FL" view list "$DB"
+
 step "6. Curate: drop bad frames, fix labels, add a feature column without rewriting any data file"
 run "$FL" delete "$DB" bdd100k --row-ids 3,4,5,250
 run "$FL" delete "$DB" bdd100k --where "brightness < 30 AND NOT has_person"
@@ -80,6 +91,9 @@ run "$FL" add-column "$DB" bdd100k person_or_rider --expr "has_person OR has_rid
 run "$FL" add-column "$DB" bdd100k reviewed --type bool
 run "$FL" tag "$DB" bdd100k curated-v1
 run "$FL" schema "$DB" bdd100k
+# The splits follow: each refresh reads only the rows the curation touched.
+run "$FL" view refresh "$DB" --all
+run "$FL" versions "$DB" bdd100k_rider_train
 
 step "7. Time travel: every version stays readable"
 run "$FL" versions "$DB" bdd100k
@@ -91,8 +105,13 @@ run "$FL" take "$DB" bdd100k --row-ids 599,0,317 --select image_id,split
 run "$FL" compact "$DB" bdd100k
 run "$FL" take "$DB" bdd100k --row-ids 599,0,317 --select image_id,split
 
-step "9. Restore an old version as a new one, then clean up history"
-run "$FL" restore "$DB" bdd100k 2
+step "9. Restore an old version as a new one (the curated-v1 tag), then clean up history"
+CURATED=$("$FL" tag "$DB" bdd100k --list | awk '$1 == "curated-v1" { print $2 }')
+run "$FL" restore "$DB" bdd100k "$CURATED"
+# A view cannot follow a restore incrementally (values went back without new row versions): it says so,
+# and --full rebuilds it.
+run "$FL" view refresh "$DB" bdd100k_rider_train || true
+run "$FL" view refresh "$DB" --all --full
 run "$FL" cleanup "$DB" bdd100k --keep-versions 2 --grace 0s   # --grace 0s: no other writer is running
 run "$FL" versions "$DB" bdd100k
 run "$FL" info "$DB" bdd100k

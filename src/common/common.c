@@ -176,6 +176,15 @@ void fl_buf_put_u64(fl_buf *b, uint64_t v) {
 }
 void fl_buf_put_i32(fl_buf *b, int32_t v) { fl_buf_put_u32(b, (uint32_t)v); }
 void fl_buf_put_i64(fl_buf *b, int64_t v) { fl_buf_put_u64(b, (uint64_t)v); }
+void fl_buf_put_varint(fl_buf *b, uint64_t v) {
+    uint8_t out[10];
+    size_t n = 0;
+    do {
+        out[n++] = (uint8_t)((v & 0x7F) | (v > 0x7F ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    fl_buf_append(b, out, n);
+}
 void fl_buf_put_f64(fl_buf *b, double v) {
     uint64_t u;
     memcpy(&u, &v, 8);
@@ -268,6 +277,22 @@ bool fl_get_u64(fl_reader *r, uint64_t *v, const char *field) {
     *v = fl_load_u64(r->data + r->pos);
     r->pos += 8;
     return true;
+}
+bool fl_get_varint(fl_reader *r, uint64_t *v, const char *field) {
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (!need(r, 1, field)) return false;
+        uint8_t byte = r->data[r->pos++];
+        /* The tenth byte may carry only the top bit; longer or overlong encodings are corrupt. */
+        if (shift == 63 && byte > 1) return fl_reader_fail(r, "%s: varint out of range", field);
+        x |= (uint64_t)(byte & 0x7F) << shift;
+        if (!(byte & 0x80)) {
+            if (byte == 0 && shift > 0) return fl_reader_fail(r, "%s: overlong varint", field);
+            *v = x;
+            return true;
+        }
+    }
+    return fl_reader_fail(r, "%s: varint out of range", field);
 }
 bool fl_get_i32(fl_reader *r, int32_t *v, const char *field) {
     uint32_t u;

@@ -72,6 +72,8 @@ void fl_buf_put_u8(fl_buf *b, uint8_t v);
 void fl_buf_put_u16(fl_buf *b, uint16_t v);
 void fl_buf_put_u32(fl_buf *b, uint32_t v);
 void fl_buf_put_u64(fl_buf *b, uint64_t v);
+/* LEB128: 7 bits per byte, low groups first, high bit set on every byte but the last (1 to 10 bytes). */
+void fl_buf_put_varint(fl_buf *b, uint64_t v);
 void fl_buf_put_i32(fl_buf *b, int32_t v);
 void fl_buf_put_i64(fl_buf *b, int64_t v);
 void fl_buf_put_f64(fl_buf *b, double v);
@@ -114,6 +116,8 @@ bool fl_get_u8(fl_reader *r, uint8_t *v, const char *field);
 bool fl_get_u16(fl_reader *r, uint16_t *v, const char *field);
 bool fl_get_u32(fl_reader *r, uint32_t *v, const char *field);
 bool fl_get_u64(fl_reader *r, uint64_t *v, const char *field);
+/* A minimal LEB128 varint (no redundant zero groups, at most 64 bits). */
+bool fl_get_varint(fl_reader *r, uint64_t *v, const char *field);
 bool fl_get_i32(fl_reader *r, int32_t *v, const char *field);
 bool fl_get_i64(fl_reader *r, int64_t *v, const char *field);
 bool fl_get_f64(fl_reader *r, double *v, const char *field);

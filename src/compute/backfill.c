@@ -550,8 +550,8 @@ static int commit_checkpoint(executor *x, fl_batch *values, const uint64_t *ids,
     FL_RETURN_NOT_OK(fl_batch_finish(values, err));
     if (fl_batch_set_row_ids(values, ids, n) != FL_OK) return fl_error_set(err, FL_ENOMEM, "out of memory");
     char detail[128];
-    snprintf(detail, sizeof detail, "backfill %s: %zu rows", x->column, n);
-    return fl_table_update_described(x->write, values, detail, err);
+    snprintf(detail, sizeof detail, "%s: %zu rows", x->column, n);
+    return fl_table_update_as(x->write, values, "backfill", detail, err);
 }
 
 static void progress(executor *x, int64_t total, double *last) {

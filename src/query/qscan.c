@@ -598,7 +598,8 @@ int fl_qscan_next(fl_qscan *q, fl_batch **out, fl_error *err) {
     if (rc == FL_OK && q->with_row_ids) {
         const fl_fragment *f = &q->table->m->fragments[fi];
         if (!(b->row_ids = fl_malloc((size_t)n * sizeof *b->row_ids))) rc = oom(err);
-        for (int64_t k = 0; rc == FL_OK && k < n; k++) b->row_ids[k] = fl_fragment_row_id(f, (uint64_t)(lo + q->rows[k]));
+        fl_id_walker w = {f, 0, 0};
+        for (int64_t k = 0; rc == FL_OK && k < n; k++) b->row_ids[k] = fl_id_at(&w, (uint64_t)(lo + q->rows[k]));
     }
     if (rc != FL_OK) {
         fl_batch_free(b);

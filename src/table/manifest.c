@@ -6,10 +6,11 @@
  *               | schema | u32 n_fragments fragment* | u32 n_indexes index* | u32 n_touched u64*
  *               | u8 flags (bit 0 schema_changed, bit 1 restore) | u64 table_id | u64 restored_at
  *               | u64 xxh3(all preceding bytes)
- *   fragment := u64 id | u64 physical_rows | u64 created_version | u32 n_runs (u64 start, u64 count)*
- *               | u32 n_files file* | str deletion_path (null: none) | u64 deleted_rows | u64 deletion_version
- *               | u32 n_vruns (u64 count, u64 version)*
- * Format 1 (still read) lacks table_id, restored_at and the row versions (n_vruns 0).
+ *   fragment := u64 id | u64 physical_rows | u64 created_version | u32 n_runs (varint zigzag(start - end of the
+ *               previous run), varint count - 1)* | u32 n_files file* | str deletion_path (null: none)
+ *               | u64 deleted_rows | u64 deletion_version | u32 n_vruns (varint count - 1, varint version)*
+ * Format 1 (still read) stores runs as (u64 start, u64 count) and lacks table_id, restored_at and the row
+ * versions (n_vruns 0).
  *   file     := str path | u64 size | u64 created_version | u32 n (i32 field_id)*
  *   index    := str name | str type | u32 n i32* | u32 n str* | u32 n u64* | u64 created_version | kvs
  */
@@ -189,10 +190,15 @@ int fl_manifest_encode(const fl_manifest *m, fl_buf *b, fl_error *err) {
         fl_buf_put_u64(b, f->id);
         fl_buf_put_u64(b, f->physical_rows);
         fl_buf_put_u64(b, f->created_version);
+        /* Runs: start as a zigzag delta from the previous run's end, count - 1 (varints): a view's scattered
+         * ids take about two bytes each. */
         fl_buf_put_u32(b, f->n_runs);
+        uint64_t end = 0;
         for (uint32_t k = 0; k < f->n_runs; k++) {
-            fl_buf_put_u64(b, f->runs[k].start);
-            fl_buf_put_u64(b, f->runs[k].count);
+            int64_t delta = (int64_t)(f->runs[k].start - end);
+            fl_buf_put_varint(b, ((uint64_t)delta << 1) ^ (uint64_t)(delta >> 63));
+            fl_buf_put_varint(b, f->runs[k].count - 1);
+            end = f->runs[k].start + f->runs[k].count;
         }
         fl_buf_put_u32(b, f->n_files);
         for (uint32_t k = 0; k < f->n_files; k++) {
@@ -208,8 +214,8 @@ int fl_manifest_encode(const fl_manifest *m, fl_buf *b, fl_error *err) {
         fl_buf_put_u64(b, f->deletion_version);
         fl_buf_put_u32(b, f->n_vruns);
         for (uint32_t k = 0; k < f->n_vruns; k++) {
-            fl_buf_put_u64(b, f->vruns[k].count);
-            fl_buf_put_u64(b, f->vruns[k].version);
+            fl_buf_put_varint(b, f->vruns[k].count - 1);
+            fl_buf_put_varint(b, f->vruns[k].version);
         }
     }
     fl_buf_put_u32(b, m->n_indexes);
@@ -250,15 +256,25 @@ static bool safe_relative_path(const char *p) {
 static bool decode_fragment(fl_reader *r, fl_fragment *f, const fl_manifest *m, uint32_t format) {
     uint32_t n;
     if (!fl_get_u64(r, &f->id, "fragment id") || !fl_get_u64(r, &f->physical_rows, "fragment rows") ||
-        !fl_get_u64(r, &f->created_version, "fragment version") || !fl_get_count(r, &n, 16, "row id run count"))
+        !fl_get_u64(r, &f->created_version, "fragment version") || !fl_get_count(r, &n, format < 2 ? 16 : 2, "row id run count"))
         return false;
     if (f->physical_rows > UINT32_MAX) return fl_reader_fail(r, "fragment %llu has %llu rows (max %u)", (unsigned long long)f->id,
                                                              (unsigned long long)f->physical_rows, UINT32_MAX);
     if (n && !(f->runs = fl_calloc(n, sizeof *f->runs))) return fl_reader_fail(r, "out of memory");
     f->n_runs = n;
     uint64_t total = 0;
+    uint64_t end = 0;
     for (uint32_t k = 0; k < n; k++) {
-        if (!fl_get_u64(r, &f->runs[k].start, "row id run start") || !fl_get_u64(r, &f->runs[k].count, "row id run length")) return false;
+        if (format < 2) {
+            if (!fl_get_u64(r, &f->runs[k].start, "row id run start") || !fl_get_u64(r, &f->runs[k].count, "row id run length")) return false;
+        } else {
+            uint64_t zz, count;
+            if (!fl_get_varint(r, &zz, "row id run start") || !fl_get_varint(r, &count, "row id run length")) return false;
+            f->runs[k].start = end + (uint64_t)((int64_t)(zz >> 1) ^ -(int64_t)(zz & 1));
+            f->runs[k].count = count + 1;
+            if (count == UINT64_MAX) return fl_reader_fail(r, "fragment %llu: invalid row id run", (unsigned long long)f->id);
+        }
+        end = f->runs[k].start + f->runs[k].count;
         if (f->runs[k].count == 0 || f->runs[k].count > f->physical_rows || f->runs[k].start >= m->next_row_id ||
             f->runs[k].count > m->next_row_id - f->runs[k].start)
             return fl_reader_fail(r, "fragment %llu: invalid row id run", (unsigned long long)f->id);
@@ -289,12 +305,15 @@ static bool decode_fragment(fl_reader *r, fl_fragment *f, const fl_manifest *m, 
     if (f->deleted_rows >= f->physical_rows) return fl_reader_fail(r, "fragment %llu: every row is deleted", (unsigned long long)f->id);
     if ((f->deletion_path == NULL) != (f->deleted_rows == 0)) return fl_reader_fail(r, "fragment %llu: deletion file and count disagree", (unsigned long long)f->id);
     if (format < 2) return true;
-    if (!fl_get_count(r, &n, 16, "row version run count")) return false;
+    if (!fl_get_count(r, &n, 2, "row version run count")) return false;
     if (n && !(f->vruns = fl_calloc(n, sizeof *f->vruns))) return fl_reader_fail(r, "out of memory");
     f->n_vruns = n;
     total = 0;
     for (uint32_t k = 0; k < n; k++) {
-        if (!fl_get_u64(r, &f->vruns[k].count, "row version run length") || !fl_get_u64(r, &f->vruns[k].version, "row version")) return false;
+        uint64_t count;
+        if (!fl_get_varint(r, &count, "row version run length") || !fl_get_varint(r, &f->vruns[k].version, "row version")) return false;
+        if (count >= f->physical_rows) return fl_reader_fail(r, "fragment %llu: invalid row version run", (unsigned long long)f->id);
+        f->vruns[k].count = count + 1;
         if (f->vruns[k].count == 0 || f->vruns[k].count > f->physical_rows || f->vruns[k].version == 0 || f->vruns[k].version > m->version)
             return fl_reader_fail(r, "fragment %llu: invalid row version run", (unsigned long long)f->id);
         total += f->vruns[k].count;

@@ -404,11 +404,15 @@ static int write_column_files(fl_table *t, const fl_batch *b, const fl_field *fi
 int fl_table_update(fl_table *t, const fl_batch *b, fl_error *err) { return fl_table_update_described(t, b, NULL, err); }
 
 int fl_table_update_described(fl_table *t, const fl_batch *b, const char *detail, fl_error *err) {
+    return fl_table_update_as(t, b, NULL, detail, err);
+}
+
+int fl_table_update_as(fl_table *t, const fl_batch *b, const char *operation, const char *detail, fl_error *err) {
     FL_RETURN_NOT_OK(fl_table_check_writable(t, "update", err));
     fl_field *fields = fl_calloc((size_t)b->n_columns + 1, sizeof *fields);
     const fl_array **cols = fl_calloc((size_t)b->n_columns + 1, sizeof *cols);
     int n = 0, rc = FL_OK;
-    txn x = {.kind = OP_UPDATE};
+    txn x = {.kind = OP_UPDATE, .operation = operation};
     if (!fields || !cols) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
     if (rc == FL_OK) rc = match_columns(t, b, t->m->schema, false, fields, cols, &n, err);
     if (rc == FL_OK && n == 0) rc = fl_error_set(err, FL_EINVAL, "table '%s': the update names no column", t->name);

@@ -152,7 +152,8 @@ int fl_scan_next(fl_scan *sc, fl_batch **out, fl_error *err) {
         }
         if (rc == FL_OK && sc->with_row_ids) {
             if (!(b->row_ids = fl_malloc(n_keep * sizeof *b->row_ids))) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-            for (uint64_t k = 0; rc == FL_OK && k < n_keep; k++) b->row_ids[k] = fl_fragment_row_id(f, keep[k]);
+            fl_id_walker w = {f, 0, 0};
+            for (uint64_t k = 0; rc == FL_OK && k < n_keep; k++) b->row_ids[k] = fl_id_at(&w, keep[k]);
         }
         fl_free(keep);
         if (rc == FL_OK) b->num_rows = (int64_t)n_keep;
@@ -196,12 +197,14 @@ static int take_addresses(fl_table *t, const uint32_t *frags, const uint64_t *of
     memset(&sorted, 0, sizeof sorted);
     int rc = b && order && rank ? FL_OK : fl_error_set(err, FL_ENOMEM, "out of memory");
     if (rc == FL_OK && !(b->row_ids = fl_malloc((n ? n : 1) * sizeof *b->row_ids))) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == FL_OK && i < n; i++) {
-        b->row_ids[i] = fl_fragment_row_id(&t->m->fragments[frags[i]], offsets[i]);
-        order[i] = (take_order){frags[i], offsets[i], i};
-    }
+    for (size_t i = 0; rc == FL_OK && i < n; i++) order[i] = (take_order){frags[i], offsets[i], i};
     if (rc == FL_OK && n > 1) qsort(order, n, sizeof *order, cmp_take);
-    for (size_t k = 0; rc == FL_OK && k < n; k++) rank[order[k].index] = k;
+    fl_id_walker w = {NULL, 0, 0};
+    for (size_t k = 0; rc == FL_OK && k < n; k++) {
+        rank[order[k].index] = k;
+        if (!k || order[k].fragment != order[k - 1].fragment) w = (fl_id_walker){&t->m->fragments[order[k].fragment], 0, 0};
+        b->row_ids[order[k].index] = fl_id_at(&w, order[k].offset);
+    }
     for (int32_t c = 0; rc == FL_OK && c < b->n_columns; c++) {
         if (b->schema->fields[c].type == FL_TYPE_BINARY) {
             /* Blobs: every value is its own read whatever the order, so read straight into place and

@@ -219,7 +219,9 @@ static int derive(const fl_table *t, const fl_manifest *m, derived *d, fl_error 
         }
         d->live_prefix[i + 1] = d->live_prefix[i] + (f->physical_rows - f->deleted_rows);
     }
-    qsort(d->rids, k, sizeof *d->rids, cmp_rid);
+    bool sorted = true; /* appends and compaction keep runs in id order: most manifests need no sort */
+    for (size_t i = 1; i < k && sorted; i++) sorted = d->rids[i].start >= d->rids[i - 1].start;
+    if (!sorted) qsort(d->rids, k, sizeof *d->rids, cmp_rid);
     d->n_rids = k;
     size_t clash = first_overlap(d->rids, k);
     if (clash < k) {
@@ -991,7 +993,7 @@ static int apply(const fl_table *t, const txn *x, const fl_manifest *base, uint6
     fl_free(m->touched);
     m->touched = NULL;
     m->n_touched = 0;
-    m->operation = fl_strdup(op_name(x->kind));
+    m->operation = fl_strdup(x->operation ? x->operation : op_name(x->kind));
     m->detail = fl_strdup(x->detail);
     m->version = version;
     m->read_version = read_version;

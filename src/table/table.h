@@ -223,6 +223,8 @@ struct fl_table {
 /* fl_table_update with the version's detail text chosen by the caller ("backfill dhash: 500 rows"; NULL:
  * the default "N rows x M columns"), for higher layers whose updates have a name. */
 int fl_table_update_described(fl_table *t, const fl_batch *b, const char *detail, fl_error *err);
+/* The same, recorded in the manifest as operation `operation` (a static string, "backfill"; NULL: "update"). */
+int fl_table_update_as(fl_table *t, const fl_batch *b, const char *operation, const char *detail, fl_error *err);
 
 /* Path of a table-relative file, in a new string. */
 char *fl_table_path(const fl_table *t, const char *rel);
@@ -246,6 +248,19 @@ static inline uint64_t fl_rid_next(fl_rid_cursor *c) {
         c->in_run = 0;
     }
     return c->f->runs[c->run].start + c->in_run++;
+}
+
+/* Row ids of physical offsets visited in ascending order (repeats allowed), stepping over whole runs:
+ * O(runs + lookups) for a fragment, where fl_fragment_row_id is O(runs) per lookup. */
+typedef struct fl_id_walker {
+    const fl_fragment *f;
+    uint32_t run;
+    uint64_t run_off;           /* physical offset of runs[run] */
+} fl_id_walker;
+
+static inline uint64_t fl_id_at(fl_id_walker *w, uint64_t off) {
+    while (off >= w->run_off + w->f->runs[w->run].count) w->run_off += w->f->runs[w->run++].count;
+    return w->f->runs[w->run].start + (off - w->run_off);
 }
 
 /* Row id of physical row `offset` in fragment f. */

@@ -45,6 +45,8 @@ typedef struct frag_change {
 
 typedef struct txn {
     op_kind kind;
+    const char *operation;      /* the manifest's operation name when not op_name(kind) (a static string:
+                                   "backfill" for an update a backfill commits) */
     char detail[128];
     fl_fragment *new_frags;     /* APPEND (ids and row ids assigned at apply), COMPACT and REFRESH (row id runs
                                    set; COMPACT also row versions) */

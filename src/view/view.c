@@ -217,6 +217,12 @@ static void id_sort_unique(id_list *l) {
     l->n = k;
 }
 
+/* Candidate offsets of one fragment, gathered so that scattered rows are evaluated together. */
+typedef struct chunk {
+    uint64_t *offs;
+    int64_t n;
+} chunk;
+
 typedef struct refresh_ctx {
     fl_table *view, *src;
     const plan *p;
@@ -229,6 +235,7 @@ typedef struct refresh_ctx {
     id_list out_ids;
     fl_batch *in;               /* the rows being evaluated: the columns read, for one range */
     fl_batch *filter_in;        /* the same, filter columns only */
+    chunk chunk;                /* candidate offsets waiting for evaluation (CHUNK_ROWS of room) */
     int64_t added, removed, updated, rows_read;
     fl_error *err;
 } refresh_ctx;
@@ -243,18 +250,6 @@ static int is_live(fl_table *t, uint64_t id, bool *live, fl_error *err) {
     FL_RETURN_NOT_OK(fl_table_deletions(t, fi, &d, err));
     *live = !fl_deletion_contains(d, off);
     return FL_OK;
-}
-
-/* Row id of physical offsets in ascending order, stepping over whole runs. */
-typedef struct id_walker {
-    const fl_fragment *f;
-    uint32_t run;
-    uint64_t run_off;           /* physical offset of runs[run] */
-} id_walker;
-
-static uint64_t id_at(id_walker *w, uint64_t off) {
-    while (off >= w->run_off + w->f->runs[w->run].count) w->run_off += w->f->runs[w->run++].count;
-    return w->f->runs[w->run].start + (off - w->run_off);
 }
 
 static int flush_out(refresh_ctx *c) {
@@ -303,30 +298,43 @@ static bool same_row(const fl_batch *a, int64_t i, const fl_batch *b, int64_t j)
     return true;
 }
 
+/* Appends the values of `field` at physical offsets offs[pick[j]] (j < m; ascending) of fragment fi to dst,
+ * one read per stretch of consecutive offsets. pick NULL: every offset, m of them. */
+static int read_rows(refresh_ctx *c, uint32_t fi, const fl_field *field, const uint64_t *offs, const int64_t *pick, int64_t m, fl_array *dst) {
+    int64_t j = 0;
+    while (j < m) {
+        uint64_t lo = offs[pick ? pick[j] : j];
+        int64_t e = j + 1;
+        while (e < m && offs[pick ? pick[e] : e] == lo + (uint64_t)(e - j)) e++;
+        FL_RETURN_NOT_OK(fl_table_read_column(c->src, fi, field, (int64_t)lo, e - j, dst, c->err));
+        j = e;
+    }
+    return FL_OK;
+}
+
 /*
- * Evaluates the live source rows [lo, hi) of fragment fi (ids from the walker) and applies them to the
- * view. `compare`: rows already in the view may have new projected values, so compare before rewriting.
+ * Evaluates the live source rows at physical offsets offs[0..n) (ascending) of fragment fi (ids from the
+ * walker) and applies them to the view. `compare`: rows already in the view may have new projected
+ * values, so compare before rewriting.
  */
-static int process_range(refresh_ctx *c, uint32_t fi, uint64_t lo, uint64_t hi, id_walker *w, bool compare) {
+static int process_rows(refresh_ctx *c, uint32_t fi, const uint64_t *offs, int64_t n, fl_id_walker *w, bool compare) {
     const plan *p = c->p;
     fl_error *err = c->err;
-    int64_t n = (int64_t)(hi - lo);
     int rc = FL_OK;
     int64_t *sel = fl_malloc((size_t)n * sizeof *sel), *keep = fl_malloc((size_t)n * sizeof *keep);
     bool *in_view = fl_calloc((size_t)n, sizeof *in_view);
     uint64_t *ids = fl_malloc((size_t)n * sizeof *ids);
     if (!sel || !keep || !in_view || !ids) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-    for (int64_t i = 0; rc == FL_OK && i < n; i++) ids[i] = id_at(w, lo + (uint64_t)i);
+    for (int64_t i = 0; rc == FL_OK && i < n; i++) ids[i] = fl_id_at(w, offs[i]);
     c->rows_read += n;
     /* 1. The filter over its columns. */
     int64_t n_sel = n;
     if (rc == FL_OK && p->where) {
         batch_reset(c->filter_in);
-        for (int32_t k = 0; rc == FL_OK && k < p->n_filter; k++)
-            rc = fl_table_read_column(c->src, fi, p->read[k], (int64_t)lo, n, &c->filter_in->columns[k], err);
+        for (int32_t k = 0; rc == FL_OK && k < p->n_filter; k++) rc = read_rows(c, fi, p->read[k], offs, NULL, n, &c->filter_in->columns[k]);
         c->filter_in->num_rows = n;
         if (rc == FL_OK) rc = fl_expr_filter_rows(p->where, c->filter_in, sel, &n_sel, err);
-    } else {
+    } else if (rc == FL_OK) {
         for (int64_t i = 0; i < n; i++) sel[i] = i;
     }
     /* 2. Against the view: rows that left, rows that entered, rows that may have changed. */
@@ -352,17 +360,10 @@ static int process_range(refresh_ctx *c, uint32_t fi, uint64_t lo, uint64_t hi, 
         batch_reset(c->in);
         for (int32_t k = 0; rc == FL_OK && k < p->n_read; k++) {
             fl_array *dst = &c->in->columns[k];
-            if (k < p->n_filter) {
+            if (k < p->n_filter)
                 rc = gather(dst, &c->filter_in->columns[k], keep, n_keep) == FL_OK ? FL_OK : fl_error_set(err, FL_ENOMEM, "out of memory");
-            } else if (p->read[k]->type == FL_TYPE_BINARY && n_keep * 4 < n) {
-                for (int64_t i = 0; rc == FL_OK && i < n_keep; i++) rc = fl_table_read_column(c->src, fi, p->read[k], (int64_t)lo + keep[i], 1, dst, err);
-            } else {
-                fl_array all;
-                rc = fl_array_init(&all, p->read[k]) == FL_OK ? FL_OK : fl_error_set(err, FL_ENOMEM, "out of memory");
-                if (rc == FL_OK) rc = fl_table_read_column(c->src, fi, p->read[k], (int64_t)lo, n, &all, err);
-                if (rc == FL_OK && gather(dst, &all, keep, n_keep) != FL_OK) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-                fl_array_clear(&all);
-            }
+            else
+                rc = read_rows(c, fi, p->read[k], offs, keep, n_keep, dst);
         }
         uint64_t *kept_ids = rc == FL_OK ? fl_malloc((size_t)n_keep * sizeof *kept_ids) : NULL;
         if (rc == FL_OK && !kept_ids) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
@@ -414,29 +415,33 @@ static int process_range(refresh_ctx *c, uint32_t fi, uint64_t lo, uint64_t hi, 
     return rc;
 }
 
-/* Walks the live offsets of [lo, hi) in fragment fi in chunks of at most CHUNK_ROWS consecutive live rows. */
-static int process_offsets(refresh_ctx *c, uint32_t fi, const deletion_set *d, uint64_t lo, uint64_t hi, id_walker *w, bool compare) {
-    uint64_t pos = lo;
+/* Adds the live offsets of [lo, hi) of fragment fi to the chunk, evaluating it whenever it fills. */
+static int add_offsets(refresh_ctx *c, chunk *ch, uint32_t fi, const deletion_set *d, uint64_t lo, uint64_t hi, fl_id_walker *w, bool compare) {
     /* First deleted offset at or after lo. */
-    size_t k = 0, a = 0, b = (size_t)d->n;
-    while (a < b) {
-        size_t mid = (a + b) / 2;
-        if (d->offsets[mid] < lo) a = mid + 1;
+    size_t k = 0, b = (size_t)d->n;
+    while (k < b) {
+        size_t mid = (k + b) / 2;
+        if (d->offsets[mid] < lo) k = mid + 1;
         else b = mid;
     }
-    k = a;
-    while (pos < hi) {
+    for (uint64_t pos = lo; pos < hi; pos++) {
         if (k < d->n && d->offsets[k] == pos) {
-            pos++;
             k++;
             continue;
         }
-        uint64_t stop = k < d->n && d->offsets[k] < hi ? d->offsets[k] : hi;
-        if (stop - pos > CHUNK_ROWS) stop = pos + CHUNK_ROWS;
-        FL_RETURN_NOT_OK(process_range(c, fi, pos, stop, w, compare));
-        pos = stop;
+        ch->offs[ch->n++] = pos;
+        if (ch->n == CHUNK_ROWS) {
+            FL_RETURN_NOT_OK(process_rows(c, fi, ch->offs, ch->n, w, compare));
+            ch->n = 0;
+        }
     }
     return FL_OK;
+}
+
+static int flush_chunk(refresh_ctx *c, chunk *ch, uint32_t fi, fl_id_walker *w, bool compare) {
+    int rc = ch->n ? process_rows(c, fi, ch->offs, ch->n, w, compare) : FL_OK;
+    ch->n = 0;
+    return rc;
 }
 
 /* Whether fragment f has a data file newer than s0 holding one of the columns the view reads. */
@@ -453,13 +458,13 @@ static int apply_changes(refresh_ctx *c) {
     fl_error *err = c->err;
     for (uint32_t fi = 0; fi < m->n_fragments; fi++) {
         const fl_fragment *f = &m->fragments[fi];
-        const deletion_set *d;
-        FL_RETURN_NOT_OK(fl_table_deletions(src, fi, &d, err));
+        const deletion_set *d = NULL;
         /* Rows deleted since s0 that the view may hold (a re-added live copy elsewhere is a candidate there). */
         if (f->deletion_version > c->s0) {
-            id_walker w = {f, 0, 0};
+            FL_RETURN_NOT_OK(fl_table_deletions(src, fi, &d, err));
+            fl_id_walker w = {f, 0, 0};
             for (uint64_t i = 0; i < d->n; i++) {
-                uint64_t id = id_at(&w, d->offsets[i]);
+                uint64_t id = fl_id_at(&w, d->offsets[i]);
                 bool in_view, in_src;
                 FL_RETURN_NOT_OK(is_live(c->view, id, &in_view, err));
                 if (!in_view) continue;
@@ -478,10 +483,14 @@ static int apply_changes(refresh_ctx *c) {
             compare = k >= 0 && fl_fragment_column_version(f, m->schema->fields[k].id) > c->s0;
         }
         fl_vrun_cursor vc = {f, 0, 0};
-        id_walker w = {f, 0, 0};
+        fl_id_walker w = {f, 0, 0};
         uint64_t off, count, version;
-        while (fl_vrun_next(&vc, &off, &count, &version))
-            if (version > c->s0) FL_RETURN_NOT_OK(process_offsets(c, fi, d, off, off + count, &w, compare));
+        while (fl_vrun_next(&vc, &off, &count, &version)) {
+            if (version <= c->s0) continue;
+            if (!d) FL_RETURN_NOT_OK(fl_table_deletions(src, fi, &d, err));
+            FL_RETURN_NOT_OK(add_offsets(c, &c->chunk, fi, d, off, off + count, &w, compare));
+        }
+        FL_RETURN_NOT_OK(flush_chunk(c, &c->chunk, fi, &w, compare));
     }
     /* Rows gone from the source altogether: the view's row id runs minus the source's. */
     const fl_table *v = c->view;
@@ -515,8 +524,9 @@ static int rebuild(refresh_ctx *c) {
     for (uint32_t fi = 0; fi < m->n_fragments; fi++) {
         const deletion_set *d;
         FL_RETURN_NOT_OK(fl_table_deletions(c->src, fi, &d, c->err));
-        id_walker w = {&m->fragments[fi], 0, 0};
-        FL_RETURN_NOT_OK(process_offsets(c, fi, d, 0, m->fragments[fi].physical_rows, &w, false));
+        fl_id_walker w = {&m->fragments[fi], 0, 0};
+        FL_RETURN_NOT_OK(add_offsets(c, &c->chunk, fi, d, 0, m->fragments[fi].physical_rows, &w, false));
+        FL_RETURN_NOT_OK(flush_chunk(c, &c->chunk, fi, &w, false));
     }
     return FL_OK;
 }
@@ -556,6 +566,7 @@ static void ctx_clear(refresh_ctx *c) {
     fl_batch_free(c->out);
     fl_batch_free(c->in);
     fl_batch_free(c->filter_in);
+    fl_free(c->chunk.offs);
 }
 
 /* A batch schema of fields read[from .. to). */
@@ -604,7 +615,8 @@ static int refresh_once(fl_table *v, fl_table *src, const view_def *d, const fl_
         c.out = fl_batch_new_empty(p.proj->schema);
         c.in = read_batch(&p, 0, p.n_read);
         c.filter_in = read_batch(&p, 0, p.n_filter);
-        if (!c.out || !c.in || !c.filter_in) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+        c.chunk.offs = fl_malloc(CHUNK_ROWS * sizeof *c.chunk.offs);
+        if (!c.out || !c.in || !c.filter_in || !c.chunk.offs) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
     }
     if (rc == FL_OK) {
         if (full) {
