@@ -87,6 +87,8 @@ step "6. Curate: drop bad frames, fix labels, add a feature column without rewri
 run "$FL" delete "$DB" bdd100k --row-ids 3,4,5,250
 run "$FL" delete "$DB" bdd100k --where "brightness < 30 AND NOT has_person"
 run "$FL" update "$DB" bdd100k --set "weather = 'clear'" --where "weather = 'undefined' AND timeofday = 'daytime'"
+run "$FL" update "$DB" bdd100k --set "timeofday = 'night'" --where "timeofday = 'dawn/dusk' AND brightness < 90"   # dark dusk frames are night
+run "$FL" delete "$DB" bdd100k --where "has_rider AND weather = 'snowy'"   # riders in snow: boxes unreliable
 run "$FL" add-column "$DB" bdd100k person_or_rider --expr "has_person OR has_rider"
 run "$FL" add-column "$DB" bdd100k reviewed --type bool
 run "$FL" tag "$DB" bdd100k curated-v1

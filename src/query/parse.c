@@ -789,45 +789,54 @@ int fl_expr_compile_value(const char *text, const fl_schema *schema, fl_expr **o
     return compile_expression(text, schema, false, out, err);
 }
 
+int fl_xlate_parse(fl_xlate *x, const char *prefix, const char *text, char **sql_out, fl_json **tree) {
+    size_t plen = strlen(prefix), len = strlen(text);
+    char *sql = fl_malloc(plen + len + 1);
+    *sql_out = NULL;
+    *tree = NULL;
+    if (!sql) return fl_error_set(x->err, FL_ENOMEM, "out of memory");
+    memcpy(sql, prefix, plen);
+    memcpy(sql + plen, text, len + 1);
+    x->sql = sql;
+    x->user_start = (int64_t)plen;
+    int rc = fl_xlate_bracket_arrays(x, &sql);
+    x->sql = *sql_out = sql;
+    PgQueryParseResult pr = {0};
+    if (rc == FL_OK) pr = pg_query_parse(sql);
+    if (pr.error) {
+        int cursor = pr.error->cursorpos > 0 ? fl_xlate_pos(x, pr.error->cursorpos - 1) : 1;
+        if (cursor < 1) cursor = 1;
+        if (cursor > (int)len + 1) cursor = (int)len + 1;
+        rc = fl_syntax_error(x->err, pr.error->message, cursor);
+    }
+    if (rc == FL_OK) rc = fl_json_parse(pr.parse_tree, strlen(pr.parse_tree), x->arena, tree, x->err);
+    /* The parse tree is libpg_query's own output, so the only way it fails to load is a depth beyond the
+     * DOM's limit: the user's expression nests too deeply. */
+    if (rc != FL_OK && rc != FL_ENOMEM && rc != FL_EINVAL) rc = fl_error_set(x->err, FL_EINVAL, "expression nested too deeply (position 1)");
+    if (pr.parse_tree || pr.error) pg_query_free_parse_result(pr);
+    return rc;
+}
+
 static int compile_expression(const char *text, const fl_schema *schema, bool filter, fl_expr **out, fl_error *err) {
     *out = NULL;
     fl_expr *e = fl_calloc(1, sizeof *e);
     if (!e) return fl_error_set(err, FL_ENOMEM, "out of memory");
     fl_arena_init(&e->arena);
-    translator t = {.arena = &e->arena, .user_start = PREFIX_LEN, .record = e, .err = err};
+    translator t = {.arena = &e->arena, .record = e, .err = err};
     int rc = FL_OK;
-    size_t len = strlen(text);
     char *sql = NULL;
     bool blank = true;
     for (const char *p = text; *p; p++) blank &= isspace((unsigned char)*p) != 0;
     if (blank) rc = fl_error_set(err, FL_EINVAL, filter ? "empty filter" : "empty expression");
-    else if (!(e->schema = fl_schema_copy(schema)) || !(sql = fl_malloc(PREFIX_LEN + len + 1))) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+    else if (!(e->schema = fl_schema_copy(schema))) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
     t.schema = e->schema;
-    PgQueryParseResult pr = {0};
-    if (rc == FL_OK) {
-        memcpy(sql, PREFIX, PREFIX_LEN);
-        memcpy(sql + PREFIX_LEN, text, len + 1);
-        rc = fl_xlate_bracket_arrays(&t, &sql);
-        t.sql = sql;
-        if (rc == FL_OK) pr = pg_query_parse(sql);
-        if (pr.error) {
-            int cursor = pr.error->cursorpos > 0 ? fl_xlate_pos(&t, pr.error->cursorpos - 1) : 1;
-            if (cursor < 1) cursor = 1;
-            if (cursor > (int)len + 1) cursor = (int)len + 1;
-            rc = fl_syntax_error(err, pr.error->message, cursor);
-        }
-    }
     fl_json *tree = NULL;
     const fl_json *where = NULL;
-    if (rc == FL_OK) rc = fl_json_parse(pr.parse_tree, strlen(pr.parse_tree), &e->arena, &tree, err);
-    /* The parse tree is libpg_query's own output, so the only way it fails to load is a depth beyond the
-     * DOM's limit: the user's expression nests too deeply. */
-    if (rc != FL_OK && rc != FL_ENOMEM && rc != FL_EINVAL) rc = fl_error_set(err, FL_EINVAL, "expression nested too deeply (position 1)");
+    if (rc == FL_OK) rc = fl_xlate_parse(&t, PREFIX, text, &sql, &tree);
     if (rc == FL_OK) rc = where_clause(&t, tree, &where);
     if (rc == FL_OK) rc = translate(&t, where, &e->root);
     if (rc == FL_OK && filter && e->root->type != FL_EXPR_T_BOOL && e->root->type != FL_EXPR_T_NULL)
         rc = terr(&t, e->root->pos ? e->root->pos : 1, "a filter must be boolean, not %s", fl_expr_type_name(e->root->type));
-    if (pr.parse_tree || pr.error) pg_query_free_parse_result(pr);
     fl_free(sql);
     if (rc != FL_OK) {
         fl_expr_free(e);

@@ -8,12 +8,9 @@
 #include "translate.h"
 
 #include <ctype.h>
-#include <pg_query.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define PROJ_PREFIX "SELECT "
-#define PROJ_PREFIX_LEN ((int)sizeof PROJ_PREFIX - 1)
 
 void fl_projection_free(fl_projection *p) {
     if (!p) return;
@@ -77,31 +74,16 @@ int fl_projection_compile(const char *text, const fl_schema *source, fl_projecti
     fl_projection *p = fl_calloc(1, sizeof *p);
     if (!p) return fl_error_set(err, FL_ENOMEM, "out of memory");
     fl_arena_init(&p->exprs.arena);
-    size_t len = strlen(text);
-    char *sql = fl_malloc(PROJ_PREFIX_LEN + len + 1);
     p->exprs.schema = fl_schema_copy(source);
     p->schema = fl_calloc(1, sizeof *p->schema);
-    if (!sql || !p->exprs.schema || !p->schema) {
-        fl_free(sql);
+    if (!p->exprs.schema || !p->schema) {
         fl_projection_free(p);
         return fl_error_set(err, FL_ENOMEM, "out of memory");
     }
-    memcpy(sql, PROJ_PREFIX, PROJ_PREFIX_LEN);
-    memcpy(sql + PROJ_PREFIX_LEN, text, len + 1);
-    fl_xlate x = {.arena = &p->exprs.arena, .schema = p->exprs.schema, .sql = sql, .user_start = PROJ_PREFIX_LEN, .record = &p->exprs, .err = err};
-    int rc = fl_xlate_bracket_arrays(&x, &sql);
-    x.sql = sql;
-    PgQueryParseResult pr = {0};
-    if (rc == FL_OK) pr = pg_query_parse(sql);
-    if (pr.error) {
-        int cursor = pr.error->cursorpos > 0 ? fl_xlate_pos(&x, pr.error->cursorpos - 1) : 1;
-        if (cursor < 1) cursor = 1;
-        if (cursor > (int)len + 1) cursor = (int)len + 1;
-        rc = fl_syntax_error(err, pr.error->message, cursor);
-    }
-    fl_json *tree = NULL;
-    if (rc == FL_OK) rc = fl_json_parse(pr.parse_tree, strlen(pr.parse_tree), &p->exprs.arena, &tree, err);
-    if (rc != FL_OK && rc != FL_ENOMEM && rc != FL_EINVAL) rc = fl_error_set(err, FL_EINVAL, "expression nested too deeply (position 1)");
+    fl_xlate x = {.arena = &p->exprs.arena, .schema = p->exprs.schema, .record = &p->exprs, .err = err};
+    char *sql;
+    fl_json *tree;
+    int rc = fl_xlate_parse(&x, "SELECT ", text, &sql, &tree);
     const fl_json *sel = NULL, *targets = NULL;
     if (rc == FL_OK) {
         const fl_json *stmts = fl_json_get(tree, "stmts");
@@ -148,7 +130,6 @@ int fl_projection_compile(const char *text, const fl_schema *source, fl_projecti
         }
         rc = add_item(p, &x, name, value, pos);
     }
-    if (pr.parse_tree || pr.error) pg_query_free_parse_result(pr);
     fl_free(sql);
     if (rc != FL_OK) {
         fl_projection_free(p);

@@ -53,6 +53,10 @@ bool fl_xlate_insert(fl_xlate *x, int64_t at, int64_t len);
  * (then it is element access). */
 int fl_xlate_bracket_arrays(fl_xlate *x, char **sql);
 
+/* Parses `prefix` followed by the user's `text` with the PostgreSQL grammar (after fl_xlate_bracket_arrays)
+ * into a JSON tree in x->arena. Sets x->sql (the parsed text, returned in *sql: the caller frees it with
+ * fl_free once done with positions) and x->user_start; syntax errors are FL_EINVAL positioned in `text`. */
+int fl_xlate_parse(fl_xlate *x, const char *prefix, const char *text, char **sql, fl_json **tree);
 /* Translates one expression node (any {"Kind": {...}} of the parse tree) into a bound IR tree. */
 int fl_xlate_expr(fl_xlate *x, const fl_json *json, fl_expr_node **out);
 /* Turns a string literal node into a timestamp literal in place, as comparisons with a timestamp read it

@@ -19,12 +19,10 @@
 #include <ctype.h>
 #include <float.h>
 #include <math.h>
-#include <pg_query.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SET_PREFIX "UPDATE t SET "
-#define SET_PREFIX_LEN ((int)sizeof SET_PREFIX - 1)
 
 typedef struct assignment {
     const fl_field *target;     /* the table's field */
@@ -81,25 +79,10 @@ static int compile_set(fl_table *t, const char *text, update_plan *p, fl_error *
     memset(p, 0, sizeof *p);
     fl_arena_init(&p->exprs.arena);
     if (!(p->exprs.schema = fl_schema_copy(s))) return fl_error_set(err, FL_ENOMEM, "out of memory");
-    size_t len = strlen(text);
-    char *sql = fl_malloc(SET_PREFIX_LEN + len + 1);
-    if (!sql) return fl_error_set(err, FL_ENOMEM, "out of memory");
-    memcpy(sql, SET_PREFIX, SET_PREFIX_LEN);
-    memcpy(sql + SET_PREFIX_LEN, text, len + 1);
-    fl_xlate x = {.arena = &p->exprs.arena, .schema = p->exprs.schema, .sql = sql, .user_start = SET_PREFIX_LEN, .record = &p->exprs, .err = err};
-    int rc = fl_xlate_bracket_arrays(&x, &sql);
-    x.sql = sql;
-    PgQueryParseResult pr = {0};
-    if (rc == FL_OK) pr = pg_query_parse(sql);
-    if (pr.error) {
-        int cursor = pr.error->cursorpos > 0 ? fl_xlate_pos(&x, pr.error->cursorpos - 1) : 1;
-        if (cursor < 1) cursor = 1;
-        if (cursor > (int)len + 1) cursor = (int)len + 1;
-        rc = fl_syntax_error(err, pr.error->message, cursor);
-    }
-    fl_json *tree = NULL;
-    if (rc == FL_OK) rc = fl_json_parse(pr.parse_tree, strlen(pr.parse_tree), &p->exprs.arena, &tree, err);
-    if (rc != FL_OK && rc != FL_ENOMEM && rc != FL_EINVAL) rc = fl_error_set(err, FL_EINVAL, "expression nested too deeply (position 1)");
+    fl_xlate x = {.arena = &p->exprs.arena, .schema = p->exprs.schema, .record = &p->exprs, .err = err};
+    char *sql;
+    fl_json *tree;
+    int rc = fl_xlate_parse(&x, SET_PREFIX, text, &sql, &tree);
     const fl_json *upd = NULL, *targets = NULL;
     if (rc == FL_OK) {
         const fl_json *stmts = fl_json_get(tree, "stmts");
@@ -170,7 +153,6 @@ static int compile_set(fl_table *t, const char *text, update_plan *p, fl_error *
         }
         p->n_set++;
     }
-    if (pr.parse_tree || pr.error) pg_query_free_parse_result(pr);
     fl_free(sql);
     return rc;
 }
