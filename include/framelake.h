@@ -930,7 +930,7 @@ typedef struct fl_view_info {
     char *name;
     char *source;
     char *where;                /* "" when every row */
-    char *select;               /* as given ("*" by default) */
+    char *select;               /* as given, with `*` expanded to the source's columns at creation */
     uint64_t version;           /* the view's latest version */
     int64_t rows;
     uint64_t source_version;    /* the source version it reflects (0: never refreshed) */

@@ -394,6 +394,12 @@ int64_t fl_now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+bool fl_blank(const char *s) {
+    if (!s) return true;
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
+    return *s == '\0';
+}
+
 uint64_t fl_random_u64(void) {
     uint64_t v = 0;
     if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) {

@@ -141,6 +141,8 @@ void fl_json_bytes_string(fl_buf *b, const uint8_t *s, size_t n);
 int64_t fl_now_ms(void);
 /* Fills buf with 16 random lowercase hex digits + NUL (needs 17 bytes). */
 void fl_random_hex(char *buf);
+/* Whether s is NULL or only spaces, tabs and line breaks (an omitted SQL text). */
+bool fl_blank(const char *s);
 /* A random non-zero 64-bit number (getrandom). */
 uint64_t fl_random_u64(void);
 /* Base64 (RFC 4648, padded). Decode returns false on bad input; *out is fl_malloc'd. */

@@ -288,13 +288,17 @@ static int collect_fragment(fl_table *t, uint32_t fi, const fl_field *field, bui
         return oom(err);
     }
     fl_rid_cursor cur = {f, 0, 0};
-    int rc = FL_OK;
+    /* Deleted rows are left out: a materialized view may hold a deleted copy of a row id that is live
+     * elsewhere, and one file must never answer for an id with a dead copy's value. */
+    const deletion_set *d;
+    int rc = fl_table_deletions(t, fi, &d, err);
     for (uint64_t start = 0; rc == FL_OK && start < f->physical_rows; start += BUILD_CHUNK_ROWS) {
         uint64_t count = f->physical_rows - start < BUILD_CHUNK_ROWS ? f->physical_rows - start : BUILD_CHUNK_ROWS;
         fl_array_reset(&a);
         rc = fl_table_read_column(t, fi, field, (int64_t)start, (int64_t)count, &a, err);
         for (int64_t i = 0; rc == FL_OK && i < (int64_t)count; i++) {
             uint64_t row = fl_rid_next(&cur);
+            if (d->n && fl_deletion_contains(d, start + (uint64_t)i)) continue;
             if (fl_array_is_null(&a, i)) {
                 if (!ix_rows_push(&bd->b.sets[IX_SET_NULL], row)) rc = oom(err);
                 continue;
@@ -525,7 +529,9 @@ static int build_fts(fl_table *t, const ix_fields *fs, const fl_kv *params, int3
     for (uint32_t k = 0; rc == FL_OK && k < n_frags; k++) {
         const fl_fragment *f = &t->m->fragments[frags[k]];
         fl_rid_cursor cur = {f, 0, 0};
-        rc = fts_writer_fragment(w, f->id, err);
+        const deletion_set *d = NULL;
+        rc = fl_table_deletions(t, frags[k], &d, err); /* deleted rows are left out, as in collect_fragment */
+        if (rc == FL_OK) rc = fts_writer_fragment(w, f->id, err);
         for (uint64_t start = 0; rc == FL_OK && start < f->physical_rows; start += BUILD_CHUNK_ROWS) {
             uint64_t count = f->physical_rows - start < BUILD_CHUNK_ROWS ? f->physical_rows - start : BUILD_CHUNK_ROWS;
             for (uint32_t c = 0; rc == FL_OK && c < fs->n; c++) {
@@ -534,6 +540,7 @@ static int build_fts(fl_table *t, const ix_fields *fs, const fl_kv *params, int3
             }
             for (int64_t i = 0; rc == FL_OK && i < (int64_t)count; i++) {
                 uint64_t row = fl_rid_next(&cur);
+                if (d->n && fl_deletion_contains(d, start + (uint64_t)i)) continue;
                 bool any;
                 if (!fts_analyze_row(&an, a, (int)fs->n, i, &tok, &any)) rc = oom(err);
                 else if (tok.n) rc = fts_writer_add(w, row, &tok, err); /* no terms: not a document */

@@ -82,6 +82,9 @@ static int each_chunk(fl_table *t, const fl_field *field, const uint32_t *frags,
     for (uint32_t k = 0; rc == FL_OK && k < n_frags; k++) {
         const fl_fragment *f = &t->m->fragments[frags[k]];
         fl_rid_cursor cur = {f, 0, 0};
+        /* Deleted rows are left out (a view's row id may have a dead copy here and a live one elsewhere). */
+        const deletion_set *d = NULL;
+        rc = fl_table_deletions(t, frags[k], &d, err);
         for (uint64_t start = 0; rc == FL_OK && start < f->physical_rows; start += CHUNK_ROWS) {
             uint64_t count = f->physical_rows - start < CHUNK_ROWS ? f->physical_rows - start : CHUNK_ROWS;
             fl_array_reset(&a);
@@ -90,7 +93,9 @@ static int each_chunk(fl_table *t, const fl_field *field, const uint32_t *frags,
             const float *vals = (const float *)a.children[0].values;
             for (int64_t i = 0; rc == FL_OK && i < (int64_t)count; i++) {
                 uint64_t row = fl_rid_next(&cur);
-                if (fl_array_is_null(&a, i) || !finite_vector(vals + (size_t)i * (size_t)dim, dim)) continue;
+                if ((d->n && fl_deletion_contains(d, start + (uint64_t)i)) || fl_array_is_null(&a, i) ||
+                    !finite_vector(vals + (size_t)i * (size_t)dim, dim))
+                    continue;
                 rows[n] = row;
                 memcpy(x + n * (size_t)dim, vals + (size_t)i * (size_t)dim, (size_t)dim * sizeof *x);
                 n++;

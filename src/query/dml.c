@@ -8,16 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-static bool blank(const char *s) {
-    if (!s) return true;
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
-    return *s == '\0';
-}
 
 /* Compiles `where` for the table, or leaves *out NULL when it is blank. */
 static int compile_where(fl_table *t, const char *where, fl_expr **out, fl_error *err) {
     *out = NULL;
-    if (blank(where)) return FL_OK;
+    if (fl_blank(where)) return FL_OK;
     return fl_expr_compile_filter(where, t->m->schema, out, err);
 }
 
@@ -142,7 +137,7 @@ static int matching_ids(fl_table *t, const fl_expr *e, uint64_t **ids, size_t *n
 int fl_table_delete_where(fl_table *t, const char *where, int64_t *deleted, fl_error *err) {
     if (deleted) *deleted = 0;
     FL_RETURN_NOT_OK(fl_table_check_writable(t, "delete", err));
-    if (blank(where)) return fl_error_set(err, FL_EINVAL, "delete needs a WHERE condition (use \"true\" to delete every row)");
+    if (fl_blank(where)) return fl_error_set(err, FL_EINVAL, "delete needs a WHERE condition (use \"true\" to delete every row)");
     fl_expr *e;
     FL_RETURN_NOT_OK(compile_where(t, where, &e, err));
     uint64_t *ids;

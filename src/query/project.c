@@ -49,8 +49,10 @@ static int add_item(fl_projection *p, fl_xlate *x, const char *name, fl_expr_nod
             if (!(f.name = fl_strdup(name))) rc = fl_error_set(x->err, FL_ENOMEM, "out of memory");
         }
     } else {
-        rc = fl_expr_field_for(value, p->exprs.schema, name, &f, x->err);
-        if (rc == FL_EINVAL) rc = fl_xlate_error(x, value->pos ? value->pos : pos, "%s", x->err->message);
+        fl_error why = {0};
+        rc = fl_expr_field_for(value, p->exprs.schema, name, &f, &why);
+        if (rc == FL_EINVAL) rc = fl_xlate_error(x, value->pos ? value->pos : pos, "%s", why.message);
+        else if (rc != FL_OK) rc = fl_error_set(x->err, rc, "%s", why.message);
     }
     if (rc != FL_OK) {
         fl_field_clear(&f);
@@ -62,15 +64,9 @@ static int add_item(fl_projection *p, fl_xlate *x, const char *name, fl_expr_nod
     return rc;
 }
 
-static bool blank(const char *text) {
-    for (const char *c = text; c && *c; c++)
-        if (!isspace((unsigned char)*c)) return false;
-    return true;
-}
-
 int fl_projection_compile(const char *text, const fl_schema *source, fl_projection **out, fl_error *err) {
     *out = NULL;
-    if (blank(text)) text = "*";
+    if (fl_blank(text)) text = "*";
     fl_projection *p = fl_calloc(1, sizeof *p);
     if (!p) return fl_error_set(err, FL_ENOMEM, "out of memory");
     fl_arena_init(&p->exprs.arena);

@@ -437,6 +437,10 @@ static void assign_field_ids(fl_field *f, int32_t *next) {
 int fl_table_add_columns(fl_table *t, const fl_schema *columns, const fl_batch *values, fl_error *err) {
     if (!columns || columns->n_fields == 0) return fl_error_set(err, FL_EINVAL, "table '%s': no columns to add", t->name);
     FL_RETURN_NOT_OK(fl_table_check_writable(t, "adding columns", err));
+    for (int32_t i = 0; i < columns->n_metadata; i++)
+        if (!strncmp(columns->metadata[i].key, FL_VIEW_KEY_PREFIX, strlen(FL_VIEW_KEY_PREFIX)))
+            return fl_error_set(err, FL_EINVAL, "table '%s': metadata key '%s' is reserved for materialized views (framelake view)", t->name,
+                                columns->metadata[i].key);
     txn x = {.kind = OP_ADD_COLUMNS};
     int rc = FL_OK;
     if (!(x.fields = fl_schema_copy(columns))) return fl_error_set(err, FL_ENOMEM, "out of memory");
@@ -607,7 +611,10 @@ static int compact_bin(fl_table *t, uint32_t first, uint32_t last, fl_fragment *
                     if (fl_array_append_range(&live[c], &cols[c], (int64_t)r, (int64_t)(e - r)) != FL_OK) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
                 for (uint64_t k = r; rc == FL_OK && k < e; k++)
                     if (add_run(out, fl_rid_next(&ids_at)) != FL_OK) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
-                if (rc == FL_OK && copy_versions(&vr, start + r, start + e, out) != FL_OK) rc = fl_error_set(err, FL_ENOMEM, "out of memory");
+                if (rc == FL_OK && (rc = copy_versions(&vr, start + r, start + e, out)) != FL_OK)
+                    rc = rc == FL_ENOMEM ? fl_error_set(err, rc, "out of memory")
+                                         : fl_error_set(err, rc, "table '%s': fragment %llu: row versions do not cover its rows", t->name,
+                                                        (unsigned long long)f->id);
                 out->physical_rows += e - r;
                 r = e;
             }
@@ -733,13 +740,13 @@ int fl_refresh_begin(fl_table *t, int64_t max_rows_per_fragment, fl_refresh **ou
     return FL_OK;
 }
 
-void fl_refresh_remove_all(fl_refresh *r) {
+int fl_refresh_remove_all(fl_refresh *r, fl_error *err) {
     const fl_manifest *m = r->t->m;
-    fl_free(r->x.removed);
-    r->x.removed = fl_malloc((m->n_fragments ? m->n_fragments : 1) * sizeof *r->x.removed);
-    r->x.n_removed = 0;
-    for (uint32_t i = 0; r->x.removed && i < m->n_fragments; i++) r->x.removed[r->x.n_removed++] = m->fragments[i].id;
+    if (r->removed) return fl_error_set(err, FL_EINVAL, "table '%s': a refresh removes rows once", r->t->name);
     r->removed = true;
+    if (!(r->x.removed = fl_malloc((m->n_fragments ? m->n_fragments : 1) * sizeof *r->x.removed))) return fl_error_set(err, FL_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < m->n_fragments; i++) r->x.removed[r->x.n_removed++] = m->fragments[i].id;
+    return FL_OK;
 }
 
 int fl_refresh_remove(fl_refresh *r, const uint64_t *ids, size_t n, fl_error *err) {

@@ -132,7 +132,8 @@ uint64_t fl_fragment_base_version(const fl_fragment *f);
 /* Sets the row versions of f's physical rows at the sorted, distinct `offsets` (all rows when offsets is
  * NULL) to `version`, keeping the others. */
 int fl_fragment_mark_rows(fl_fragment *f, const uint32_t *offsets, uint64_t n, uint64_t version);
-/* Appends `count` rows of version `version` to a run list being built. */
+/* Appends `count` rows of version `version` to a run list being built by this function from empty (its
+ * capacity is implied by the count: never pass a list decoded from a manifest). */
 int fl_version_runs_push(fl_version_run **runs, uint32_t *n, uint64_t count, uint64_t version);
 /* Walks a fragment's row versions in physical order, one run at a time. */
 typedef struct fl_vrun_cursor {
@@ -282,8 +283,8 @@ int fl_table_check_writable(const fl_table *t, const char *what, fl_error *err);
 typedef struct fl_refresh fl_refresh;
 /* Starts a refresh of the handle's version (a view). */
 int fl_refresh_begin(fl_table *t, int64_t max_rows_per_fragment, fl_refresh **out, fl_error *err);
-/* Drops every fragment of the version (a full rebuild). */
-void fl_refresh_remove_all(fl_refresh *r);
+/* Drops every fragment of the version (a full rebuild); instead of fl_refresh_remove. */
+int fl_refresh_remove_all(fl_refresh *r, fl_error *err);
 /* Deletes rows by id: each must be live at the handle's version, and named once. */
 int fl_refresh_remove(fl_refresh *r, const uint64_t *ids, size_t n, fl_error *err);
 /* Adds rows: b has exactly the table's columns in order and row_ids set; each id must not be live after the

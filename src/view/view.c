@@ -80,12 +80,6 @@ static int read_def(const fl_table *v, view_def *d, fl_error *err) {
     return FL_OK;
 }
 
-static bool blank(const char *s) {
-    for (; s && *s; s++)
-        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') return false;
-    return true;
-}
-
 /* The compiled definition against one source version. */
 typedef struct plan {
     fl_expr *where;             /* NULL: every row */
@@ -93,7 +87,7 @@ typedef struct plan {
     int32_t n_read;             /* source columns read: the filter's first, then the projection's */
     const fl_field **read;      /* into the source schema */
     int32_t n_filter;           /* read[0 .. n_filter) are the filter's columns */
-    char *fields_text;          /* "name:id,..." of the columns read (KEY_SOURCE_FIELDS) */
+    char *fields_text;          /* "id,...": field ids of read[] (KEY_SOURCE_FIELDS) */
 } plan;
 
 static void plan_clear(plan *p) {
@@ -118,10 +112,10 @@ static int compile_plan(const char *view, const fl_table *src, const char *where
     memset(p, 0, sizeof *p);
     const fl_schema *s = src->m->schema;
     int rc = FL_OK;
-    if (!blank(where)) rc = fl_expr_compile_filter(where, s, &p->where, err);
+    if (!fl_blank(where)) rc = fl_expr_compile_filter(where, s, &p->where, err);
     if (rc == FL_OK) rc = fl_projection_compile(select, s, &p->proj, err);
     if (rc != FL_OK) {
-        fl_error_prefix(err, rc, "view '%s': %s (on '%s' version %llu)", view, p->where || blank(where) ? "select" : "where", src->name,
+        fl_error_prefix(err, rc, "view '%s': %s (on '%s' version %llu)", view, p->where || fl_blank(where) ? "select" : "where", src->name,
                         (unsigned long long)src->m->version);
         plan_clear(p);
         return rc;
@@ -133,7 +127,7 @@ static int compile_plan(const char *view, const fl_table *src, const char *where
     fl_buf b;
     fl_buf_init(&b);
     for (int32_t i = 0; rc == FL_OK && i < p->n_read; i++) {
-        char *item = fl_sprintf("%s%s:%d", i ? "," : "", p->read[i]->name, p->read[i]->id);
+        char *item = fl_sprintf("%s%d", i ? "," : "", p->read[i]->id);
         if (!item) rc = FL_ENOMEM;
         else fl_buf_append(&b, item, strlen(item));
         fl_free(item);
@@ -164,29 +158,46 @@ static int check_schema(const fl_table *v, const plan *p, fl_error *err) {
                         v->name);
 }
 
-/* Invariant 3: a column the view read at s0 that now has another field id was replaced. */
-static int check_fields(const fl_table *v, const view_def *d, const fl_table *src, fl_error *err) {
-    const char *p = d->source_fields;
-    while (*p) {
-        const char *colon = strchr(p, ':'), *comma = strchr(p, ',');
-        if (!comma) comma = p + strlen(p);
-        if (!colon || colon > comma) return fl_error_set(err, FL_ECORRUPT, "view '%s': damaged %s", v->name, KEY_SOURCE_FIELDS);
-        char name[256];
-        size_t len = (size_t)(colon - p);
-        if (len >= sizeof name) return fl_error_set(err, FL_ECORRUPT, "view '%s': damaged %s", v->name, KEY_SOURCE_FIELDS);
-        memcpy(name, p, len);
-        name[len] = 0;
-        long id = strtol(colon + 1, NULL, 10);
-        int k = fl_schema_find(src->m->schema, name);
-        if (k < 0)
-            return fl_error_set(err, FL_EINVAL, "view '%s': column '%s' that it reads was dropped from '%s' after version %llu; add it back, then "
-                                "`framelake view refresh --full`",
-                                v->name, name, src->name, (unsigned long long)d->source_version);
-        if (src->m->schema->fields[k].id != id)
-            return fl_error_set(err, FL_EINVAL, "view '%s': column '%s' of '%s' was dropped and added again after version %llu, so its changes "
-                                "cannot be followed; rebuild with `framelake view refresh --full`",
-                                v->name, name, src->name, (unsigned long long)d->source_version);
-        p = *comma ? comma + 1 : comma;
+/* Invariant 3: the columns the view reads must have the field ids they had at s0 (a column dropped and
+ * added again under its name has a new id, and its values changed without row versions saying so). */
+static int check_fields(const fl_table *v, const view_def *d, const plan *p, const fl_table *src, fl_error *err) {
+    const char *at = d->source_fields;
+    for (int32_t i = 0; i < p->n_read; i++) {
+        char *end;
+        long id = strtol(at, &end, 10);
+        if (end == at || (*end != ',' && *end != '\0'))
+            return fl_error_set(err, FL_ECORRUPT, "view '%s': damaged %s '%s'", v->name, KEY_SOURCE_FIELDS, d->source_fields);
+        if (id != p->read[i]->id)
+            return fl_error_set(err, FL_EINVAL, "view '%s': column '%s' of '%s' was dropped and added again (or replaced) after version %llu, "
+                                "so its changes cannot be followed; rebuild with `framelake view refresh --full`",
+                                v->name, p->read[i]->name, src->name, (unsigned long long)d->source_version);
+        at = *end ? end + 1 : end;
+    }
+    if (*at) return fl_error_set(err, FL_ECORRUPT, "view '%s': damaged %s '%s'", v->name, KEY_SOURCE_FIELDS, d->source_fields);
+    return FL_OK;
+}
+
+/* Invariant 3 for a source that predates restore marks (table id 0: only format-1 writers committed it, so
+ * restored_at says nothing): look for a restore in the versions after s0, which must all still exist. */
+static int check_history(const fl_table *v, fl_table *src, uint64_t s0, fl_error *err) {
+    for (uint64_t ver = s0 + 1; ver <= src->m->version; ver++) {
+        fl_manifest *m;
+        fl_error inner = {0};
+        int rc = fl_table_load_manifest(src, ver, &m, &inner);
+        if (rc == FL_ENOTFOUND)
+            return fl_error_set(err, FL_EINVAL, "view '%s': version %llu of '%s' was cleaned up and the table predates restore tracking, so its "
+                                "changes since version %llu cannot be checked; rebuild with `framelake view refresh --full`",
+                                v->name, (unsigned long long)ver, src->name, (unsigned long long)s0);
+        if (rc != FL_OK) {
+            if (err) *err = inner;
+            return rc;
+        }
+        bool restored = m->restore;
+        fl_manifest_free(m);
+        if (restored)
+            return fl_error_set(err, FL_EINVAL, "view '%s': '%s' was restored at version %llu, after the version %llu the view reflects, so its "
+                                "changes cannot be followed; rebuild with `framelake view refresh --full`",
+                                v->name, src->name, (unsigned long long)ver, (unsigned long long)s0);
     }
     return FL_OK;
 }
@@ -284,17 +295,36 @@ static int gather(fl_array *to, const fl_array *from, const int64_t *sel, int64_
     return FL_OK;
 }
 
+/* Whether value i of x and value j of y (same type) are the same value: floats bit for bit (-0.0 is not
+ * 0.0, NaN is itself), nested values element by element. */
+static bool same_value(const fl_array *x, int64_t i, const fl_array *y, int64_t j) {
+    bool nx = fl_array_is_null(x, i), ny = fl_array_is_null(y, j);
+    if (nx || ny) return nx == ny;
+    switch (x->type) {
+    case FL_TYPE_FLOAT32: return !memcmp((const float *)x->values + i, (const float *)y->values + j, sizeof(float));
+    case FL_TYPE_FLOAT64: return !memcmp((const double *)x->values + i, (const double *)y->values + j, sizeof(double));
+    case FL_TYPE_LIST:
+    case FL_TYPE_FIXED_SIZE_LIST: {
+        int64_t sx, ex, sy, ey;
+        fl_array_get_list(x, i, &sx, &ex);
+        fl_array_get_list(y, j, &sy, &ey);
+        if (ex - sx != ey - sy) return false;
+        for (int64_t k = 0; k < ex - sx; k++)
+            if (!same_value(&x->children[0], sx + k, &y->children[0], sy + k)) return false;
+        return true;
+    }
+    case FL_TYPE_STRUCT:
+        for (int32_t k = 0; k < x->n_children; k++)
+            if (!same_value(&x->children[k], i, &y->children[k], j)) return false;
+        return true;
+    default: return fl_value_compare(x, i, y, j) == 0;
+    }
+}
+
 /* Whether projected row i of `a` equals row j of the view batch `b` in every column. */
 static bool same_row(const fl_batch *a, int64_t i, const fl_batch *b, int64_t j) {
-    for (int32_t c = 0; c < a->n_columns; c++) {
-        const fl_array *x = &a->columns[c], *y = &b->columns[c];
-        bool nx = fl_array_is_null(x, i), ny = fl_array_is_null(y, j);
-        if (nx || ny) {
-            if (nx != ny) return false;
-            continue;
-        }
-        if (fl_value_compare(x, i, y, j) != 0) return false;
-    }
+    for (int32_t c = 0; c < a->n_columns; c++)
+        if (!same_value(&a->columns[c], i, &b->columns[c], j)) return false;
     return true;
 }
 
@@ -345,10 +375,7 @@ static int process_rows(refresh_ctx *c, uint32_t fi, const uint64_t *offs, int64
         if (!c->full) rc = is_live(c->view, ids[i], &in_view[i], err);
         if (rc != FL_OK) break;
         if (!matches) {
-            if (in_view[i]) {
-                rc = id_push(&c->remove, ids[i]) == FL_OK ? FL_OK : fl_error_set(err, FL_ENOMEM, "out of memory");
-                c->removed++;
-            }
+            if (in_view[i]) rc = id_push(&c->remove, ids[i]) == FL_OK ? FL_OK : fl_error_set(err, FL_ENOMEM, "out of memory");
             continue;
         }
         if (in_view[i] && !compare) continue;
@@ -452,7 +479,7 @@ static bool columns_changed(const fl_fragment *f, const plan *p, uint64_t s0) {
 }
 
 /* Incremental: the source rows changed after s0. */
-static int apply_changes(refresh_ctx *c) {
+static int apply_source_changes(refresh_ctx *c) {
     fl_table *src = c->src;
     const fl_manifest *m = src->m;
     fl_error *err = c->err;
@@ -471,7 +498,6 @@ static int apply_changes(refresh_ctx *c) {
                 FL_RETURN_NOT_OK(is_live(src, id, &in_src, err));
                 if (in_src) continue;
                 if (id_push(&c->remove, id) != FL_OK) return fl_error_set(err, FL_ENOMEM, "out of memory");
-                c->removed++;
             }
         }
         if (!columns_changed(f, c->p, c->s0)) continue;
@@ -510,7 +536,6 @@ static int apply_changes(refresh_ctx *c) {
                 FL_RETURN_NOT_OK(is_live(c->view, id, &in_view, err));
                 if (!in_view) continue;
                 if (id_push(&c->remove, id) != FL_OK) return fl_error_set(err, FL_ENOMEM, "out of memory");
-                c->removed++;
             }
             pos = gap;
         }
@@ -604,12 +629,13 @@ static int refresh_once(fl_table *v, fl_table *src, const view_def *d, const fl_
             return fl_error_set(err, FL_EINVAL, "view '%s': '%s' was restored at version %llu, after the version %llu the view reflects, so its "
                                 "changes cannot be followed; rebuild with `framelake view refresh --full`",
                                 v->name, src->name, (unsigned long long)src->m->restored_at, (unsigned long long)s0);
-        FL_RETURN_NOT_OK(check_fields(v, d, src, err));
+        if (!src->m->table_id) FL_RETURN_NOT_OK(check_history(v, src, s0, err));
     }
     plan p;
     FL_RETURN_NOT_OK(compile_plan(v->name, src, d->where, d->select, &p, err));
     refresh_ctx c = {.view = v, .src = src, .p = &p, .s0 = s0, .full = full, .err = err};
-    int rc = check_schema(v, &p, err);
+    int rc = full ? FL_OK : check_fields(v, d, &p, src, err);
+    if (rc == FL_OK) rc = check_schema(v, &p, err);
     if (rc == FL_OK) rc = fl_refresh_begin(v, o->max_rows_per_fragment, &c.r, err);
     if (rc == FL_OK) {
         c.out = fl_batch_new_empty(p.proj->schema);
@@ -620,15 +646,18 @@ static int refresh_once(fl_table *v, fl_table *src, const view_def *d, const fl_
     }
     if (rc == FL_OK) {
         if (full) {
-            fl_refresh_remove_all(c.r);
-            rc = rebuild(&c);
+            rc = fl_refresh_remove_all(c.r, err);
+            if (rc == FL_OK) rc = rebuild(&c);
         } else {
-            rc = apply_changes(&c);
+            rc = apply_source_changes(&c);
         }
     }
     if (rc == FL_OK) rc = flush_out(&c);
     if (rc == FL_OK && !full) {
+        /* A row that left may be found twice (its deletion and its absence from the source's runs); the
+         * rewritten rows are on the list too. */
         id_sort_unique(&c.remove);
+        c.removed = (int64_t)c.remove.n - c.updated;
         rc = fl_refresh_remove(c.r, c.remove.ids, c.remove.n, err);
     }
     if (rc == FL_OK && full) {
@@ -703,11 +732,17 @@ int fl_view_refresh(fl_db *db, const char *name, const fl_view_refresh_options *
     return rc;
 }
 
-/* Appends a column name to b, double-quoted unless it is a plain lowercase identifier. */
-static void put_name(fl_buf *b, const char *name) {
-    bool plain = (name[0] >= 'a' && name[0] <= 'z') || name[0] == '_';
-    for (const char *c = name; plain && *c; c++) plain = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_';
-    if (plain) {
+/* Appends a column name of schema s to b: bare when it reads back as that column (a plain lowercase name
+ * that is not a keyword), double-quoted otherwise (`order`, `Mixed Case`, `a:b`). */
+static void put_name(fl_buf *b, const char *name, const fl_schema *s) {
+    bool bare = (name[0] >= 'a' && name[0] <= 'z') || name[0] == '_';
+    for (const char *c = name; bare && *c; c++) bare = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_';
+    if (bare) {
+        fl_projection *p = NULL;
+        bare = fl_projection_compile(name, s, &p, NULL) == FL_OK && p->n_items == 1 && p->items[0].column && !strcmp(p->items[0].name, name);
+        fl_projection_free(p);
+    }
+    if (bare) {
         fl_buf_append(b, name, strlen(name));
         return;
     }
@@ -743,7 +778,7 @@ static char *expand_star(const char *text, const fl_schema *s) {
             if (e - a == 1 && *a == '*') {
                 for (int32_t i = 0; i < s->n_fields; i++) {
                     if (i) fl_buf_append(&b, ", ", 2);
-                    put_name(&b, s->fields[i].name);
+                    put_name(&b, s->fields[i].name, s);
                 }
             } else {
                 fl_buf_append(&b, a, (size_t)(e - a));
@@ -772,7 +807,7 @@ int fl_view_create(fl_db *db, const char *name, const char *source, const char *
     fl_table *src;
     FL_RETURN_NOT_OK(fl_table_open(db, source, NULL, &src, err));
     /* `*` means the source's columns now: the definition names them, so later columns do not change it. */
-    char *fixed = expand_star(blank(select) ? "*" : select, src->m->schema);
+    char *fixed = expand_star(fl_blank(select) ? "*" : select, src->m->schema);
     if (!fixed) {
         fl_table_close(src);
         return fl_error_set(err, FL_ENOMEM, "out of memory");
@@ -784,7 +819,7 @@ int fl_view_create(fl_db *db, const char *name, const char *source, const char *
     char id_text[24];
     snprintf(id_text, sizeof id_text, "%llu", (unsigned long long)src->m->table_id);
     if (rc == FL_OK &&
-        (fl_schema_set_metadata(s, FL_VIEW_SOURCE_KEY, source) != FL_OK || fl_schema_set_metadata(s, KEY_WHERE, blank(where) ? "" : where) != FL_OK ||
+        (fl_schema_set_metadata(s, FL_VIEW_SOURCE_KEY, source) != FL_OK || fl_schema_set_metadata(s, KEY_WHERE, fl_blank(where) ? "" : where) != FL_OK ||
          fl_schema_set_metadata(s, KEY_SELECT, fixed) != FL_OK || fl_schema_set_metadata(s, KEY_SOURCE_VERSION, "0") != FL_OK ||
          fl_schema_set_metadata(s, KEY_SOURCE_ID, id_text) != FL_OK || fl_schema_set_metadata(s, KEY_SOURCE_FIELDS, p.fields_text) != FL_OK))
         rc = fl_error_set(err, FL_ENOMEM, "out of memory");
@@ -795,7 +830,8 @@ int fl_view_create(fl_db *db, const char *name, const char *source, const char *
      * dies leaves version 1, and any refresh then rebuilds. */
     if (rc == FL_OK) rc = fl_table_create(db, name, s, NULL, err);
     fl_schema_free(s);
-    if (rc == FL_OK) rc = fl_view_refresh(db, name, NULL, report, err);
+    if (rc == FL_OK && (rc = fl_view_refresh(db, name, NULL, report, err)) != FL_OK)
+        fl_error_prefix(err, rc, "view '%s' was created but not built (run `framelake view refresh` to build it)", name);
     return rc;
 }
 
@@ -877,7 +913,7 @@ int fl_view_list(fl_db *db, fl_view_info **out, size_t *n_out, fl_error *err) {
     }
     fl_strings_free(names, n);
     if (rc != FL_OK) {
-        fl_view_info_free(list, k + 1);
+        fl_view_info_free(list, k); /* a view whose description failed midway is counted in k */
         return rc;
     }
     *out = list;
