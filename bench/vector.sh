@@ -28,6 +28,7 @@ set -euo pipefail
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
+. "$BENCH/common.sh"
 N=${N:-200000}
 DIM=${DIM:-512}
 CLUSTERS=${CLUSTERS:-1000}
@@ -115,16 +116,7 @@ fi
 
 # ---- 5. report ----
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
-# the framelake source measured: the commit, flagged when src/ or include/ differ from it (a COMMIT file
-# stands in for git in an exported tree)
-if git -C "$ROOT" rev-parse --git-dir > /dev/null 2>&1; then
-    FL_COMMIT=$(git -C "$ROOT" rev-parse --short HEAD)
-    git -C "$ROOT" diff --quiet HEAD -- src include || FL_COMMIT="$FL_COMMIT (src/include modified)"
-elif [ -f "$ROOT/COMMIT" ]; then
-    FL_COMMIT=$(cut -c1-7 "$ROOT/COMMIT")
-else
-    FL_COMMIT='?'
-fi
+FL_COMMIT=$(framelake_commit "$ROOT")
 LANCE_VERSION=$(node -p 'require(process.argv[1]).version' "$BENCH/node_modules/@lancedb/lancedb/package.json" 2>/dev/null || echo '?')
 FAISS_VERSION=$(dpkg-query -W -f '${Version}' libfaiss-dev 2>/dev/null || echo '?')
 BLAS_VERSION=$(dpkg-query -W -f '${Version}' libopenblas0-pthread 2>/dev/null || echo '?')

@@ -23,6 +23,7 @@ set -euo pipefail
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
+. "$BENCH/common.sh"
 ROWS=${ROWS:-100000}
 APPEND=${APPEND:-500}
 BACKFILL=${BACKFILL:-1000}
@@ -60,15 +61,7 @@ mv "$DIR/lancedb.tsv.tmp" "$DIR/lancedb.tsv"
 
 # ---- 3. report ----
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
-# the framelake source measured: the commit, flagged when src/ or include/ differ from it
-if git -C "$ROOT" rev-parse --git-dir > /dev/null 2>&1; then
-    FL_COMMIT=$(git -C "$ROOT" rev-parse --short HEAD)
-    git -C "$ROOT" diff --quiet HEAD -- src include || FL_COMMIT="$FL_COMMIT (src/include modified)"
-elif [ -f "$ROOT/COMMIT" ]; then
-    FL_COMMIT=$(cut -c1-7 "$ROOT/COMMIT")
-else
-    FL_COMMIT='?'
-fi
+FL_COMMIT=$(framelake_commit "$ROOT")
 LANCE_VERSION=$(node -p 'require(process.argv[1]).version' "$BENCH/node_modules/@lancedb/lancedb/package.json" 2>/dev/null || echo '?')
 {
     echo "framelake materialized views vs LanceDB $LANCE_VERSION, $(date -u +%Y-%m-%dT%H:%MZ)"
