@@ -21,7 +21,7 @@ CFLAGS := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
 LIBS := -lzstd -lxxhash -lturbojpeg -lzip -lpg_query -lstemmer -lopenblas -lpthread -lm
 TEST_LIBS :=
 
-LIB_SRC := $(wildcard src/common/*.c src/io/*.c src/batch/*.c src/format/*.c src/table/*.c src/ingest/*.c src/compute/*.c src/query/*.c src/index/*.c src/search/*.c src/view/*.c)
+LIB_SRC := $(wildcard src/common/*.c src/io/*.c src/batch/*.c src/format/*.c src/table/*.c src/ingest/*.c src/compute/*.c src/query/*.c src/index/*.c src/search/*.c src/view/*.c src/loader/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)

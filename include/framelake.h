@@ -947,6 +947,67 @@ void fl_view_info_free(fl_view_info *views, size_t n);
 bool fl_table_is_view(const fl_table *table);
 
 /* ---------------------------------------------------------------------------------------------------------
+ * Permutations: the rows a training run reads, in order, split (docs/PYTHON.md)
+ *
+ * A permutation is an ordered list of row ids of one version of a table or view, each in a named split:
+ * the live rows a filter keeps, assigned to splits by a rule, in a seeded order. Saved as a table of its own
+ * (row_id uint64, split_id int32, in order; the source, its version, the split names and the spec in its
+ * metadata) it is versioned like any table, so a split is reproducible from its name and version.
+ * ------------------------------------------------------------------------------------------------------- */
+
+enum {
+    FL_SPLIT_NONE = 0,          /* one split, "all" */
+    FL_SPLIT_RANDOM = 1,        /* seeded random assignment by ratios or counts */
+    FL_SPLIT_HASH = 2,          /* by the XXH3 hash of a column's value against ratios: a row keeps its split
+                                   however the table grows (the same value always lands in the same split) */
+    FL_SPLIT_SEQUENTIAL = 3,    /* in row id order, cut by ratios or counts */
+    FL_SPLIT_CALCULATED = 4     /* a SQL expression gives each row its split: a 0-based number or a name */
+};
+
+typedef struct fl_permutation_spec {
+    const char *filter;         /* SQL: only rows where it holds (NULL: every row) */
+    int split;                  /* FL_SPLIT_* */
+    const double *ratios;       /* n_parts fractions (sum <= 1: rows past the sum are left out), or */
+    const int64_t *counts;      /* n_parts row counts (random, sequential; sum <= rows) */
+    size_t n_parts;
+    const char *const *split_names; /* names of the splits (default split0, split1, ...; required for calculated) */
+    size_t n_split_names;
+    uint64_t seed;              /* random splits */
+    const char *hash_column;    /* hash splits */
+    const char *split_expr;     /* calculated splits */
+    bool shuffle;               /* order rows randomly (otherwise by row id) */
+    uint64_t shuffle_seed;
+    int64_t clump_size;         /* shuffle clumps of this many consecutive rows (locality); 0 or 1: rows */
+    const char *const *columns; /* the columns a reader should load (recorded, not checked at read time) */
+    size_t n_columns;
+} fl_permutation_spec;
+
+typedef struct fl_permutation {
+    char *source;               /* table or view name */
+    uint64_t source_version;    /* the version the row ids are of */
+    size_t n;
+    uint64_t *row_ids;          /* n, in permutation order */
+    int32_t *split_ids;         /* n: index into split_names */
+    size_t n_splits;
+    char **split_names;
+    size_t n_columns;
+    char **columns;
+    char *spec;                 /* how it was made, for people (the CLI's arguments); may be NULL */
+} fl_permutation;
+
+/* Builds a permutation of the handle's version. The same version, spec and seeds always give the same
+ * list. Errors name the bad part (filter position, unknown column, ratios over 1). Free with
+ * fl_permutation_free. */
+int fl_permutation_build(fl_table *table, const fl_permutation_spec *spec, fl_permutation **out, fl_error *err);
+/* The row ids of one split (NULL: all rows) in permutation order, in a new array the caller frees with free(). */
+int fl_permutation_split_rows(const fl_permutation *p, const char *split, uint64_t **row_ids, size_t *n, fl_error *err);
+/* Saves as table `name` (FL_EEXIST if it exists). */
+int fl_permutation_save(fl_db *db, const char *name, const fl_permutation *p, fl_error *err);
+/* Loads a saved permutation (opts: its version or tag; may be NULL). */
+int fl_permutation_load(fl_db *db, const char *name, const fl_open_options *opts, fl_permutation **out, fl_error *err);
+void fl_permutation_free(fl_permutation *p);
+
+/* ---------------------------------------------------------------------------------------------------------
  * Import: JSON Lines into a table
  *
  * One JSON object per line (blank lines are skipped); keys are column names. How to bring metadata in:
