@@ -54,6 +54,14 @@ int cmd_search(const args *a);
 extern const option_spec view_opts[];
 int cmd_view(const args *a);
 
+/* framelake permutation create|show DB NAME ... (cli/permutation.c) */
+#define PERMUTATION_USAGE                                                                                                               \
+    "framelake permutation create DB NAME --from TABLE [--filter SQL] [--split random:0.8,0.2[:train,val] | sequential:SIZES[:NAMES] | " \
+    "hash:COLUMN:0.9,0.1[:NAMES] | calculated:EXPRESSION:NAMES] [--shuffle-seed S [--clump N]] [--select a,b] [--version N|--tag T] | " \
+    "show DB NAME [--version N|--tag T]"
+extern const option_spec permutation_opts[];
+int cmd_permutation(const args *a);
+
 /* --format and --blob into output options (cli/main.c); prints a usage error and returns false when bad. */
 bool parse_format(const args *a, output_options *o);
 

@@ -670,6 +670,8 @@ static const command commands[] = {
     {"index", INDEX_USAGE, "create, extend, list or drop indexes (btree, bitmap, label_list, fts, ivf_pq, ivf_flat, hamming)", index_opts, 3, 4,
      cmd_index},
     {"view", VIEW_USAGE, "materialized views: a query on a table kept up to date by incremental refresh", view_opts, 2, 3, cmd_view},
+    {"permutation", PERMUTATION_USAGE, "ordered, split row lists of a table or view for training (seeded, reproducible)", permutation_opts, 2, 3,
+     cmd_permutation},
     {"drop-table", "framelake drop-table DB TABLE", "delete a table and all its versions", NULL, 2, 2, cmd_drop_table},
     {"help", "framelake help [COMMAND]", "show help", NULL, 0, 1, cmd_help},
     {"version", "framelake --version", "print the version", NULL, 0, 0, cmd_version},
