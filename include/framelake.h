@@ -1008,6 +1008,73 @@ int fl_permutation_load(fl_db *db, const char *name, const fl_open_options *opts
 void fl_permutation_free(fl_permutation *p);
 
 /* ---------------------------------------------------------------------------------------------------------
+ * The data loader: batches of decoded images, boxes and labels for training (docs/PYTHON.md)
+ *
+ * Reads the given rows of one table version in batches: each batch's rows are read in storage order (for
+ * locality), their JPEGs decoded with libjpeg-turbo (optionally DCT-scaled, then resized), and delivered in
+ * the requested order. `threads` workers each prepare whole batches, up to `prefetch` ahead of the
+ * consumer; the content and order of every batch depend only on the rows, the options and the epoch.
+ * ------------------------------------------------------------------------------------------------------- */
+
+typedef struct fl_loader fl_loader;
+
+enum { FL_LAYOUT_HWC = 0, FL_LAYOUT_CHW = 1 };
+
+typedef struct fl_loader_options {
+    const char *image_column;   /* JPEG bytes; NULL: "image_bytes"; "": no images */
+    const char *const *columns; /* other columns returned with each batch (NULL: none) */
+    size_t n_columns;
+    const char *boxes_column;   /* list<list<float32>> of [x1, y1, x2, y2] in pixels (NULL: no boxes) */
+    const char *labels_column;  /* list<string>, one label per box (with boxes_column) */
+    const char *const *categories; /* label i + 1 is categories[i] (0 is left for the background); boxes
+                                      whose label is not listed are dropped. Required with labels_column */
+    size_t n_categories;
+    int64_t batch_size;         /* rows per batch; 0: 8 */
+    int threads;                /* decoding workers; 0: one per core */
+    int prefetch;               /* batches prepared ahead; 0: 2 x threads */
+    bool shuffle;               /* each epoch's order: the rows shuffled with seed + epoch (else as given) */
+    uint64_t seed;
+    int rank, world_size;       /* data-parallel shard: positions p with p % world_size == rank of the epoch's
+                                   order. Shards are disjoint and cover every row; every shard has the same
+                                   number of batches (a shard's last batch may be short). world_size 0: 1 */
+    int64_t start_epoch, start_batch; /* resume: the first batch returned */
+    int scale_num, scale_denom; /* libjpeg-turbo DCT scaling while decoding (1/2, 1/4, 1/8 ...); 0: 1/1 */
+    int width, height;          /* resize (bilinear) to width x height; 0: decoded size (every image of a batch
+                                   must then have the same size) */
+    int layout;                 /* FL_LAYOUT_HWC (default) or FL_LAYOUT_CHW */
+    bool normalize;             /* float32 (x / 255 - mean) / std per channel instead of uint8 */
+    float mean[3], std[3];      /* std 0: 1 */
+    bool skip_corrupt;          /* skip rows whose image does not decode (counted) instead of failing */
+} fl_loader_options;
+
+typedef struct fl_loader_batch {
+    int64_t epoch, index;       /* this is batch `index` of `epoch` (of this shard) */
+    int64_t n;                  /* rows delivered (skipped corrupt ones are not) */
+    uint64_t *row_ids;          /* n */
+    int32_t height, width;      /* of every image (0 without images) */
+    uint8_t *pixels;            /* n x H x W x 3 (HWC) or n x 3 x H x W (CHW) RGB, without normalize */
+    float *tensor;              /* the same in float32, with normalize */
+    int64_t *box_offsets;       /* n + 1: the boxes of row i are [box_offsets[i], box_offsets[i + 1]) */
+    float *boxes;               /* x1, y1, x2, y2 per box, in the delivered image's pixels */
+    int64_t *labels;            /* one per box */
+    fl_batch *columns;          /* the other columns, n rows (NULL when none were asked for) */
+    int64_t skipped;            /* rows of this batch whose image did not decode */
+} fl_loader_batch;
+
+/* Starts a loader over `row_ids` (n of them, live rows of the handle's version; the order used without
+ * shuffle). The handle must outlive the loader and must not be checked out or written meanwhile (workers read
+ * through their own handles of the same version). */
+int fl_loader_open(fl_table *table, const uint64_t *row_ids, size_t n, const fl_loader_options *opts, fl_loader **out, fl_error *err);
+/* Batches per epoch of this shard. */
+int64_t fl_loader_batches_per_epoch(const fl_loader *loader);
+/* The next batch (caller frees with fl_loader_batch_free), or *out = NULL at the end of an epoch; the call
+ * after that starts the next epoch. A failed row ends the loader with its error. */
+int fl_loader_next(fl_loader *loader, fl_loader_batch **out, fl_error *err);
+void fl_loader_batch_free(fl_loader_batch *batch);
+/* Stops the workers and frees the loader. */
+void fl_loader_close(fl_loader *loader);
+
+/* ---------------------------------------------------------------------------------------------------------
  * Import: JSON Lines into a table
  *
  * One JSON object per line (blank lines are skipped); keys are column names. How to bring metadata in:

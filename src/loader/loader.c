@@ -1,0 +1,618 @@
+/*
+ * loader.c — the training data loader (framelake.h, "The data loader"): batches of decoded images, boxes
+ * and labels, prepared by worker threads ahead of the consumer.
+ *
+ * Batches are numbered in delivery order (the sequence: epoch by epoch from the resume point). Worker threads
+ * claim sequence numbers in order, at most `prefetch` ahead of the consumer; each builds its batch alone
+ * through its own table handle (reads in storage order by fl_table_take, libjpeg-turbo decode, resize,
+ * layout) into the slot of that number, and the consumer takes slots strictly in order.
+ *
+ * Invariants:
+ *  1. A batch depends only on the rows, the options and its (epoch, index): never on thread timing.
+ *  2. An epoch's order is the rows as given, or shuffled by splitmix64 seeded with seed + epoch; shard r of w
+ *     holds the positions p with p % w == r; every shard has batches_per_epoch batches.
+ *  3. A slot is written only by the worker that claimed its sequence number and read only by the consumer
+ *     once that worker marked it ready (under the mutex).
+ */
+#include "../table/table.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <turbojpeg.h>
+#include <unistd.h>
+
+typedef struct slot {
+    int64_t seq;                /* the sequence number it holds; -1: free */
+    bool ready;
+    int rc;
+    fl_error err;
+    fl_loader_batch *batch;
+} slot;
+
+typedef struct worker worker;
+
+typedef struct epoch_order {
+    int64_t epoch;              /* -1: none */
+    uint64_t *rows;             /* this shard's rows of the epoch, in order */
+} epoch_order;
+
+struct fl_loader {
+    fl_db *db;
+    char *table;
+    uint64_t version;
+    fl_loader_options o;        /* strings below are owned copies */
+    char **columns, **categories;
+    char *image_column, *boxes_column, *labels_column;
+    uint64_t *rows;
+    size_t n_rows;
+    int64_t shard_rows_max, batches;
+    pthread_mutex_t mu;
+    pthread_cond_t work, ready;
+    int64_t claimed, delivered; /* next sequence to claim / to deliver */
+    bool stop, ended;           /* ended: the end of the delivered batch's epoch was reported */
+    int failed;                 /* the error the loader ended with */
+    fl_error failed_err;
+    slot *slots;
+    int n_slots;
+    epoch_order orders[2];      /* the epochs in flight (orders are built once, under the mutex) */
+    pthread_t *workers;
+    worker *ws;                 /* n_workers: handle and decoder of each thread */
+    int n_workers, started;
+    bool sync_ready;            /* mu and the conditions were initialized */
+};
+
+static int oom(fl_error *err) { return fl_error_set(err, FL_ENOMEM, "out of memory"); }
+
+static uint64_t splitmix(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* (epoch, index) of sequence number s. */
+static void position(const fl_loader *l, int64_t s, int64_t *epoch, int64_t *index) {
+    int64_t k = l->o.start_batch + s;
+    *epoch = l->o.start_epoch + k / l->batches;
+    *index = k % l->batches;
+}
+
+/* This shard's rows of `epoch` (invariant 2); built once per epoch, under the mutex. */
+static const uint64_t *shard_order(fl_loader *l, int64_t epoch, size_t *n) {
+    int world = l->o.world_size > 0 ? l->o.world_size : 1, rank = l->o.rank;
+    *n = l->n_rows > (size_t)rank ? (l->n_rows - (size_t)rank + (size_t)world - 1) / (size_t)world : 0;
+    for (int i = 0; i < 2; i++)
+        if (l->orders[i].epoch == epoch) return l->orders[i].rows;
+    /* Replace the older epoch: at most two are in flight (prefetch never crosses more than one boundary
+     * beyond the consumer's epoch while it still reads the earlier one). */
+    epoch_order *o = l->orders[0].epoch <= l->orders[1].epoch ? &l->orders[0] : &l->orders[1];
+    uint64_t *all = fl_malloc((l->n_rows ? l->n_rows : 1) * sizeof *all), *mine = fl_malloc((*n ? *n : 1) * sizeof *mine);
+    if (!all || !mine) {
+        fl_free(all);
+        fl_free(mine);
+        return NULL;
+    }
+    memcpy(all, l->rows, l->n_rows * sizeof *all);
+    if (l->o.shuffle) {
+        uint64_t state = l->o.seed + (uint64_t)epoch;
+        for (size_t i = l->n_rows; i > 1; i--) {
+            uint64_t limit = UINT64_MAX - UINT64_MAX % i, x;
+            do x = splitmix(&state);
+            while (x >= limit);
+            size_t j = (size_t)(x % i);
+            uint64_t tmp = all[i - 1];
+            all[i - 1] = all[j];
+            all[j] = tmp;
+        }
+    }
+    for (size_t p = (size_t)rank, k = 0; p < l->n_rows; p += (size_t)world) mine[k++] = all[p];
+    fl_free(all);
+    fl_free(o->rows);
+    o->rows = mine;
+    o->epoch = epoch;
+    return mine;
+}
+
+void fl_loader_batch_free(fl_loader_batch *b) {
+    if (!b) return;
+    fl_free(b->row_ids);
+    fl_free(b->pixels);
+    fl_free(b->tensor);
+    fl_free(b->box_offsets);
+    fl_free(b->boxes);
+    fl_free(b->labels);
+    fl_batch_free(b->columns);
+    fl_free(b);
+}
+
+/* ---- building one batch ---- */
+
+struct worker {
+    fl_loader *l;
+    fl_table *t;
+    tjhandle tj;
+    uint8_t *rgb;               /* decode buffer */
+    size_t rgb_cap;
+};
+
+/* Bilinear resample of an RGB image (half-pixel centers) into dst (dw x dh x 3). */
+static void resize_rgb(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh) {
+    double fx = (double)sw / dw, fy = (double)sh / dh;
+    for (int y = 0; y < dh; y++) {
+        double sy = (y + 0.5) * fy - 0.5;
+        if (sy < 0) sy = 0;
+        int y0 = (int)sy, y1 = y0 + 1 < sh ? y0 + 1 : sh - 1;
+        double wy = sy - y0;
+        for (int x = 0; x < dw; x++) {
+            double sx = (x + 0.5) * fx - 0.5;
+            if (sx < 0) sx = 0;
+            int x0 = (int)sx, x1 = x0 + 1 < sw ? x0 + 1 : sw - 1;
+            double wx = sx - x0;
+            const uint8_t *a = src + ((size_t)y0 * (size_t)sw + (size_t)x0) * 3, *b = src + ((size_t)y0 * (size_t)sw + (size_t)x1) * 3,
+                          *c = src + ((size_t)y1 * (size_t)sw + (size_t)x0) * 3, *d = src + ((size_t)y1 * (size_t)sw + (size_t)x1) * 3;
+            uint8_t *o = dst + ((size_t)y * (size_t)dw + (size_t)x) * 3;
+            for (int k = 0; k < 3; k++) {
+                double v = (a[k] * (1 - wx) + b[k] * wx) * (1 - wy) + (c[k] * (1 - wx) + d[k] * wx) * wy;
+                o[k] = (uint8_t)(v + 0.5);
+            }
+        }
+    }
+}
+
+/* Decodes one JPEG into w->rgb at the loader's scale: *sw x *sh pixels, *ow x *oh the full size. */
+static int decode(worker *w, const uint8_t *jpeg, size_t size, int *sw, int *sh, int *ow, int *oh, fl_error *err) {
+    const fl_loader_options *o = &w->l->o;
+    int subsamp, colorspace;
+    if (tjDecompressHeader3(w->tj, jpeg, (unsigned long)size, ow, oh, &subsamp, &colorspace) != 0)
+        return fl_error_set(err, FL_ECORRUPT, "cannot read the JPEG header: %s", tjGetErrorStr2(w->tj));
+    tjscalingfactor sf = {o->scale_num > 0 ? o->scale_num : 1, o->scale_denom > 0 ? o->scale_denom : 1};
+    *sw = TJSCALED(*ow, sf);
+    *sh = TJSCALED(*oh, sf);
+    size_t need = (size_t)*sw * (size_t)*sh * 3;
+    if (need > w->rgb_cap) {
+        uint8_t *grown = fl_realloc(w->rgb, need);
+        if (!grown) return oom(err);
+        w->rgb = grown;
+        w->rgb_cap = need;
+    }
+    /* A warning (extraneous bytes, a premature end filled in) still gives an image; only fatal errors fail. */
+    if (tjDecompress2(w->tj, jpeg, (unsigned long)size, w->rgb, *sw, 0, *sh, TJPF_RGB, 0) != 0 && tjGetErrorCode(w->tj) == TJERR_FATAL)
+        return fl_error_set(err, FL_ECORRUPT, "cannot decode the JPEG: %s", tjGetErrorStr2(w->tj));
+    return FL_OK;
+}
+
+/* Stores image i (w x h RGB in src) into the batch at its layout and type. */
+static void store_image(const fl_loader *l, fl_loader_batch *b, int64_t i, const uint8_t *src) {
+    const fl_loader_options *o = &l->o;
+    size_t hw = (size_t)b->height * (size_t)b->width, base = (size_t)i * hw * 3;
+    if (!o->normalize) {
+        if (o->layout != FL_LAYOUT_CHW) {
+            memcpy(b->pixels + base, src, hw * 3);
+            return;
+        }
+        for (size_t p = 0; p < hw; p++)
+            for (int c = 0; c < 3; c++) b->pixels[base + (size_t)c * hw + p] = src[p * 3 + (size_t)c];
+        return;
+    }
+    float scale[3], shift[3];
+    for (int c = 0; c < 3; c++) {
+        float sd = o->std[c] != 0 ? o->std[c] : 1;
+        scale[c] = 1.0f / (255.0f * sd);
+        shift[c] = -o->mean[c] / sd;
+    }
+    for (size_t p = 0; p < hw; p++)
+        for (int c = 0; c < 3; c++) {
+            size_t at = o->layout == FL_LAYOUT_CHW ? base + (size_t)c * hw + p : base + p * 3 + (size_t)c;
+            b->tensor[at] = (float)src[p * 3 + (size_t)c] * scale[c] + shift[c];
+        }
+}
+
+/* Appends the boxes of row r whose label is a category, scaled by (sx, sy), as the boxes of the batch's
+ * row b->n: they go at box_offsets[n + 1], which counts them. */
+static int add_boxes(const fl_loader *l, const fl_array *boxes, const fl_array *labels, int64_t r, double sx, double sy, fl_loader_batch *b,
+                     size_t *cap, fl_error *err) {
+    int64_t *end_of_row = &b->box_offsets[b->n + 1];
+    if (fl_array_is_null(boxes, r)) return FL_OK;
+    int64_t start, end, ls = 0, le = 0;
+    fl_array_get_list(boxes, r, &start, &end);
+    if (labels && !fl_array_is_null(labels, r)) fl_array_get_list(labels, r, &ls, &le);
+    const fl_array *coords = &boxes->children[0];
+    for (int64_t k = start; k < end; k++) {
+        int64_t label = 0;
+        if (labels) {
+            if (ls + (k - start) >= le) continue; /* a box without a label */
+            size_t len;
+            const uint8_t *name = fl_array_get_bytes(&labels->children[0], ls + (k - start), &len);
+            for (size_t c = 0; c < l->o.n_categories && !label; c++)
+                if (strlen(l->categories[c]) == len && !memcmp(l->categories[c], name, len)) label = (int64_t)c + 1;
+            if (!label) continue;
+        }
+        if (fl_array_is_null(coords, k)) continue;
+        int64_t cs, ce;
+        fl_array_get_list(coords, k, &cs, &ce);
+        if (ce - cs != 4) continue;
+        size_t at = (size_t)*end_of_row;
+        if (at + 1 > *cap) {
+            size_t c = *cap ? *cap * 2 : 64;
+            float *nb = fl_realloc(b->boxes, c * 4 * sizeof *nb);
+            if (nb) b->boxes = nb;
+            int64_t *nl = fl_realloc(b->labels, c * sizeof *nl);
+            if (nl) b->labels = nl;
+            if (!nb || !nl) return oom(err);
+            *cap = c;
+        }
+        for (int q = 0; q < 4; q++) b->boxes[at * 4 + (size_t)q] = (float)(fl_array_get_float(&coords->children[0], cs + q) * (q % 2 ? sy : sx));
+        b->labels[at] = label;
+        (*end_of_row)++;
+    }
+    return FL_OK;
+}
+
+/* Builds batch `index` of `epoch` from rows[0..k). */
+static int build_batch(worker *w, const uint64_t *rows, size_t k, int64_t epoch, int64_t index, fl_loader_batch **out, fl_error *err) {
+    fl_loader *l = w->l;
+    const fl_loader_options *o = &l->o;
+    *out = NULL;
+    fl_loader_batch *b = fl_calloc(1, sizeof *b);
+    if (!b) return oom(err);
+    b->epoch = epoch;
+    b->index = index;
+    /* One take of every column needed, in the batch's order (fl_table_take reads in storage order). */
+    const char *need[64];
+    size_t n_need = 0;
+    int img = -1, bx = -1, lb = -1;
+    if (l->image_column) img = (int)n_need, need[n_need++] = l->image_column;
+    if (l->boxes_column) bx = (int)n_need, need[n_need++] = l->boxes_column;
+    if (l->labels_column) lb = (int)n_need, need[n_need++] = l->labels_column;
+    size_t first_col = n_need;
+    for (size_t c = 0; c < o->n_columns; c++) need[n_need++] = l->columns[c];
+    fl_batch *raw = NULL;
+    int rc = k ? fl_table_take(w->t, rows, k, need, n_need, &raw, err) : FL_OK;
+    b->row_ids = fl_malloc((k ? k : 1) * sizeof *b->row_ids);
+    b->box_offsets = fl_calloc(k + 1, sizeof *b->box_offsets);
+    bool *keep = fl_malloc((k ? k : 1) * sizeof *keep);
+    if (rc == FL_OK && (!b->row_ids || !b->box_offsets || !keep)) rc = oom(err);
+    b->width = o->width;
+    b->height = o->height;
+    size_t box_cap = 0, n_pixels = 0;
+    for (size_t i = 0; rc == FL_OK && i < k; i++) {
+        keep[i] = true;
+        int sw = 0, sh = 0, ow = 0, oh = 0;
+        if (img >= 0) {
+            size_t size = 0;
+            const uint8_t *jpeg = fl_array_is_null(&raw->columns[img], (int64_t)i) ? NULL : fl_array_get_bytes(&raw->columns[img], (int64_t)i, &size);
+            fl_error derr = {0};
+            int drc = jpeg ? decode(w, jpeg, size, &sw, &sh, &ow, &oh, &derr) : fl_error_set(&derr, FL_ECORRUPT, "no image (NULL)");
+            if (drc == FL_ECORRUPT && o->skip_corrupt) {
+                keep[i] = false;
+                b->skipped++;
+                continue;
+            }
+            if (drc != FL_OK) {
+                rc = fl_error_set(err, drc, "loader: row id %llu of '%s': %s", (unsigned long long)rows[i], l->table, derr.message);
+                break;
+            }
+            if (!b->width) { /* the decoded size, the same for the whole batch */
+                b->width = sw;
+                b->height = sh;
+            }
+            if (!o->width && (sw != b->width || sh != b->height)) {
+                rc = fl_error_set(err, FL_EINVAL, "loader: row id %llu of '%s' decodes to %dx%d, others of its batch to %dx%d: give a width and height to "
+                                  "resize to", (unsigned long long)rows[i], l->table, sw, sh, b->width, b->height);
+                break;
+            }
+            /* Room for every image of the batch, allocated with the first one. */
+            if (!n_pixels) {
+                n_pixels = k * (size_t)b->width * (size_t)b->height * 3;
+                if (o->normalize) b->tensor = fl_malloc(n_pixels * sizeof *b->tensor);
+                else b->pixels = fl_malloc(n_pixels);
+                if (!b->tensor && !b->pixels) {
+                    rc = oom(err);
+                    break;
+                }
+            }
+            const uint8_t *src = w->rgb;
+            uint8_t *resized = NULL;
+            if (sw != b->width || sh != b->height) {
+                if (!(resized = fl_malloc((size_t)b->width * (size_t)b->height * 3))) {
+                    rc = oom(err);
+                    break;
+                }
+                resize_rgb(w->rgb, sw, sh, resized, b->width, b->height);
+                src = resized;
+            }
+            store_image(l, b, b->n, src);
+            fl_free(resized);
+        }
+        b->row_ids[b->n] = rows[i];
+        b->box_offsets[b->n + 1] = b->box_offsets[b->n];
+        if (bx >= 0) {
+            /* Boxes are in the stored image's pixels: they scale with the image. */
+            double sx = img >= 0 && ow ? (double)b->width / ow : 1, sy = img >= 0 && oh ? (double)b->height / oh : 1;
+            rc = add_boxes(l, &raw->columns[bx], lb >= 0 ? &raw->columns[lb] : NULL, (int64_t)i, sx, sy, b, &box_cap, err);
+        }
+        b->n++;
+    }
+    /* The other columns, of the delivered rows only. */
+    if (rc == FL_OK && o->n_columns) {
+        fl_schema *s = fl_schema_new();
+        for (size_t c = 0; s && c < o->n_columns; c++)
+            if (fl_schema_append_field(s, &raw->schema->fields[first_col + c]) != FL_OK) {
+                fl_schema_free(s);
+                s = NULL;
+            }
+        if (s) b->columns = fl_batch_new_empty(s);
+        fl_schema_free(s);
+        if (!b->columns) rc = oom(err);
+        for (size_t c = 0; rc == FL_OK && c < o->n_columns; c++)
+            for (size_t i = 0; rc == FL_OK && i < k; i++)
+                if (keep[i] && fl_array_append_from(&b->columns->columns[c], &raw->columns[first_col + c], (int64_t)i) != FL_OK) rc = oom(err);
+        if (rc == FL_OK) rc = fl_batch_finish(b->columns, err);
+        if (rc == FL_OK && fl_batch_set_row_ids(b->columns, b->row_ids, (size_t)b->n) != FL_OK) rc = oom(err);
+    }
+    if (rc == FL_OK && img < 0) b->width = b->height = 0;
+    fl_free(keep);
+    fl_batch_free(raw);
+    if (rc != FL_OK) {
+        fl_loader_batch_free(b);
+        return rc;
+    }
+    *out = b;
+    return FL_OK;
+}
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    fl_loader *l = w->l;
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        while (!l->stop && l->claimed >= l->delivered + l->n_slots) pthread_cond_wait(&l->work, &l->mu);
+        if (l->stop) break;
+        int64_t s = l->claimed++, epoch, index;
+        slot *sl = &l->slots[s % l->n_slots];
+        sl->seq = s;
+        sl->ready = false;
+        position(l, s, &epoch, &index);
+        size_t n;
+        const uint64_t *order = shard_order(l, epoch, &n);
+        /* The batch's rows are copied out while the order is stable (under the mutex). */
+        size_t from = (size_t)index * (size_t)l->o.batch_size, to = from + (size_t)l->o.batch_size;
+        if (from > n) from = n;
+        if (to > n) to = n;
+        uint64_t *rows = order ? fl_malloc((to - from + 1) * sizeof *rows) : NULL;
+        if (rows) memcpy(rows, order + from, (to - from) * sizeof *rows);
+        pthread_mutex_unlock(&l->mu);
+        fl_error err = {0};
+        fl_loader_batch *b = NULL;
+        int rc = rows ? build_batch(w, rows, to - from, epoch, index, &b, &err) : oom(&err);
+        fl_free(rows);
+        pthread_mutex_lock(&l->mu);
+        sl->rc = rc;
+        sl->err = err;
+        sl->batch = b;
+        sl->ready = true;
+        pthread_cond_broadcast(&l->ready);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+/* ---- the public calls ---- */
+
+static char *dup_or_null(const char *s, bool *ok) {
+    if (!s) return NULL;
+    char *d = fl_strdup(s);
+    if (!d) *ok = false;
+    return d;
+}
+
+static char **dup_list(const char *const *items, size_t n, bool *ok) {
+    if (!n) return NULL;
+    char **d = fl_calloc(n, sizeof *d);
+    if (!d) {
+        *ok = false;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!(d[i] = fl_strdup(items[i]))) *ok = false;
+    return d;
+}
+
+/* Checks a column exists with the expected kind. */
+static int check_column(const fl_table *t, const char *name, const char *role, fl_type_id type, fl_type_id child, fl_error *err) {
+    int k = fl_schema_find(t->m->schema, name);
+    if (k < 0) return fl_error_set(err, FL_ENOTFOUND, "loader: %s column '%s' not found in '%s'", role, name, t->name);
+    const fl_field *f = &t->m->schema->fields[k];
+    bool ok = f->type == type;
+    if (ok && child) ok = f->children[0].type == child && (child != FL_TYPE_LIST || fl_type_is_float(f->children[0].children[0].type));
+    if (!ok) {
+        char *have = fl_field_type_format(f);
+        int rc = fl_error_set(err, FL_ETYPE, "loader: %s column '%s' is %s", role, name, have ? have : "?");
+        fl_free(have);
+        return rc;
+    }
+    return FL_OK;
+}
+
+int fl_loader_open(fl_table *t, const uint64_t *row_ids, size_t n, const fl_loader_options *opts, fl_loader **out, fl_error *err) {
+    *out = NULL;
+    fl_loader_options o = opts ? *opts : (fl_loader_options){0};
+    if (o.batch_size <= 0) o.batch_size = 8;
+    if (o.world_size <= 0) o.world_size = 1;
+    if (o.rank < 0 || o.rank >= o.world_size) return fl_error_set(err, FL_EINVAL, "loader: rank %d is not in [0, %d)", o.rank, o.world_size);
+    if (o.threads <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        o.threads = cores > 0 ? (int)cores : 1;
+    }
+    if (o.threads > 64) o.threads = 64;
+    if (o.prefetch <= 0) o.prefetch = 2 * o.threads;
+    if (o.prefetch < o.threads) o.prefetch = o.threads;
+    if ((o.width > 0) != (o.height > 0) || o.width < 0 || o.height < 0 || o.width > 16384 || o.height > 16384)
+        return fl_error_set(err, FL_EINVAL, "loader: width and height go together, each in [1, 16384]");
+    if (o.scale_num < 0 || o.scale_denom < 0) return fl_error_set(err, FL_EINVAL, "loader: bad scaling factor");
+    if (o.scale_num || o.scale_denom) {
+        int nf;
+        tjscalingfactor *f = tjGetScalingFactors(&nf);
+        bool known = false;
+        for (int i = 0; i < nf && !known; i++) known = f[i].num == (o.scale_num ? o.scale_num : 1) && f[i].denom == (o.scale_denom ? o.scale_denom : 1);
+        if (!known) return fl_error_set(err, FL_EINVAL, "loader: libjpeg-turbo cannot scale by %d/%d (try 1/2, 1/4, 1/8)", o.scale_num, o.scale_denom);
+    }
+    if (o.labels_column && !o.boxes_column) return fl_error_set(err, FL_EINVAL, "loader: a labels column goes with a boxes column");
+    if (o.labels_column && !o.n_categories) return fl_error_set(err, FL_EINVAL, "loader: labels need the list of categories");
+    if (o.n_columns > 60) return fl_error_set(err, FL_EINVAL, "loader: at most 60 other columns");
+    const char *image = o.image_column ? o.image_column : "image_bytes";
+    if (*image) FL_RETURN_NOT_OK(check_column(t, image, "image", FL_TYPE_BINARY, 0, err));
+    if (o.boxes_column) FL_RETURN_NOT_OK(check_column(t, o.boxes_column, "boxes", FL_TYPE_LIST, FL_TYPE_LIST, err));
+    if (o.labels_column) FL_RETURN_NOT_OK(check_column(t, o.labels_column, "labels", FL_TYPE_LIST, FL_TYPE_STRING, err));
+    for (size_t i = 0; i < o.n_columns; i++)
+        if (fl_schema_find(t->m->schema, o.columns[i]) < 0)
+            return fl_error_set(err, FL_ENOTFOUND, "loader: column '%s' not found in '%s'", o.columns[i], t->name);
+    /* Every row must be live now: a bad id fails here, not in a worker. */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t fi;
+        uint64_t off;
+        const deletion_set *d;
+        if (!fl_table_locate(t, row_ids[i], &fi, &off))
+            return fl_error_set(err, FL_ENOTFOUND, "loader: row id %llu not found in '%s' version %llu", (unsigned long long)row_ids[i], t->name,
+                                (unsigned long long)t->m->version);
+        FL_RETURN_NOT_OK(fl_table_deletions(t, fi, &d, err));
+        if (fl_deletion_contains(d, off))
+            return fl_error_set(err, FL_ENOTFOUND, "loader: row id %llu is deleted in '%s' version %llu", (unsigned long long)row_ids[i], t->name,
+                                (unsigned long long)t->m->version);
+    }
+    fl_loader *l = fl_calloc(1, sizeof *l);
+    if (!l) return oom(err);
+    bool ok = true;
+    l->o = o;
+    l->db = t->db;
+    l->version = t->m->version;
+    l->table = dup_or_null(t->name, &ok);
+    l->image_column = *image ? dup_or_null(image, &ok) : NULL;
+    l->boxes_column = dup_or_null(o.boxes_column, &ok);
+    l->labels_column = dup_or_null(o.labels_column, &ok);
+    l->columns = dup_list(o.columns, o.n_columns, &ok);
+    l->categories = dup_list(o.categories, o.n_categories, &ok);
+    l->rows = fl_malloc((n ? n : 1) * sizeof *l->rows);
+    l->slots = fl_calloc((size_t)o.prefetch, sizeof *l->slots);
+    l->workers = fl_calloc((size_t)o.threads, sizeof *l->workers);
+    if (!ok || !l->rows || !l->slots || !l->workers) {
+        fl_loader_close(l);
+        return oom(err);
+    }
+    if (n) memcpy(l->rows, row_ids, n * sizeof *l->rows);
+    l->n_rows = n;
+    l->n_slots = o.prefetch;
+    for (int i = 0; i < l->n_slots; i++) l->slots[i].seq = -1;
+    l->orders[0].epoch = l->orders[1].epoch = -1;
+    size_t world = (size_t)o.world_size;
+    l->shard_rows_max = (int64_t)((n + world - 1) / world);
+    l->batches = (l->shard_rows_max + o.batch_size - 1) / o.batch_size;
+    if (l->batches && (o.start_batch < 0 || o.start_batch >= l->batches || o.start_epoch < 0)) {
+        fl_loader_close(l);
+        return fl_error_set(err, FL_EINVAL, "loader: cannot resume at epoch %lld, batch %lld (an epoch has %lld batches)", (long long)o.start_epoch,
+                            (long long)o.start_batch, (long long)l->batches);
+    }
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->work, NULL);
+    pthread_cond_init(&l->ready, NULL);
+    l->sync_ready = true;
+    /* The workers, each with its own handle of the same version and its own decoder. */
+    int rc = FL_OK;
+    worker *ws = l->ws = fl_calloc((size_t)o.threads, sizeof *ws);
+    l->n_workers = o.threads;
+    if (!ws) rc = oom(err);
+    for (int i = 0; rc == FL_OK && i < o.threads && l->batches; i++) {
+        fl_open_options at = {.version = l->version};
+        ws[i].l = l;
+        rc = fl_table_open(l->db, l->table, &at, &ws[i].t, err);
+        if (rc == FL_OK && !(ws[i].tj = tjInitDecompress())) rc = fl_error_set(err, FL_ENOMEM, "loader: cannot start a JPEG decoder");
+    }
+    for (int i = 0; rc == FL_OK && i < o.threads && l->batches; i++) {
+        if (pthread_create(&l->workers[i], NULL, worker_main, &ws[i]) != 0) {
+            rc = fl_error_set(err, FL_ENOMEM, "loader: cannot start a worker thread");
+            break;
+        }
+        l->started++;
+    }
+    if (rc != FL_OK) {
+        fl_loader_close(l);
+        return rc;
+    }
+    *out = l;
+    return FL_OK;
+}
+
+int64_t fl_loader_batches_per_epoch(const fl_loader *l) { return l->batches; }
+
+int fl_loader_next(fl_loader *l, fl_loader_batch **out, fl_error *err) {
+    *out = NULL;
+    if (l->failed) {
+        if (err) *err = l->failed_err;
+        return l->failed;
+    }
+    if (!l->batches) return FL_OK;
+    pthread_mutex_lock(&l->mu);
+    /* After the last batch of an epoch, one NULL marks its end. */
+    if (l->delivered > 0 && !l->ended) {
+        int64_t epoch, index;
+        position(l, l->delivered - 1, &epoch, &index);
+        if (index == l->batches - 1) {
+            l->ended = true;
+            pthread_mutex_unlock(&l->mu);
+            return FL_OK;
+        }
+    }
+    slot *sl = &l->slots[l->delivered % l->n_slots];
+    while (!(sl->seq == l->delivered && sl->ready)) pthread_cond_wait(&l->ready, &l->mu);
+    int rc = sl->rc;
+    if (rc != FL_OK) {
+        l->failed = rc;
+        l->failed_err = sl->err;
+        if (err) *err = sl->err;
+    }
+    *out = sl->batch;
+    sl->batch = NULL;
+    sl->seq = -1;
+    sl->ready = false;
+    l->delivered++;
+    l->ended = false;
+    pthread_cond_broadcast(&l->work);
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+void fl_loader_close(fl_loader *l) {
+    if (!l) return;
+    if (l->sync_ready) {
+        pthread_mutex_lock(&l->mu);
+        l->stop = true;
+        pthread_cond_broadcast(&l->work);
+        pthread_mutex_unlock(&l->mu);
+    }
+    for (int i = 0; i < l->started; i++) pthread_join(l->workers[i], NULL);
+    for (int i = 0; l->ws && i < l->n_workers; i++) {
+        fl_table_close(l->ws[i].t);
+        if (l->ws[i].tj) tjDestroy(l->ws[i].tj);
+        fl_free(l->ws[i].rgb);
+    }
+    fl_free(l->ws);
+    if (l->sync_ready) {
+        pthread_mutex_destroy(&l->mu);
+        pthread_cond_destroy(&l->work);
+        pthread_cond_destroy(&l->ready);
+    }
+    for (int i = 0; l->slots && i < l->n_slots; i++) fl_loader_batch_free(l->slots[i].batch);
+    for (int i = 0; i < 2; i++) fl_free(l->orders[i].rows);
+    fl_strings_free(l->columns, l->o.n_columns);
+    fl_strings_free(l->categories, l->o.n_categories);
+    fl_free(l->table);
+    fl_free(l->image_column);
+    fl_free(l->boxes_column);
+    fl_free(l->labels_column);
+    fl_free(l->rows);
+    fl_free(l->slots);
+    fl_free(l->workers);
+    fl_free(l);
+}
