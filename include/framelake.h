@@ -1065,6 +1065,10 @@ typedef struct fl_loader_batch {
  * shuffle). The handle must outlive the loader and must not be checked out or written meanwhile (workers read
  * through their own handles of the same version). */
 int fl_loader_open(fl_table *table, const uint64_t *row_ids, size_t n, const fl_loader_options *opts, fl_loader **out, fl_error *err);
+/* Builds one batch of exactly these rows, in this order, in the calling thread (a map-style dataset's
+ * random access): the options as for a loader; threads, prefetch, shuffling, sharding and resuming do not
+ * apply. Caller frees *out with fl_loader_batch_free. */
+int fl_loader_read(fl_table *table, const uint64_t *row_ids, size_t n, const fl_loader_options *opts, fl_loader_batch **out, fl_error *err);
 /* Batches per epoch of this shard. */
 int64_t fl_loader_batches_per_epoch(const fl_loader *loader);
 /* The next batch (caller frees with fl_loader_batch_free), or *out = NULL at the end of an epoch; the call

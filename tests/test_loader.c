@@ -121,6 +121,24 @@ static void test_pixels_match_reference(void) {
     fl_loader_close(l);
 }
 
+/* One batch of given rows, built in the calling thread (a map-style dataset's access). */
+static void test_read_rows(void) {
+    uint64_t rows[3] = {17, 2, 9};
+    fl_loader_options o = {.shuffle = true, .threads = 4}; /* ignored by fl_loader_read */
+    fl_loader_batch *b = NULL;
+    CHECK_OK(fl_loader_read(t, rows, 3, &o, &b, &tl_err));
+    if (!b) return;
+    CHECK_EQ_INT(b->n, 3);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ_INT(b->row_ids[i], rows[i]);
+        int w, h;
+        uint8_t *ref = reference(rows[i], 1, 1, &w, &h);
+        CHECK(ref && !memcmp(ref, b->pixels + (size_t)i * (size_t)w * (size_t)h * 3, (size_t)w * (size_t)h * 3));
+        free(ref);
+    }
+    fl_loader_batch_free(b);
+}
+
 static void test_boxes_and_labels(void) {
     const char *cats[2] = {"car", "pedestrian"}, *cols[2] = {"image_id", "split"};
     fl_loader_options o = {.batch_size = 8, .threads = 2, .width = 48, .height = 24, .boxes_column = "ann_bboxes", .labels_column = "ann_categories",
@@ -298,6 +316,7 @@ static void test_corrupt_and_errors(void) {
 int main(void) {
     setup();
     RUN(test_pixels_match_reference);
+    RUN(test_read_rows);
     RUN(test_boxes_and_labels);
     RUN(test_shuffle_shard_resume);
     RUN(test_corrupt_and_errors);

@@ -436,7 +436,8 @@ static int check_column(const fl_table *t, const char *name, const char *role, f
     return FL_OK;
 }
 
-int fl_loader_open(fl_table *t, const uint64_t *row_ids, size_t n, const fl_loader_options *opts, fl_loader **out, fl_error *err) {
+/* Checks the options and the rows, copies them; with `start`, opens the workers' handles and threads. */
+static int open_loader(fl_table *t, const uint64_t *row_ids, size_t n, const fl_loader_options *opts, bool start, fl_loader **out, fl_error *err) {
     *out = NULL;
     fl_loader_options o = opts ? *opts : (fl_loader_options){0};
     if (o.batch_size <= 0) o.batch_size = 8;
@@ -514,6 +515,10 @@ int fl_loader_open(fl_table *t, const uint64_t *row_ids, size_t n, const fl_load
         return fl_error_set(err, FL_EINVAL, "loader: cannot resume at epoch %lld, batch %lld (an epoch has %lld batches)", (long long)o.start_epoch,
                             (long long)o.start_batch, (long long)l->batches);
     }
+    if (!start) {
+        *out = l;
+        return FL_OK;
+    }
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->work, NULL);
     pthread_cond_init(&l->ready, NULL);
@@ -544,7 +549,31 @@ int fl_loader_open(fl_table *t, const uint64_t *row_ids, size_t n, const fl_load
     return FL_OK;
 }
 
+int fl_loader_open(fl_table *t, const uint64_t *row_ids, size_t n, const fl_loader_options *opts, fl_loader **out, fl_error *err) {
+    return open_loader(t, row_ids, n, opts, true, out, err);
+}
+
 int64_t fl_loader_batches_per_epoch(const fl_loader *l) { return l->batches; }
+
+int fl_loader_read(fl_table *t, const uint64_t *row_ids, size_t n, const fl_loader_options *opts, fl_loader_batch **out, fl_error *err) {
+    *out = NULL;
+    /* A loader without workers: its options checked and copied the same way, the batch built here. */
+    fl_loader_options o = opts ? *opts : (fl_loader_options){0};
+    o.threads = 1;
+    o.prefetch = 1;
+    o.shuffle = false;
+    o.rank = 0;
+    o.world_size = 1;
+    o.start_epoch = o.start_batch = 0;
+    fl_loader *l;
+    FL_RETURN_NOT_OK(open_loader(t, row_ids, n, &o, false, &l, err));
+    worker w = {.l = l, .t = t, .tj = tjInitDecompress()};
+    int rc = w.tj ? build_batch(&w, row_ids, n, 0, 0, out, err) : fl_error_set(err, FL_ENOMEM, "loader: cannot start a JPEG decoder");
+    if (w.tj) tjDestroy(w.tj);
+    fl_free(w.rgb);
+    fl_loader_close(l);
+    return rc;
+}
 
 int fl_loader_next(fl_loader *l, fl_loader_batch **out, fl_error *err) {
     *out = NULL;
