@@ -84,7 +84,7 @@ test-cli: $(BUILD)/framelake
 	@FRAMELAKE=$(CURDIR)/$(BUILD)/framelake tests/cli/run.sh
 
 # Python tests (/usr/bin/python3 sees Debian's numpy, opencv, torch): the UDF worker protocol and workers.
-test-py: $(BUILD)/framelake
+test-py: $(BUILD)/framelake $(BUILD)/libframelake.so
 	@FRAMELAKE=$(CURDIR)/$(BUILD)/framelake PYTHONPATH=$(CURDIR)/python OMP_NUM_THREADS=2 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/python
 
 # Differential tests against the npm peer (LanceDB): the same rows and SQL filters must count the same.
