@@ -262,6 +262,12 @@ class Table:
             N.libc.free(p)
 
     @property
+    def metadata(self):
+        """Table-level metadata (a view's definition: view.source, view.source_version, ...)."""
+        s = N.lib.fl_table_schema(self._t).contents
+        return {s.metadata[i].key.decode(): s.metadata[i].value.decode() for i in range(s.n_metadata)}
+
+    @property
     def columns(self):
         s = N.lib.fl_table_schema(self._t).contents
         return [s.fields[i].name.decode() for i in range(s.n_fields)]
