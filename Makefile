@@ -3,6 +3,7 @@
 # `make SANITIZE=1` builds everything with ASan+UBSan. `make demo` runs the end-to-end demo.
 
 PREFIX ?= /usr/local
+PYTHON_SITE ?= $(PREFIX)/lib/python3.$(shell /usr/bin/python3 -c "import sys; print(sys.version_info.minor)" 2>/dev/null || echo 11)/dist-packages
 CC ?= cc
 SANITIZE ?= 0
 BUILD ?= build
@@ -123,6 +124,11 @@ install: all
 	install -m 755 $(BUILD)/framelake $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^#define FL_VERSION_STRING "\(.*\)"/\1/p' include/framelake.h)|' \
 	    framelake.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/framelake.pc
+	# The Python package, where /usr/bin/python3 looks for PREFIX's packages; it loads the library installed above.
+	install -d $(DESTDIR)$(PYTHON_SITE)/framelake/workers
+	install -m 644 python/framelake/*.py $(DESTDIR)$(PYTHON_SITE)/framelake/
+	install -m 644 python/framelake/workers/*.py $(DESTDIR)$(PYTHON_SITE)/framelake/workers/
+	echo "$(PREFIX)/lib/libframelake.so.0" > $(DESTDIR)$(PYTHON_SITE)/framelake/_libpath.txt
 
 clean:
 	rm -rf build build-san build-fuzz framelake

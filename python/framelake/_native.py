@@ -2,7 +2,8 @@
 
 The structs mirror the header field for field; ctypes lays them out as the C compiler does. Only the calls
 the Python package uses are declared. The library is found through $FRAMELAKE_LIB, then the build tree
-next to this package (build/libframelake.so), then the system's loader path (libframelake.so.0).
+next to this package (build/libframelake.so), then the path `make install` recorded, then the system's
+loader path (libframelake.so.0).
 """
 
 import ctypes
@@ -19,6 +20,10 @@ def _find_library():
     for candidate in (os.path.join(here, "..", "..", "build", "libframelake.so"), os.path.join(here, "libframelake.so")):
         if os.path.exists(candidate):
             return os.path.normpath(candidate)
+    installed = os.path.join(here, "_libpath.txt")  # written by `make install`
+    if os.path.exists(installed):
+        with open(installed) as f:
+            return f.read().strip()
     return "libframelake.so.0"
 
 
