@@ -122,6 +122,22 @@ class VectorQuery(Structure):
                 ("exact", c_bool), ("postfilter", c_bool), ("nprobes", c_int), ("refine_factor", c_int)]
 
 
+class ArrowSchema(Structure):
+    pass
+
+
+class ArrowArray(Structure):
+    pass
+
+
+ArrowSchema._fields_ = [("format", c_char_p), ("name", c_char_p), ("metadata", c_char_p), ("flags", c_int64), ("n_children", c_int64),
+                        ("children", POINTER(POINTER(ArrowSchema))), ("dictionary", POINTER(ArrowSchema)),
+                        ("release", ctypes.CFUNCTYPE(None, POINTER(ArrowSchema))), ("private_data", c_void_p)]
+ArrowArray._fields_ = [("length", c_int64), ("null_count", c_int64), ("offset", c_int64), ("n_buffers", c_int64), ("n_children", c_int64),
+                       ("buffers", POINTER(c_void_p)), ("children", POINTER(POINTER(ArrowArray))), ("dictionary", POINTER(ArrowArray)),
+                       ("release", ctypes.CFUNCTYPE(None, POINTER(ArrowArray))), ("private_data", c_void_p)]
+
+
 # ---- prototypes ----
 
 def _proto(name, restype, *argtypes):
@@ -151,6 +167,7 @@ _proto("fl_sql", c_int, c_void_p, c_char_p, c_void_p, P(c_void_p), P(Error))
 _proto("fl_cursor_next", c_int, c_void_p, P(P(Batch)), P(Error))
 _proto("fl_cursor_close", None, c_void_p)
 _proto("fl_batch_free", None, P(Batch))
+_proto("fl_batch_export_arrow", c_int, P(Batch), P(ArrowSchema), P(ArrowArray), P(Error))
 _proto("fl_table_take", c_int, c_void_p, P(c_uint64), c_size_t, P(c_char_p), c_size_t, P(P(Batch)), P(Error))
 _proto("fl_fts_search", c_int, c_void_p, P(FtsQuery), P(P(Batch)), P(Error))
 _proto("fl_vector_search", c_int, c_void_p, P(VectorQuery), P(P(Batch)), P(Error))

@@ -367,11 +367,57 @@ class Table:
         finally:
             N.lib.fl_batch_free(b)
 
+    def export_arrow(self, where=None, columns=None):
+        """The rows as Arrow C Data Interface structs without copying: a list of ArrowExport (one per batch,
+        each an ArrowSchema and a struct ArrowArray; released when the object goes away unless a consumer took
+        them over)."""
+        arr, n, keep = _names(columns)
+        opts = N.QueryOptions(where.encode() if where else None, arr, n, None, 0, -1, False, False, 0)
+        cur = ctypes.c_void_p()
+        err = N.Error()
+        _check(N.lib.fl_table_query(self._t, ctypes.byref(opts), ctypes.byref(cur), ctypes.byref(err)), err)
+        del keep
+        out = []
+        try:
+            while True:
+                b = ctypes.POINTER(N.Batch)()
+                _check(N.lib.fl_cursor_next(cur, ctypes.byref(b), ctypes.byref(err)), err)
+                if not b:
+                    break
+                x = ArrowExport()
+                _check(N.lib.fl_batch_export_arrow(b, ctypes.byref(x.schema), ctypes.byref(x.array), ctypes.byref(err)), err)
+                out.append(x)
+        finally:
+            N.lib.fl_cursor_close(cur)
+        return out
+
     def to_arrow(self, where=None, columns=None):
-        """The rows as a pyarrow Table (requires pyarrow)."""
+        """The rows as a pyarrow Table through the Arrow C Data Interface (requires pyarrow)."""
         import pyarrow as pa
-        cols = self.query(where=where, columns=columns)
-        return pa.table({k: (v.filled(None) if isinstance(v, np.ma.MaskedArray) else v) for k, v in cols.items()})
+        batches = []
+        for x in self.export_arrow(where, columns):
+            batches.append(pa.RecordBatch._import_from_c(ctypes.addressof(x.array), ctypes.addressof(x.schema)))
+            x.taken()
+        return pa.Table.from_batches(batches) if batches else pa.table({})
+
+
+class ArrowExport:
+    """One exported batch: `schema` (N.ArrowSchema) and `array` (N.ArrowArray), released on deletion unless
+    taken() says a consumer now owns them."""
+
+    def __init__(self):
+        self.schema = N.ArrowSchema()
+        self.array = N.ArrowArray()
+
+    def taken(self):
+        self.schema.release = type(self.schema.release)()
+        self.array.release = type(self.array.release)()
+
+    def __del__(self):
+        if self.array.release:
+            self.array.release(ctypes.byref(self.array))
+        if self.schema.release:
+            self.schema.release(ctypes.byref(self.schema))
 
 
 def _reopen_table(path, name, version):

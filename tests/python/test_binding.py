@@ -59,6 +59,25 @@ def test_tables_counts_queries(dbpath):
     assert db.sql("SELECT count(*) AS n FROM bdd100k")["n"].tolist() == [40]
 
 
+def test_arrow_export(dbpath):
+    """The C Data Interface export, checked field by field (pyarrow is not in Debian, so its import is not run)."""
+    import ctypes
+    t = framelake.connect(dbpath).open_table("bdd100k")
+    exports = t.export_arrow(where="split = 'val'", columns=["image_id", "width", "ann_categories"])
+    assert len(exports) == 1
+    x = exports[0]
+    assert x.schema.format == b"+s" and x.schema.n_children == 3
+    kids = [x.schema.children[i].contents for i in range(3)]
+    assert [k.name for k in kids] == [b"image_id", b"width", b"ann_categories"]
+    assert [k.format for k in kids] == [b"U", b"i", b"+L"]
+    n = t.count("split = 'val'")
+    assert x.array.length == n and x.array.n_children == 3
+    widths = x.array.children[1].contents
+    values = np.ctypeslib.as_array(ctypes.cast(widths.buffers[1], ctypes.POINTER(ctypes.c_int32)), (n,))
+    assert values.tolist() == t.query(where="split = 'val'", columns=["width"])["width"].tolist()
+    del exports, x  # released through the callbacks
+
+
 def test_permutation(dbpath):
     db = framelake.connect(dbpath)
     p = db.permutation("perm")
