@@ -246,6 +246,17 @@ static void test_save_load(void) {
     CHECK_EQ_INT(fl_permutation_load(db, "frames", NULL, &q, &e), FL_EINVAL);
     CHECK_EQ_STR(e.message, "table 'frames' is not a permutation");
     fl_permutation_free(p);
+    /* A save interrupted before its last commit (the rows are in, the completion mark is not) is refused. */
+    fl_schema *ps;
+    CHECK_OK(fl_schema_parse("row_id uint64 not null, split_id int32 not null", &ps, &tl_err));
+    fl_schema_set_metadata(ps, "permutation.source", "frames");
+    fl_schema_set_metadata(ps, "permutation.source_version", "2");
+    fl_schema_set_metadata(ps, "permutation.splits", "all");
+    fl_schema_set_metadata(ps, "permutation.columns", "[]");
+    CHECK_OK(fl_table_create(db, "half", ps, NULL, &tl_err));
+    fl_schema_free(ps);
+    CHECK_EQ_INT(fl_permutation_load(db, "half", NULL, &q, &e), FL_EINVAL);
+    CHECK_EQ_STR(e.message, "permutation 'half' was not completely written (its creation was interrupted); drop it and create it again");
     /* Errors name the problem. */
     double over[2] = {0.8, 0.3};
     fl_permutation_spec bad = {.split = FL_SPLIT_RANDOM, .ratios = over, .n_parts = 2};
