@@ -79,7 +79,8 @@ def data_record(db, view, version=None, permutation=None, permutation_version=No
               "source_version": int(meta["view.source_version"]) if "view.source_version" in meta else None, "rows": len(table)}
     if perm is not None:
         ptable = database.open_table(permutation, version=permutation_version)
-        record.update(permutation=permutation, permutation_version=ptable.version, split=split, rows=len(perm.split(split)))
+        record.update(permutation=permutation, permutation_version=ptable.version, permutation_spec=perm.spec, split=split,
+                      rows=len(perm.split(split)))
     table.close()
     return record
 

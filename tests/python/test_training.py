@@ -57,6 +57,7 @@ def test_loss_falls_on_a_fixed_set(setup):
                                   setup["weights"], "--categories", "car,pedestrian", "--epochs", "12", "--batch-size", "2", "--lr", "0.005",
                                   "--lr-step", "100", "--out", out, "--threads", "1"])
     losses = record["losses"]
+    assert record["train"]["permutation"] == "two" and "--split" in record["train"]["permutation_spec"]
     assert len(losses) == 12 and all(math.isfinite(v) for v in losses)
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
 
@@ -76,13 +77,14 @@ def test_checkpoint_records_the_data_and_resumes(setup):
     commit = saved["framelake_commit"]
     assert commit == "unknown" or (len(commit) == 40 and int(commit, 16) >= 0)
     rows = saved["train"]["rows"]
+    trained_on = framelake.connect(db).open_table("train_v", version=2).row_ids()
     # New footage arrives and the view is refreshed: the recorded version still reads the same rows.
     cli("ingest", "synthetic", db, "--n", "10", "--seed", "6", "--size", "320x192", "--quiet")
     cli("view", "refresh", db, "--all")
     latest = framelake.connect(db).open_table("train_v")
     assert latest.version > 2 and len(latest) > rows
     pinned = DetectionDataset(db, "train_v", version=saved["train"]["view_version"], categories=["car", "pedestrian"])
-    assert len(pinned) == rows
+    assert len(pinned) == rows and sorted(pinned.row_ids.tolist()) == sorted(trained_on.tolist())
     # --resume continues from last.pt on the recorded data versions, into epoch 1.
     resumed = train_detector.main(args[:-4] + ["--out", out, "--resume", "--epochs", "2", "--max-steps", "5"])
     assert resumed["steps"] == 5 and resumed["train"]["view_version"] == 2
