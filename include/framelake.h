@@ -1059,6 +1059,8 @@ typedef struct fl_loader_batch {
     int64_t *labels;            /* one per box */
     fl_batch *columns;          /* the other columns, n rows (NULL when none were asked for) */
     int64_t skipped;            /* rows of this batch whose image did not decode */
+    void *pool;                 /* private: where the image buffer returns when the batch is freed */
+    size_t buffer_bytes;        /* private */
 } fl_loader_batch;
 
 /* Starts a loader over `row_ids` (n of them, live rows of the handle's version; the order used without

@@ -94,7 +94,8 @@ class LoaderOptions(Structure):
 class LoaderBatch(Structure):
     _fields_ = [("epoch", c_int64), ("index", c_int64), ("n", c_int64), ("row_ids", POINTER(c_uint64)), ("height", c_int32),
                 ("width", c_int32), ("pixels", POINTER(c_uint8)), ("tensor", POINTER(c_float)), ("box_offsets", POINTER(c_int64)),
-                ("boxes", POINTER(c_float)), ("labels", POINTER(c_int64)), ("columns", POINTER(Batch)), ("skipped", c_int64)]
+                ("boxes", POINTER(c_float)), ("labels", POINTER(c_int64)), ("columns", POINTER(Batch)), ("skipped", c_int64),
+                ("pool", c_void_p), ("buffer_bytes", c_size_t)]
 
 
 class Permutation(Structure):

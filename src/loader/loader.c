@@ -33,6 +33,70 @@ typedef struct slot {
 
 typedef struct worker worker;
 
+/*
+ * Image buffers of finished batches, kept for the next batches: a batch of full-size frames is tens of
+ * megabytes, and fresh memory costs a page fault and zeroing per page. Shared by the loader and its batches
+ * (which may outlive it): refcounted, the last reference frees it.
+ */
+typedef struct buffer_pool {
+    pthread_mutex_t mu;
+    int refs;
+    size_t bytes;               /* size of every kept buffer */
+    void *kept[8];
+    int n_kept;
+} buffer_pool;
+
+static buffer_pool *pool_new(void) {
+    buffer_pool *p = fl_calloc(1, sizeof *p);
+    if (!p) return NULL;
+    pthread_mutex_init(&p->mu, NULL);
+    p->refs = 1;
+    return p;
+}
+
+static buffer_pool *pool_ref(buffer_pool *p) {
+    if (!p) return NULL;
+    pthread_mutex_lock(&p->mu);
+    p->refs++;
+    pthread_mutex_unlock(&p->mu);
+    return p;
+}
+
+static void pool_release(buffer_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    int left = --p->refs;
+    pthread_mutex_unlock(&p->mu);
+    if (left) return;
+    for (int i = 0; i < p->n_kept; i++) fl_free(p->kept[i]);
+    pthread_mutex_destroy(&p->mu);
+    fl_free(p);
+}
+
+static void *pool_get(buffer_pool *p, size_t bytes) {
+    void *buf = NULL;
+    if (p) {
+        pthread_mutex_lock(&p->mu);
+        if (p->n_kept && p->bytes == bytes) buf = p->kept[--p->n_kept];
+        pthread_mutex_unlock(&p->mu);
+    }
+    return buf ? buf : fl_malloc(bytes);
+}
+
+/* Keeps a buffer for reuse (the size of the batches being made), or frees it. */
+static void pool_put(buffer_pool *p, void *buf, size_t bytes) {
+    if (!buf) return;
+    if (p) {
+        pthread_mutex_lock(&p->mu);
+        if (p->bytes != bytes && !p->n_kept) p->bytes = bytes;
+        bool keep = p->bytes == bytes && p->n_kept < 8;
+        if (keep) p->kept[p->n_kept++] = buf;
+        pthread_mutex_unlock(&p->mu);
+        if (keep) return;
+    }
+    fl_free(buf);
+}
+
 typedef struct epoch_order {
     int64_t epoch;              /* -1: none */
     uint64_t *rows;             /* this shard's rows of the epoch, in order */
@@ -59,6 +123,7 @@ struct fl_loader {
     epoch_order orders[2];      /* the epochs in flight (orders are built once, under the mutex) */
     pthread_t *workers;
     worker *ws;                 /* n_workers: handle and decoder of each thread */
+    buffer_pool *pool;          /* image buffers for reuse (NULL for fl_loader_read) */
     int n_workers, started;
     bool sync_ready;            /* mu and the conditions were initialized */
 };
@@ -118,8 +183,8 @@ static const uint64_t *shard_order(fl_loader *l, int64_t epoch, size_t *n) {
 void fl_loader_batch_free(fl_loader_batch *b) {
     if (!b) return;
     fl_free(b->row_ids);
-    fl_free(b->pixels);
-    fl_free(b->tensor);
+    pool_put(b->pool, b->pixels ? (void *)b->pixels : (void *)b->tensor, b->buffer_bytes);
+    pool_release(b->pool);
     fl_free(b->box_offsets);
     fl_free(b->boxes);
     fl_free(b->labels);
@@ -129,40 +194,53 @@ void fl_loader_batch_free(fl_loader_batch *b) {
 
 /* ---- building one batch ---- */
 
+typedef struct resize_col {
+    uint32_t x0, x1;            /* byte offsets of the two source pixels in a row */
+    uint32_t wx;                /* weight of x1, 0..2048 */
+} resize_col;
+
 struct worker {
     fl_loader *l;
     fl_table *t;
     tjhandle tj;
     uint8_t *rgb;               /* decode buffer */
     size_t rgb_cap;
+    uint8_t *resized;           /* resize buffer */
+    size_t resized_cap;
+    resize_col *cols;           /* resize column table */
+    size_t cols_cap;
 };
 
-/* Bilinear resample of an RGB image (half-pixel centers) into dst (dw x dh x 3). */
-static void resize_rgb(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh) {
+/* Bilinear resample of an RGB image (half-pixel centers, 11-bit fixed-point weights) into dst (dw x dh x 3).
+ * `cols` has room for dw entries. */
+static void resize_rgb(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh, resize_col *cols) {
     double fx = (double)sw / dw, fy = (double)sh / dh;
+    for (int x = 0; x < dw; x++) {
+        double sx = (x + 0.5) * fx - 0.5;
+        if (sx < 0) sx = 0;
+        int x0 = (int)sx, x1 = x0 + 1 < sw ? x0 + 1 : sw - 1;
+        cols[x] = (resize_col){(uint32_t)x0 * 3, (uint32_t)x1 * 3, (uint32_t)((sx - x0) * 2048 + 0.5)};
+    }
     for (int y = 0; y < dh; y++) {
         double sy = (y + 0.5) * fy - 0.5;
         if (sy < 0) sy = 0;
         int y0 = (int)sy, y1 = y0 + 1 < sh ? y0 + 1 : sh - 1;
-        double wy = sy - y0;
-        for (int x = 0; x < dw; x++) {
-            double sx = (x + 0.5) * fx - 0.5;
-            if (sx < 0) sx = 0;
-            int x0 = (int)sx, x1 = x0 + 1 < sw ? x0 + 1 : sw - 1;
-            double wx = sx - x0;
-            const uint8_t *a = src + ((size_t)y0 * (size_t)sw + (size_t)x0) * 3, *b = src + ((size_t)y0 * (size_t)sw + (size_t)x1) * 3,
-                          *c = src + ((size_t)y1 * (size_t)sw + (size_t)x0) * 3, *d = src + ((size_t)y1 * (size_t)sw + (size_t)x1) * 3;
-            uint8_t *o = dst + ((size_t)y * (size_t)dw + (size_t)x) * 3;
+        uint32_t wy = (uint32_t)((sy - y0) * 2048 + 0.5);
+        const uint8_t *r0 = src + (size_t)y0 * (size_t)sw * 3, *r1 = src + (size_t)y1 * (size_t)sw * 3;
+        uint8_t *o = dst + (size_t)y * (size_t)dw * 3;
+        for (int x = 0; x < dw; x++, o += 3) {
+            const resize_col *c = &cols[x];
             for (int k = 0; k < 3; k++) {
-                double v = (a[k] * (1 - wx) + b[k] * wx) * (1 - wy) + (c[k] * (1 - wx) + d[k] * wx) * wy;
-                o[k] = (uint8_t)(v + 0.5);
+                uint32_t top = r0[c->x0 + (uint32_t)k] * (2048 - c->wx) + r0[c->x1 + (uint32_t)k] * c->wx;
+                uint32_t bottom = r1[c->x0 + (uint32_t)k] * (2048 - c->wx) + r1[c->x1 + (uint32_t)k] * c->wx;
+                o[k] = (uint8_t)((top * (2048 - wy) + bottom * wy + (1u << 21)) >> 22);
             }
         }
     }
 }
 
-/* Decodes one JPEG into w->rgb at the loader's scale: *sw x *sh pixels, *ow x *oh the full size. */
-static int decode(worker *w, const uint8_t *jpeg, size_t size, int *sw, int *sh, int *ow, int *oh, fl_error *err) {
+/* Reads a JPEG's size: *ow x *oh in full, *sw x *sh at the loader's DCT scale. */
+static int jpeg_size(worker *w, const uint8_t *jpeg, size_t size, int *sw, int *sh, int *ow, int *oh, fl_error *err) {
     const fl_loader_options *o = &w->l->o;
     int subsamp, colorspace;
     if (tjDecompressHeader3(w->tj, jpeg, (unsigned long)size, ow, oh, &subsamp, &colorspace) != 0)
@@ -170,43 +248,58 @@ static int decode(worker *w, const uint8_t *jpeg, size_t size, int *sw, int *sh,
     tjscalingfactor sf = {o->scale_num > 0 ? o->scale_num : 1, o->scale_denom > 0 ? o->scale_denom : 1};
     *sw = TJSCALED(*ow, sf);
     *sh = TJSCALED(*oh, sf);
-    size_t need = (size_t)*sw * (size_t)*sh * 3;
-    if (need > w->rgb_cap) {
-        uint8_t *grown = fl_realloc(w->rgb, need);
-        if (!grown) return oom(err);
-        w->rgb = grown;
-        w->rgb_cap = need;
-    }
+    return FL_OK;
+}
+
+/* Decodes a JPEG at sw x sh into dst (RGB, tightly packed). */
+static int jpeg_decode(worker *w, const uint8_t *jpeg, size_t size, uint8_t *dst, int sw, int sh, fl_error *err) {
     /* A warning (extraneous bytes, a premature end filled in) still gives an image; only fatal errors fail. */
-    if (tjDecompress2(w->tj, jpeg, (unsigned long)size, w->rgb, *sw, 0, *sh, TJPF_RGB, 0) != 0 && tjGetErrorCode(w->tj) == TJERR_FATAL)
+    if (tjDecompress2(w->tj, jpeg, (unsigned long)size, dst, sw, 0, sh, TJPF_RGB, 0) != 0 && tjGetErrorCode(w->tj) == TJERR_FATAL)
         return fl_error_set(err, FL_ECORRUPT, "cannot decode the JPEG: %s", tjGetErrorStr2(w->tj));
     return FL_OK;
 }
 
-/* Stores image i (w x h RGB in src) into the batch at its layout and type. */
-static void store_image(const fl_loader *l, fl_loader_batch *b, int64_t i, const uint8_t *src) {
+/* A worker buffer of at least `need` bytes (kept between images). */
+static uint8_t *scratch(uint8_t **buf, size_t *cap, size_t need) {
+    if (need > *cap) {
+        uint8_t *grown = fl_realloc(*buf, need);
+        if (!grown) return NULL;
+        *buf = grown;
+        *cap = need;
+    }
+    return *buf;
+}
+
+/* Stores image i (RGB in src, the batch's size) into the batch at its layout and type; lut: the normalized
+ * value of each byte per channel. */
+static void store_image(const fl_loader *l, fl_loader_batch *b, int64_t i, const uint8_t *src, const float lut[3][256]) {
     const fl_loader_options *o = &l->o;
     size_t hw = (size_t)b->height * (size_t)b->width, base = (size_t)i * hw * 3;
     if (!o->normalize) {
         if (o->layout != FL_LAYOUT_CHW) {
-            memcpy(b->pixels + base, src, hw * 3);
+            if (b->pixels + base != src) memcpy(b->pixels + base, src, hw * 3);
             return;
         }
-        for (size_t p = 0; p < hw; p++)
-            for (int c = 0; c < 3; c++) b->pixels[base + (size_t)c * hw + p] = src[p * 3 + (size_t)c];
+        for (size_t c = 0; c < 3; c++) {
+            uint8_t *d = b->pixels + base + c * hw;
+            for (size_t p = 0; p < hw; p++) d[p] = src[p * 3 + c];
+        }
         return;
     }
-    float scale[3], shift[3];
-    for (int c = 0; c < 3; c++) {
-        float sd = o->std[c] != 0 ? o->std[c] : 1;
-        scale[c] = 1.0f / (255.0f * sd);
-        shift[c] = -o->mean[c] / sd;
-    }
-    for (size_t p = 0; p < hw; p++)
-        for (int c = 0; c < 3; c++) {
-            size_t at = o->layout == FL_LAYOUT_CHW ? base + (size_t)c * hw + p : base + p * 3 + (size_t)c;
-            b->tensor[at] = (float)src[p * 3 + (size_t)c] * scale[c] + shift[c];
+    if (o->layout == FL_LAYOUT_CHW) {
+        for (size_t c = 0; c < 3; c++) {
+            float *d = b->tensor + base + c * hw;
+            const float *t = lut[c];
+            for (size_t p = 0; p < hw; p++) d[p] = t[src[p * 3 + c]];
         }
+        return;
+    }
+    float *d = b->tensor + base;
+    for (size_t p = 0; p < hw * 3; p += 3) {
+        d[p] = lut[0][src[p]];
+        d[p + 1] = lut[1][src[p + 1]];
+        d[p + 2] = lut[2][src[p + 2]];
+    }
 }
 
 /* Appends the boxes of row r whose label is a category, scaled by (sx, sy), as the boxes of the batch's
@@ -257,7 +350,13 @@ static int build_batch(worker *w, const uint64_t *rows, size_t k, int64_t epoch,
     *out = NULL;
     fl_loader_batch *b = fl_calloc(1, sizeof *b);
     if (!b) return oom(err);
+    b->pool = pool_ref(l->pool);
     b->epoch = epoch;
+    float lut[3][256];
+    for (int c = 0; c < 3 && o->normalize; c++) {
+        float sd = o->std[c] != 0 ? o->std[c] : 1;
+        for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - o->mean[c]) / sd;
+    }
     b->index = index;
     /* One take of every column needed, in the batch's order (fl_table_take reads in storage order). */
     const char *need[64];
@@ -284,7 +383,41 @@ static int build_batch(worker *w, const uint64_t *rows, size_t k, int64_t epoch,
             size_t size = 0;
             const uint8_t *jpeg = fl_array_is_null(&raw->columns[img], (int64_t)i) ? NULL : fl_array_get_bytes(&raw->columns[img], (int64_t)i, &size);
             fl_error derr = {0};
-            int drc = jpeg ? decode(w, jpeg, size, &sw, &sh, &ow, &oh, &derr) : fl_error_set(&derr, FL_ECORRUPT, "no image (NULL)");
+            int drc = jpeg ? jpeg_size(w, jpeg, size, &sw, &sh, &ow, &oh, &derr) : fl_error_set(&derr, FL_ECORRUPT, "no image (NULL)");
+            if (drc == FL_OK && !b->width) { /* the decoded size, the same for the whole batch */
+                b->width = sw;
+                b->height = sh;
+            }
+            if (drc == FL_OK && !o->width && (sw != b->width || sh != b->height)) {
+                rc = fl_error_set(err, FL_EINVAL, "loader: row id %llu of '%s' decodes to %dx%d, others of its batch to %dx%d: give a width and height to "
+                                  "resize to", (unsigned long long)rows[i], l->table, sw, sh, b->width, b->height);
+                break;
+            }
+            /* Room for every image of the batch, taken with the first one (reused buffers when the loader has them). */
+            if (drc == FL_OK && !n_pixels) {
+                n_pixels = k * (size_t)b->width * (size_t)b->height * 3;
+                size_t bytes = o->normalize ? n_pixels * sizeof(float) : n_pixels;
+                void *buf = pool_get(l->pool, bytes);
+                if (!buf) {
+                    rc = oom(err);
+                    break;
+                }
+                if (o->normalize) b->tensor = buf;
+                else b->pixels = buf;
+                b->buffer_bytes = bytes;
+            }
+            /* Straight into the batch when nothing is left to do to the pixels. */
+            size_t one = (size_t)b->width * (size_t)b->height * 3;
+            bool direct = !o->normalize && o->layout != FL_LAYOUT_CHW && sw == b->width && sh == b->height;
+            uint8_t *dst = NULL;
+            if (drc == FL_OK) {
+                dst = direct ? b->pixels + (size_t)b->n * one : scratch(&w->rgb, &w->rgb_cap, (size_t)sw * (size_t)sh * 3);
+                if (!dst) {
+                    rc = oom(err);
+                    break;
+                }
+                drc = jpeg_decode(w, jpeg, size, dst, sw, sh, &derr);
+            }
             if (drc == FL_ECORRUPT && o->skip_corrupt) {
                 keep[i] = false;
                 b->skipped++;
@@ -294,37 +427,20 @@ static int build_batch(worker *w, const uint64_t *rows, size_t k, int64_t epoch,
                 rc = fl_error_set(err, drc, "loader: row id %llu of '%s': %s", (unsigned long long)rows[i], l->table, derr.message);
                 break;
             }
-            if (!b->width) { /* the decoded size, the same for the whole batch */
-                b->width = sw;
-                b->height = sh;
-            }
-            if (!o->width && (sw != b->width || sh != b->height)) {
-                rc = fl_error_set(err, FL_EINVAL, "loader: row id %llu of '%s' decodes to %dx%d, others of its batch to %dx%d: give a width and height to "
-                                  "resize to", (unsigned long long)rows[i], l->table, sw, sh, b->width, b->height);
-                break;
-            }
-            /* Room for every image of the batch, allocated with the first one. */
-            if (!n_pixels) {
-                n_pixels = k * (size_t)b->width * (size_t)b->height * 3;
-                if (o->normalize) b->tensor = fl_malloc(n_pixels * sizeof *b->tensor);
-                else b->pixels = fl_malloc(n_pixels);
-                if (!b->tensor && !b->pixels) {
-                    rc = oom(err);
-                    break;
+            if (!direct) {
+                const uint8_t *src = dst;
+                if (sw != b->width || sh != b->height) {
+                    uint8_t *r = scratch(&w->resized, &w->resized_cap, one);
+                    resize_col *cols = (resize_col *)scratch((uint8_t **)&w->cols, &w->cols_cap, (size_t)b->width * sizeof *cols);
+                    if (!r || !cols) {
+                        rc = oom(err);
+                        break;
+                    }
+                    resize_rgb(dst, sw, sh, r, b->width, b->height, cols);
+                    src = r;
                 }
+                store_image(l, b, b->n, src, lut);
             }
-            const uint8_t *src = w->rgb;
-            uint8_t *resized = NULL;
-            if (sw != b->width || sh != b->height) {
-                if (!(resized = fl_malloc((size_t)b->width * (size_t)b->height * 3))) {
-                    rc = oom(err);
-                    break;
-                }
-                resize_rgb(w->rgb, sw, sh, resized, b->width, b->height);
-                src = resized;
-            }
-            store_image(l, b, b->n, src);
-            fl_free(resized);
         }
         b->row_ids[b->n] = rows[i];
         b->box_offsets[b->n + 1] = b->box_offsets[b->n];
@@ -519,6 +635,10 @@ static int open_loader(fl_table *t, const uint64_t *row_ids, size_t n, const fl_
         *out = l;
         return FL_OK;
     }
+    if (!(l->pool = pool_new())) {
+        fl_loader_close(l);
+        return oom(err);
+    }
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->work, NULL);
     pthread_cond_init(&l->ready, NULL);
@@ -571,6 +691,8 @@ int fl_loader_read(fl_table *t, const uint64_t *row_ids, size_t n, const fl_load
     int rc = w.tj ? build_batch(&w, row_ids, n, 0, 0, out, err) : fl_error_set(err, FL_ENOMEM, "loader: cannot start a JPEG decoder");
     if (w.tj) tjDestroy(w.tj);
     fl_free(w.rgb);
+    fl_free(w.resized);
+    fl_free(w.cols);
     fl_loader_close(l);
     return rc;
 }
@@ -625,6 +747,8 @@ void fl_loader_close(fl_loader *l) {
         fl_table_close(l->ws[i].t);
         if (l->ws[i].tj) tjDestroy(l->ws[i].tj);
         fl_free(l->ws[i].rgb);
+        fl_free(l->ws[i].resized);
+        fl_free(l->ws[i].cols);
     }
     fl_free(l->ws);
     if (l->sync_ready) {
@@ -633,6 +757,7 @@ void fl_loader_close(fl_loader *l) {
         pthread_cond_destroy(&l->ready);
     }
     for (int i = 0; l->slots && i < l->n_slots; i++) fl_loader_batch_free(l->slots[i].batch);
+    pool_release(l->pool);
     for (int i = 0; i < 2; i++) fl_free(l->orders[i].rows);
     fl_strings_free(l->columns, l->o.n_columns);
     fl_strings_free(l->categories, l->o.n_categories);
