@@ -2,12 +2,12 @@
  * loader_bench.c — the C side of the data-loader benchmark (bench/loader.sh, bench/README.md "Data loader"):
  * the C loader's decoded images/s against the raw libjpeg-turbo decode rate of the same frames.
  *
- *     loader_bench DB TABLE BATCH SAMPLE
+ *     loader_bench DB TABLE BATCH SAMPLE REPS
  *
  * Reads every row's JPEG (column image_bytes of TABLE in database DB) into memory once, with one scan in
- * storage order, then measures, in this order:
+ * storage order, then measures REPS rounds of, in this order:
  *
- *   raw A     tjDecompressHeader3 + tjDecompress2 (flags 0: the accurate integer IDCT and fancy upsampling,
+ *   raw       tjDecompressHeader3 + tjDecompress2 (flags 0: the accurate integer IDCT and fancy upsampling,
  *             what the loader uses) of every frame from memory into a reused per-thread RGB buffer, at scale
  *             1/1 and 1/2, on 1 and 2 threads (the frames handed out from an atomic counter, 8 at a time)
  *   loader    fl_loader_open over all rows in storage order, batch BATCH, uint8 HWC, no shuffle, on 1 and 2
@@ -15,8 +15,9 @@
  *             640 x 360: decoded at half size, no resize pass), `bilinear` (width x height = 640 x 360 from
  *             the full-size decode). Each is timed from fl_loader_open to the end-of-epoch NULL, after a
  *             warm-up loader over the first 4 x threads batches.
- *   raw B     the raw decode again (the machine may drift; the report takes the faster of A and B as the
- *             decode limit)
+ *
+ * Rounds interleave the raw decode and the loader so that drift on a shared machine hits both alike; the
+ * report takes medians over the rounds.
  *
  * Wrong data fails the run (exit 1): every timed epoch must deliver every row exactly once, in full batches
  * but the last, at the expected size, with nothing skipped; for SAMPLE rows (spread over the table, read by
@@ -26,8 +27,8 @@
  *
  * stdout, tab-separated:
  *   setup   key value
- *   raw     pass(A|B) scale(1|2) threads images seconds images_per_s
- *   loader  variant threads images seconds images_per_s batches
+ *   raw     round scale(1|2) threads images seconds images_per_s
+ *   loader  round variant threads images seconds images_per_s batches
  *   check   name value
  */
 #include "framelake.h"
@@ -199,7 +200,7 @@ static double raw_decode(const frames *f, int denom, int threads) {
     return now_s() - t0;
 }
 
-static void raw_pass(const frames *f, const char *pass) {
+static void raw_pass(const frames *f, int round) {
     /* Warm-up: the decoder's tables and the first frames' pages. */
     frames head = *f;
     head.n = f->n < 64 ? f->n : 64;
@@ -207,7 +208,7 @@ static void raw_pass(const frames *f, const char *pass) {
     for (int denom = 1; denom <= 2; denom++)
         for (int threads = 1; threads <= MAX_THREADS; threads++) {
             double s = raw_decode(f, denom, threads);
-            printf("raw\t%s\t%d\t%d\t%zu\t%.3f\t%.1f\n", pass, denom, threads, f->n, s, (double)f->n / s);
+            printf("raw\t%d\t%d\t%d\t%zu\t%.3f\t%.1f\n", round, denom, threads, f->n, s, (double)f->n / s);
             fflush(stdout);
         }
 }
@@ -272,7 +273,7 @@ static double loader_epoch(fl_table *t, const frames *f, const uint64_t *rows, s
     return s;
 }
 
-static void loader_runs(fl_table *t, const frames *f, int64_t batch) {
+static void loader_runs(fl_table *t, const frames *f, int64_t batch, int round) {
     uint8_t *seen = xcalloc(f->max_row_id + 1, 1);
     for (size_t k = 0; k < sizeof VARIANTS / sizeof *VARIANTS; k++)
         for (int threads = 1; threads <= MAX_THREADS; threads++) {
@@ -280,7 +281,7 @@ static void loader_runs(fl_table *t, const frames *f, int64_t batch) {
             size_t warm = (size_t)(4 * threads) * (size_t)batch;
             loader_epoch(t, f, f->row_ids, warm < f->n ? warm : f->n, &VARIANTS[k], batch, threads, seen, &batches);
             double s = loader_epoch(t, f, f->row_ids, f->n, &VARIANTS[k], batch, threads, seen, &batches);
-            printf("loader\t%s\t%d\t%zu\t%.3f\t%.1f\t%" PRId64 "\n", VARIANTS[k].name, threads, f->n, s, (double)f->n / s, batches);
+            printf("loader\t%d\t%s\t%d\t%zu\t%.3f\t%.1f\t%" PRId64 "\n", round, VARIANTS[k].name, threads, f->n, s, (double)f->n / s, batches);
             fflush(stdout);
         }
     free(seen);
@@ -378,13 +379,14 @@ static void pixel_checks(fl_table *t, const frames *f, int64_t batch, size_t sam
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: loader_bench DB TABLE BATCH SAMPLE\n");
+    if (argc != 6) {
+        fprintf(stderr, "usage: loader_bench DB TABLE BATCH SAMPLE REPS\n");
         return 2;
     }
     int64_t batch = atoll(argv[3]);
     size_t sample = (size_t)atoll(argv[4]);
-    if (batch <= 0) die("BATCH must be > 0", NULL);
+    int reps = atoi(argv[5]);
+    if (batch <= 0 || reps <= 0) die("BATCH and REPS must be > 0", NULL);
     fl_error err = {0};
     fl_db *db;
     fl_table *t;
@@ -400,9 +402,10 @@ int main(int argc, char **argv) {
     printf("setup\tversion\t%" PRIu64 "\n", fl_table_version(t));
     fflush(stdout);
     pixel_checks(t, &f, batch, sample);
-    raw_pass(&f, "A");
-    loader_runs(t, &f, batch);
-    raw_pass(&f, "B");
+    for (int round = 1; round <= reps; round++) {
+        raw_pass(&f, round);
+        loader_runs(t, &f, batch, round);
+    }
     fl_table_close(t);
     fl_db_close(db);
     free(f.row_ids);

@@ -535,6 +535,7 @@ def loader_batch(ptr, layout):
     total = int(offs[-1])
     boxes = _view(owner, ctypes.addressof(b.boxes.contents) if total else 0, ctypes.c_float, total * 4, (total, 4))
     labels = _view(owner, ctypes.addressof(b.labels.contents) if total else 0, ctypes.c_int64, total, (total,))
+    out["box_offsets"], out["all_boxes"], out["all_labels"] = offs, boxes, labels
     out["boxes"] = [boxes[offs[i]:offs[i + 1]] for i in range(n)]
     out["labels"] = [labels[offs[i]:offs[i + 1]] for i in range(n)]
     out["columns"] = _batch_columns(b.columns)[0] if b.columns else {}

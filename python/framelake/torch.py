@@ -37,13 +37,14 @@ def _resolve(db, view, permutation, split, version):
     return database.path, version, np.asarray(rows, dtype=np.uint64)
 
 
-def _targets(batch, scale=1.0):
-    out = []
-    for i in range(len(batch["row_ids"])):
-        out.append({"boxes": torch.from_numpy(np.array(batch["boxes"][i], dtype=np.float32).reshape(-1, 4)),
-                    "labels": torch.from_numpy(np.array(batch["labels"][i], dtype=np.int64)),
-                    "image_id": torch.tensor(int(batch["row_ids"][i]), dtype=torch.int64)})
-    return out
+def _targets(batch):
+    """Per-row target dicts whose tensors are views of three batch-wide tensors (boxes, labels, ids): sent
+    between processes, a batch's targets then move as three shared-memory segments, not three per row."""
+    offs = batch["box_offsets"]
+    boxes = torch.from_numpy(np.asarray(batch["all_boxes"], dtype=np.float32).reshape(-1, 4))
+    labels = torch.from_numpy(np.asarray(batch["all_labels"], dtype=np.int64))
+    ids = torch.from_numpy(np.asarray(batch["row_ids"]).astype(np.int64))
+    return [{"boxes": boxes[offs[i]:offs[i + 1]], "labels": labels[offs[i]:offs[i + 1]], "image_id": ids[i]} for i in range(len(ids))]
 
 
 class DetectionDataset(torch.utils.data.Dataset):
