@@ -143,6 +143,20 @@ int64_t fl_now_ms(void);
 void fl_random_hex(char *buf);
 /* Whether s is NULL or only spaces, tabs and line breaks (an omitted SQL text). */
 bool fl_blank(const char *s);
+/* splitmix64: a seeded, portable stream of 64-bit numbers (the same on every machine). */
+static inline uint64_t fl_splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+/* A uniform number in [0, n) (n > 0) from fl_splitmix64, without modulo bias. */
+static inline uint64_t fl_random_below(uint64_t *state, uint64_t n) {
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n, x;
+    do x = fl_splitmix64(state);
+    while (x >= limit);
+    return x % n;
+}
 /* A random non-zero 64-bit number (getrandom). */
 uint64_t fl_random_u64(void);
 /* Base64 (RFC 4648, padded). Decode returns false on bad input; *out is fl_malloc'd. */

@@ -56,13 +56,7 @@ struct fl_ivf {
 
 /* ---- small helpers ---- */
 
-/* splitmix64: a seeded, portable stream (the same on every machine). */
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(uint64_t *s) { return fl_splitmix64(s); }
 static size_t rng_below(uint64_t *s, size_t n) { return (size_t)(rng_next(s) % n); }
 static double rng_unit(uint64_t *s) { return (double)(rng_next(s) >> 11) * 0x1.0p-53; }
 

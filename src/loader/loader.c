@@ -130,13 +130,6 @@ struct fl_loader {
 
 static int oom(fl_error *err) { return fl_error_set(err, FL_ENOMEM, "out of memory"); }
 
-static uint64_t splitmix(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* (epoch, index) of sequence number s. */
 static void position(const fl_loader *l, int64_t s, int64_t *epoch, int64_t *index) {
     int64_t k = l->o.start_batch + s;
@@ -163,10 +156,7 @@ static const uint64_t *shard_order(fl_loader *l, int64_t epoch, size_t *n) {
     if (l->o.shuffle) {
         uint64_t state = l->o.seed + (uint64_t)epoch;
         for (size_t i = l->n_rows; i > 1; i--) {
-            uint64_t limit = UINT64_MAX - UINT64_MAX % i, x;
-            do x = splitmix(&state);
-            while (x >= limit);
-            size_t j = (size_t)(x % i);
+            size_t j = (size_t)fl_random_below(&state, i);
             uint64_t tmp = all[i - 1];
             all[i - 1] = all[j];
             all[j] = tmp;

@@ -25,22 +25,6 @@
 #define KEY_COLUMNS "permutation.columns"
 #define PERM_SCHEMA "row_id uint64 not null, split_id int32 not null"
 
-/* splitmix64: the one generator of permutations (invariant 1). */
-static uint64_t next_random(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* A uniform index in [0, n) (n > 0), without modulo bias. */
-static uint64_t random_below(uint64_t *state, uint64_t n) {
-    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-    uint64_t x;
-    do x = next_random(state);
-    while (x >= limit);
-    return x % n;
-}
 
 void fl_permutation_free(fl_permutation *p) {
     if (!p) return;
@@ -244,7 +228,7 @@ int fl_permutation_build(fl_table *t, const fl_permutation_spec *spec, fl_permut
         for (size_t i = 0; rc == FL_OK && i < n; i++) pick[i] = i;
         if (rc == FL_OK && s->split == FL_SPLIT_RANDOM)
             for (size_t i = n; i > 1; i--) {
-                size_t j = (size_t)random_below(&rng, i);
+                size_t j = (size_t)fl_random_below(&rng, i);
                 size_t tmp = pick[i - 1];
                 pick[i - 1] = pick[j];
                 pick[j] = tmp;
@@ -273,7 +257,7 @@ int fl_permutation_build(fl_table *t, const fl_permutation_spec *spec, fl_permut
         uint64_t srng = s->shuffle_seed ^ 0xBB67AE8584CAA73Bull;
         for (size_t i = 0; rc == FL_OK && i < n_clumps; i++) clumps[i] = i;
         for (size_t i = n_clumps; rc == FL_OK && i > 1; i--) {
-            size_t j = (size_t)random_below(&srng, i);
+            size_t j = (size_t)fl_random_below(&srng, i);
             size_t tmp = clumps[i - 1];
             clumps[i - 1] = clumps[j];
             clumps[j] = tmp;
