@@ -69,8 +69,8 @@ def fmt(v):
     return "   -  " if v is None else f"{v:6.3f}"
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python3 -m framelake.eval", description=__doc__.split("\n\n")[0])
+def add_detector_args(ap):
+    """The options eval and visualize share: the data and the detectors."""
     ap.add_argument("--db", required=True)
     ap.add_argument("--view", required=True)
     ap.add_argument("--version", type=int)
@@ -78,6 +78,11 @@ def main(argv=None):
     ap.add_argument("--baseline-weights")
     ap.add_argument("--model", default=MODELS[0], choices=MODELS, help="the baseline's architecture")
     ap.add_argument("--categories", default=",".join(CATEGORIES))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python3 -m framelake.eval", description=__doc__.split("\n\n")[0])
+    add_detector_args(ap)
     ap.add_argument("--size")
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--score", type=float, default=0.3)

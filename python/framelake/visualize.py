@@ -17,9 +17,9 @@ import torch
 from PIL import Image, ImageDraw
 
 from . import db as fldb
-from .eval import load_detector
-from .torch import CATEGORIES, DetectionDataset
-from .train_detector import MODELS, data_record
+from .eval import add_detector_args, load_detector
+from .torch import DetectionDataset
+from .train_detector import data_record
 
 GREEN, RED, BLUE = (40, 220, 60), (230, 40, 40), (40, 110, 255)
 
@@ -91,14 +91,8 @@ def duplicates(args):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python3 -m framelake.visualize", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--db", required=True)
-    ap.add_argument("--view", required=True)
-    ap.add_argument("--version", type=int)
-    ap.add_argument("--checkpoint")
-    ap.add_argument("--baseline-weights")
-    ap.add_argument("--model", default=MODELS[0], choices=MODELS, help="the baseline's architecture")
+    add_detector_args(ap)
     ap.add_argument("--duplicates", action="store_true")
-    ap.add_argument("--categories", default=",".join(CATEGORIES))
     ap.add_argument("--limit", type=int, default=16)
     ap.add_argument("--score", type=float, default=0.5)
     ap.add_argument("--out", required=True)
