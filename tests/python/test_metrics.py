@@ -3,7 +3,6 @@ precision/recall at a score threshold, classes without ground truth left out of 
 import os
 import sys
 
-import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
