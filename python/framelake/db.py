@@ -162,7 +162,17 @@ def _rows(columns, n):
 
 # ---- databases and tables ----
 
-class Database:
+class _Closing:
+    """Closes the C object it holds when garbage-collected (close() is each class's own)."""
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class Database(_Closing):
     """A database directory. `connect(path)` opens one."""
 
     def __init__(self, path, create=False):
@@ -176,11 +186,6 @@ class Database:
             N.lib.fl_db_close(self._db)
             self._db = ctypes.c_void_p()
 
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __enter__(self):
         return self
@@ -223,7 +228,7 @@ def connect(path, create=False):
     return Database(path, create)
 
 
-class Table:
+class Table(_Closing):
     """One version of a table or view; reads never move it (open another Table for a newer version)."""
 
     def __init__(self, db, name, version=None, tag=None):
@@ -240,11 +245,6 @@ class Table:
             N.lib.fl_table_close(self._t)
             self._t = ctypes.c_void_p()
 
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __reduce__(self):
         return (_reopen_table, (self.db.path, self.name, self.version))
@@ -542,7 +542,7 @@ def loader_batch(ptr, layout):
     return out
 
 
-class Loader:
+class Loader(_Closing):
     """The C loader over `row_ids` of a table: an iterable of batches (dicts from loader_batch), one epoch per
     iteration; options as fl_loader_options (docs/PYTHON.md)."""
 
@@ -574,11 +574,6 @@ class Loader:
             N.lib.fl_loader_close(self._l)
             self._l = ctypes.c_void_p()
 
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 def read_rows(table, row_ids, **options):
