@@ -1038,9 +1038,11 @@ typedef struct fl_loader_options {
                                    order. Shards are disjoint and cover every row; every shard has the same
                                    number of batches (a shard's last batch may be short). world_size 0: 1 */
     int64_t start_epoch, start_batch; /* resume: the first batch returned */
-    int scale_num, scale_denom; /* libjpeg-turbo DCT scaling while decoding (1/2, 1/4, 1/8 ...); 0: 1/1 */
-    int width, height;          /* resize (bilinear) to width x height; 0: decoded size (every image of a batch
-                                   must then have the same size) */
+    int scale_num, scale_denom; /* libjpeg-turbo DCT scaling while decoding (1/2, 1/4, 1/8 ...). 0: with a
+                                   width and height, the smallest scale whose decode still covers them (per
+                                   image); without, 1/1 */
+    int width, height;          /* resize (bilinear, after the DCT scaling) to width x height; 0: the decoded
+                                   size (every image of a batch must then have the same size) */
     int layout;                 /* FL_LAYOUT_HWC (default) or FL_LAYOUT_CHW */
     bool normalize;             /* float32 (x / 255 - mean) / std per channel instead of uint8 */
     float mean[3], std[3];      /* std 0: 1 */
@@ -1071,6 +1073,11 @@ int fl_loader_open(fl_table *table, const uint64_t *row_ids, size_t n, const fl_
  * random access): the options as for a loader; threads, prefetch, shuffling, sharding and resuming do not
  * apply. Caller frees *out with fl_loader_batch_free. */
 int fl_loader_read(fl_table *table, const uint64_t *row_ids, size_t n, const fl_loader_options *opts, fl_loader_batch **out, fl_error *err);
+/* Decodes JPEGs given in memory (jpegs[i] of sizes[i] bytes; NULL counts as an image that does not decode)
+ * as the loader decodes a table's images, into one batch whose row ids are 0..n-1: the image options of
+ * opts apply (scale, size, layout, normalize, skip_corrupt); boxes, labels and other columns do not. For
+ * inference on frames outside a table. Caller frees *out with fl_loader_batch_free. */
+int fl_loader_decode(const uint8_t *const *jpegs, const size_t *sizes, size_t n, const fl_loader_options *opts, fl_loader_batch **out, fl_error *err);
 /* Batches per epoch of this shard. */
 int64_t fl_loader_batches_per_epoch(const fl_loader *loader);
 /* The next batch (caller frees with fl_loader_batch_free), or *out = NULL at the end of an epoch; the call

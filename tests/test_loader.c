@@ -139,6 +139,150 @@ static void test_read_rows(void) {
     fl_loader_batch_free(b);
 }
 
+/* Reference bilinear resample (half-pixel centers, edges clamped), in doubles. */
+static void reference_resize(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh) {
+    for (int y = 0; y < dh; y++) {
+        double sy = (y + 0.5) * sh / dh - 0.5;
+        if (sy < 0) sy = 0;
+        int y0 = (int)sy, y1 = y0 + 1 < sh ? y0 + 1 : sh - 1;
+        double fy = sy - y0;
+        for (int x = 0; x < dw; x++) {
+            double sx = (x + 0.5) * sw / dw - 0.5;
+            if (sx < 0) sx = 0;
+            int x0 = (int)sx, x1 = x0 + 1 < sw ? x0 + 1 : sw - 1;
+            double fx = sx - x0;
+            for (int c = 0; c < 3; c++) {
+                double top = src[(y0 * sw + x0) * 3 + c] * (1 - fx) + src[(y0 * sw + x1) * 3 + c] * fx;
+                double bottom = src[(y1 * sw + x0) * 3 + c] * (1 - fx) + src[(y1 * sw + x1) * 3 + c] * fx;
+                dst[(y * dw + x) * 3 + c] = (uint8_t)(top * (1 - fy) + bottom * fy + 0.5);
+            }
+        }
+    }
+}
+
+/* The largest difference between batch image i (w x h, HWC uint8) and the row's JPEG decoded at num/denom and
+ * resampled to w x h by the reference (-1 when the sizes cannot match). */
+static int max_diff_vs(const fl_loader_batch *b, int64_t i, int num, int denom) {
+    int w, h, worst = 0;
+    uint8_t *ref = reference(b->row_ids[i], num, denom, &w, &h), *want = ref;
+    uint8_t *small = malloc((size_t)b->width * (size_t)b->height * 3);
+    if (!ref || !small) worst = -1;
+    else if (w != b->width || h != b->height) reference_resize(ref, w, h, want = small, b->width, b->height);
+    size_t bytes = (size_t)b->width * (size_t)b->height * 3;
+    for (size_t p = 0; worst >= 0 && p < bytes; p++) {
+        int d = abs((int)b->pixels[(size_t)i * bytes + p] - (int)want[p]);
+        if (d > worst) worst = d;
+    }
+    free(ref);
+    free(small);
+    return worst;
+}
+
+/* A resize without a scale decodes at the smallest DCT scale covering the target, then resamples; an explicit
+ * 1/1 resamples the full decode. */
+static void test_resize_prescale(void) {
+    uint64_t rows[4] = {4, 11, 0, 17};
+    struct {
+        int width, height, scale_num, scale_denom; /* loader options */
+        int ref_num, ref_denom, tolerance;         /* the decode it must match, resampled */
+    } cases[] = {
+        {48, 32, 0, 0, 1, 2, 0},  /* exactly DCT 1/2 of 96x64: no resampling at all */
+        {40, 24, 0, 0, 1, 2, 1},  /* 1/2 (48x32) is the smallest covering 40x24 (3/8 gives 36x24) */
+        {24, 16, 0, 0, 1, 4, 0},  /* exactly 1/4 */
+        {20, 12, 0, 0, 1, 4, 1},  /* 1/4 then bilinear */
+        {90, 60, 0, 0, 1, 1, 1},  /* nothing smaller covers it: the full decode */
+        {40, 24, 1, 1, 1, 1, 1},  /* an explicit 1/1: bilinear from the full decode */
+        {20, 12, 1, 2, 1, 2, 1},  /* an explicit 1/2, not the automatic 1/4 */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        fl_loader_options o = {.width = cases[c].width, .height = cases[c].height, .scale_num = cases[c].scale_num, .scale_denom = cases[c].scale_denom};
+        fl_loader_batch *b = NULL;
+        CHECK_OK(fl_loader_read(t, rows, 4, &o, &b, &tl_err));
+        if (!b) continue;
+        CHECK_EQ_INT(b->width, cases[c].width);
+        CHECK_EQ_INT(b->height, cases[c].height);
+        for (int64_t i = 0; i < b->n; i++) {
+            int d = max_diff_vs(b, i, cases[c].ref_num, cases[c].ref_denom);
+            if (d < 0 || d > cases[c].tolerance) printf("  case %zu row %lld: max |diff| %d\n", c, (long long)b->row_ids[i], d);
+            CHECK(d >= 0 && d <= cases[c].tolerance);
+        }
+        fl_loader_batch_free(b);
+    }
+    /* Boxes scale with the delivered size, whatever the decode went through: 96x64 -> 40x24. */
+    const char *cats[1] = {"car"};
+    fl_loader_options o = {.width = 40, .height = 24, .boxes_column = "ann_bboxes", .labels_column = "ann_categories", .categories = cats, .n_categories = 1};
+    fl_loader_options full = o;
+    full.width = full.height = 0;
+    fl_loader_batch *b = NULL, *f = NULL;
+    CHECK_OK(fl_loader_read(t, rows, 4, &o, &b, &tl_err));
+    CHECK_OK(fl_loader_read(t, rows, 4, &full, &f, &tl_err));
+    if (b && f) {
+        CHECK_EQ_INT(b->box_offsets[4], f->box_offsets[4]);
+        CHECK(f->box_offsets[4] > 0);
+        for (int64_t k = 0; k < f->box_offsets[4] * 4; k++) CHECK(fabsf(b->boxes[k] - f->boxes[k] * (k % 2 ? 24.0f / 64 : 40.0f / 96)) < 1e-4f);
+    }
+    fl_loader_batch_free(b);
+    fl_loader_batch_free(f);
+}
+
+/* JPEGs given in memory decode exactly as the same bytes read from the table. */
+static void test_decode_bytes(void) {
+    uint64_t rows[3] = {5, 1, 12};
+    const char *col = "image_bytes";
+    fl_batch *raw = NULL;
+    CHECK_OK(fl_table_take(t, rows, 3, &col, 1, &raw, &tl_err));
+    if (!raw) return;
+    const uint8_t *jpegs[4];
+    size_t sizes[4];
+    for (int i = 0; i < 3; i++) jpegs[i] = fl_array_get_bytes(&raw->columns[0], i, &sizes[i]);
+    fl_loader_options o = {.width = 40, .height = 24, .layout = FL_LAYOUT_CHW, .normalize = true, .mean = {0.1f, 0.2f, 0.3f}, .std = {0.5f, 0.5f, 2}};
+    fl_loader_batch *a = NULL, *b = NULL;
+    CHECK_OK(fl_loader_read(t, rows, 3, &o, &a, &tl_err));
+    CHECK_OK(fl_loader_decode(jpegs, sizes, 3, &o, &b, &tl_err));
+    if (a && b) {
+        CHECK_EQ_INT(b->n, 3);
+        CHECK_EQ_INT(b->width, 40);
+        CHECK_EQ_INT(b->height, 24);
+        for (int i = 0; i < 3; i++) CHECK_EQ_INT(b->row_ids[i], i);
+        CHECK(!memcmp(a->tensor, b->tensor, (size_t)3 * 3 * 40 * 24 * sizeof(float)));
+    }
+    fl_loader_batch_free(a);
+    fl_loader_batch_free(b);
+
+    /* A header cut short (libjpeg-turbo reads 0 x 0 pixels from it), a missing image, and a frame of height 0
+     * (a DNL marker, which libjpeg-turbo refuses): skipped and counted, or an error naming the image. The good
+     * image after them still decodes (a TurboJPEG handle that failed can fail the next image too). */
+    static const uint8_t dnl[] = {0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0x00, 0x00, 0x00, 0x10, 0x03, 0x01, 0x22, 0x00,
+                                  0x02, 0x11, 0x01, 0x03, 0x11, 0x01, 0xFF, 0xD9};
+    jpegs[3] = jpegs[2];
+    sizes[3] = sizes[2];
+    jpegs[1] = NULL;
+    sizes[0] = 20;
+    jpegs[2] = dnl;
+    sizes[2] = sizeof dnl;
+    fl_loader_options skip = {.skip_corrupt = true};
+    CHECK_OK(fl_loader_decode(jpegs, sizes, 4, &skip, &b, &tl_err));
+    if (b) {
+        CHECK_EQ_INT(b->n, 1);
+        CHECK_EQ_INT(b->skipped, 3);
+        CHECK_EQ_INT(b->row_ids[0], 3);
+    }
+    fl_loader_batch_free(b);
+    fl_error e = {0};
+    fl_loader_options strict = {0};
+    CHECK_EQ_INT(fl_loader_decode(jpegs, sizes, 1, &strict, &b, &e), FL_ECORRUPT);
+    CHECK(b == NULL);
+    CHECK_EQ_STR(e.message, "loader: row id 0 of 'the given bytes': the JPEG header gives a size of 0 x 0");
+    CHECK_EQ_INT(fl_loader_decode(jpegs + 1, sizes + 1, 1, &strict, &b, &e), FL_ECORRUPT);
+    CHECK_EQ_STR(e.message, "loader: row id 0 of 'the given bytes': no image (NULL)");
+    CHECK_EQ_INT(fl_loader_decode(jpegs + 2, sizes + 2, 1, &strict, &b, &e), FL_ECORRUPT);
+    CHECK(strstr(e.message, "loader: row id 0 of 'the given bytes': cannot read the JPEG header: ") == e.message);
+    fl_loader_options boxes = {.boxes_column = "ann_bboxes"};
+    CHECK_EQ_INT(fl_loader_decode(jpegs, sizes, 1, &boxes, &b, &e), FL_EINVAL);
+    CHECK_EQ_STR(e.message, "loader: decoding given bytes takes the image options only (no boxes, labels or columns)");
+    fl_batch_free(raw);
+}
+
 static void test_boxes_and_labels(void) {
     const char *cats[2] = {"car", "pedestrian"}, *cols[2] = {"image_id", "split"};
     fl_loader_options o = {.batch_size = 8, .threads = 2, .width = 48, .height = 24, .boxes_column = "ann_bboxes", .labels_column = "ann_categories",
@@ -317,6 +461,8 @@ int main(void) {
     setup();
     RUN(test_pixels_match_reference);
     RUN(test_read_rows);
+    RUN(test_resize_prescale);
+    RUN(test_decode_bytes);
     RUN(test_boxes_and_labels);
     RUN(test_shuffle_shard_resume);
     RUN(test_corrupt_and_errors);

@@ -11,7 +11,7 @@ This package holds the Python side of framelake (docs/PYTHON.md):
 The binding loads the shared library only when first used, so UDF workers need nothing but numpy.
 """
 
-_BINDING = ("connect", "Database", "Table", "Permutation", "Loader", "Error", "read_rows")
+_BINDING = ("connect", "Database", "Table", "Permutation", "Loader", "Error", "read_rows", "decode_images")
 
 
 def __getattr__(name):

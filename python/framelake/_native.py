@@ -179,6 +179,7 @@ _proto("fl_permutation_split_rows", c_int, P(Permutation), c_char_p, P(P(c_uint6
 _proto("fl_permutation_free", None, P(Permutation))
 _proto("fl_loader_open", c_int, c_void_p, P(c_uint64), c_size_t, P(LoaderOptions), P(c_void_p), P(Error))
 _proto("fl_loader_read", c_int, c_void_p, P(c_uint64), c_size_t, P(LoaderOptions), P(P(LoaderBatch)), P(Error))
+_proto("fl_loader_decode", c_int, c_void_p, P(c_size_t), c_size_t, P(LoaderOptions), P(P(LoaderBatch)), P(Error))
 _proto("fl_loader_batches_per_epoch", c_int64, c_void_p)
 _proto("fl_loader_next", c_int, c_void_p, P(P(LoaderBatch)), P(Error))
 _proto("fl_loader_batch_free", None, P(LoaderBatch))

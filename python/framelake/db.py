@@ -586,3 +586,19 @@ def read_rows(table, row_ids, **options):
                                 ctypes.byref(err)), err)
     del keep
     return loader_batch(ptr, options.get("layout", "chw"))
+
+
+def decode_images(jpegs, **options):
+    """JPEG bytes (a list of bytes; None for a missing image) decoded as the loader decodes a table's images
+    (fl_loader_decode): the image options of Loader apply (size, scale, layout, normalize, mean, std,
+    skip_corrupt). A dict as loader_batch gives it; row_ids are the positions in `jpegs`."""
+    jpegs = list(jpegs)
+    n = len(jpegs)
+    ptrs = (ctypes.c_char_p * max(n, 1))(*[None if j is None else bytes(j) for j in jpegs])
+    sizes = (ctypes.c_size_t * max(n, 1))(*[0 if j is None else len(j) for j in jpegs])
+    o, keep = _loader_options(**options)
+    ptr = ctypes.POINTER(N.LoaderBatch)()
+    err = N.Error()
+    _check(N.lib.fl_loader_decode(ctypes.cast(ptrs, ctypes.c_void_p), sizes, n, ctypes.byref(o), ctypes.byref(ptr), ctypes.byref(err)), err)
+    del keep, ptrs
+    return loader_batch(ptr, options.get("layout", "chw"))

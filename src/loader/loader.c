@@ -184,6 +184,8 @@ void fl_loader_batch_free(fl_loader_batch *b) {
 
 /* ---- building one batch ---- */
 
+#define MAX_PIXELS (1 << 27)    /* the largest image decoded (128 Mpixel: 384 MiB of RGB) */
+
 typedef struct resize_col {
     uint32_t x0, x1;            /* byte offsets of the two source pixels in a row */
     uint32_t wx;                /* weight of x1, 0..2048 */
@@ -229,23 +231,57 @@ static void resize_rgb(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw,
     }
 }
 
+/* After a failed header read or decode a TurboJPEG handle can fail the next, good image as well (seen with
+ * libjpeg-turbo 2.1): the worker starts over with a fresh one. */
+static int decoder_failed(worker *w, fl_error *err) {
+    tjDestroy(w->tj);
+    w->tj = tjInitDecompress();
+    if (!w->tj) return fl_error_set(err, FL_ENOMEM, "loader: cannot start a JPEG decoder");
+    return FL_ECORRUPT;
+}
+
 /* Reads a JPEG's size: *ow x *oh in full, *sw x *sh at the loader's DCT scale. */
 static int jpeg_size(worker *w, const uint8_t *jpeg, size_t size, int *sw, int *sh, int *ow, int *oh, fl_error *err) {
     const fl_loader_options *o = &w->l->o;
     int subsamp, colorspace;
-    if (tjDecompressHeader3(w->tj, jpeg, (unsigned long)size, ow, oh, &subsamp, &colorspace) != 0)
-        return fl_error_set(err, FL_ECORRUPT, "cannot read the JPEG header: %s", tjGetErrorStr2(w->tj));
-    tjscalingfactor sf = {o->scale_num > 0 ? o->scale_num : 1, o->scale_denom > 0 ? o->scale_denom : 1};
-    *sw = TJSCALED(*ow, sf);
-    *sh = TJSCALED(*oh, sf);
+    if (tjDecompressHeader3(w->tj, jpeg, (unsigned long)size, ow, oh, &subsamp, &colorspace) != 0) {
+        fl_error_set(err, FL_ECORRUPT, "cannot read the JPEG header: %s", tjGetErrorStr2(w->tj));
+        return decoder_failed(w, err);
+    }
+    /* A header is only a claim: a few bytes can announce 65535 x 65535 (12 GiB of RGB). */
+    if (*ow < 1 || *oh < 1) return fl_error_set(err, FL_ECORRUPT, "the JPEG header gives a size of %d x %d", *ow, *oh);
+    if ((int64_t)*ow * *oh > MAX_PIXELS)
+        return fl_error_set(err, FL_ECORRUPT, "the JPEG claims %d x %d pixels (more than %d)", *ow, *oh, MAX_PIXELS);
+    if (o->scale_num || o->scale_denom || !o->width) {
+        tjscalingfactor sf = {o->scale_num > 0 ? o->scale_num : 1, o->scale_denom > 0 ? o->scale_denom : 1};
+        *sw = TJSCALED(*ow, sf);
+        *sh = TJSCALED(*oh, sf);
+        return FL_OK;
+    }
+    /* Resizing without a given scale: the smallest DCT-scaled decode that still covers width x height, so the
+     * IDCT does the bulk of a downscale (cheaper than a full decode, and it averages rather than skips pixels);
+     * the bilinear pass then only bridges the rest. */
+    *sw = *ow;
+    *sh = *oh;
+    int nf;
+    const tjscalingfactor *f = tjGetScalingFactors(&nf);
+    for (int i = 0; f && i < nf; i++) {
+        int w = TJSCALED(*ow, f[i]), h = TJSCALED(*oh, f[i]);
+        if (f[i].num <= f[i].denom && w >= o->width && h >= o->height && (int64_t)w * h < (int64_t)*sw * *sh) {
+            *sw = w;
+            *sh = h;
+        }
+    }
     return FL_OK;
 }
 
 /* Decodes a JPEG at sw x sh into dst (RGB, tightly packed). */
 static int jpeg_decode(worker *w, const uint8_t *jpeg, size_t size, uint8_t *dst, int sw, int sh, fl_error *err) {
     /* A warning (extraneous bytes, a premature end filled in) still gives an image; only fatal errors fail. */
-    if (tjDecompress2(w->tj, jpeg, (unsigned long)size, dst, sw, 0, sh, TJPF_RGB, 0) != 0 && tjGetErrorCode(w->tj) == TJERR_FATAL)
-        return fl_error_set(err, FL_ECORRUPT, "cannot decode the JPEG: %s", tjGetErrorStr2(w->tj));
+    if (tjDecompress2(w->tj, jpeg, (unsigned long)size, dst, sw, 0, sh, TJPF_RGB, 0) != 0 && tjGetErrorCode(w->tj) == TJERR_FATAL) {
+        fl_error_set(err, FL_ECORRUPT, "cannot decode the JPEG: %s", tjGetErrorStr2(w->tj));
+        return decoder_failed(w, err);
+    }
     return FL_OK;
 }
 
@@ -334,7 +370,23 @@ static int add_boxes(const fl_loader *l, const fl_array *boxes, const fl_array *
 }
 
 /* Builds batch `index` of `epoch` from rows[0..k). */
-static int build_batch(worker *w, const uint64_t *rows, size_t k, int64_t epoch, int64_t index, fl_loader_batch **out, fl_error *err) {
+/* Reads the columns a batch needs for rows[0..k), in their order (fl_table_take reads in storage order): the
+ * image, boxes and labels columns (those the loader has, in that order), then the other columns. */
+static int take_rows(worker *w, const uint64_t *rows, size_t k, fl_batch **raw, fl_error *err) {
+    const fl_loader *l = w->l;
+    const char *need[64];
+    size_t n_need = 0;
+    if (l->image_column) need[n_need++] = l->image_column;
+    if (l->boxes_column) need[n_need++] = l->boxes_column;
+    if (l->labels_column) need[n_need++] = l->labels_column;
+    for (size_t c = 0; c < l->o.n_columns; c++) need[n_need++] = l->columns[c];
+    *raw = NULL;
+    return k ? fl_table_take(w->t, rows, k, need, n_need, raw, err) : FL_OK;
+}
+
+/* Builds the batch of rows[0..k) from their columns as take_rows gives them (raw; NULL when k is 0). */
+static int build_batch(worker *w, const uint64_t *rows, size_t k, const fl_batch *raw, int64_t epoch, int64_t index, fl_loader_batch **out,
+                       fl_error *err) {
     fl_loader *l = w->l;
     const fl_loader_options *o = &l->o;
     *out = NULL;
@@ -348,17 +400,11 @@ static int build_batch(worker *w, const uint64_t *rows, size_t k, int64_t epoch,
         for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - o->mean[c]) / sd;
     }
     b->index = index;
-    /* One take of every column needed, in the batch's order (fl_table_take reads in storage order). */
-    const char *need[64];
-    size_t n_need = 0;
-    int img = -1, bx = -1, lb = -1;
-    if (l->image_column) img = (int)n_need, need[n_need++] = l->image_column;
-    if (l->boxes_column) bx = (int)n_need, need[n_need++] = l->boxes_column;
-    if (l->labels_column) lb = (int)n_need, need[n_need++] = l->labels_column;
-    size_t first_col = n_need;
-    for (size_t c = 0; c < o->n_columns; c++) need[n_need++] = l->columns[c];
-    fl_batch *raw = NULL;
-    int rc = k ? fl_table_take(w->t, rows, k, need, n_need, &raw, err) : FL_OK;
+    int img = -1, bx = -1, lb = -1, first_col = 0;
+    if (l->image_column) img = first_col++;
+    if (l->boxes_column) bx = first_col++;
+    if (l->labels_column) lb = first_col++;
+    int rc = FL_OK;
     b->row_ids = fl_malloc((k ? k : 1) * sizeof *b->row_ids);
     b->box_offsets = fl_calloc(k + 1, sizeof *b->box_offsets);
     bool *keep = fl_malloc((k ? k : 1) * sizeof *keep);
@@ -460,7 +506,6 @@ static int build_batch(worker *w, const uint64_t *rows, size_t k, int64_t epoch,
     }
     if (rc == FL_OK && img < 0) b->width = b->height = 0;
     fl_free(keep);
-    fl_batch_free(raw);
     if (rc != FL_OK) {
         fl_loader_batch_free(b);
         return rc;
@@ -492,7 +537,10 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&l->mu);
         fl_error err = {0};
         fl_loader_batch *b = NULL;
-        int rc = rows ? build_batch(w, rows, to - from, epoch, index, &b, &err) : oom(&err);
+        fl_batch *raw = NULL;
+        int rc = rows ? take_rows(w, rows, to - from, &raw, &err) : oom(&err);
+        if (rc == FL_OK) rc = build_batch(w, rows, to - from, raw, epoch, index, &b, &err);
+        fl_batch_free(raw);
         fl_free(rows);
         pthread_mutex_lock(&l->mu);
         sl->rc = rc;
@@ -543,6 +591,22 @@ static int check_column(const fl_table *t, const char *name, const char *role, f
 }
 
 /* Checks the options and the rows, copies them; with `start`, opens the workers' handles and threads. */
+/* The options of the images themselves: size, scale, layout. */
+static int check_image_options(const fl_loader_options *o, fl_error *err) {
+    if ((o->width > 0) != (o->height > 0) || o->width < 0 || o->height < 0 || o->width > 16384 || o->height > 16384)
+        return fl_error_set(err, FL_EINVAL, "loader: width and height go together, each in [1, 16384]");
+    if (o->scale_num < 0 || o->scale_denom < 0) return fl_error_set(err, FL_EINVAL, "loader: bad scaling factor");
+    if (o->scale_num || o->scale_denom) {
+        int nf;
+        tjscalingfactor *f = tjGetScalingFactors(&nf);
+        bool known = false;
+        for (int i = 0; f && i < nf && !known; i++) known = f[i].num == (o->scale_num ? o->scale_num : 1) && f[i].denom == (o->scale_denom ? o->scale_denom : 1);
+        if (!known) return fl_error_set(err, FL_EINVAL, "loader: libjpeg-turbo cannot scale by %d/%d (try 1/2, 1/4, 1/8)", o->scale_num, o->scale_denom);
+    }
+    if (o->layout != FL_LAYOUT_HWC && o->layout != FL_LAYOUT_CHW) return fl_error_set(err, FL_EINVAL, "loader: unknown layout %d", o->layout);
+    return FL_OK;
+}
+
 static int open_loader(fl_table *t, const uint64_t *row_ids, size_t n, const fl_loader_options *opts, bool start, fl_loader **out, fl_error *err) {
     *out = NULL;
     fl_loader_options o = opts ? *opts : (fl_loader_options){0};
@@ -556,16 +620,7 @@ static int open_loader(fl_table *t, const uint64_t *row_ids, size_t n, const fl_
     if (o.threads > 64) o.threads = 64;
     if (o.prefetch <= 0) o.prefetch = 2 * o.threads;
     if (o.prefetch < o.threads) o.prefetch = o.threads;
-    if ((o.width > 0) != (o.height > 0) || o.width < 0 || o.height < 0 || o.width > 16384 || o.height > 16384)
-        return fl_error_set(err, FL_EINVAL, "loader: width and height go together, each in [1, 16384]");
-    if (o.scale_num < 0 || o.scale_denom < 0) return fl_error_set(err, FL_EINVAL, "loader: bad scaling factor");
-    if (o.scale_num || o.scale_denom) {
-        int nf;
-        tjscalingfactor *f = tjGetScalingFactors(&nf);
-        bool known = false;
-        for (int i = 0; i < nf && !known; i++) known = f[i].num == (o.scale_num ? o.scale_num : 1) && f[i].denom == (o.scale_denom ? o.scale_denom : 1);
-        if (!known) return fl_error_set(err, FL_EINVAL, "loader: libjpeg-turbo cannot scale by %d/%d (try 1/2, 1/4, 1/8)", o.scale_num, o.scale_denom);
-    }
+    FL_RETURN_NOT_OK(check_image_options(&o, err));
     if (o.labels_column && !o.boxes_column) return fl_error_set(err, FL_EINVAL, "loader: a labels column goes with a boxes column");
     if (o.labels_column && !o.n_categories) return fl_error_set(err, FL_EINVAL, "loader: labels need the list of categories");
     if (o.n_columns > 60) return fl_error_set(err, FL_EINVAL, "loader: at most 60 other columns");
@@ -678,12 +733,54 @@ int fl_loader_read(fl_table *t, const uint64_t *row_ids, size_t n, const fl_load
     fl_loader *l;
     FL_RETURN_NOT_OK(open_loader(t, row_ids, n, &o, false, &l, err));
     worker w = {.l = l, .t = t, .tj = tjInitDecompress()};
-    int rc = w.tj ? build_batch(&w, row_ids, n, 0, 0, out, err) : fl_error_set(err, FL_ENOMEM, "loader: cannot start a JPEG decoder");
+    fl_batch *raw = NULL;
+    int rc = w.tj ? take_rows(&w, row_ids, n, &raw, err) : fl_error_set(err, FL_ENOMEM, "loader: cannot start a JPEG decoder");
+    if (rc == FL_OK) rc = build_batch(&w, row_ids, n, raw, 0, 0, out, err);
+    fl_batch_free(raw);
     if (w.tj) tjDestroy(w.tj);
     fl_free(w.rgb);
     fl_free(w.resized);
     fl_free(w.cols);
     fl_loader_close(l);
+    return rc;
+}
+
+int fl_loader_decode(const uint8_t *const *jpegs, const size_t *sizes, size_t n, const fl_loader_options *opts, fl_loader_batch **out, fl_error *err) {
+    *out = NULL;
+    fl_loader_options o = opts ? *opts : (fl_loader_options){0};
+    FL_RETURN_NOT_OK(check_image_options(&o, err));
+    if (o.boxes_column || o.labels_column || o.n_columns || (o.image_column && !*o.image_column))
+        return fl_error_set(err, FL_EINVAL, "loader: decoding given bytes takes the image options only (no boxes, labels or columns)");
+    o.image_column = "image";
+    o.batch_size = (int64_t)(n ? n : 1);
+    /* The bytes as the one column of a batch, and a loader without a table around them. */
+    fl_schema *schema = NULL;
+    FL_RETURN_NOT_OK(fl_schema_parse("image binary", &schema, err));
+    fl_batch *raw = fl_batch_new_empty(schema);
+    fl_schema_free(schema);
+    fl_loader *l = fl_calloc(1, sizeof *l);
+    uint64_t *rows = fl_malloc((n ? n : 1) * sizeof *rows);
+    bool ok = raw && l && rows;
+    if (l) {
+        l->o = o;
+        l->table = dup_or_null("the given bytes", &ok);
+        l->image_column = dup_or_null(o.image_column, &ok);
+    }
+    for (size_t i = 0; ok && i < n; i++) {
+        rows[i] = i;
+        ok = (jpegs[i] ? fl_array_append_bytes(&raw->columns[0], jpegs[i], sizes[i]) : fl_array_append_null(&raw->columns[0])) == FL_OK;
+    }
+    int rc = ok ? fl_batch_finish(raw, err) : oom(err);
+    worker w = {.l = l, .tj = rc == FL_OK ? tjInitDecompress() : NULL};
+    if (rc == FL_OK && !w.tj) rc = fl_error_set(err, FL_ENOMEM, "loader: cannot start a JPEG decoder");
+    if (rc == FL_OK) rc = build_batch(&w, rows, n, raw, 0, 0, out, err);
+    if (w.tj) tjDestroy(w.tj);
+    fl_free(w.rgb);
+    fl_free(w.resized);
+    fl_free(w.cols);
+    fl_batch_free(raw);
+    fl_free(rows);
+    if (l) fl_loader_close(l);
     return rc;
 }
 

@@ -110,6 +110,13 @@ def test_loader_pixels_and_boxes(dbpath):
     assert seen == 40
     one = framelake.read_rows(t, [7, 3], size=(80, 48))
     assert one["images"].shape == (2, 3, 48, 80) and one["row_ids"].tolist() == [7, 3]
+    # The same bytes given in memory decode to the same tensor; a bad one is skipped and counted.
+    jpegs = [bytes(j) for j in t.take([7, 3], columns=["image_bytes"])["image_bytes"]]
+    mem = framelake.decode_images(jpegs[:1] + [b"not a jpeg", None] + jpegs[1:], size=(80, 48), skip_corrupt=True)
+    assert mem["row_ids"].tolist() == [0, 3] and mem["skipped"] == 2
+    assert np.array_equal(mem["images"], one["images"])
+    with pytest.raises(framelake.Error, match="row id 1 of 'the given bytes': cannot read the JPEG header"):
+        framelake.decode_images([jpegs[0], b"not a jpeg"])
 
 
 def test_detection_dataset_workers_and_version(dbpath):
