@@ -10,9 +10,10 @@ stacked into [BATCH, 3, H, W] per batch, one epoch over every frame in a shuffle
            decode, resize and convert to float in C; the batch arrives as one tensor over the C buffer (no copy)
            with its targets (boxes, labels, image_id); no Python worker processes
   ds_*     framelake.torch.DetectionDataset in torch.utils.data.DataLoader(num_workers=WORKERS,
-           batch_size=BATCH, shuffle=True): each worker process gets a batch of indices, __getitems__ builds the
-           batch with fl_loader_read in C (one thread), the collate stacks the images (default_collate, into
-           shared memory) and keeps the targets as a list
+           batch_size=BATCH, shuffle=True, collate_fn=framelake.torch.collate): each worker process gets a batch
+           of indices, __getitems__ builds the batch with fl_loader_read in C (one thread) decoding straight
+           into a shared-memory tensor (with a size; the full-size path stacks its images into one), which
+           goes to the main process as it is
   pil_*    torchvision.datasets.ImageFolder(FOLDER/images/100k, transform, loader) (the usual alternative; its
            target replaced by the sample's index) in the same DataLoader settings: PIL opens each JPEG file,
            decodes it and converts to RGB (torchvision's default loader), transforms.Resize((360, 640), BILINEAR)
@@ -68,11 +69,6 @@ def fail(message):
 
 def emit(*fields):
     print("\t".join(str(f) for f in fields), flush=True)
-
-
-def detection_collate(items):
-    """Images stacked (default_collate: into shared memory inside a worker), targets kept as a list."""
-    return default_collate([img for img, _ in items]), [tgt for _, tgt in items]
 
 
 class IndexedImageFolder(torchvision.datasets.ImageFolder):
@@ -239,7 +235,7 @@ def main():
         def first_check(first, name=name, options=options):
             reference_first_batch(name, table, first[0], [int(t["image_id"]) for t in first[1]], options)
 
-        ids, seconds, first_s = run_dataloader(name, ds, batch, workers, detection_collate, lambda tg: [int(t["image_id"]) for t in tg], expect_hw,
+        ids, seconds, first_s = run_dataloader(name, ds, batch, workers, fltorch.collate, lambda tg: [int(t["image_id"]) for t in tg], expect_hw,
                                                first_check)
         seen_once(name, all_ids, ids, n_rows)
         emit("py", name, len(ids), f"{seconds:.3f}", f"{n_rows / seconds:.1f}", f"{first_s:.3f}")

@@ -1047,6 +1047,12 @@ typedef struct fl_loader_options {
     bool normalize;             /* float32 (x / 255 - mean) / std per channel instead of uint8 */
     float mean[3], std[3];      /* std 0: 1 */
     bool skip_corrupt;          /* skip rows whose image does not decode (counted) instead of failing */
+    void *images_out;           /* fl_loader_read / fl_loader_decode only, with width and height: the images go
+                                   here (n x 3 x H x W values of the batch's type, images_out_bytes of room)
+                                   instead of a buffer of the batch's own, e.g. shared memory to hand to
+                                   another process without a copy; the batch's pixels or tensor point into
+                                   it and freeing the batch leaves it alone */
+    size_t images_out_bytes;
 } fl_loader_options;
 
 typedef struct fl_loader_batch {

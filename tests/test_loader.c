@@ -246,8 +246,24 @@ static void test_decode_bytes(void) {
         for (int i = 0; i < 3; i++) CHECK_EQ_INT(b->row_ids[i], i);
         CHECK(!memcmp(a->tensor, b->tensor, (size_t)3 * 3 * 40 * 24 * sizeof(float)));
     }
-    fl_loader_batch_free(a);
     fl_loader_batch_free(b);
+    /* Into the caller's buffer: the same values, the batch points into it and leaves it alone when freed. */
+    size_t need = (size_t)3 * 3 * 40 * 24 * sizeof(float);
+    float *mine = malloc(need);
+    o.images_out = mine;
+    o.images_out_bytes = need;
+    CHECK_OK(fl_loader_decode(jpegs, sizes, 3, &o, &b, &tl_err));
+    if (a && b) CHECK(b->tensor == mine && !memcmp(a->tensor, mine, need));
+    fl_loader_batch_free(b);
+    o.images_out_bytes = need - 1;
+    fl_error e0 = {0};
+    CHECK_EQ_INT(fl_loader_decode(jpegs, sizes, 3, &o, &b, &e0), FL_EINVAL);
+    CHECK_EQ_STR(e0.message, "loader: the output buffer holds 34559 bytes, 3 images of 40x24 need 34560");
+    fl_loader *never = NULL;
+    CHECK_EQ_INT(fl_loader_open(t, rows, 3, &o, &never, &e0), FL_EINVAL);
+    CHECK_EQ_STR(e0.message, "loader: an output buffer is for one batch (fl_loader_read, fl_loader_decode)");
+    free(mine);
+    fl_loader_batch_free(a);
 
     /* A header cut short (libjpeg-turbo reads 0 x 0 pixels from it), a missing image, and a frame of height 0
      * (a DNL marker, which libjpeg-turbo refuses): skipped and counted, or an error naming the image. The good

@@ -88,7 +88,7 @@ class LoaderOptions(Structure):
                 ("threads", c_int), ("prefetch", c_int), ("shuffle", c_bool), ("seed", c_uint64), ("rank", c_int), ("world_size", c_int),
                 ("start_epoch", c_int64), ("start_batch", c_int64), ("scale_num", c_int), ("scale_denom", c_int), ("width", c_int),
                 ("height", c_int), ("layout", c_int), ("normalize", c_bool), ("mean", c_float * 3), ("std", c_float * 3),
-                ("skip_corrupt", c_bool)]
+                ("skip_corrupt", c_bool), ("images_out", c_void_p), ("images_out_bytes", c_size_t)]
 
 
 class LoaderBatch(Structure):

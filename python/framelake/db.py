@@ -469,8 +469,10 @@ class Permutation:
 
 def _loader_options(image_column="image_bytes", columns=None, boxes_column=None, labels_column=None, categories=None, batch_size=8,
                     threads=0, prefetch=0, shuffle=False, seed=0, rank=0, world_size=1, start_epoch=0, start_batch=0, scale=None,
-                    size=None, layout="chw", normalize=False, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), skip_corrupt=False):
-    """LoaderOptions and the Python objects its pointers refer to (kept alive by the caller)."""
+                    size=None, layout="chw", normalize=False, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), skip_corrupt=False, out=None):
+    """LoaderOptions and the Python objects its pointers refer to (kept alive by the caller). `out`: where one
+    batch's images go (read_rows, decode_images): a C-contiguous torch tensor or numpy array, e.g. in shared
+    memory."""
     keep = []
     o = N.LoaderOptions()
     o.image_column = (image_column or "").encode()
@@ -492,6 +494,16 @@ def _loader_options(image_column="image_bytes", columns=None, boxes_column=None,
     o.mean[:] = list(mean)
     o.std[:] = list(std)
     o.skip_corrupt = skip_corrupt
+    if out is not None:
+        if hasattr(out, "data_ptr"):  # a torch tensor
+            if not out.is_contiguous():
+                raise ValueError("out must be contiguous")
+            o.images_out, o.images_out_bytes = out.data_ptr(), out.numel() * out.element_size()
+        else:
+            if not out.flags["C_CONTIGUOUS"] or not out.flags["WRITEABLE"]:
+                raise ValueError("out must be a writeable C-contiguous array")
+            o.images_out, o.images_out_bytes = out.ctypes.data, out.nbytes
+        keep.append(out)
     return o, keep
 
 

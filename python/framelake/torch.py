@@ -74,8 +74,13 @@ class DetectionDataset(torch.utils.data.Dataset):
 
     def __getitems__(self, indices):
         rows = self.row_ids[np.asarray(indices, dtype=np.int64)]
-        batch = fldb.read_rows(self.table(), rows, **self.options)
-        images = torch.from_numpy(batch["images"])
+        size, out = self.options["size"], None
+        if size and torch.utils.data.get_worker_info() is not None:
+            # In a DataLoader worker the images are decoded straight into shared memory: the batch then goes
+            # to the main process without a copy (collate() keeps it one tensor).
+            out = torch.empty((len(rows), 3, size[1], size[0]), dtype=torch.float32).share_memory_()
+        batch = fldb.read_rows(self.table(), rows, out=out, **self.options)
+        images = out if out is not None else torch.from_numpy(batch["images"])
         items = list(zip(images.unbind(0), _targets(batch)))
         if self.transforms is not None:
             items = [self.transforms(img, tgt) for img, tgt in items]
@@ -83,6 +88,20 @@ class DetectionDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index):
         return self.__getitems__([index])[0]
+
+
+def collate(items):
+    """A DataLoader collate_fn for DetectionDataset: (images [B, 3, H, W], list of target dicts). Images that
+    are the rows of one batch tensor in order (what __getitems__ gives in a worker) are passed on as that
+    tensor, without stacking them into a copy; others are stacked."""
+    images = [img for img, _ in items]
+    base = images[0]._base if images else None
+    if (base is not None and base.dim() == 4 and base.shape[0] == len(images) and base.is_contiguous()
+            and all(img._base is base and img.data_ptr() == base[i].data_ptr() for i, img in enumerate(images))):
+        stacked = base
+    else:
+        stacked = torch.stack(images) if images else torch.empty(0)
+    return stacked, [tgt for _, tgt in items]
 
 
 class FastLoader:

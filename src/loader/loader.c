@@ -173,7 +173,7 @@ static const uint64_t *shard_order(fl_loader *l, int64_t epoch, size_t *n) {
 void fl_loader_batch_free(fl_loader_batch *b) {
     if (!b) return;
     fl_free(b->row_ids);
-    pool_put(b->pool, b->pixels ? (void *)b->pixels : (void *)b->tensor, b->buffer_bytes);
+    if (b->buffer_bytes) pool_put(b->pool, b->pixels ? (void *)b->pixels : (void *)b->tensor, b->buffer_bytes); /* 0: the caller's */
     pool_release(b->pool);
     fl_free(b->box_offsets);
     fl_free(b->boxes);
@@ -306,17 +306,21 @@ static void store_image(const fl_loader *l, fl_loader_batch *b, int64_t i, const
             if (b->pixels + base != src) memcpy(b->pixels + base, src, hw * 3);
             return;
         }
-        for (size_t c = 0; c < 3; c++) {
-            uint8_t *d = b->pixels + base + c * hw;
-            for (size_t p = 0; p < hw; p++) d[p] = src[p * 3 + c];
+        uint8_t *d0 = b->pixels + base, *d1 = d0 + hw, *d2 = d1 + hw;
+        for (size_t p = 0; p < hw; p++, src += 3) {
+            d0[p] = src[0];
+            d1[p] = src[1];
+            d2[p] = src[2];
         }
         return;
     }
     if (o->layout == FL_LAYOUT_CHW) {
-        for (size_t c = 0; c < 3; c++) {
-            float *d = b->tensor + base + c * hw;
-            const float *t = lut[c];
-            for (size_t p = 0; p < hw; p++) d[p] = t[src[p * 3 + c]];
+        /* One pass over the source, three planes out. */
+        float *d0 = b->tensor + base, *d1 = d0 + hw, *d2 = d1 + hw;
+        for (size_t p = 0; p < hw; p++, src += 3) {
+            d0[p] = lut[0][src[0]];
+            d1[p] = lut[1][src[1]];
+            d2[p] = lut[2][src[2]];
         }
         return;
     }
@@ -433,14 +437,19 @@ static int build_batch(worker *w, const uint64_t *rows, size_t k, const fl_batch
             if (drc == FL_OK && !n_pixels) {
                 n_pixels = k * (size_t)b->width * (size_t)b->height * 3;
                 size_t bytes = o->normalize ? n_pixels * sizeof(float) : n_pixels;
-                void *buf = pool_get(l->pool, bytes);
+                if (o->images_out && bytes > o->images_out_bytes) {
+                    rc = fl_error_set(err, FL_EINVAL, "loader: the output buffer holds %zu bytes, %zu images of %dx%d need %zu", o->images_out_bytes, k,
+                                      b->width, b->height, bytes);
+                    break;
+                }
+                void *buf = o->images_out ? o->images_out : pool_get(l->pool, bytes);
                 if (!buf) {
                     rc = oom(err);
                     break;
                 }
                 if (o->normalize) b->tensor = buf;
                 else b->pixels = buf;
-                b->buffer_bytes = bytes;
+                b->buffer_bytes = o->images_out ? 0 : bytes;
             }
             /* Straight into the batch when nothing is left to do to the pixels. */
             size_t one = (size_t)b->width * (size_t)b->height * 3;
@@ -621,6 +630,7 @@ static int open_loader(fl_table *t, const uint64_t *row_ids, size_t n, const fl_
     if (o.prefetch <= 0) o.prefetch = 2 * o.threads;
     if (o.prefetch < o.threads) o.prefetch = o.threads;
     FL_RETURN_NOT_OK(check_image_options(&o, err));
+    if (start && o.images_out) return fl_error_set(err, FL_EINVAL, "loader: an output buffer is for one batch (fl_loader_read, fl_loader_decode)");
     if (o.labels_column && !o.boxes_column) return fl_error_set(err, FL_EINVAL, "loader: a labels column goes with a boxes column");
     if (o.labels_column && !o.n_categories) return fl_error_set(err, FL_EINVAL, "loader: labels need the list of categories");
     if (o.n_columns > 60) return fl_error_set(err, FL_EINVAL, "loader: at most 60 other columns");

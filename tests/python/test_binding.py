@@ -121,7 +121,7 @@ def test_loader_pixels_and_boxes(dbpath):
 
 def test_detection_dataset_workers_and_version(dbpath):
     import torch
-    from framelake.torch import DetectionDataset, FastLoader
+    from framelake.torch import DetectionDataset, FastLoader, collate
 
     ds = DetectionDataset(dbpath, "bdd100k", permutation="perm", split="train", size=(80, 48))
     assert len(ds) == 30 and ds.version == 2
@@ -138,6 +138,23 @@ def test_detection_dataset_workers_and_version(dbpath):
             assert torch.equal(img, ref_img) and torch.equal(t["boxes"], ref_t["boxes"]) and torch.equal(t["labels"], ref_t["labels"])
             got += 1
     assert got == 30
+    # With framelake's collate a worker's batch arrives as the one shared-memory tensor it was decoded into
+    # (no stacking copy), equal to the items read directly.
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=2, collate_fn=collate)
+    got = 0
+    for images, targets in loader:
+        assert images.shape == (len(targets), 3, 48, 80) and images.is_shared()
+        for img, t in zip(images, targets):
+            assert torch.equal(img, direct[int(t["image_id"])][0])
+            got += 1
+    assert got == 30
+    pair = [ds[0], ds[1]]  # separate tensors: stacked
+    stacked, tg = collate(pair)
+    assert torch.equal(stacked, torch.stack([pair[0][0], pair[1][0]])) and len(tg) == 2
+    # The output buffer must hold the batch.
+    small = np.zeros((1, 3, 48, 80), dtype=np.float32)
+    with pytest.raises(framelake.Error, match="the output buffer holds 46080 bytes, 2 images of 80x48 need 92160"):
+        framelake.read_rows(ds.table(), ds.row_ids[:2], out=small, **ds.options)
     # The table grows; a pickled dataset (as a worker gets it) still reads version 2's rows.
     cli("ingest", "synthetic", dbpath, "--n", "5", "--seed", "4", "--size", "160x96", "--quiet")
     again = pickle.loads(pickle.dumps(ds))
