@@ -112,8 +112,8 @@ test-fuzz: $(FUZZ_TARGETS)
 demo: deps all
 	@scripts/demo.sh
 
-bench: all
-	@bench/run.sh
+bench: deps all
+	@bench/run_all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig

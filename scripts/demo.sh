@@ -1,79 +1,98 @@
 #!/bin/sh
-# The framelake demo: synthetic dashcam footage (drawn and JPEG-encoded in C, with exact annotations) goes
-# into one versioned table, then the demo walks through idempotent ingest, new footage arriving, versions,
-# time travel, stable row ids, schema evolution, compaction, tags, restore and cleanup, and the BDD100K
-# path (a BDD100K-style folder written by `synthesize`, ingested as the real download would be), and
-# training splits as materialized views refreshed incrementally. (Training joins this demo when it lands.)
-# Re-running starts from a clean demo database.
+# The framelake demo (`make demo`): from raw footage to a trained detector, and again when new footage
+# arrives, on one embedded database. Synthetic dashcam frames (drawn and JPEG-encoded in C, with exact
+# annotations) go into one versioned table; feature columns are backfilled by UDFs (C built-ins and an
+# OpenCV worker in Python); indexes, SQL, full-text, image and hybrid search explore it; training splits are
+# materialized views; a Faster R-CNN (mobilenet) trains on one of them and is evaluated on its val view,
+# with metrics.json naming the exact view and table versions. Then new footage arrives: backfill computes
+# only the new rows, the views refresh incrementally, training continues, and the second checkpoint names
+# the new versions. A short tour of curation, time travel, compaction and restore follows.
+#
+# Re-running starts from a clean demo database and output folder (it says so). Environment (defaults):
+#   DEMO_DB [demo-db]  DEMO_OUT [demo-out]  DEMO_FRAMES [500] first delivery  DEMO_NEW_FRAMES [500] second
+#   DEMO_STEPS [30] training steps per run  DEMO_SIZE [640x360] training image size  DEMO_VIEW [distant_person]
+#   DEMO_TOUR [1] the curation / time travel tour at the end (0: skip)  FRAMELAKE [./build/framelake]
 set -eu
 cd "$(dirname "$0")/.."
 FL=${FRAMELAKE:-./build/framelake}
 DB=${DEMO_DB:-demo-db}
+OUT=${DEMO_OUT:-demo-out}
 N=${DEMO_FRAMES:-500}
-start=$(date +%s%N)
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
-# Python UDF workers (python/framelake) run under Debian's python3, which sees numpy and OpenCV.
+N2=${DEMO_NEW_FRAMES:-500}
+STEPS=${DEMO_STEPS:-30}
+SIZE=${DEMO_SIZE:-640x360}
+MODE=${DEMO_VIEW:-distant_person}
+TOUR=${DEMO_TOUR:-1}
+PY=/usr/bin/python3
+# Python (UDF workers, training) runs under Debian's python3, which sees numpy, OpenCV and torch;
+# OpenBLAS with 2 threads keeps torch off the reference BLAS.
 PYTHONPATH="$(pwd)/python${PYTHONPATH:+:$PYTHONPATH}"
-export PYTHONPATH
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+export PYTHONPATH OMP_NUM_THREADS
 
-rm -rf "$DB" "$DB.bdd"
+BOLD="" PLAIN=""
+[ -t 1 ] && BOLD=$(printf '\033[1m') && PLAIN=$(printf '\033[0m')
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+start=$(now_ms)
+STAGES=""
+stage_start=$start
+stage_name=""
+# stage NAME: ends the current stage (its time recorded) and starts the next.
+stage() {
+    t=$(now_ms)
+    [ -n "$stage_name" ] && STAGES="$STAGES$stage_name|$(( t - stage_start ))
+"
+    stage_start=$t
+    stage_name=$1
+    printf '\n%s== %s%s\n' "$BOLD" "$1" "$PLAIN"
+}
+run() { printf '$ %s\n' "$*"; "$@"; }
+# field FILE KEY...: a value of a JSON file (nested keys).
+field() { "$PY" -c 'import json, sys; v = json.load(open(sys.argv[1]))
+for k in sys.argv[2:]: v = v[k]
+print(v)' "$@"; }
 
-step "1. Footage arrives: $N synthetic frames (mixed splits) into table bdd100k"
+if [ -e "$DB" ] || [ -e "$OUT" ]; then
+    echo "demo: starting clean (removing ./$DB and ./$OUT from the previous run)"
+fi
+rm -rf "$DB" "$DB.bdd" "$OUT"
+mkdir -p "$OUT"
+
+stage "1. Footage arrives: $N synthetic frames (mixed splits) into table bdd100k"
 run "$FL" ingest synthetic "$DB" --n "$N" --split mixed
-run "$FL" count "$DB" bdd100k
 run "$FL" query "$DB" bdd100k --select image_id,split,weather,scene,timeofday,num_annotations,ann_categories,image_bytes --limit 5 --with-row-id
 
-step "2. Ingest is idempotent: the same BDD100K-style delivery twice adds it once"
-run "$FL" synthesize "$DB.bdd" --n 100 --seed 2 --size 1280x720
-run "$FL" ingest bdd100k "$DB" --root "$DB.bdd" --table bdd_folder
-run "$FL" ingest bdd100k "$DB" --root "$DB.bdd" --table bdd_folder --quiet
-run "$FL" take "$DB" bdd_folder --positions 0 --select image_id,width,height,weather,ann_categories,ann_bboxes
-
-step "3. Features: declare UDF columns (values NULL, no data rewritten), then one parallel, checkpointed backfill"
-run "$FL" udf list
-for udf in has_person has_rider scene_description person_bbox_area_pct white_balance brightness dhash is_duplicate; do
+stage "2. Features: UDF columns declared (no data rewritten), then one parallel, checkpointed backfill"
+for udf in has_person has_rider scene_description person_bbox_area_pct white_balance brightness dhash is_duplicate duplicate_of; do
     run "$FL" add-column "$DB" bdd100k "$udf" --udf "$udf"
 done
-run "$FL" udf columns "$DB" bdd100k
 run "$FL" backfill "$DB" bdd100k --all --concurrency 2
-run "$FL" query "$DB" bdd100k --select image_id,has_person,has_rider,person_bbox_area_pct,brightness,dhash,scene_description --limit 5
-
-step "4. New footage arrives: the synthetic stream continues with new ids; backfill --all computes only the new rows"
-run "$FL" ingest synthetic "$DB" --n 100 --quiet
-run "$FL" backfill "$DB" bdd100k --all --concurrency 2
-run "$FL" versions "$DB" bdd100k
-
-step "4a. Near duplicates: is_duplicate keeps the first frame of every run of near-identical ones; injected copies are caught; image-to-image search"
-run "$FL" dedup "$DB" bdd100k
-run "$FL" dedup inject "$DB" bdd100k --n 20
-run "$FL" backfill "$DB" bdd100k --all --quiet
-run "$FL" count "$DB" bdd100k --where "is_duplicate AND image_id LIKE '%-copy-%'"
-run "$FL" search vector "$DB" bdd100k --column dhash --like-row 120 --where "NOT is_duplicate" --limit 3 --select image_id,split,scene,timeofday
-
-step "4b. Full-text search on the scene descriptions (BM25, stemming, phrases), and hybrid text + image search"
-run "$FL" index create "$DB" bdd100k scene_description --type fts --stem english --stopwords english --positions
-run "$FL" search fts "$DB" bdd100k '"city streets" +night -rainy' --where "NOT is_duplicate" --limit 3 --select image_id,scene_description
-run "$FL" search hybrid "$DB" bdd100k --text "snowy highway" --column dhash --like-row 120 --where "NOT is_duplicate" --limit 3 --select image_id,scene_description
-
-step "4c. An external UDF in Python: OpenCV's HOG person detector, only on frames without labels (split test)"
-run "$FL" add-column "$DB" bdd100k hog_person_pct --udf "exec:/usr/bin/python3 -m framelake.workers.hog_person" --param max_side=480 --where "split = 'test'"
+# An external UDF: OpenCV's HOG person detector in a Python worker process, on a sample (the test split).
+run "$FL" add-column "$DB" bdd100k hog_person_pct --udf "exec:$PY -m framelake.workers.hog_person" --param max_side=480 --where "split = 'test'"
 run "$FL" backfill "$DB" bdd100k hog_person_pct --concurrency 2
-run "$FL" sql "$DB" "SELECT count(*) AS test_frames, count(hog_person_pct) AS computed, round(max(hog_person_pct), 2) AS largest_pct FROM bdd100k WHERE split = 'test'"
-run "$FL" count "$DB" bdd100k --where "hog_person_pct > 0"
+run "$FL" query "$DB" bdd100k --select image_id,has_person,has_rider,person_bbox_area_pct,white_balance,dhash,is_duplicate,scene_description --limit 4
 
-step "5. Explore with SQL: failure modes, a GROUP BY, indexes, the plan"
-run "$FL" count "$DB" bdd100k --where "timeofday = 'night' AND has_person"
-run "$FL" count "$DB" bdd100k --where "has_rider"
-run "$FL" count "$DB" bdd100k --where "has_person AND person_bbox_area_pct < 30"
-run "$FL" sql "$DB" "SELECT weather, timeofday, count(*) AS frames, round(avg(brightness), 1) AS brightness FROM bdd100k GROUP BY weather, timeofday ORDER BY frames DESC LIMIT 8"
-run "$FL" sql "$DB" "SELECT c AS category, count(*) AS boxes FROM (SELECT unnest(ann_categories) AS c FROM bdd100k) GROUP BY c ORDER BY boxes DESC"
+stage "3. Indexes: bitmap (timeofday, split), label_list (ann_categories), full-text (scene_description), Hamming (dhash)"
 run "$FL" index create "$DB" bdd100k timeofday --type bitmap
+run "$FL" index create "$DB" bdd100k split --type bitmap
 run "$FL" index create "$DB" bdd100k ann_categories --type label_list
-run "$FL" explain "$DB" "SELECT image_id FROM bdd100k WHERE timeofday = 'night' AND array_has(ann_categories, 'rider') LIMIT 5" --analyze
+run "$FL" index create "$DB" bdd100k scene_description --type fts --stem english --stopwords english --positions
+run "$FL" index create "$DB" bdd100k dhash --type hamming
 
-step "5a. Training splits: materialized views of the failure modes (train views leave duplicates out)"
-for mode in "rider:has_rider" "nighttime_person:has_person AND timeofday = 'night'" "distant_person:has_person AND person_bbox_area_pct < 30"; do
+stage "4. Exploration: where the model fails, and what the footage holds"
+NIGHT="has_person AND timeofday = 'night'"
+RIDER="has_rider"
+DISTANT="has_person AND person_bbox_area_pct < 30"
+for c in "$NIGHT" "$RIDER" "$DISTANT"; do run "$FL" count "$DB" bdd100k --where "$c"; done
+run "$FL" sql "$DB" "SELECT weather, timeofday, count(*) AS frames FROM bdd100k GROUP BY weather, timeofday ORDER BY frames DESC LIMIT 8"
+run "$FL" search fts "$DB" bdd100k '"city street" +night' --limit 3 --select image_id,scene_description
+run "$FL" search vector "$DB" bdd100k --column dhash --like-row 7 --limit 3 --select image_id,scene,timeofday
+run "$FL" search hybrid "$DB" bdd100k --text "pedestrians at night" --column dhash --like-row 7 --where "split = 'train' AND NOT is_duplicate" \
+    --limit 3 --select image_id,scene_description
+run "$FL" dedup "$DB" bdd100k
+
+stage "5. Training splits: materialized views of the failure modes (train views leave duplicates out)"
+for mode in "rider:$RIDER" "nighttime_person:$NIGHT" "distant_person:$DISTANT"; do
     name=${mode%%:*}
     cond=${mode#*:}
     run "$FL" view create "$DB" "bdd100k_${name}_train" --from bdd100k --where "$cond AND split = 'train' AND NOT is_duplicate" \
@@ -83,41 +102,75 @@ for mode in "rider:has_rider" "nighttime_person:has_person AND timeofday = 'nigh
 done
 run "$FL" view list "$DB"
 
-step "6. Curate: drop bad frames, fix labels, add a feature column without rewriting any data file"
-run "$FL" delete "$DB" bdd100k --row-ids 3,4,5,250
-run "$FL" delete "$DB" bdd100k --where "brightness < 30 AND NOT has_person"
-run "$FL" update "$DB" bdd100k --set "weather = 'clear'" --where "weather = 'undefined' AND timeofday = 'daytime'"
-run "$FL" update "$DB" bdd100k --set "timeofday = 'night'" --where "timeofday = 'dawn/dusk' AND brightness < 90"   # dark dusk frames are night
-run "$FL" delete "$DB" bdd100k --where "has_rider AND weather = 'snowy'"   # riders in snow: boxes unreliable
-run "$FL" add-column "$DB" bdd100k person_or_rider --expr "has_person OR has_rider"
-run "$FL" add-column "$DB" bdd100k reviewed --type bool
-run "$FL" tag "$DB" bdd100k curated-v1
-run "$FL" schema "$DB" bdd100k
-# The splits follow: each refresh reads only the rows the curation touched.
+TRAIN="bdd100k_${MODE}_train"
+VAL="bdd100k_${MODE}_val"
+CATS="pedestrian,rider,car"
+stage "6. Train: Faster R-CNN (mobilenet v3 FPN) on $TRAIN, $STEPS steps on CPU; eval on $VAL"
+# No pretrained weights can be downloaded here: the first run starts from scratch (with torchvision's COCO
+# weights, pass --weights; see README "Real data").
+run "$PY" -m framelake.train_detector --db "$DB" --train-view "$TRAIN" --val-view "$VAL" --categories "$CATS" --size "$SIZE" \
+    --max-steps "$STEPS" --epochs 100 --batch-size 2 --lr 0.01 --lr-step 100 --out "$OUT/run1"
+run "$PY" -m framelake.eval --db "$DB" --view "$VAL" --categories "$CATS" --checkpoint "$OUT/run1/last.pt" --size "$SIZE" --out "$OUT/run1/eval.json"
+# The versions this checkpoint read, tagged so that cleaning up history keeps them.
+run "$FL" tag "$DB" "$TRAIN" run1 "$(field "$OUT/run1/metrics.json" train view_version)"
+run "$FL" tag "$DB" bdd100k run1 "$(field "$OUT/run1/metrics.json" train source_version)"
+
+stage "7. New footage: $N2 more frames; backfill computes only them; the views refresh incrementally; training continues"
+run "$FL" ingest synthetic "$DB" --n "$N2" --split mixed --quiet
+run "$FL" backfill "$DB" bdd100k --all --concurrency 2   # the HOG worker included: its new test frames only
 run "$FL" view refresh "$DB" --all
-run "$FL" versions "$DB" bdd100k_rider_train
+run "$PY" -m framelake.train_detector --db "$DB" --train-view "$TRAIN" --val-view "$VAL" --categories "$CATS" --size "$SIZE" \
+    --weights "$OUT/run1/last.pt" --max-steps "$STEPS" --epochs 100 --batch-size 2 --lr 0.005 --lr-step 100 --seed 1 --out "$OUT/run2"
+run "$PY" -m framelake.eval --db "$DB" --view "$VAL" --categories "$CATS" --checkpoint "$OUT/run2/last.pt" --baseline-weights "$OUT/run1/last.pt" --size "$SIZE" \
+    --out "$OUT/run2/eval.json"
+run "$FL" tag "$DB" "$TRAIN" run2 "$(field "$OUT/run2/metrics.json" train view_version)"
+run "$FL" tag "$DB" bdd100k run2 "$(field "$OUT/run2/metrics.json" train source_version)"
+run "$PY" -m framelake.visualize --db "$DB" --view "$VAL" --categories "$CATS" --checkpoint "$OUT/run2/last.pt" --baseline-weights "$OUT/run1/last.pt" \
+    --out "$OUT/viz" --limit 8
+run "$PY" -m framelake.visualize --db "$DB" --view bdd100k --duplicates --out "$OUT/viz/duplicates" --limit 4
+for run_dir in run1 run2; do
+    "$PY" - "$OUT/$run_dir/metrics.json" "$run_dir" <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+t = m["train"]
+print(f"{sys.argv[2]}: trained on {t['view']}@v{t['view_version']} ({t['rows']} rows, from {t['source']}@v{t['source_version']}), "
+      f"{m['steps']} steps, final loss {m['final_loss']:.3f}, rows sha256 {t['rows_sha256'][:16]}...")
+EOF
+done
 
-step "7. Time travel: every version stays readable"
-run "$FL" versions "$DB" bdd100k
-run "$FL" count "$DB" bdd100k --version 2
-run "$FL" count "$DB" bdd100k --tag curated-v1
+if [ "$TOUR" != 0 ]; then
+    stage "8. Curation tour: idempotent folder ingest, deletes and fixes, time travel, compaction, restore, cleanup"
+    run "$FL" synthesize "$DB.bdd" --n 50 --seed 2 --size 1280x720
+    run "$FL" ingest bdd100k "$DB" --root "$DB.bdd" --table bdd_folder
+    run "$FL" ingest bdd100k "$DB" --root "$DB.bdd" --table bdd_folder --quiet
+    run "$FL" delete "$DB" bdd100k --where "brightness < 30 AND NOT has_person"
+    run "$FL" update "$DB" bdd100k --set "timeofday = 'night'" --where "timeofday = 'dawn/dusk' AND brightness < 90"
+    run "$FL" add-column "$DB" bdd100k person_or_rider --expr "has_person OR has_rider"
+    run "$FL" tag "$DB" bdd100k curated-v1
+    run "$FL" view refresh "$DB" --all
+    run "$FL" count "$DB" bdd100k --tag run1
+    run "$FL" count "$DB" "$TRAIN" --tag run1
+    IDS="$(( N + N2 - 1 )),0,$(( N / 2 + 1 ))"
+    run "$FL" take "$DB" bdd100k --row-ids "$IDS" --select image_id,split
+    run "$FL" compact "$DB" bdd100k
+    run "$FL" take "$DB" bdd100k --row-ids "$IDS" --select image_id,split   # the same rows: ids survive compaction
+    run "$FL" restore "$DB" bdd100k "$(field "$OUT/run1/metrics.json" train source_version)"   # the footage as run 1 saw it
+    # A view cannot follow a restore incrementally (values went back without new row versions): it says so,
+    # and --full rebuilds it.
+    run "$FL" view refresh "$DB" "$TRAIN" || true
+    run "$FL" view refresh "$DB" --all --full
+    run "$FL" cleanup "$DB" bdd100k --keep-versions 2 --grace 0s   # tagged versions (run1, run2, curated-v1) stay
+    run "$FL" versions "$DB" bdd100k
+    rm -rf "$DB.bdd"
+fi
 
-step "8. Compaction merges fragments and drops deleted rows; row ids do not change"
-run "$FL" take "$DB" bdd100k --row-ids 599,0,317 --select image_id,split
-run "$FL" compact "$DB" bdd100k
-run "$FL" take "$DB" bdd100k --row-ids 599,0,317 --select image_id,split
-
-step "9. Restore an old version as a new one (the curated-v1 tag), then clean up history"
-CURATED=$("$FL" tag "$DB" bdd100k --list | awk '$1 == "curated-v1" { print $2 }')
-run "$FL" restore "$DB" bdd100k "$CURATED"
-# A view cannot follow a restore incrementally (values went back without new row versions): it says so,
-# and --full rebuilds it.
-run "$FL" view refresh "$DB" bdd100k_rider_train || true
-run "$FL" view refresh "$DB" --all --full
-run "$FL" cleanup "$DB" bdd100k --keep-versions 2 --grace 0s   # --grace 0s: no other writer is running
-run "$FL" versions "$DB" bdd100k
-run "$FL" info "$DB" bdd100k
-
-rm -rf "$DB.bdd"
-end=$(date +%s%N)
-printf '\nDemo finished in %d ms. The database is in ./%s; try:  %s query %s bdd100k --limit 3\n' $(( (end - start) / 1000000 )) "$DB" "$FL" "$DB"
+stage "done"
+end=$(now_ms)
+printf '\nOutputs:\n'
+printf '  database          ./%s (try: %s query %s bdd100k --limit 3)\n' "$DB" "$FL" "$DB"
+printf '  checkpoints       ./%s/run1/last.pt, ./%s/run2/last.pt (metrics.json beside each names db, views, versions)\n' "$OUT" "$OUT"
+printf '  evaluations       ./%s/run1/eval.json, ./%s/run2/eval.json (run 2 beside run 1)\n' "$OUT" "$OUT"
+printf '  visualizations    ./%s/viz (ground truth green, run 1 red, run 2 blue), ./%s/viz/duplicates\n' "$OUT" "$OUT"
+printf '\nStage times:\n'
+printf '%s' "$STAGES" | awk -F'|' -v total=$(( end - start )) '{ printf "  %-104.104s %7.1f s\n", $1, $2 / 1000 }
+    END { printf "  %-104s %7.1f s\n", "total", total / 1000 }'

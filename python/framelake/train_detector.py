@@ -15,12 +15,14 @@ data versions it recorded.
 """
 
 import argparse
+import hashlib
 import json
 import math
 import os
 import subprocess
 import time
 
+import numpy as np
 import torch
 import torchvision
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
@@ -77,12 +79,27 @@ def data_record(db, view, version=None, permutation=None, permutation_version=No
     meta = table.metadata
     record = {"db": os.path.abspath(db), "view": view, "view_version": table.version, "source": meta.get("view.source"),
               "source_version": int(meta["view.source_version"]) if "view.source_version" in meta else None, "rows": len(table)}
+    rows = None
     if perm is not None:
         ptable = database.open_table(permutation, version=permutation_version)
-        record.update(permutation=permutation, permutation_version=ptable.version, permutation_spec=perm.spec, split=split,
-                      rows=len(perm.split(split)))
+        rows = perm.split(split)
+        record.update(permutation=permutation, permutation_version=ptable.version, permutation_spec=perm.spec, split=split, rows=len(rows))
+    record["rows_sha256"] = rows_fingerprint(table, rows)
     table.close()
     return record
+
+
+def rows_fingerprint(table, row_ids=None):
+    """SHA-256 over "row_id image_id" lines, in row id order, of the rows a run reads (all of the table's, or
+    the given ids): reopening the recorded version must give the same value."""
+    got = table.query(columns=["image_id"], with_row_ids=True)
+    ids, names = np.asarray(got["_rowid"], dtype=np.uint64), got["image_id"]
+    keep = np.isin(ids, np.asarray(row_ids, dtype=np.uint64)) if row_ids is not None else np.ones(len(ids), dtype=bool)
+    order = np.argsort(ids[keep], kind="stable")
+    h = hashlib.sha256()
+    for i, name in zip(ids[keep][order], np.asarray(names, dtype=object)[keep][order]):
+        h.update(f"{int(i)} {name}\n".encode())
+    return h.hexdigest()
 
 
 def parse_size(text):

@@ -85,6 +85,10 @@ def test_checkpoint_records_the_data_and_resumes(setup):
     assert latest.version > 2 and len(latest) > rows
     pinned = DetectionDataset(db, "train_v", version=saved["train"]["view_version"], categories=["car", "pedestrian"])
     assert len(pinned) == rows and sorted(pinned.row_ids.tolist()) == sorted(trained_on.tolist())
+    # The recorded fingerprint: the same at the recorded version, different at the latest.
+    fp = train_detector.rows_fingerprint
+    assert len(saved["train"]["rows_sha256"]) == 64
+    assert fp(framelake.connect(db).open_table("train_v", version=2)) == saved["train"]["rows_sha256"] != fp(latest)
     # --resume continues from last.pt on the recorded data versions, into epoch 1.
     resumed = train_detector.main(args[:-4] + ["--out", out, "--resume", "--epochs", "2", "--max-steps", "5"])
     assert resumed["steps"] == 5 and resumed["train"]["view_version"] == 2
