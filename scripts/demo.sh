@@ -12,6 +12,8 @@
 #   DEMO_DB [demo-db]  DEMO_OUT [demo-out]  DEMO_FRAMES [500] first delivery  DEMO_NEW_FRAMES [500] second
 #   DEMO_STEPS [30] training steps per run  DEMO_SIZE [640x360] training image size  DEMO_VIEW [distant_person]
 #   DEMO_TOUR [1] the curation / time travel tour at the end (0: skip)  FRAMELAKE [./build/framelake]
+#   DEMO_BDD_ROOT: a BDD100K download (the folder holding its zips, or extracted) to use instead of synthetic
+#   footage: the first DEMO_FRAMES frames, then the next DEMO_NEW_FRAMES as the new footage
 set -eu
 cd "$(dirname "$0")/.."
 FL=${FRAMELAKE:-./build/framelake}
@@ -23,6 +25,7 @@ STEPS=${DEMO_STEPS:-30}
 SIZE=${DEMO_SIZE:-640x360}
 MODE=${DEMO_VIEW:-distant_person}
 TOUR=${DEMO_TOUR:-1}
+BDD_ROOT=${DEMO_BDD_ROOT:-}
 PY=/usr/bin/python3
 # Python (UDF workers, training) runs under Debian's python3, which sees numpy, OpenCV and torch;
 # OpenBLAS with 2 threads keeps torch off the reference BLAS.
@@ -58,8 +61,24 @@ fi
 rm -rf "$DB" "$DB.bdd" "$OUT"
 mkdir -p "$OUT"
 
-stage "1. Footage arrives: $N synthetic frames (mixed splits) into table bdd100k"
-run "$FL" ingest synthetic "$DB" --n "$N" --split mixed
+# footage COUNT [--quiet]: the next COUNT frames into table bdd100k (synthetic, or the BDD100K download:
+# 70% train, 20% val, 10% test, like the download; repeated runs continue where the last stopped).
+footage() {
+    if [ -n "$BDD_ROOT" ]; then
+        n=$1
+        shift
+        run "$FL" ingest bdd100k "$DB" --root "$BDD_ROOT" --splits train --limit $(( n * 7 / 10 )) "$@"
+        run "$FL" ingest bdd100k "$DB" --root "$BDD_ROOT" --splits val --limit $(( n * 2 / 10 )) "$@"
+        run "$FL" ingest bdd100k "$DB" --root "$BDD_ROOT" --splits test --limit $(( n - n * 7 / 10 - n * 2 / 10 )) "$@"
+    else
+        run "$FL" ingest synthetic "$DB" --split mixed --n "$@"
+    fi
+}
+
+KIND=synthetic
+[ -n "$BDD_ROOT" ] && KIND="BDD100K ($BDD_ROOT)"
+stage "1. Footage arrives: $N $KIND frames into table bdd100k"
+footage "$N"
 run "$FL" query "$DB" bdd100k --select image_id,split,weather,scene,timeofday,num_annotations,ann_categories,image_bytes --limit 5 --with-row-id
 
 stage "2. Features: UDF columns declared (no data rewritten), then one parallel, checkpointed backfill"
@@ -116,7 +135,7 @@ run "$FL" tag "$DB" "$TRAIN" run1 "$(field "$OUT/run1/metrics.json" train view_v
 run "$FL" tag "$DB" bdd100k run1 "$(field "$OUT/run1/metrics.json" train source_version)"
 
 stage "7. New footage: $N2 more frames; backfill computes only them; the views refresh incrementally; training continues"
-run "$FL" ingest synthetic "$DB" --n "$N2" --split mixed --quiet
+footage "$N2" --quiet
 run "$FL" backfill "$DB" bdd100k --all --concurrency 2   # the HOG worker included: its new test frames only
 run "$FL" view refresh "$DB" --all
 run "$PY" -m framelake.train_detector --db "$DB" --train-view "$TRAIN" --val-view "$VAL" --categories "$CATS" --size "$SIZE" \
@@ -134,7 +153,8 @@ import json, sys
 m = json.load(open(sys.argv[1]))
 t = m["train"]
 print(f"{sys.argv[2]}: trained on {t['view']}@v{t['view_version']} ({t['rows']} rows, from {t['source']}@v{t['source_version']}), "
-      f"{m['steps']} steps, final loss {m['final_loss']:.3f}, rows sha256 {t['rows_sha256'][:16]}...")
+      f"{m['steps']} steps, final loss {m['final_loss'] if m['final_loss'] is None else round(m['final_loss'], 3)}, "
+      f"rows sha256 {t['rows_sha256'][:16]}...")
 EOF
 done
 
@@ -167,10 +187,10 @@ fi
 stage "done"
 end=$(now_ms)
 printf '\nOutputs:\n'
-printf '  database          ./%s (try: %s query %s bdd100k --limit 3)\n' "$DB" "$FL" "$DB"
-printf '  checkpoints       ./%s/run1/last.pt, ./%s/run2/last.pt (metrics.json beside each names db, views, versions)\n' "$OUT" "$OUT"
-printf '  evaluations       ./%s/run1/eval.json, ./%s/run2/eval.json (run 2 beside run 1)\n' "$OUT" "$OUT"
-printf '  visualizations    ./%s/viz (ground truth green, run 1 red, run 2 blue), ./%s/viz/duplicates\n' "$OUT" "$OUT"
+printf '  database          %s (try: %s query %s bdd100k --limit 3)\n' "$DB" "$FL" "$DB"
+printf '  checkpoints       %s/run1/last.pt, %s/run2/last.pt (metrics.json beside each names db, views, versions)\n' "$OUT" "$OUT"
+printf '  evaluations       %s/run1/eval.json, %s/run2/eval.json (run 2 beside run 1)\n' "$OUT" "$OUT"
+printf '  visualizations    %s/viz (ground truth green, run 1 red, run 2 blue), %s/viz/duplicates\n' "$OUT" "$OUT"
 printf '\nStage times:\n'
-printf '%s' "$STAGES" | awk -F'|' -v total=$(( end - start )) '{ printf "  %-104.104s %7.1f s\n", $1, $2 / 1000 }
-    END { printf "  %-104s %7.1f s\n", "total", total / 1000 }'
+printf '%s' "$STAGES" | awk -F'|' -v total=$(( end - start )) '{ printf "  %-88.88s %7.1f s\n", $1, $2 / 1000 }
+    END { printf "  %-88s %7.1f s\n", "total", total / 1000 }'

@@ -130,6 +130,13 @@ def _drain(cursor):
     """Every batch of a cursor, merged column by column."""
     err = N.Error()
     chunks, ids, names, total = {}, [], None, 0
+    # The result's columns, so that an empty result still has them (empty arrays, or empty lists).
+    s = N.lib.fl_cursor_schema(cursor)
+    empty = {}
+    for i in range(s.contents.n_fields if s else 0):
+        f = s.contents.fields[i]
+        name = f.name.decode()
+        empty[name] = np.zeros(0, _NUMPY.get(f.type, bool)) if f.type in _NUMPY or f.type == N.TYPE_BOOL else []
     try:
         while True:
             b = ctypes.POINTER(N.Batch)()
@@ -151,6 +158,8 @@ def _drain(cursor):
     out = {k: _concat(v) for k, v in chunks.items()}
     if ids:
         out["_rowid"] = np.concatenate(ids)
+    if not total:
+        out = dict(empty, **out)
     return out, total
 
 
@@ -296,6 +305,8 @@ class Table(_Closing):
         _check(N.lib.fl_table_query(self._t, ctypes.byref(opts), ctypes.byref(cur), ctypes.byref(err)), err)
         del keep
         cols, count = _drain(cur)
+        if with_row_ids and "_rowid" not in cols:
+            cols["_rowid"] = np.zeros(0, np.uint64)
         return _rows(cols, count) if as_rows else cols
 
     def row_ids(self, where=None):

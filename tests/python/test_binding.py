@@ -59,6 +59,15 @@ def test_tables_counts_queries(dbpath):
     assert db.sql("SELECT count(*) AS n FROM bdd100k")["n"].tolist() == [40]
 
 
+def test_empty_results_keep_their_columns(dbpath):
+    t = framelake.connect(dbpath).open_table("bdd100k")
+    got = t.query(where="split = 'nowhere'", columns=["image_id", "width", "ann_categories"], with_row_ids=True)
+    assert sorted(got) == ["_rowid", "ann_categories", "image_id", "width"]
+    assert got["width"].dtype == np.int32 and len(got["width"]) == 0 and got["_rowid"].dtype == np.uint64 and len(got["_rowid"]) == 0
+    assert list(got["image_id"]) == [] and list(got["ann_categories"]) == []
+    assert t.query(where="split = 'nowhere'", as_rows=True) == []
+
+
 def test_arrow_export(dbpath):
     """The C Data Interface export, checked field by field (pyarrow is not in Debian, so its import is not run)."""
     import ctypes
