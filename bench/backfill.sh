@@ -16,6 +16,7 @@
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
+. "$BENCH/common.sh"
 ROOT=$(cd "$BENCH/.." && pwd)
 N=${N:-5000}
 REPS=${REPS:-3}
@@ -24,7 +25,7 @@ SEED=${SEED:-1}
 OUT=${OUT:-$BENCH/out/backfill}
 PYTHON=${PYTHON:-/usr/bin/python3}
 FL=$ROOT/build/framelake
-LIBS=(-lzstd -lxxhash -lturbojpeg -lzip -lpg_query -lpthread -lm)
+LIBS=("${FL_LIBS[@]}")
 HP_SQL="array_has_any(ann_categories, ['pedestrian','other person'])"
 
 log() { printf '== %s\n' "$*" >&2; }

@@ -1,5 +1,8 @@
 # common.sh — helpers the benchmark drivers source (bash).
 
+# What a program linked against build/libframelake.a needs (the Makefile's LIBS).
+FL_LIBS=(-lzstd -lxxhash -lturbojpeg -lzip -lpg_query -lstemmer -lopenblas -lpthread -lm)
+
 # framelake_commit ROOT: the framelake source measured, as the short commit, flagged when src/ or
 # include/ differ from it; a COMMIT file stands in for git in an exported tree; '?' when neither exists.
 framelake_commit() {

@@ -7,6 +7,7 @@
 # Environment (defaults in brackets): N [1000000]  BRUTE [50000]  RADIUS [10]  SEED [1]  OUT [bench/out/dedup]
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
+. "$BENCH/common.sh"
 ROOT=$(cd "$BENCH/.." && pwd)
 N=${N:-1000000}
 BRUTE=${BRUTE:-50000}
@@ -16,7 +17,7 @@ OUT=${OUT:-$BENCH/out/dedup}
 (cd "$ROOT" && make -s all)
 mkdir -p "$OUT"
 cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -I"$ROOT/include" -I"$ROOT/src" -o "$OUT/dedup_bench" "$BENCH/dedup_bench.c" \
-    "$ROOT/build/libframelake.a" -lzstd -lxxhash -lturbojpeg -lzip -lpg_query -lpthread -lm
+    "$ROOT/build/libframelake.a" "${FL_LIBS[@]}"
 R=$("$OUT/dedup_bench" "$N" "$BRUTE" "$RADIUS" "$SEED")
 key() { printf '%s\n' "$R" | awk -F'\t' -v k="$1" '$1 == k { print $2 }'; }
 echo "dedup benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores: all pairs within $RADIUS bits, one thread"

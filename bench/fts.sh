@@ -18,6 +18,7 @@
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
+. "$BENCH/common.sh"
 ROOT=$(cd "$BENCH/.." && pwd)
 DOCS=${DOCS:-200000}
 REPS=${REPS:-5}
@@ -25,7 +26,7 @@ SEED=${SEED:-1}
 OUT=${OUT:-$BENCH/out/fts}
 PYTHON=${PYTHON:-/usr/bin/python3}
 FL=$ROOT/build/framelake
-LIBS=(-lzstd -lxxhash -lturbojpeg -lzip -lpg_query -lstemmer -lopenblas -lpthread -lm)
+LIBS=("${FL_LIBS[@]}")
 
 log() { printf '== %s\n' "$*" >&2; }
 now() { date +%s.%N; }

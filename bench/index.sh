@@ -5,8 +5,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+. bench/common.sh
 make -j2 --no-print-directory build/libframelake.a >/dev/null
 mkdir -p bench/out
 cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Iinclude -Isrc -o bench/out/index_bench bench/index_bench.c build/libframelake.a \
-    -lzstd -lxxhash -lturbojpeg -lzip -lpg_query -lpthread -lm
+    "${FL_LIBS[@]}"
 exec bench/out/index_bench

@@ -37,7 +37,7 @@ SAMPLE=${SAMPLE:-64}
 REPS=${REPS:-3}
 DIR=${OUT:-$BENCH/out}/loader
 PYTHON=${PYTHON:-/usr/bin/python3}
-LIBS=(-lzstd -lxxhash -lturbojpeg -lzip -lpg_query -lstemmer -lopenblas -lpthread -lm)
+LIBS=("${FL_LIBS[@]}")
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
 log() { printf '== %s\n' "$*" >&2; }

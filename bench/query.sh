@@ -10,6 +10,7 @@
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
+. "$BENCH/common.sh"
 ROOT=$(cd "$BENCH/.." && pwd)
 ROWS=${ROWS:-1000000}
 REPS=${REPS:-9}
@@ -17,7 +18,7 @@ SEED=${SEED:-1}
 OUT=${OUT:-$BENCH/out/query}
 FL=$ROOT/build/framelake
 INDEXES=${INDEXES:-timeofday:bitmap,weather:bitmap,split:bitmap,has_person:bitmap,is_duplicate:bitmap,person_bbox_area_pct:btree,timestamp:btree,ann_categories:label_list}
-LIBS="-lzstd -lxxhash -lturbojpeg -lzip -lpg_query -lpthread -lm"
+LIBS="${FL_LIBS[*]}"
 
 log() { printf '== %s\n' "$*" >&2; }
 

@@ -15,6 +15,7 @@ set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
 cd "$ROOT"
+. "$BENCH/common.sh"
 
 ROWS=${ROWS:-20000}
 BLOB_BYTES=${BLOB_BYTES:-65536}
@@ -63,7 +64,7 @@ mkdir -p "$OUT/results"
 build_bench() {
     make --no-print-directory -s build/libframelake.a >&2 &&
         cc -std=c11 -O2 -Wall -Wextra -Iinclude -o "$OUT/storage_bench" bench/storage_bench.c build/libframelake.a \
-            -lzstd -lxxhash -lpthread -lm
+            "${FL_LIBS[@]}"
 }
 # A second attempt covers a library archive that another `make` was rewriting at the same moment.
 build_bench || { sleep 5; build_bench; }

@@ -49,7 +49,7 @@ PROFILE=${PROFILE-"1:0 2:10 16:0"}
 FL_STORE_VECTORS=${FL_STORE_VECTORS:-auto}
 OUT=${OUT:-$BENCH/out/vector}
 PYTHON=${PYTHON:-/usr/bin/python3}
-LIBS=(-lzstd -lxxhash -lturbojpeg -lzip -lpg_query -lstemmer -lopenblas -lpthread -lm)
+LIBS=("${FL_LIBS[@]}")
 
 log() { printf '== %s\n' "$*" >&2; }
 has() { case " $ENGINES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }

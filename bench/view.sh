@@ -32,7 +32,7 @@ REPS=${REPS:-5}
 SEED=${SEED:-1}
 LOAD_ROWS=${LOAD_ROWS:-10000}
 DIR=${OUT:-$BENCH/out}/view
-LIBS=(-lzstd -lxxhash -lturbojpeg -lzip -lpg_query -lstemmer -lopenblas -lpthread -lm)
+LIBS=("${FL_LIBS[@]}")
 
 log() { printf '== %s\n' "$*" >&2; }
 

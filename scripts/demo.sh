@@ -129,7 +129,8 @@ stage "6. Train: Faster R-CNN (mobilenet v3 FPN) on $TRAIN, $STEPS steps on CPU;
 # weights, pass --weights; see README "Real data").
 run "$PY" -m framelake.train_detector --db "$DB" --train-view "$TRAIN" --val-view "$VAL" --categories "$CATS" --size "$SIZE" \
     --max-steps "$STEPS" --epochs 100 --batch-size 2 --lr 0.01 --lr-step 100 --out "$OUT/run1"
-run "$PY" -m framelake.eval --db "$DB" --view "$VAL" --categories "$CATS" --checkpoint "$OUT/run1/last.pt" --size "$SIZE" --out "$OUT/run1/eval.json"
+run "$PY" -m framelake.eval --db "$DB" --view "$VAL" --categories "$CATS" --checkpoint "$OUT/run1/last.pt" --size "$SIZE" --sample 100 \
+    --out "$OUT/run1/eval.json"
 # The versions this checkpoint read, tagged so that cleaning up history keeps them.
 run "$FL" tag "$DB" "$TRAIN" run1 "$(field "$OUT/run1/metrics.json" train view_version)"
 run "$FL" tag "$DB" bdd100k run1 "$(field "$OUT/run1/metrics.json" train source_version)"
@@ -141,7 +142,7 @@ run "$FL" view refresh "$DB" --all
 run "$PY" -m framelake.train_detector --db "$DB" --train-view "$TRAIN" --val-view "$VAL" --categories "$CATS" --size "$SIZE" \
     --weights "$OUT/run1/last.pt" --max-steps "$STEPS" --epochs 100 --batch-size 2 --lr 0.005 --lr-step 100 --seed 1 --out "$OUT/run2"
 run "$PY" -m framelake.eval --db "$DB" --view "$VAL" --categories "$CATS" --checkpoint "$OUT/run2/last.pt" --baseline-weights "$OUT/run1/last.pt" --size "$SIZE" \
-    --out "$OUT/run2/eval.json"
+    --sample 100 --out "$OUT/run2/eval.json"
 run "$FL" tag "$DB" "$TRAIN" run2 "$(field "$OUT/run2/metrics.json" train view_version)"
 run "$FL" tag "$DB" bdd100k run2 "$(field "$OUT/run2/metrics.json" train source_version)"
 run "$PY" -m framelake.visualize --db "$DB" --view "$VAL" --categories "$CATS" --checkpoint "$OUT/run2/last.pt" --baseline-weights "$OUT/run1/last.pt" \

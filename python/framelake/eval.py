@@ -1,7 +1,7 @@
 """Evaluate detectors on a framelake view: mAP@0.5 per class and mean, precision and recall at score >= 0.3.
 
     python3 -m framelake.eval --db DB --view W [--version N] (--checkpoint C | --baseline-weights PATH | both)
-        [--categories ...] [--size WxH] [--out eval.json]
+        [--categories ...] [--size WxH] [--sample N] [--out eval.json]
 
 A checkpoint of framelake.train_detector brings its model name and categories. Baseline weights are a
 torchvision state dict: with 91 classes they are read as COCO's labels (person counts as pedestrian, and so
@@ -86,6 +86,7 @@ def main(argv=None):
     ap.add_argument("--size")
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--score", type=float, default=0.3)
+    ap.add_argument("--sample", type=int, default=0, help="evaluate N frames spread evenly over the view (0: all)")
     ap.add_argument("--out")
     args = ap.parse_args(argv)
     if not args.checkpoint and not args.baseline_weights:
@@ -93,6 +94,8 @@ def main(argv=None):
     categories = [c.strip() for c in args.categories.split(",") if c.strip()]
     data = data_record(args.db, args.view, version=args.version)
     dataset = DetectionDataset(args.db, args.view, version=data["view_version"], categories=categories, size=parse_size(args.size))
+    if 0 < args.sample < len(dataset):
+        dataset.row_ids = dataset.row_ids[np.arange(args.sample) * len(dataset) // args.sample]
     results = []
     for name, kw in (("baseline", {"weights": args.baseline_weights, "model_name": args.model}), ("fine-tuned", {"checkpoint": args.checkpoint})):
         if not (kw.get("weights") or kw.get("checkpoint")):
@@ -100,8 +103,9 @@ def main(argv=None):
         model, label_map = load_detector(categories=categories, **kw)
         preds, gts = predict(model, label_map, dataset, args.batch_size)
         results.append(report(name, metrics.evaluate(preds, gts, len(categories), score_threshold=args.score), categories))
-    out = {"data": data, "score_threshold": args.score, "iou_threshold": 0.5, "results": results}
-    print(f"{args.view}@v{data['view_version']} ({data['rows']} frames; source {data['source']}@v{data['source_version']})")
+    out = {"data": data, "frames": len(dataset), "score_threshold": args.score, "iou_threshold": 0.5, "results": results}
+    of = f"{len(dataset)} of {data['rows']}" if len(dataset) < data["rows"] else f"{data['rows']}"
+    print(f"{args.view}@v{data['view_version']} ({of} frames; source {data['source']}@v{data['source_version']})")
     print(f"{'class':16s}" + "".join(f"{r['name']:>12s}" for r in results))
     for c in categories:
         print(f"{c:16s}" + "".join(f"{fmt(r['ap'][c]):>12s}" for r in results))

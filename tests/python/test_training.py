@@ -108,7 +108,11 @@ def test_eval_and_visualize(setup):
     for r in result["results"]:
         assert r["map"] is not None and 0.0 <= r["map"] <= 1.0
         assert set(r["ap"]) == {"car", "pedestrian"}
-    assert result["data"]["view_version"] == 2
+    assert result["data"]["view_version"] == 2 and result["frames"] == result["data"]["rows"] == 24
+    # --sample: N frames spread evenly over the view.
+    sampled = fleval.main(["--db", db, "--view", "val_v", "--version", "2", "--checkpoint", ckpt, "--categories", "car,pedestrian", "--sample",
+                           "5", "--out", os.path.join(out, "eval5.json")])
+    assert sampled["frames"] == 5 and sampled["data"]["rows"] == 24
     pictures = visualize.main(["--db", db, "--view", "val_v", "--version", "2", "--checkpoint", ckpt, "--baseline-weights",
                                setup["weights"], "--categories", "car,pedestrian", "--limit", "3", "--out", os.path.join(out, "viz")])
     assert len(pictures) == 3 and all(os.path.getsize(p) > 1000 for p in pictures)
