@@ -1039,16 +1039,17 @@ typedef struct fl_loader_options {
                                    number of batches (a shard's last batch may be short). world_size 0: 1 */
     int64_t start_epoch, start_batch; /* resume: the first batch returned */
     int scale_num, scale_denom; /* libjpeg-turbo DCT scaling while decoding (1/2, 1/4, 1/8 ...). 0: with a
-                                   width and height, the smallest scale whose decode still covers them (per
-                                   image); without, 1/1 */
+                                   width and height, the smallest of 1/8, 1/4, 1/2 whose decode still covers
+                                   them, else 1/1 (per image); without, 1/1 */
     int width, height;          /* resize (bilinear, after the DCT scaling) to width x height; 0: the decoded
                                    size (every image of a batch must then have the same size) */
     int layout;                 /* FL_LAYOUT_HWC (default) or FL_LAYOUT_CHW */
     bool normalize;             /* float32 (x / 255 - mean) / std per channel instead of uint8 */
     float mean[3], std[3];      /* std 0: 1 */
     bool skip_corrupt;          /* skip rows whose image does not decode (counted) instead of failing */
-    void *images_out;           /* fl_loader_read / fl_loader_decode only, with width and height: the images go
-                                   here (n x 3 x H x W values of the batch's type, images_out_bytes of room)
+    void *images_out;           /* fl_loader_read / fl_loader_decode only (with a width and height the size is
+                                   known in advance): the images go here (n x 3 x H x W values of the batch's
+                                   type; an error when they need more than images_out_bytes)
                                    instead of a buffer of the batch's own, e.g. shared memory to hand to
                                    another process without a copy; the batch's pixels or tensor point into
                                    it and freeing the batch leaves it alone */
@@ -1065,7 +1066,7 @@ typedef struct fl_loader_batch {
     int64_t *box_offsets;       /* n + 1: the boxes of row i are [box_offsets[i], box_offsets[i + 1]) */
     float *boxes;               /* x1, y1, x2, y2 per box, in the delivered image's pixels */
     int64_t *labels;            /* one per box */
-    fl_batch *columns;          /* the other columns, n rows (NULL when none were asked for) */
+    fl_batch *columns;          /* the other columns, n rows (NULL when none were asked for, or no rows) */
     int64_t skipped;            /* rows of this batch whose image did not decode */
     void *pool;                 /* private: where the image buffer returns when the batch is freed */
     size_t buffer_bytes;        /* private */

@@ -26,7 +26,7 @@ SIZE=${DEMO_SIZE:-640x360}
 MODE=${DEMO_VIEW:-distant_person}
 TOUR=${DEMO_TOUR:-1}
 BDD_ROOT=${DEMO_BDD_ROOT:-}
-PY=/usr/bin/python3
+PY=${PYTHON:-/usr/bin/python3}
 # Python (UDF workers, training) runs under Debian's python3, which sees numpy, OpenCV and torch;
 # OpenBLAS with 2 threads keeps torch off the reference BLAS.
 PYTHONPATH="$(pwd)/python${PYTHONPATH:+:$PYTHONPATH}"
@@ -55,11 +55,19 @@ field() { "$PY" -c 'import json, sys; v = json.load(open(sys.argv[1]))
 for k in sys.argv[2:]: v = v[k]
 print(v)' "$@"; }
 
+# Only what an earlier run made is removed: both folders carry a marker file.
+for d in "$DB" "$OUT"; do
+    if [ -e "$d" ] && [ ! -e "$d/.framelake-demo" ]; then
+        echo "demo: $d exists and is not from an earlier demo run: not touching it (set DEMO_DB / DEMO_OUT)" >&2
+        exit 1
+    fi
+done
 if [ -e "$DB" ] || [ -e "$OUT" ]; then
-    echo "demo: starting clean (removing ./$DB and ./$OUT from the previous run)"
+    echo "demo: starting clean (removing $DB and $OUT from the previous run)"
 fi
 rm -rf "$DB" "$DB.bdd" "$OUT"
-mkdir -p "$OUT"
+mkdir -p "$DB" "$OUT"
+touch "$DB/.framelake-demo" "$OUT/.framelake-demo"
 
 # footage COUNT [--quiet]: the next COUNT frames into table bdd100k (synthetic, or the BDD100K download:
 # 70% train, 20% val, 10% test, like the download; repeated runs continue where the last stopped).
@@ -67,9 +75,10 @@ footage() {
     if [ -n "$BDD_ROOT" ]; then
         n=$1
         shift
-        run "$FL" ingest bdd100k "$DB" --root "$BDD_ROOT" --splits train --limit $(( n * 7 / 10 )) "$@"
-        run "$FL" ingest bdd100k "$DB" --root "$BDD_ROOT" --splits val --limit $(( n * 2 / 10 )) "$@"
-        run "$FL" ingest bdd100k "$DB" --root "$BDD_ROOT" --splits test --limit $(( n - n * 7 / 10 - n * 2 / 10 )) "$@"
+        for part in "train $(( n * 7 / 10 ))" "val $(( n * 2 / 10 ))" "test $(( n - n * 7 / 10 - n * 2 / 10 ))"; do
+            [ "${part#* }" -gt 0 ] || continue   # (--limit 0 would mean no limit)
+            run "$FL" ingest bdd100k "$DB" --root "$BDD_ROOT" --splits "${part% *}" --limit "${part#* }" "$@"
+        done
     else
         run "$FL" ingest synthetic "$DB" --split mixed --n "$@"
     fi
@@ -171,7 +180,7 @@ if [ "$TOUR" != 0 ]; then
     run "$FL" view refresh "$DB" --all
     run "$FL" count "$DB" bdd100k --tag run1
     run "$FL" count "$DB" "$TRAIN" --tag run1
-    IDS="$(( N + N2 - 1 )),0,$(( N / 2 + 1 ))"
+    IDS=$("$FL" query "$DB" bdd100k --select image_id --with-row-id --where "split = 'val'" --limit 3 --format csv | tail -n +2 | cut -d, -f1 | paste -sd, -)
     run "$FL" take "$DB" bdd100k --row-ids "$IDS" --select image_id,split
     run "$FL" compact "$DB" bdd100k
     run "$FL" take "$DB" bdd100k --row-ids "$IDS" --select image_id,split   # the same rows: ids survive compaction

@@ -506,23 +506,26 @@ def _loader_options(image_column="image_bytes", columns=None, boxes_column=None,
     o.std[:] = list(std)
     o.skip_corrupt = skip_corrupt
     if out is not None:
+        want = "float32" if normalize else "uint8"
         if hasattr(out, "data_ptr"):  # a torch tensor
-            if not out.is_contiguous():
-                raise ValueError("out must be contiguous")
+            if out.device.type != "cpu" or not out.is_contiguous() or str(out.dtype) != f"torch.{want}":
+                raise ValueError(f"out must be a contiguous CPU tensor of {want}, not {out.dtype} on {out.device}")
             o.images_out, o.images_out_bytes = out.data_ptr(), out.numel() * out.element_size()
         else:
-            if not out.flags["C_CONTIGUOUS"] or not out.flags["WRITEABLE"]:
-                raise ValueError("out must be a writeable C-contiguous array")
+            if not out.flags["C_CONTIGUOUS"] or not out.flags["WRITEABLE"] or out.dtype != np.dtype(want):
+                raise ValueError(f"out must be a writeable C-contiguous array of {want}")
             o.images_out, o.images_out_bytes = out.ctypes.data, out.nbytes
         keep.append(out)
     return o, keep
 
 
 class _Owner:
-    """Frees a loader batch once every array viewing it is gone."""
+    """Frees a loader batch once every array viewing it is gone; keeps `buffer` (the caller's `out`, which the
+    images are in) alive as long."""
 
-    def __init__(self, ptr):
+    def __init__(self, ptr, buffer=None):
         self.ptr = ptr
+        self.buffer = buffer
 
     def __del__(self):
         if self.ptr:
@@ -539,10 +542,11 @@ def _view(owner, address, ctype, count, shape):
     return np.frombuffer(buf, np.dtype(ctype)).reshape(shape)
 
 
-def loader_batch(ptr, layout):
+def loader_batch(ptr, layout, normalize=None, buffer=None):
     """A LoaderBatch as a dict of numpy arrays over its memory (no copy): images, row_ids, boxes (a list of
-    [k, 4] float32 arrays), labels (a list of int64 arrays), columns, epoch, index, skipped."""
-    owner = _Owner(ptr)
+    [k, 4] float32 arrays), labels (a list of int64 arrays), columns, epoch, index, skipped. `buffer`: the
+    caller's output buffer the images are in, kept alive with them."""
+    owner = _Owner(ptr, buffer)
     b = ptr.contents
     n = b.n
     out = {"epoch": b.epoch, "index": b.index, "skipped": b.skipped}
@@ -550,10 +554,11 @@ def loader_batch(ptr, layout):
     h, w = b.height, b.width
     shape = (n, 3, h, w) if layout == "chw" else (n, h, w, 3)
     if h and w:
-        if b.tensor:
-            out["images"] = _view(owner, ctypes.addressof(b.tensor.contents), ctypes.c_float, n * 3 * h * w, shape)
+        floats = bool(b.tensor) if normalize is None else normalize
+        if floats:
+            out["images"] = _view(owner, ctypes.addressof(b.tensor.contents) if b.tensor else 0, ctypes.c_float, n * 3 * h * w, shape)
         else:
-            out["images"] = _view(owner, ctypes.addressof(b.pixels.contents), ctypes.c_uint8, n * 3 * h * w, shape)
+            out["images"] = _view(owner, ctypes.addressof(b.pixels.contents) if b.pixels else 0, ctypes.c_uint8, n * 3 * h * w, shape)
     offs = np.ctypeslib.as_array(b.box_offsets, (n + 1,)).copy() if n else np.zeros(1, np.int64)
     total = int(offs[-1])
     boxes = _view(owner, ctypes.addressof(b.boxes.contents) if total else 0, ctypes.c_float, total * 4, (total, 4))
@@ -572,6 +577,7 @@ class Loader(_Closing):
     def __init__(self, table, row_ids, **options):
         self.table = table
         self.layout = options.get("layout", "chw")
+        self.normalize = bool(options.get("normalize"))
         self._ids = np.ascontiguousarray(row_ids, dtype=np.uint64)
         o, keep = _loader_options(**options)
         self._l = ctypes.c_void_p()
@@ -590,7 +596,7 @@ class Loader(_Closing):
             _check(N.lib.fl_loader_next(self._l, ctypes.byref(ptr), ctypes.byref(err)), err)
             if not ptr:
                 return
-            yield loader_batch(ptr, self.layout)
+            yield loader_batch(ptr, self.layout, self.normalize)
 
     def close(self):
         if self._l:
@@ -608,20 +614,20 @@ def read_rows(table, row_ids, **options):
     _check(N.lib.fl_loader_read(table._t, ids.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64)), len(ids), ctypes.byref(o), ctypes.byref(ptr),
                                 ctypes.byref(err)), err)
     del keep
-    return loader_batch(ptr, options.get("layout", "chw"))
+    return loader_batch(ptr, options.get("layout", "chw"), bool(options.get("normalize")), options.get("out"))
 
 
 def decode_images(jpegs, **options):
     """JPEG bytes (a list of bytes; None for a missing image) decoded as the loader decodes a table's images
     (fl_loader_decode): the image options of Loader apply (size, scale, layout, normalize, mean, std,
     skip_corrupt). A dict as loader_batch gives it; row_ids are the positions in `jpegs`."""
-    jpegs = list(jpegs)
+    jpegs = [None if j is None else bytes(j) for j in jpegs]
     n = len(jpegs)
-    ptrs = (ctypes.c_char_p * max(n, 1))(*[None if j is None else bytes(j) for j in jpegs])
+    ptrs = (ctypes.c_char_p * max(n, 1))(*jpegs)
     sizes = (ctypes.c_size_t * max(n, 1))(*[0 if j is None else len(j) for j in jpegs])
     o, keep = _loader_options(**options)
     ptr = ctypes.POINTER(N.LoaderBatch)()
     err = N.Error()
     _check(N.lib.fl_loader_decode(ctypes.cast(ptrs, ctypes.c_void_p), sizes, n, ctypes.byref(o), ctypes.byref(ptr), ctypes.byref(err)), err)
     del keep, ptrs
-    return loader_batch(ptr, options.get("layout", "chw"))
+    return loader_batch(ptr, options.get("layout", "chw"), bool(options.get("normalize")), options.get("out"))

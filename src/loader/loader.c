@@ -184,7 +184,7 @@ void fl_loader_batch_free(fl_loader_batch *b) {
 
 /* ---- building one batch ---- */
 
-#define MAX_PIXELS (1 << 27)    /* the largest image decoded (128 Mpixel: 384 MiB of RGB) */
+#define MAX_PIXELS (1 << 26)    /* the largest image decoded (64 Mpixel, 8192 x 8192: 192 MiB of RGB) */
 
 typedef struct resize_col {
     uint32_t x0, x1;            /* byte offsets of the two source pixels in a row */
@@ -248,10 +248,17 @@ static int jpeg_size(worker *w, const uint8_t *jpeg, size_t size, int *sw, int *
         fl_error_set(err, FL_ECORRUPT, "cannot read the JPEG header: %s", tjGetErrorStr2(w->tj));
         return decoder_failed(w, err);
     }
-    /* A header is only a claim: a few bytes can announce 65535 x 65535 (12 GiB of RGB). */
-    if (*ow < 1 || *oh < 1) return fl_error_set(err, FL_ECORRUPT, "the JPEG header gives a size of %d x %d", *ow, *oh);
-    if ((int64_t)*ow * *oh > MAX_PIXELS)
-        return fl_error_set(err, FL_ECORRUPT, "the JPEG claims %d x %d pixels (more than %d)", *ow, *oh, MAX_PIXELS);
+    /* A header is only a claim: a few bytes can announce 65535 x 65535 (12 GiB of RGB). A stream of tables
+     * only reads as 0 x 0 and leaves its tables in the handle, where they would serve the next image: the
+     * handle is renewed for these too. */
+    if (*ow < 1 || *oh < 1) {
+        fl_error_set(err, FL_ECORRUPT, "the JPEG header gives a size of %d x %d", *ow, *oh);
+        return decoder_failed(w, err);
+    }
+    if ((int64_t)*ow * *oh > MAX_PIXELS) {
+        fl_error_set(err, FL_ECORRUPT, "the JPEG claims %d x %d pixels (more than %d)", *ow, *oh, MAX_PIXELS);
+        return decoder_failed(w, err);
+    }
     if (o->scale_num || o->scale_denom || !o->width) {
         tjscalingfactor sf = {o->scale_num > 0 ? o->scale_num : 1, o->scale_denom > 0 ? o->scale_denom : 1};
         *sw = TJSCALED(*ow, sf);
@@ -267,7 +274,9 @@ static int jpeg_size(worker *w, const uint8_t *jpeg, size_t size, int *sw, int *
     const tjscalingfactor *f = tjGetScalingFactors(&nf);
     for (int i = 0; f && i < nf; i++) {
         int w = TJSCALED(*ow, f[i]), h = TJSCALED(*oh, f[i]);
-        if (f[i].num <= f[i].denom && w >= o->width && h >= o->height && (int64_t)w * h < (int64_t)*sw * *sh) {
+        /* 1/2, 1/4, 1/8 only: libjpeg-turbo has SIMD IDCTs for those, the other eighths would be slower than a
+         * full decode. */
+        if (f[i].num == 1 && f[i].denom > 1 && w >= o->width && h >= o->height && (int64_t)w * h < (int64_t)*sw * *sh) {
             *sw = w;
             *sh = h;
         }
@@ -435,8 +444,12 @@ static int build_batch(worker *w, const uint64_t *rows, size_t k, const fl_batch
             }
             /* Room for every image of the batch, taken with the first one (reused buffers when the loader has them). */
             if (drc == FL_OK && !n_pixels) {
-                n_pixels = k * (size_t)b->width * (size_t)b->height * 3;
-                size_t bytes = o->normalize ? n_pixels * sizeof(float) : n_pixels;
+                size_t bytes;
+                if (__builtin_mul_overflow(k, (size_t)b->width * (size_t)b->height * 3, &n_pixels) ||
+                    __builtin_mul_overflow(n_pixels, o->normalize ? sizeof(float) : 1, &bytes)) {
+                    rc = oom(err);
+                    break;
+                }
                 if (o->images_out && bytes > o->images_out_bytes) {
                     rc = fl_error_set(err, FL_EINVAL, "loader: the output buffer holds %zu bytes, %zu images of %dx%d need %zu", o->images_out_bytes, k,
                                       b->width, b->height, bytes);
@@ -497,7 +510,7 @@ static int build_batch(worker *w, const uint64_t *rows, size_t k, const fl_batch
         b->n++;
     }
     /* The other columns, of the delivered rows only. */
-    if (rc == FL_OK && o->n_columns) {
+    if (rc == FL_OK && o->n_columns && raw) { /* (no rows, no columns) */
         fl_schema *s = fl_schema_new();
         for (size_t c = 0; s && c < o->n_columns; c++)
             if (fl_schema_append_field(s, &raw->schema->fields[first_col + c]) != FL_OK) {

@@ -157,9 +157,29 @@ def test_detection_dataset_workers_and_version(dbpath):
             assert torch.equal(img, direct[int(t["image_id"])][0])
             got += 1
     assert got == 30
+    # In a worker (get_worker_info set) __getitems__ decodes into one shared tensor, and collate passes that
+    # very tensor on.
+    from unittest import mock
+    with mock.patch("torch.utils.data.get_worker_info", return_value=object()):
+        items = ds.__getitems__([0, 1, 2])
+    whole, _ = collate(items)
+    assert whole.shape == (3, 3, 48, 80) and whole.is_shared() and whole.data_ptr() == items[0][0].data_ptr()
+    assert all(torch.equal(whole[i], ds[i][0]) for i in range(3))
     pair = [ds[0], ds[1]]  # separate tensors: stacked
     stacked, tg = collate(pair)
     assert torch.equal(stacked, torch.stack([pair[0][0], pair[1][0]])) and len(tg) == 2
+    # Into a caller's array: the images are that array's memory and keep it alive.
+    mine = np.zeros((2, 3, 48, 80), dtype=np.float32)
+    got = framelake.read_rows(ds.table(), ds.row_ids[:2], out=mine, **ds.options)
+    assert got["images"].ctypes.data == mine.ctypes.data and np.array_equal(got["images"], mine) and float(mine.max()) > 0
+    del mine
+    assert np.array_equal(got["images"][0], ds[0][0].numpy())
+    with pytest.raises(ValueError, match="out must be a writeable C-contiguous array of float32"):
+        framelake.read_rows(ds.table(), ds.row_ids[:2], out=np.zeros((2, 3, 48, 80), dtype=np.uint8), **ds.options)
+    # Nothing delivered (every image skipped): an empty array of the right type, no NULL access.
+    none = framelake.decode_images([b"bad"], size=(80, 48), skip_corrupt=True, normalize=True)
+    assert none["images"].shape == (0, 3, 48, 80) and none["images"].dtype == np.float32 and none["skipped"] == 1
+    assert framelake.decode_images([], size=(80, 48))["images"].shape == (0, 3, 48, 80)
     # The output buffer must hold the batch.
     small = np.zeros((1, 3, 48, 80), dtype=np.float32)
     with pytest.raises(framelake.Error, match="the output buffer holds 46080 bytes, 2 images of 80x48 need 92160"):

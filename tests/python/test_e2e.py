@@ -26,6 +26,8 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 FRAMELAKE = os.environ.get("FRAMELAKE", os.path.join(ROOT, "build", "framelake"))
 
 pytest.importorskip("torch")
+pytest.importorskip("torchvision")
+pytest.importorskip("cv2")  # the demo's HOG worker
 
 import framelake  # noqa: E402
 from framelake import train_detector  # noqa: E402
@@ -40,7 +42,8 @@ TRAIN = "bdd100k_distant_person_train"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     base = tmp_path_factory.mktemp("e2e")
-    env = dict(os.environ, FRAMELAKE=FRAMELAKE, DEMO_DB=str(base / "db"), DEMO_OUT=str(base / "out"), DEMO_FRAMES=str(N),
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEMO_")}  # the demo's own defaults, but for these
+    env.update(FRAMELAKE=FRAMELAKE, DEMO_DB=str(base / "db"), DEMO_OUT=str(base / "out"), DEMO_FRAMES=str(N),
                DEMO_NEW_FRAMES=str(N2), DEMO_STEPS="3", DEMO_SIZE="320x180", OMP_NUM_THREADS="2")
     done = subprocess.run(["sh", os.path.join(ROOT, "scripts", "demo.sh")], env=env, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
