@@ -201,11 +201,15 @@ struct worker {
     size_t resized_cap;
     resize_col *cols;           /* resize column table */
     size_t cols_cap;
+    uint32_t *rows;             /* resize row cache (two rows) */
+    size_t rows_cap;
 };
 
-/* Bilinear resample of an RGB image (half-pixel centers, 11-bit fixed-point weights) into dst (dw x dh x 3).
- * `cols` has room for dw entries. */
-static void resize_rgb(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh, resize_col *cols) {
+/* Bilinear resample of an RGB image (half-pixel centers, 11-bit fixed-point weights) into dst (dw x dh x 3),
+ * in two passes: each source row an output row needs is resampled horizontally once (into one of two cached
+ * rows of 2048-scaled values), then the output row is a blend of its two rows (a loop the compiler
+ * vectorises). `cols` has room for dw entries, `rows` for 2 x dw x 3 values. */
+static void resize_rgb(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh, resize_col *cols, uint32_t *rows) {
     double fx = (double)sw / dw, fy = (double)sh / dh;
     for (int x = 0; x < dw; x++) {
         double sx = (x + 0.5) * fx - 0.5;
@@ -213,21 +217,36 @@ static void resize_rgb(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw,
         int x0 = (int)sx, x1 = x0 + 1 < sw ? x0 + 1 : sw - 1;
         cols[x] = (resize_col){(uint32_t)x0 * 3, (uint32_t)x1 * 3, (uint32_t)((sx - x0) * 2048 + 0.5)};
     }
+    size_t n = (size_t)dw * 3;
+    uint32_t *slot[2] = {rows, rows + n};
+    int held[2] = {-1, -1}; /* the source row in each slot */
     for (int y = 0; y < dh; y++) {
         double sy = (y + 0.5) * fy - 0.5;
         if (sy < 0) sy = 0;
         int y0 = (int)sy, y1 = y0 + 1 < sh ? y0 + 1 : sh - 1;
         uint32_t wy = (uint32_t)((sy - y0) * 2048 + 0.5);
-        const uint8_t *r0 = src + (size_t)y0 * (size_t)sw * 3, *r1 = src + (size_t)y1 * (size_t)sw * 3;
-        uint8_t *o = dst + (size_t)y * (size_t)dw * 3;
-        for (int x = 0; x < dw; x++, o += 3) {
-            const resize_col *c = &cols[x];
-            for (int k = 0; k < 3; k++) {
-                uint32_t top = r0[c->x0 + (uint32_t)k] * (2048 - c->wx) + r0[c->x1 + (uint32_t)k] * c->wx;
-                uint32_t bottom = r1[c->x0 + (uint32_t)k] * (2048 - c->wx) + r1[c->x1 + (uint32_t)k] * c->wx;
-                o[k] = (uint8_t)((top * (2048 - wy) + bottom * wy + (1u << 21)) >> 22);
+        const uint32_t *h[2];
+        for (int k = 0; k < 2; k++) {
+            int want = k ? y1 : y0;
+            int at = held[0] == want ? 0 : held[1] == want ? 1 : -1;
+            if (at < 0) {
+                at = held[0] == (k ? y0 : y1) ? 1 : 0; /* keep the slot the other row is in */
+                const uint8_t *r = src + (size_t)want * (size_t)sw * 3;
+                uint32_t *o = slot[at];
+                for (int x = 0; x < dw; x++, o += 3) {
+                    const resize_col *c = &cols[x];
+                    o[0] = r[c->x0] * (2048 - c->wx) + r[c->x1] * c->wx;
+                    o[1] = r[c->x0 + 1] * (2048 - c->wx) + r[c->x1 + 1] * c->wx;
+                    o[2] = r[c->x0 + 2] * (2048 - c->wx) + r[c->x1 + 2] * c->wx;
+                }
+                held[at] = want;
             }
+            h[k] = slot[at];
         }
+        uint8_t *o = dst + (size_t)y * n;
+        const uint32_t *top = h[0], *bottom = h[1];
+        uint32_t wt = 2048 - wy;
+        for (size_t i = 0; i < n; i++) o[i] = (uint8_t)((top[i] * wt + bottom[i] * wy + (1u << 21)) >> 22);
     }
 }
 
@@ -292,6 +311,15 @@ static int jpeg_decode(worker *w, const uint8_t *jpeg, size_t size, uint8_t *dst
         return decoder_failed(w, err);
     }
     return FL_OK;
+}
+
+/* Frees a worker's decoder and buffers (not its table handle). */
+static void worker_release(worker *w) {
+    if (w->tj) tjDestroy(w->tj);
+    fl_free(w->rgb);
+    fl_free(w->resized);
+    fl_free(w->cols);
+    fl_free(w->rows);
 }
 
 /* A worker buffer of at least `need` bytes (kept between images). */
@@ -490,11 +518,12 @@ static int build_batch(worker *w, const uint64_t *rows, size_t k, const fl_batch
                 if (sw != b->width || sh != b->height) {
                     uint8_t *r = scratch(&w->resized, &w->resized_cap, one);
                     resize_col *cols = (resize_col *)scratch((uint8_t **)&w->cols, &w->cols_cap, (size_t)b->width * sizeof *cols);
-                    if (!r || !cols) {
+                    uint32_t *rows_buf = (uint32_t *)scratch((uint8_t **)&w->rows, &w->rows_cap, (size_t)b->width * 6 * sizeof *rows_buf);
+                    if (!r || !cols || !rows_buf) {
                         rc = oom(err);
                         break;
                     }
-                    resize_rgb(dst, sw, sh, r, b->width, b->height, cols);
+                    resize_rgb(dst, sw, sh, r, b->width, b->height, cols, rows_buf);
                     src = r;
                 }
                 store_image(l, b, b->n, src, lut);
@@ -760,10 +789,7 @@ int fl_loader_read(fl_table *t, const uint64_t *row_ids, size_t n, const fl_load
     int rc = w.tj ? take_rows(&w, row_ids, n, &raw, err) : fl_error_set(err, FL_ENOMEM, "loader: cannot start a JPEG decoder");
     if (rc == FL_OK) rc = build_batch(&w, row_ids, n, raw, 0, 0, out, err);
     fl_batch_free(raw);
-    if (w.tj) tjDestroy(w.tj);
-    fl_free(w.rgb);
-    fl_free(w.resized);
-    fl_free(w.cols);
+    worker_release(&w);
     fl_loader_close(l);
     return rc;
 }
@@ -797,10 +823,7 @@ int fl_loader_decode(const uint8_t *const *jpegs, const size_t *sizes, size_t n,
     worker w = {.l = l, .tj = rc == FL_OK ? tjInitDecompress() : NULL};
     if (rc == FL_OK && !w.tj) rc = fl_error_set(err, FL_ENOMEM, "loader: cannot start a JPEG decoder");
     if (rc == FL_OK) rc = build_batch(&w, rows, n, raw, 0, 0, out, err);
-    if (w.tj) tjDestroy(w.tj);
-    fl_free(w.rgb);
-    fl_free(w.resized);
-    fl_free(w.cols);
+    worker_release(&w);
     fl_batch_free(raw);
     fl_free(rows);
     if (l) fl_loader_close(l);
@@ -855,10 +878,7 @@ void fl_loader_close(fl_loader *l) {
     for (int i = 0; i < l->started; i++) pthread_join(l->workers[i], NULL);
     for (int i = 0; l->ws && i < l->n_workers; i++) {
         fl_table_close(l->ws[i].t);
-        if (l->ws[i].tj) tjDestroy(l->ws[i].tj);
-        fl_free(l->ws[i].rgb);
-        fl_free(l->ws[i].resized);
-        fl_free(l->ws[i].cols);
+        worker_release(&l->ws[i]);
     }
     fl_free(l->ws);
     if (l->sync_ready) {
