@@ -127,6 +127,21 @@ static void test_page_statistics_and_compression(void) {
     CHECK_EQ_INT(fl_array_get_int(&a, 299), 8299 - 5000);
     CHECK(fl_array_is_null(&a, 7)); /* row 8007 */
     fl_array_clear(&a);
+    /* Reads that go on page after page (a scan reuses the current page's slot) mixed with jumps back to pages
+     * read before (kept in other slots, or decoded again): every value is the one written. */
+    static const int64_t reads[][2] = {{0, 10}, {8190, 10}, {16384, 10}, {5, 3}, {8195, 2}, {16390, 5}, {100, 1}, {8192, 8192}, {0, 20000}};
+    for (size_t k = 0; k < sizeof reads / sizeof reads[0]; k++) {
+        fl_array_init(&a, &s->fields[0]);
+        CHECK_OK(fl_datafile_read_range(df, 0, reads[k][0], reads[k][1], &a, &tl_err));
+        int bad = 0;
+        for (int64_t i = 0; i < a.length; i++) {
+            int64_t row = reads[k][0] + i;
+            bad += row % 100 == 7 ? !fl_array_is_null(&a, i) : fl_array_is_null(&a, i) || fl_array_get_int(&a, i) != row - 5000;
+        }
+        CHECK_EQ_INT(a.length, reads[k][1]);
+        CHECK_EQ_INT(bad, 0);
+        fl_array_clear(&a);
+    }
     fl_datafile_close(df);
     fl_batch_free(b);
     fl_schema_free(s);

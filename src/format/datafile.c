@@ -609,8 +609,8 @@ static int load_page_bytes(fl_datafile *df, col_reader *c, uint32_t p, uint8_t *
 }
 
 /* Makes page p of column c current (c->cur), decoding it unless a slot keeps it. A new page takes the
- * column's least recently used slot; past the file's byte budget, other columns' least recently used
- * pages go too (never the current page of a column). */
+ * column's least recently used slot (the current one when p follows it); past the file's byte budget, other
+ * columns' least recently used pages go too (never the current page of a column). */
 static int load_page(fl_datafile *df, col_reader *c, uint32_t p, fl_error *err) {
     if (c->cur && c->cur->page == (int32_t)p) {
         c->cur->used = ++df->clock;
@@ -630,6 +630,10 @@ static int load_page(fl_datafile *df, col_reader *c, uint32_t p, fl_error *err) 
         }
         if (sl->page < 0 ? victim->page >= 0 : victim->page >= 0 && sl->used < victim->used) victim = sl;
     }
+    /* Reading on from the current page (a scan): that page takes the next one's place instead of another slot.
+     * A scan then keeps one decoded page per column, and its buffers are freed and reallocated at the same
+     * size rather than the heap growing by a cache's worth of pages it will not read again. */
+    if (c->cur && c->cur->page >= 0 && (uint32_t)c->cur->page + 1 == p) victim = c->cur;
     df->cached_bytes -= victim->bytes;
     slot_clear(victim);
     if (c->cur == victim) c->cur = NULL;
