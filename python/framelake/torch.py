@@ -58,6 +58,7 @@ class DetectionDataset(torch.utils.data.Dataset):
         self.options = dict(image_column=image_column, boxes_column=boxes_column, labels_column=labels_column, categories=list(categories),
                             size=size, scale=scale, layout="chw", normalize=True, mean=(0, 0, 0), std=(1, 1, 1))
         self._table = None
+        self._shape_hint = None  # (H, W) of the last batch, without a size
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -75,12 +76,24 @@ class DetectionDataset(torch.utils.data.Dataset):
     def __getitems__(self, indices):
         rows = self.row_ids[np.asarray(indices, dtype=np.int64)]
         size, out = self.options["size"], None
-        if size and torch.utils.data.get_worker_info() is not None:
-            # In a DataLoader worker the images are decoded straight into shared memory: the batch then goes
-            # to the main process without a copy (collate() keeps it one tensor).
-            out = torch.empty((len(rows), 3, size[1], size[0]), dtype=torch.float32).share_memory_()
-        batch = fldb.read_rows(self.table(), rows, out=out, **self.options)
-        images = out if out is not None else torch.from_numpy(batch["images"])
+        # In a DataLoader worker the images are decoded straight into shared memory: the batch then goes to the
+        # main process without a copy (collate() keeps it one tensor). Without a size, the shape is the one
+        # the worker's previous batch had (images of one source usually share it); a larger one falls back.
+        shape = (size[1], size[0]) if size else self._shape_hint
+        if shape and torch.utils.data.get_worker_info() is not None:
+            out = torch.empty((len(rows), 3, shape[0], shape[1]), dtype=torch.float32).share_memory_()
+        try:
+            batch = fldb.read_rows(self.table(), rows, out=out, **self.options)
+        except fldb.Error:
+            if out is None or size:
+                raise
+            out = None
+            batch = fldb.read_rows(self.table(), rows, **self.options)
+        n, _, h, w = batch["images"].shape
+        if not size:
+            self._shape_hint = (h, w)
+        # (smaller images than the buffer's are packed at its start)
+        images = out.view(-1)[:n * 3 * h * w].view(n, 3, h, w) if out is not None else torch.from_numpy(batch["images"])
         items = list(zip(images.unbind(0), _targets(batch)))
         if self.transforms is not None:
             items = [self.transforms(img, tgt) for img, tgt in items]

@@ -165,6 +165,24 @@ def test_detection_dataset_workers_and_version(dbpath):
     whole, _ = collate(items)
     assert whole.shape == (3, 3, 48, 80) and whole.is_shared() and whole.data_ptr() == items[0][0].data_ptr()
     assert all(torch.equal(whole[i], ds[i][0]) for i in range(3))
+    # Without a size: the first batch in a worker decodes into its own buffer, the next ones into shared
+    # memory of the shape that batch had; a batch of larger images than the last falls back.
+    full = DetectionDataset(dbpath, "bdd100k", permutation="perm", split="train")
+    with mock.patch("torch.utils.data.get_worker_info", return_value=object()):
+        first = full.__getitems__([0, 1])
+        second = full.__getitems__([2, 3])
+        full._shape_hint = (48, 80)  # smaller than the images: the buffer is too small, so no shared memory
+        third = full.__getitems__([4])
+        full._shape_hint = (200, 300)  # larger: the images are packed at the start of the shared buffer
+        fourth = full.__getitems__([5, 6])
+    assert not first[0][0].is_shared() and second[0][0].is_shared() and not third[0][0].is_shared() and fourth[1][0].is_shared()
+    assert fourth[1][0].shape == (3, 96, 160) and full._shape_hint == (96, 160)
+    whole, _ = collate(second)
+    assert whole.shape == (2, 3, 96, 160) and whole.data_ptr() == second[0][0].data_ptr()
+    plain = DetectionDataset(dbpath, "bdd100k", permutation="perm", split="train")
+    for got, k in ((first, 0), (second, 2), (third, 4), (fourth, 5)):
+        for j in range(len(got)):
+            assert torch.equal(got[j][0], plain[k + j][0]) and int(got[j][1]["image_id"]) == int(plain[k + j][1]["image_id"])
     pair = [ds[0], ds[1]]  # separate tensors: stacked
     stacked, tg = collate(pair)
     assert torch.equal(stacked, torch.stack([pair[0][0], pair[1][0]])) and len(tg) == 2
