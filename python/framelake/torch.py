@@ -84,8 +84,8 @@ class DetectionDataset(torch.utils.data.Dataset):
             out = torch.empty((len(rows), 3, shape[0], shape[1]), dtype=torch.float32).share_memory_()
         try:
             batch = fldb.read_rows(self.table(), rows, out=out, **self.options)
-        except fldb.Error:
-            if out is None or size:
+        except fldb.Error as e:
+            if out is None or size or e.code != fldb.N.EINVAL:  # only a buffer too small for larger images
                 raise
             out = None
             batch = fldb.read_rows(self.table(), rows, **self.options)

@@ -772,6 +772,20 @@ int fl_loader_open(fl_table *t, const uint64_t *row_ids, size_t n, const fl_load
 
 int64_t fl_loader_batches_per_epoch(const fl_loader *l) { return l->batches; }
 
+/* One batch of rows[0..n) built in the calling thread by a worker of its own: from `given` (the columns as
+ * take_rows gives them), or read from table t. */
+static int build_alone(fl_loader *l, fl_table *t, const uint64_t *rows, size_t n, const fl_batch *given, fl_loader_batch **out,
+                       fl_error *err) {
+    worker w = {.l = l, .t = t, .tj = tjInitDecompress()};
+    fl_batch *taken = NULL;
+    int rc = w.tj ? FL_OK : fl_error_set(err, FL_ENOMEM, "loader: cannot start a JPEG decoder");
+    if (rc == FL_OK && !given) rc = take_rows(&w, rows, n, &taken, err);
+    if (rc == FL_OK) rc = build_batch(&w, rows, n, given ? given : taken, 0, 0, out, err);
+    fl_batch_free(taken);
+    worker_release(&w);
+    return rc;
+}
+
 int fl_loader_read(fl_table *t, const uint64_t *row_ids, size_t n, const fl_loader_options *opts, fl_loader_batch **out, fl_error *err) {
     *out = NULL;
     /* A loader without workers: its options checked and copied the same way, the batch built here. */
@@ -784,12 +798,7 @@ int fl_loader_read(fl_table *t, const uint64_t *row_ids, size_t n, const fl_load
     o.start_epoch = o.start_batch = 0;
     fl_loader *l;
     FL_RETURN_NOT_OK(open_loader(t, row_ids, n, &o, false, &l, err));
-    worker w = {.l = l, .t = t, .tj = tjInitDecompress()};
-    fl_batch *raw = NULL;
-    int rc = w.tj ? take_rows(&w, row_ids, n, &raw, err) : fl_error_set(err, FL_ENOMEM, "loader: cannot start a JPEG decoder");
-    if (rc == FL_OK) rc = build_batch(&w, row_ids, n, raw, 0, 0, out, err);
-    fl_batch_free(raw);
-    worker_release(&w);
+    int rc = build_alone(l, t, row_ids, n, NULL, out, err);
     fl_loader_close(l);
     return rc;
 }
@@ -820,10 +829,7 @@ int fl_loader_decode(const uint8_t *const *jpegs, const size_t *sizes, size_t n,
         ok = (jpegs[i] ? fl_array_append_bytes(&raw->columns[0], jpegs[i], sizes[i]) : fl_array_append_null(&raw->columns[0])) == FL_OK;
     }
     int rc = ok ? fl_batch_finish(raw, err) : oom(err);
-    worker w = {.l = l, .tj = rc == FL_OK ? tjInitDecompress() : NULL};
-    if (rc == FL_OK && !w.tj) rc = fl_error_set(err, FL_ENOMEM, "loader: cannot start a JPEG decoder");
-    if (rc == FL_OK) rc = build_batch(&w, rows, n, raw, 0, 0, out, err);
-    worker_release(&w);
+    if (rc == FL_OK) rc = build_alone(l, NULL, rows, n, raw, out, err);
     fl_batch_free(raw);
     fl_free(rows);
     if (l) fl_loader_close(l);
