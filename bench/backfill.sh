@@ -25,7 +25,6 @@ SEED=${SEED:-1}
 OUT=${OUT:-$BENCH/out/backfill}
 PYTHON=${PYTHON:-/usr/bin/python3}
 FL=$ROOT/build/framelake
-LIBS=("${FL_LIBS[@]}")
 HP_SQL="array_has_any(ann_categories, ['pedestrian','other person'])"
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -51,7 +50,7 @@ command -v node >/dev/null || { echo "backfill.sh: node (>= 20) is required" >&2
 (cd "$ROOT" && make -s all)
 [ -d "$BENCH/node_modules/@lancedb/lancedb" ] || (cd "$BENCH" && npm install --no-audit --no-fund --no-package-lock --silent)
 mkdir -p "$OUT"
-cc -std=c11 -O2 -Wall -Wextra -I"$ROOT/include" -I"$ROOT/src" -o "$OUT/backfill_bench" "$BENCH/backfill_bench.c" "$ROOT/build/libframelake.a" "${LIBS[@]}"
+fl_cc "$OUT/backfill_bench" "$BENCH/backfill_bench.c"
 
 # ---- frames ----
 FDB=$OUT/frames

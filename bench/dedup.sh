@@ -16,8 +16,7 @@ SEED=${SEED:-1}
 OUT=${OUT:-$BENCH/out/dedup}
 (cd "$ROOT" && make -s all)
 mkdir -p "$OUT"
-cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -I"$ROOT/include" -I"$ROOT/src" -o "$OUT/dedup_bench" "$BENCH/dedup_bench.c" \
-    "$ROOT/build/libframelake.a" "${FL_LIBS[@]}"
+fl_cc "$OUT/dedup_bench" "$BENCH/dedup_bench.c"
 R=$("$OUT/dedup_bench" "$N" "$BRUTE" "$RADIUS" "$SEED")
 key() { printf '%s\n' "$R" | awk -F'\t' -v k="$1" '$1 == k { print $2 }'; }
 echo "dedup benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores: all pairs within $RADIUS bits, one thread"

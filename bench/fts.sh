@@ -26,7 +26,6 @@ SEED=${SEED:-1}
 OUT=${OUT:-$BENCH/out/fts}
 PYTHON=${PYTHON:-/usr/bin/python3}
 FL=$ROOT/build/framelake
-LIBS=("${FL_LIBS[@]}")
 
 log() { printf '== %s\n' "$*" >&2; }
 now() { date +%s.%N; }
@@ -39,7 +38,7 @@ command -v node >/dev/null || { echo "fts.sh: node (>= 20) is required" >&2; exi
 (cd "$ROOT" && make -s all)
 [ -d "$BENCH/node_modules/@lancedb/lancedb" ] || (cd "$BENCH" && npm install --no-audit --no-fund --no-package-lock --silent)
 mkdir -p "$OUT"
-cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -I"$ROOT/include" -o "$OUT/fts_bench" "$BENCH/fts_bench.c" "$ROOT/build/libframelake.a" "${LIBS[@]}"
+fl_cc "$OUT/fts_bench" "$BENCH/fts_bench.c"
 
 # ---- 1. corpus and queries ----
 CORPUS=$OUT/corpus-$DOCS-$SEED.jsonl

@@ -8,6 +8,5 @@ cd "$ROOT"
 . bench/common.sh
 make -j2 --no-print-directory build/libframelake.a >/dev/null
 mkdir -p bench/out
-cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Iinclude -Isrc -o bench/out/index_bench bench/index_bench.c build/libframelake.a \
-    "${FL_LIBS[@]}"
+fl_cc bench/out/index_bench bench/index_bench.c
 exec bench/out/index_bench

@@ -37,7 +37,6 @@ SAMPLE=${SAMPLE:-64}
 REPS=${REPS:-3}
 DIR=${OUT:-$BENCH/out}/loader
 PYTHON=${PYTHON:-/usr/bin/python3}
-LIBS=("${FL_LIBS[@]}")
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -45,8 +44,7 @@ log() { printf '== %s\n' "$*" >&2; }
 (cd "$ROOT" && make -s build/libframelake.a build/libframelake.so build/framelake)
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
-cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$ROOT/include" -I"$ROOT/src" -o "$DIR/loader_bench" "$BENCH/loader_bench.c" \
-    "$ROOT/build/libframelake.a" "${LIBS[@]}"
+fl_cc "$DIR/loader_bench" "$BENCH/loader_bench.c"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 START=$(date +%s)
 

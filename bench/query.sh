@@ -18,7 +18,6 @@ SEED=${SEED:-1}
 OUT=${OUT:-$BENCH/out/query}
 FL=$ROOT/build/framelake
 INDEXES=${INDEXES:-timeofday:bitmap,weather:bitmap,split:bitmap,has_person:bitmap,is_duplicate:bitmap,person_bbox_area_pct:btree,timestamp:btree,ann_categories:label_list}
-LIBS="${FL_LIBS[*]}"
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -26,7 +25,7 @@ command -v node >/dev/null || { echo "query.sh: node (>= 20) is required" >&2; e
 (cd "$ROOT" && make -s all)
 [ -d "$BENCH/node_modules/@lancedb/lancedb" ] || (cd "$BENCH" && npm install --no-audit --no-fund --no-package-lock --silent)
 mkdir -p "$OUT"
-cc -std=c11 -O2 -Wall -Wextra -I"$ROOT/include" -o "$OUT/query_bench" "$BENCH/query_bench.c" "$ROOT/build/libframelake.a" $LIBS
+fl_cc "$OUT/query_bench" "$BENCH/query_bench.c"
 
 ROWSFILE=$OUT/rows-$ROWS-$SEED.jsonl
 if [ ! -s "$ROWSFILE" ]; then

@@ -9,7 +9,6 @@
  * "name<TAB>median_ms<TAB>result<TAB>first_ms" where result is the count, or the number of rows for SQL. Nothing here
  * asserts a time: the only failures are API errors.
  */
-#define _GNU_SOURCE
 #include "framelake.h"
 
 #include <stdio.h>

@@ -63,8 +63,7 @@ log "building build/libframelake.a and the bench"
 mkdir -p "$OUT/results"
 build_bench() {
     make --no-print-directory -s build/libframelake.a >&2 &&
-        cc -std=c11 -O2 -Wall -Wextra -Iinclude -o "$OUT/storage_bench" bench/storage_bench.c build/libframelake.a \
-            "${FL_LIBS[@]}"
+        fl_cc "$OUT/storage_bench" bench/storage_bench.c
 }
 # A second attempt covers a library archive that another `make` was rewriting at the same moment.
 build_bench || { sleep 5; build_bench; }

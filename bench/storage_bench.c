@@ -14,7 +14,6 @@
  * Results go to stdout as `key value` lines that run.sh collects; progress goes to stderr. Nothing here
  * asserts a time: the only failures are API errors and wrong data read back.
  */
-#define _GNU_SOURCE
 #include "framelake.h"
 
 #include <xxhash.h>

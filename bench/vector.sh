@@ -49,7 +49,6 @@ PROFILE=${PROFILE-"1:0 2:10 16:0"}
 FL_STORE_VECTORS=${FL_STORE_VECTORS:-auto}
 OUT=${OUT:-$BENCH/out/vector}
 PYTHON=${PYTHON:-/usr/bin/python3}
-LIBS=("${FL_LIBS[@]}")
 
 log() { printf '== %s\n' "$*" >&2; }
 has() { case " $ENGINES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
@@ -62,8 +61,7 @@ TRAIN_N=$((256 * PARTITIONS > 65536 ? 256 * PARTITIONS : 65536))
 
 if has framelake; then
     (cd "$ROOT" && make -s build/libframelake.a)
-    cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -I"$ROOT/include" -I"$ROOT/src" -o "$OUT/vector_bench" "$BENCH/vector_bench.c" \
-        "$ROOT/build/libframelake.a" "${LIBS[@]}"
+    fl_cc "$OUT/vector_bench" "$BENCH/vector_bench.c"
 fi
 if has faiss; then
     [ -f /usr/include/faiss/IndexIVFPQ.h ] || { echo "vector.sh: FAISS headers missing (apt-get install libfaiss-dev)" >&2; exit 1; }

@@ -32,7 +32,6 @@ REPS=${REPS:-5}
 SEED=${SEED:-1}
 LOAD_ROWS=${LOAD_ROWS:-10000}
 DIR=${OUT:-$BENCH/out}/view
-LIBS=("${FL_LIBS[@]}")
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -41,8 +40,7 @@ command -v node >/dev/null || { echo "view.sh: node (>= 20) is required" >&2; ex
 [ -d "$BENCH/node_modules/@lancedb/lancedb" ] || (cd "$BENCH" && npm install --no-audit --no-fund --no-package-lock --silent)
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
-cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$ROOT/include" -I"$ROOT/src" -o "$DIR/view_bench" "$BENCH/view_bench.c" \
-    "$ROOT/build/libframelake.a" "${LIBS[@]}"
+fl_cc "$DIR/view_bench" "$BENCH/view_bench.c"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- 1. framelake ----
